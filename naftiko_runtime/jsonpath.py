@@ -1,0 +1,85 @@
+"""JSONPath compiled once: plain accessors for simple paths, jsonpath-ng for the rest.
+
+`$` and `$.` both mean the whole document (the api-evangelist specs write `$.`). A definite
+path that finds nothing gives None, as in the reference engine; an indefinite one (wildcards,
+filters, slices) gives the list of matches.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
+from jsonpath_ng.ext.parser import parse as _parse_ext
+
+_SIMPLE = re.compile(r"^\$((?:\.[A-Za-z0-9_\-]+|\[\d+\]|\['[^']*'\]|\[\"[^\"]*\"\])*)$")
+_STEP = re.compile(r"\.([A-Za-z0-9_\-]+)|\[(\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]")
+
+Extractor = Callable[[Any], Any]
+
+
+class JsonPathError(ValueError):
+    """The expression does not compile."""
+
+
+def _identity(document: Any) -> Any:
+    return document
+
+
+def compile_path(expression: str) -> Extractor:
+    """Compile `expression` into a function document → value."""
+    expr = expression.strip()
+    if expr in ("$", "$."):
+        return _identity
+    if expr.endswith(".") and not expr.endswith(".."):
+        expr = expr[:-1]
+    simple = _SIMPLE.match(expr)
+    if simple:
+        steps: list[str | int] = []
+        for m in _STEP.finditer(simple.group(1)):
+            if m.group(2) is not None:
+                steps.append(int(m.group(2)))
+            else:
+                steps.append(next(g for g in (m.group(1), m.group(3), m.group(4)) if g is not None))
+        return _accessor(tuple(steps))
+    if not expr.startswith("$"):
+        raise JsonPathError(f"JSONPath must start with '$': {expression!r}")
+    try:
+        parsed = _parse_ext(expr)
+    except (JsonPathLexerError, JsonPathParserError, Exception) as exc:
+        raise JsonPathError(f"invalid JSONPath {expression!r}: {exc}") from None
+
+    def find_all(document: Any) -> Any:
+        return [match.value for match in parsed.find(document)]
+
+    return find_all
+
+
+def _accessor(steps: tuple[str | int, ...]) -> Extractor:
+    if len(steps) == 1:
+        only = steps[0]
+        if isinstance(only, str):
+
+            def one_key(document: Any) -> Any:
+                return document.get(only) if isinstance(document, dict) else None
+
+            return one_key
+
+    def walk(document: Any) -> Any:
+        current = document
+        for step in steps:
+            if isinstance(step, int):
+                if not isinstance(current, list) or step >= len(current):
+                    return None
+                current = current[step]
+            else:
+                if not isinstance(current, dict):
+                    return None
+                current = current.get(step)
+                if current is None:
+                    return None
+        return current
+
+    return walk

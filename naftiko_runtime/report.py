@@ -1,0 +1,144 @@
+"""Diagnostics rendered for people (text), tools (json), code scanning (SARIF) and CI (github)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from naftiko_runtime.diagnostics import Diagnostic, Severity
+from naftiko_runtime.spec.source import SourceDocument
+
+FORMATS = ("text", "json", "sarif", "github")
+JSON_FORMAT_VERSION = 1
+_SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+_GITHUB_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
+
+
+def render(
+    fmt: str,
+    diagnostics: Sequence[Diagnostic],
+    files: Sequence[str],
+    documents: Sequence[SourceDocument],
+    version: str,
+) -> str:
+    if fmt == "json":
+        return render_json(diagnostics, files)
+    if fmt == "sarif":
+        return render_sarif(diagnostics, version)
+    if fmt == "github":
+        return render_github(diagnostics)
+    return render_text(diagnostics, files, documents)
+
+
+def render_text(
+    diagnostics: Sequence[Diagnostic], files: Sequence[str], documents: Sequence[SourceDocument]
+) -> str:
+    """`file:line:col: severity [rule] message`, the source line, a caret, and the hint."""
+    lines_of = {doc.display: doc.lines for doc in documents}
+    out: list[str] = []
+    for d in diagnostics:
+        out.append(f"{d.file}:{d.line}:{d.column}: {d.severity.value} [{d.rule}] {d.message}")
+        source = lines_of.get(d.file)
+        if source and 0 < d.line <= len(source):
+            text = source[d.line - 1].rstrip("\n")
+            out.append(f"  {d.line:>4} | {text}")
+            out.append(f"       | {' ' * (d.column - 1)}^")
+        if d.hint:
+            out.append(f"       = hint: {d.hint}")
+    errors = sum(d.is_error for d in diagnostics)
+    warnings = len(diagnostics) - errors
+    verdict = "invalid" if errors else "valid"
+    out.append(f"{len(files)} file(s) checked: {errors} error(s), {warnings} warning(s); {verdict}")
+    return "\n".join(out) + "\n"
+
+
+def render_json(diagnostics: Sequence[Diagnostic], files: Sequence[str]) -> str:
+    """A stable object: {version, valid, files, summary, diagnostics: [...]}."""
+    document: dict[str, Any] = {
+        "version": JSON_FORMAT_VERSION,
+        "valid": not any(d.is_error for d in diagnostics),
+        "files": list(files),
+        "summary": {
+            "errors": sum(d.is_error for d in diagnostics),
+            "warnings": sum(d.severity is Severity.WARNING for d in diagnostics),
+        },
+        "diagnostics": [
+            {
+                "file": d.file,
+                "line": d.line,
+                "column": d.column,
+                "pointer": d.pointer,
+                "rule": d.rule,
+                "severity": d.severity.value,
+                "message": d.message,
+                "hint": d.hint,
+            }
+            for d in diagnostics
+        ],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def render_sarif(diagnostics: Sequence[Diagnostic], version: str) -> str:
+    """SARIF 2.1.0 as GitHub code scanning accepts it (one run, rules listed, relative URIs)."""
+    rule_ids = sorted({d.rule for d in diagnostics})
+    results = []
+    for d in diagnostics:
+        text = d.message + (f" (hint: {d.hint})" if d.hint else "")
+        results.append(
+            {
+                "ruleId": d.rule,
+                "ruleIndex": rule_ids.index(d.rule),
+                "level": _SARIF_LEVEL[d.severity],
+                "message": {"text": text},
+                "locations": [
+                    {
+                        "physicalLocation": {
+                            "artifactLocation": {"uri": d.file.replace("\\", "/")},
+                            "region": {"startLine": d.line, "startColumn": d.column},
+                        },
+                        "logicalLocations": [{"fullyQualifiedName": d.pointer or "/"}],
+                    }
+                ],
+            }
+        )
+    sarif = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "naftiko-runtime",
+                        "version": version,
+                        "informationUri": "https://pypi.org/project/naftiko-runtime/",
+                        "rules": [{"id": r, "shortDescription": {"text": r}} for r in rule_ids],
+                    }
+                },
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(sarif, indent=2, ensure_ascii=False) + "\n"
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def render_github(diagnostics: Sequence[Diagnostic]) -> str:
+    """GitHub Actions workflow commands: one annotation per diagnostic."""
+    out = []
+    for d in diagnostics:
+        message = f"[{d.rule}] {d.message}" + (f" (hint: {d.hint})" if d.hint else "")
+        out.append(
+            f"::{_GITHUB_LEVEL[d.severity]} file={_escape_property(d.file)},"
+            f"line={d.line},col={d.column},title={_escape_property(d.rule)}::"
+            f"{_escape_data(message)}"
+        )
+    return "\n".join(out) + ("\n" if out else "")

@@ -1,0 +1,1 @@
+"""The spec pipeline: source (YAML with positions) → schema → rules → model."""

@@ -1,0 +1,528 @@
+"""Frozen, typed objects for a validated capability; nothing past here reads raw YAML.
+
+Only request and response payload templates (`body` data, `const` values) stay as JSON values,
+because they are data, not structure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from naftiko_runtime.spec.callers import Caller, iter_callers, reference_name
+from naftiko_runtime.spec.index import OperationEntry, SpecIndex, norm, path_variables
+from naftiko_runtime.spec.source import DataPath
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where a model object was declared, for start-up errors and logs."""
+
+    file: str
+    line: int
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """A consumed parameter: where it goes upstream, its declared type, a fixed value if any."""
+
+    name: str
+    location: str
+    type: str | None = None
+    required: bool = False
+    description: str | None = None
+    value: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Auth:
+    type: str
+    token: str | None = None
+    username: str | None = None
+    password: str | None = None
+    key: str | None = None
+    value: str | None = None
+    placement: str = "header"
+
+
+@dataclass(frozen=True, slots=True)
+class OutputField:
+    """A consumed output parameter: `value` is a JSONPath into the upstream body."""
+
+    name: str
+    type: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    type: str
+    data: Any
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumedOperation:
+    namespace: str
+    name: str
+    method: str
+    base_uri: str
+    path: str
+    description: str | None
+    params: tuple[Param, ...]
+    auth: Auth | None
+    output_format: str
+    outputs: tuple[OutputField, ...]
+    body: Body | None
+    where: Location
+
+    @property
+    def target(self) -> str:
+        return f"{self.namespace}.{self.name}"
+
+    def param(self, name: str) -> Param | None:
+        wanted = norm(name)
+        return next((p for p in self.params if norm(p.name) == wanted), None)
+
+
+@dataclass(frozen=True, slots=True)
+class MappedOutput:
+    """Exposed output shaping: `mapping` is relative to the current node."""
+
+    type: str
+    mapping: str | None = None
+    value: str | None = None
+    const: Any = None
+    properties: tuple[tuple[str, MappedOutput], ...] = ()
+    items: MappedOutput | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Argument:
+    """One `with` entry: a reference to an exposed input, or a template/literal."""
+
+    key: str
+    reference: str | None
+    template: str | None
+    literal: float | int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    """An input the exposed side accepts, with what we know of its type."""
+
+    name: str
+    location: str  # path, query, header, cookie, body (REST); "argument" (MCP)
+    type: str | None
+    required: bool
+    description: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    """What an exposed operation or tool does: call an operation with arguments, shape output."""
+
+    operation: ConsumedOperation
+    arguments: tuple[Argument, ...]
+    inputs: tuple[Input, ...]
+    outputs: tuple[MappedOutput, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RestOperation:
+    method: str
+    path: str
+    name: str | None
+    description: str | None
+    invocation: Invocation
+    where: Location
+
+
+@dataclass(frozen=True, slots=True)
+class RestAdapter:
+    namespace: str
+    port: int
+    address: str
+    description: str | None
+    operations: tuple[RestOperation, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolHints:
+    read_only: bool | None = None
+    destructive: bool | None = None
+    idempotent: bool | None = None
+    open_world: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class McpTool:
+    name: str
+    label: str | None
+    description: str
+    hints: ToolHints
+    invocation: Invocation
+    where: Location
+
+
+@dataclass(frozen=True, slots=True)
+class McpResource:
+    name: str
+    label: str
+    uri: str
+    description: str
+    mime_type: str | None
+    invocation: Invocation | None
+    location: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PromptArgument:
+    name: str
+    description: str
+    required: bool
+
+
+@dataclass(frozen=True, slots=True)
+class McpPrompt:
+    name: str
+    label: str
+    description: str
+    arguments: tuple[PromptArgument, ...]
+    messages: tuple[tuple[str, str], ...]
+    location: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class McpAdapter:
+    namespace: str
+    transport: str
+    port: int | None
+    address: str
+    description: str | None
+    tools: tuple[McpTool, ...]
+    resources: tuple[McpResource, ...]
+    prompts: tuple[McpPrompt, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """Variables from one source: `keys` maps template variable → name in the source."""
+
+    namespace: str
+    location: str | None
+    keys: tuple[tuple[str, str], ...]
+    where: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Unsupported:
+    """A spec feature this runtime validates but does not serve yet."""
+
+    what: str
+    where: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Capability:
+    file: str
+    label: str | None
+    description: str | None
+    bindings: tuple[Binding, ...]
+    operations: tuple[ConsumedOperation, ...]
+    rest: tuple[RestAdapter, ...]
+    mcp: tuple[McpAdapter, ...]
+    unsupported: tuple[Unsupported, ...]
+
+
+# ---------------------------------------------------------------------------- building
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+class _Builder:
+    def __init__(self, index: SpecIndex) -> None:
+        self.index = index
+        self.doc = index.doc
+        self.operations: dict[str, ConsumedOperation] = {}
+        self.unsupported: list[Unsupported] = []
+
+    def where(self, pointer: DataPath, doc: Any = None) -> Location:
+        source = doc or self.doc
+        line, column = source.source_map.locate(pointer)
+        return Location(source.display, line, column)
+
+    def operation(self, entry: OperationEntry) -> ConsumedOperation:
+        key = f"{entry.namespace}.{entry.name}"
+        if key not in self.operations:
+            auth = entry.api.get("authentication")
+            body = entry.data.get("body")
+            self.operations[key] = ConsumedOperation(
+                namespace=entry.namespace,
+                name=entry.name,
+                method=str(entry.data.get("method", "GET")),
+                base_uri=str(entry.api.get("baseUri", "")),
+                path=entry.path,
+                description=_str(entry.data.get("description")) or _str(entry.data.get("label")),
+                params=tuple(_param(p) for p in entry.params.values()),
+                auth=_auth(auth) if isinstance(auth, dict) else None,
+                output_format=str(entry.data.get("outputRawFormat", "json")),
+                outputs=tuple(
+                    OutputField(str(o["name"]), str(o["type"]), str(o["value"]))
+                    for o in entry.data.get("outputParameters", [])
+                ),
+                body=(
+                    Body("raw", body)
+                    if isinstance(body, str)
+                    else Body(str(body.get("type")), body.get("data"))
+                    if isinstance(body, dict)
+                    else None
+                ),
+                where=self.where(entry.pointer, entry.doc),
+            )
+        return self.operations[key]
+
+    def invocation(self, caller: Caller, location_of: dict[str, str]) -> Invocation | None:
+        if "steps" in caller.data or "ref" in caller.data:
+            self.unsupported.append(
+                Unsupported(
+                    "orchestration steps" if "steps" in caller.data else "aggregate ref",
+                    self.where(caller.pointer),
+                )
+            )
+            return None
+        target = caller.data.get("call")
+        if not isinstance(target, str):
+            self.unsupported.append(
+                Unsupported("static (mock) outputs", self.where(caller.pointer))
+            )
+            return None
+        entry = self.index.operation(target)
+        assert entry is not None, "validated: call targets exist"
+        operation = self.operation(entry)
+        arguments = []
+        derived: dict[str, Input] = {}
+        declared = {
+            p["name"]: p for p in caller.data.get("inputParameters", []) if isinstance(p, dict)
+        }
+        for key, value in (caller.data.get("with") or {}).items():
+            reference = reference_name(value, caller.prefixes)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                arguments.append(Argument(key, None, None, value))
+            elif reference is not None:
+                arguments.append(Argument(key, reference, None))
+                param = operation.param(key)
+                if reference not in declared and norm(reference) not in {norm(n) for n in derived}:
+                    derived[reference] = Input(
+                        name=reference,
+                        location=location_of.get(norm(reference))
+                        or (param.location if param else "query"),
+                        type=param.type if param else None,
+                        required=bool(param and (param.required or param.location == "path")),
+                        description=param.description if param else None,
+                    )
+            else:
+                arguments.append(Argument(key, None, str(value)))
+        inputs = [
+            Input(
+                str(p["name"]),
+                location_of.get(norm(str(p["name"])), str(p.get("in", "argument"))),
+                _str(p.get("type")),
+                bool(p.get("required", True)),
+                _str(p.get("description")),
+            )
+            for p in declared.values()
+        ]
+        inputs.extend(derived.values())
+        outputs = tuple(
+            _mapped(o) for o in caller.data.get("outputParameters", []) if isinstance(o, dict)
+        )
+        return Invocation(operation, tuple(arguments), tuple(inputs), outputs)
+
+
+def _param(data: dict[str, Any]) -> Param:
+    return Param(
+        name=str(data["name"]),
+        location=str(data["in"]),
+        type=_str(data.get("type")),
+        required=bool(data.get("required", False)),
+        description=_str(data.get("description")),
+        value=_str(data.get("value")),
+    )
+
+
+def _auth(data: dict[str, Any]) -> Auth:
+    return Auth(
+        type=str(data["type"]),
+        token=_str(data.get("token")),
+        username=_str(data.get("username")),
+        password=_str(data.get("password")),
+        key=_str(data.get("key")),
+        value=_str(data.get("value")),
+        placement=_str(data.get("placement")) or "header",
+    )
+
+
+def _mapped(data: dict[str, Any]) -> MappedOutput:
+    properties = data["properties"] if isinstance(data.get("properties"), dict) else {}
+    items = data.get("items")
+    return MappedOutput(
+        type=str(data.get("type", "object")),
+        mapping=_str(data.get("mapping")),
+        value=_str(data.get("value")),
+        const=data.get("const"),
+        properties=tuple(
+            (str(k), _mapped(v)) for k, v in properties.items() if isinstance(v, dict)
+        ),
+        items=_mapped(items) if isinstance(items, dict) else None,
+    )
+
+
+def build_capability(index: SpecIndex) -> Capability:
+    """Model one validated capability file."""
+    builder = _Builder(index)
+    data: dict[str, Any] = index.doc.data
+    info = data.get("info") or {}
+    capability = data.get("capability") or {}
+    bindings = []
+    for list_path, binds in (
+        (("binds",), data.get("binds")),
+        (("capability", "binds"), capability.get("binds")),
+    ):
+        for b, bind in enumerate(binds or []):
+            bindings.append(
+                Binding(
+                    str(bind["namespace"]),
+                    _str(bind.get("location")),
+                    tuple((str(k), str(v)) for k, v in bind["keys"].items()),
+                    builder.where((*list_path, b)),
+                )
+            )
+    rest_adapters: list[RestAdapter] = []
+    mcp_adapters: list[McpAdapter] = []
+    callers = list(iter_callers(data))
+    for e, expose in enumerate(capability.get("exposes") or []):
+        kind = expose.get("type")
+        mine = [c for c in callers if c.adapter is expose and c.kind != "step"]
+        if kind == "rest":
+            ops = []
+            for caller in mine:
+                path = caller.path or "/"
+                location_of = {norm(v): "path" for v in path_variables(path)}
+                invocation = builder.invocation(caller, location_of)
+                if invocation is not None:
+                    ops.append(
+                        RestOperation(
+                            str(caller.data.get("method", "GET")),
+                            path,
+                            _str(caller.data.get("name")),
+                            _str(caller.data.get("description")),
+                            invocation,
+                            builder.where(caller.pointer),
+                        )
+                    )
+            rest_adapters.append(
+                RestAdapter(
+                    str(expose["namespace"]),
+                    int(expose["port"]),
+                    _str(expose.get("address")) or "0.0.0.0",
+                    _str(expose.get("description")),
+                    tuple(ops),
+                )
+            )
+            if any("forward" in r for r in expose.get("resources") or [] if isinstance(r, dict)):
+                builder.unsupported.append(
+                    Unsupported("REST forward", builder.where(("capability", "exposes", e)))
+                )
+        elif kind == "mcp":
+            mcp_adapters.append(_mcp_adapter(builder, expose, mine))
+        else:
+            builder.unsupported.append(
+                Unsupported(f"{kind} adapter", builder.where(("capability", "exposes", e)))
+            )
+    if capability.get("aggregates"):
+        builder.unsupported.append(
+            Unsupported("aggregates", builder.where(("capability", "aggregates")))
+        )
+    return Capability(
+        file=index.doc.display,
+        label=_str(info.get("label")),
+        description=_str(info.get("description")),
+        bindings=tuple(bindings),
+        operations=tuple(
+            builder.operation(op) for api in index.apis.values() for op in api.operations.values()
+        ),
+        rest=tuple(rest_adapters),
+        mcp=tuple(mcp_adapters),
+        unsupported=tuple(builder.unsupported),
+    )
+
+
+def _mcp_adapter(builder: _Builder, expose: dict[str, Any], callers: list[Caller]) -> McpAdapter:
+    tools = []
+    resources = []
+    for caller in callers:
+        data = caller.data
+        if caller.kind == "tool":
+            invocation = builder.invocation(caller, {})
+            if invocation is None:
+                continue
+            hints = data.get("hints") or {}
+            tools.append(
+                McpTool(
+                    str(data["name"]),
+                    _str(data.get("label")),
+                    str(data.get("description", "")),
+                    ToolHints(
+                        hints.get("readOnly"),
+                        hints.get("destructive"),
+                        hints.get("idempotent"),
+                        hints.get("openWorld"),
+                    ),
+                    invocation,
+                    builder.where(caller.pointer),
+                )
+            )
+        elif caller.kind == "mcp-resource":
+            invocation = builder.invocation(caller, {}) if "call" in data else None
+            if "call" in data and invocation is None:
+                continue
+            resources.append(
+                McpResource(
+                    str(data["name"]),
+                    str(data["label"]),
+                    str(data["uri"]),
+                    str(data["description"]),
+                    _str(data.get("mimeType")),
+                    invocation,
+                    _str(data.get("location")),
+                )
+            )
+    prompts = []
+    for prompt in expose.get("prompts") or []:
+        prompts.append(
+            McpPrompt(
+                str(prompt["name"]),
+                str(prompt["label"]),
+                str(prompt["description"]),
+                tuple(
+                    PromptArgument(
+                        str(a["name"]), str(a["description"]), bool(a.get("required", True))
+                    )
+                    for a in prompt.get("arguments") or []
+                ),
+                tuple((str(m["role"]), str(m["content"])) for m in prompt.get("template") or []),
+                _str(prompt.get("location")),
+            )
+        )
+    port = expose.get("port")
+    return McpAdapter(
+        str(expose["namespace"]),
+        str(expose.get("transport", "http")),
+        int(port) if isinstance(port, int) else None,
+        _str(expose.get("address")) or "0.0.0.0",
+        _str(expose.get("description")),
+        tuple(tools),
+        tuple(resources),
+        tuple(prompts),
+    )

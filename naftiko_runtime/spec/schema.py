@@ -1,0 +1,216 @@
+"""Schema validation: every error in the file, each narrowed to the branch the user meant."""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+
+from naftiko_runtime.diagnostics import Diagnostic
+from naftiko_runtime.spec.source import DataPath, SourceDocument
+
+SUPPORTED_VERSIONS = ("1.0.0-alpha2", "1.0.0-alpha3")
+SCHEMA_FILE = "naftiko-capability.schema.json"
+# keys whose presence tells which anyOf/oneOf branch a user meant
+_DISCRIMINATING_KEYS = frozenset(
+    {
+        "call",
+        "steps",
+        "ref",
+        "location",
+        "template",
+        "import",
+        "from",
+        "instruction",
+        "operations",
+        "forward",
+        "transport",
+    }
+)
+
+
+def schema_path() -> Path:
+    """Our schema: beside the package in a checkout, inside it in an installed wheel."""
+    here = Path(__file__).resolve().parent.parent
+    for candidate in (here.parent / "schemas" / SCHEMA_FILE, here / "_schemas" / SCHEMA_FILE):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(SCHEMA_FILE)
+
+
+@functools.cache
+def load_schema() -> dict[str, Any]:
+    with schema_path().open(encoding="utf-8") as handle:
+        schema: dict[str, Any] = json.load(handle)
+    return schema
+
+
+@functools.cache
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(load_schema())
+
+
+def validate_schema(doc: SourceDocument) -> list[Diagnostic]:
+    """All schema errors in `doc`, located and worded for people."""
+    found: list[Diagnostic] = []
+    for error in _validator().iter_errors(doc.data):
+        for leaf in _narrow(error):
+            found.extend(_describe(doc, leaf))
+    unique = {(d.line, d.column, d.pointer, d.message): d for d in found}
+    return sorted(unique.values(), key=Diagnostic.sort_key)
+
+
+def _expected(err: ValidationError) -> Any:
+    """The schema keyword's value (typed loosely by the stubs)."""
+    return err.validator_value
+
+
+def _subschema(err: ValidationError) -> dict[str, Any]:
+    return err.schema if isinstance(err.schema, dict) else {}
+
+
+def _branch_penalty(errors: list[ValidationError], instance: Any) -> int:
+    """How unlikely a branch is to be the one meant: missing discriminating keys weigh most."""
+    penalty = 0
+    for err in errors:
+        at_root = not err.relative_path
+        if at_root and err.validator in ("const", "enum"):
+            penalty += 1000
+        elif at_root and err.validator == "required":
+            missing = _missing_key(err)
+            penalty += 500 if missing in _DISCRIMINATING_KEYS else 50
+        elif at_root and err.validator == "not":
+            penalty += 500
+        else:
+            penalty += 1
+    return penalty
+
+
+def _missing_key(err: ValidationError) -> str:
+    for key in _expected(err):
+        if isinstance(err.instance, dict) and key not in err.instance:
+            return str(key)
+    return ""
+
+
+def _narrow(error: ValidationError) -> Iterator[ValidationError]:
+    """Yield the errors of the most plausible branch of an anyOf/oneOf, recursively."""
+    if error.validator not in ("anyOf", "oneOf") or not error.context:
+        yield error
+        return
+    branches: dict[int, list[ValidationError]] = {}
+    for sub in error.context:
+        branches.setdefault(int(sub.relative_schema_path[0]), []).append(sub)
+    n_branches = len(_expected(error))
+    if len(branches) < n_branches:  # some branch passed: a oneOf matched more than one branch
+        yield error
+        return
+    ranked = sorted(
+        branches.items(), key=lambda kv: (_branch_penalty(kv[1], error.instance), kv[0])
+    )
+    chosen = ranked[0][1]
+    top_level = [e for e in chosen if e.parent is error]
+    for sub in top_level or [best_match(chosen)]:
+        yield from _narrow(sub)
+
+
+def _describe(doc: SourceDocument, err: ValidationError) -> list[Diagnostic]:
+    path: DataPath = tuple(err.absolute_path)
+    validator = err.validator
+    if path == ("naftiko",) and validator in ("enum", "const", "type"):
+        supported = ", ".join(SUPPORTED_VERSIONS)
+        return [
+            doc.diag(
+                path,
+                "version",
+                f"unsupported spec version {err.instance!r}; supported: {supported}",
+            )
+        ]
+    if validator == "additionalProperties" and isinstance(err.instance, dict):
+        allowed = sorted((_subschema(err).get("properties") or {}).keys())
+        out = []
+        for key in _extra_keys(err):
+            close = difflib.get_close_matches(key, allowed, n=1)
+            out.append(
+                doc.diag(
+                    (*path, key),
+                    "schema-unknown-property",
+                    f"unknown property {key!r}",
+                    key=True,
+                    hint=f"did you mean {close[0]!r}?"
+                    if close
+                    else f"allowed here: {', '.join(allowed)}",
+                )
+            )
+        return out
+    if validator == "required":
+        key = _missing_key(err)
+        return [doc.diag(path, "schema-required", f"missing required property {key!r}")]
+    if validator in ("oneOf", "anyOf") and path == ():
+        if (
+            isinstance(err.instance, dict)
+            and "capability" in err.instance
+            and "consumes" in err.instance
+        ):
+            return [
+                doc.diag(
+                    ("consumes",),
+                    "schema-one-of",
+                    "a file has either 'capability' or a root 'consumes' list, not both",
+                    key=True,
+                )
+            ]
+    if validator == "oneOf" and err.context == []:
+        return [doc.diag(path, "schema-one-of", _one_of_overlap(err))]
+    rule = {
+        "type": "schema-type",
+        "enum": "schema-enum",
+        "const": "schema-enum",
+        "pattern": "schema-pattern",
+        "minItems": "schema-min-items",
+        "minimum": "schema-range",
+        "maximum": "schema-range",
+        "maxLength": "schema-length",
+        "minLength": "schema-length",
+        "not": "schema-not",
+        "oneOf": "schema-one-of",
+        "anyOf": "schema-any-of",
+        "propertyNames": "schema-property-name",
+    }.get(str(validator), f"schema-{validator}")
+    return [doc.diag(path, rule, _message(err))]
+
+
+def _extra_keys(err: ValidationError) -> list[str]:
+    props = _subschema(err).get("properties") or {}
+    instance: dict[str, Any] = err.instance if isinstance(err.instance, dict) else {}
+    return [k for k in instance if k not in props]
+
+
+def _one_of_overlap(err: ValidationError) -> str:
+    keys = [k for branch in _expected(err) for k in branch.get("required", [])]
+    shown = " and ".join(f"'{k}'" for k in dict.fromkeys(keys))
+    return f"only one of {shown} may be given" if shown else err.message
+
+
+def _message(err: ValidationError) -> str:
+    if err.validator == "pattern":
+        return f"{err.instance!r} does not match the pattern {_expected(err)}"
+    if err.validator == "type":
+        wanted = _expected(err)
+        wanted = " or ".join(wanted) if isinstance(wanted, list) else wanted
+        return f"{_short(err.instance)} is not of type {wanted}"
+    if err.validator in ("enum", "const"):
+        allowed = _expected(err) if err.validator == "enum" else [_expected(err)]
+        return f"{_short(err.instance)} is not one of {', '.join(map(str, allowed))}"
+    return err.message
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

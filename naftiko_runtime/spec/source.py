@@ -1,0 +1,214 @@
+"""YAML text → plain data plus a source map from data path to (line, column).
+
+PyYAML's composer keeps a mark on every node; we build the data ourselves from those nodes so
+that we can reject what `yaml.safe_load` silently accepts (duplicate keys, non-string keys,
+alias bombs, huge files) and remember where every key and value stands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from naftiko_runtime.diagnostics import Diagnostic, pointer_of
+
+try:  # the C composer is several times faster; fall back when libyaml is absent
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_NODES = 200_000
+
+DataPath = tuple[str | int, ...]
+
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_STR = "tag:yaml.org,2002:str"
+
+
+@dataclass
+class SourceMap:
+    """Where each data path stands in the file (1-based); keys and values are kept apart."""
+
+    values: dict[DataPath, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[DataPath, tuple[int, int]] = field(default_factory=dict)
+
+    def locate(self, path: DataPath, *, key: bool = False) -> tuple[int, int]:
+        """Position of `path`, or of its nearest located ancestor when it does not exist."""
+        table = self.keys if key else self.values
+        probe = path
+        while probe:
+            if probe in table:
+                return table[probe]
+            if not key and probe in self.keys:
+                return self.keys[probe]
+            probe = probe[:-1]
+        return self.values.get((), (1, 1))
+
+
+@dataclass
+class SourceDocument:
+    """One loaded YAML file: its data, where things are, and its lines for display."""
+
+    path: Path
+    display: str
+    data: Any
+    source_map: SourceMap
+    lines: list[str]
+
+    def diag(
+        self, path: DataPath, rule: str, message: str, *, key: bool = False, **kwargs: Any
+    ) -> Diagnostic:
+        line, column = self.source_map.locate(path, key=key)
+        return Diagnostic(self.display, line, column, pointer_of(path), rule, message, **kwargs)
+
+
+class _Builder:
+    """Turn composed nodes into data, bounding alias expansion and checking keys."""
+
+    def __init__(self, display: str) -> None:
+        self.display = display
+        self.source_map = SourceMap()
+        self.problems: list[Diagnostic] = []
+        self.count = 0
+        self.constructor = yaml.constructor.SafeConstructor()
+
+    def _mark(self, node: yaml.Node) -> tuple[int, int]:
+        return node.start_mark.line + 1, node.start_mark.column + 1
+
+    def _problem(self, node: yaml.Node, path: DataPath, rule: str, message: str) -> None:
+        line, column = self._mark(node)
+        self.problems.append(
+            Diagnostic(self.display, line, column, pointer_of(path), rule, message)
+        )
+
+    def build(self, node: yaml.Node, path: DataPath, active: frozenset[int] = frozenset()) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise _TooLarge(node)
+        self.source_map.values.setdefault(path, self._mark(node))
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node)
+        if id(node) in active:  # a recursive alias can never be JSON
+            self._problem(node, path, "yaml-recursive-alias", "recursive YAML alias")
+            return None
+        inner = active | {id(node)}
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i), inner) for i, item in enumerate(node.value)]
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path, inner)
+        return None  # pragma: no cover - PyYAML has no other node kinds
+
+    def _scalar(self, node: yaml.ScalarNode) -> Any:
+        if node.tag in (_INT, _FLOAT, _BOOL, _NULL):
+            return self.constructor.construct_object(node)
+        # timestamps, binary and the rest stay as written, as the reference engine reads them
+        return node.value
+
+    def _mapping(self, node: yaml.MappingNode, path: DataPath, active: frozenset[int]) -> Any:
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                self._problem(
+                    key_node, path, "yaml-merge-key", "YAML merge keys (<<) are not supported"
+                )
+                continue
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _STR:
+                shown = key_node.value if isinstance(key_node, yaml.ScalarNode) else "<collection>"
+                self._problem(
+                    key_node,
+                    path,
+                    "yaml-key-type",
+                    f"mapping key {shown!r} is not a string; quote it",
+                )
+                continue
+            key = key_node.value
+            child = (*path, key)
+            if key in result:
+                first = self.source_map.keys.get(child, (0, 0))
+                self._problem(
+                    key_node,
+                    child,
+                    "yaml-duplicate-key",
+                    f"duplicate key {key!r} (first defined at line {first[0]})",
+                )
+                continue
+            self.source_map.keys[child] = self._mark(key_node)
+            result[key] = self.build(value_node, child, active)
+        return result
+
+
+class _TooLarge(Exception):
+    def __init__(self, node: yaml.Node) -> None:
+        self.node = node
+
+
+def load_source(
+    path: Path, display: str | None = None
+) -> tuple[SourceDocument | None, list[Diagnostic]]:
+    """Load one YAML file; syntax and safety problems come back as diagnostics, never raised."""
+    shown = display or str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return None, [Diagnostic(shown, 1, 1, "", "io", f"cannot read file: {exc.strerror}")]
+    if len(raw) > MAX_FILE_BYTES:
+        return None, [
+            Diagnostic(
+                shown,
+                1,
+                1,
+                "",
+                "yaml-too-large",
+                f"file is {len(raw)} bytes; the limit is {MAX_FILE_BYTES}",
+            )
+        ]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, [
+            Diagnostic(shown, 1, 1, "", "yaml-encoding", f"file is not UTF-8 (byte {exc.start})")
+        ]
+    return parse_text(text, path, shown)
+
+
+def parse_text(
+    text: str, path: Path, display: str
+) -> tuple[SourceDocument | None, list[Diagnostic]]:
+    """Parse YAML text already in memory (used by `load_source` and by tests)."""
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        what = exc.problem or "invalid YAML"
+        context = f" ({exc.context})" if exc.context else ""
+        return None, [Diagnostic(display, line, column, "", "yaml-syntax", f"{what}{context}")]
+    except yaml.YAMLError as exc:  # pragma: no cover - unmarked errors are rare
+        return None, [Diagnostic(display, 1, 1, "", "yaml-syntax", str(exc))]
+    lines = text.splitlines()
+    builder = _Builder(display)
+    if node is None:
+        return SourceDocument(path, display, None, builder.source_map, lines), []
+    try:
+        data = builder.build(node, ())
+    except _TooLarge as exc:
+        line, column = exc.node.start_mark.line + 1, exc.node.start_mark.column + 1
+        return None, [
+            Diagnostic(
+                display,
+                line,
+                column,
+                "",
+                "yaml-too-large",
+                f"document expands to more than {MAX_NODES} nodes "
+                "(aliases are expanded); refusing to load it",
+            )
+        ]
+    return SourceDocument(path, display, data, builder.source_map, lines), builder.problems
