@@ -132,6 +132,15 @@ def _describe(doc: SourceDocument, err: ValidationError) -> list[Diagnostic]:
                 f"unsupported spec version {err.instance!r}; supported: {supported}",
             )
         ]
+    if path and path[-1] == "in" and validator == "enum":
+        locations = ", ".join(map(str, _expected(err)))
+        return [
+            doc.diag(
+                path,
+                "param-location",
+                f"unknown parameter location {err.instance!r}; use one of: {locations}",
+            )
+        ]
     if validator == "additionalProperties" and isinstance(err.instance, dict):
         allowed = sorted((_subschema(err).get("properties") or {}).keys())
         out = []

@@ -1,0 +1,1 @@
+"""Benchmarks for naftiko-runtime; run them from the repository root."""

@@ -1,0 +1,120 @@
+"""The `naftiko-runtime` command as CI and people use it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.conftest import CAPABILITIES, REPO, cli
+from tests.spec.test_validate_rules import BASE
+
+TYPO = BASE.replace('call: "jobs-api.get_job"', 'call: "jobs-api.get_jbo"', 1)
+
+
+def test_bundled_capabilities_are_valid() -> None:
+    result = cli("validate", str(CAPABILITIES))
+    assert result.code == 0, result.out
+    assert "2 file(s) checked: 0 error(s)" in result.out
+
+
+def test_bundled_capabilities_use_only_the_documented_dialect() -> None:
+    result = cli("validate", "--strict", "--format", "json", str(CAPABILITIES))
+    assert result.code == 1
+    assert {d["rule"] for d in result.json()["diagnostics"]} == {"portability"}
+
+
+def test_text_format_shows_the_line_and_a_caret(write_spec: Callable[..., Path]) -> None:
+    path = write_spec(TYPO)
+    result = cli("validate", str(path))
+    assert result.code == 1
+    lines = result.out.splitlines()
+    assert lines[0].startswith(f"{path}:45:21: error [call-target] call target 'jobs-api.get_jbo'")
+    assert lines[1] == '    45 |               call: "jobs-api.get_jbo"'
+    assert lines[2] == "       |                     ^"
+    assert lines[3] == "       = hint: did you mean 'jobs-api.get_job'?"
+    assert lines[-1] == "1 file(s) checked: 1 error(s), 0 warning(s); invalid"
+
+
+def test_json_format_is_stable(write_spec: Callable[..., Path]) -> None:
+    result = cli("validate", "--format", "json", str(write_spec(TYPO)))
+    document = result.json()
+    assert set(document) == {"version", "valid", "files", "summary", "diagnostics"}
+    assert document["valid"] is False and document["summary"] == {"errors": 1, "warnings": 0}
+    assert set(document["diagnostics"][0]) == {
+        "file",
+        "line",
+        "column",
+        "pointer",
+        "rule",
+        "severity",
+        "message",
+        "hint",
+    }
+
+
+def test_sarif_format(write_spec: Callable[..., Path]) -> None:
+    result = cli("validate", "--format", "sarif", str(write_spec(TYPO)))
+    sarif = result.json()
+    assert result.code == 1 and sarif["version"] == "2.1.0"
+    run = sarif["runs"][0]
+    assert run["tool"]["driver"]["name"] == "naftiko-runtime"
+    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == ["call-target"]
+    region = run["results"][0]["locations"][0]["physicalLocation"]["region"]
+    assert region == {"startLine": 45, "startColumn": 21}
+    assert run["results"][0]["level"] == "error" and run["results"][0]["ruleIndex"] == 0
+
+
+def test_github_format_escapes_properties(write_spec: Callable[..., Path]) -> None:
+    path = write_spec(TYPO)
+    result = cli("validate", "--format", "github", str(path))
+    assert result.out.startswith(f"::error file={path},line=45,col=21,title=call-target::")
+    assert "\n" not in result.out.rstrip("\n")
+
+
+def test_missing_path_is_a_usage_error() -> None:
+    result = cli("validate", "no/such/dir")
+    assert result.code == 2 and "no such file or directory" in result.err
+
+
+def test_unknown_option_is_a_usage_error() -> None:
+    result = cli("validate", "--format", "xml", str(CAPABILITIES))
+    assert result.code == 2 and "invalid choice" in result.err
+
+
+def test_directory_skips_yaml_that_is_not_a_capability(tmp_path: Path) -> None:
+    (tmp_path / "other.yaml").write_text("just: data\n")
+    (tmp_path / "nested").mkdir()
+    (tmp_path / "nested" / "cap.yml").write_text(BASE)
+    result = cli("validate", "--format", "json", str(tmp_path))
+    assert result.code == 0 and [Path(f).name for f in result.json()["files"]] == ["cap.yml"]
+
+
+def test_yaml_syntax_error_is_a_diagnostic_not_a_traceback(write_spec: Callable[..., Path]) -> None:
+    result = cli("validate", str(write_spec("naftiko: [\n")))
+    assert result.code == 1 and "[yaml-syntax]" in result.out and "Traceback" not in result.out
+
+
+def test_schema_command_prints_our_schema() -> None:
+    result = cli("schema")
+    schema = json.loads(result.out)
+    assert result.code == 0 and schema["$id"].startswith("urn:naftiko-runtime:schema")
+
+
+def test_console_script_and_module_run_the_same_cli(write_spec: Callable[..., Path]) -> None:
+    path = write_spec(TYPO)
+    module = subprocess.run(
+        [sys.executable, "-m", "naftiko_runtime", "validate", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
+    script = Path(sys.executable).parent / "naftiko-runtime"
+    console = subprocess.run(
+        [str(script), "validate", str(path)], capture_output=True, text=True, cwd=REPO, check=False
+    )
+    assert module.returncode == console.returncode == 1
+    assert module.stdout == console.stdout and "[call-target]" in module.stdout
