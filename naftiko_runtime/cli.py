@@ -10,12 +10,15 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
-from typing import TextIO
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TextIO
 
 from naftiko_runtime import __version__
-from naftiko_runtime.report import FORMATS, render
-from naftiko_runtime.spec.load import UsageError, load_paths
+from naftiko_runtime.errors import BindingError
+from naftiko_runtime.report import FORMATS, render, render_text
+from naftiko_runtime.serve import UPSTREAM_ENV
+from naftiko_runtime.spec.load import LoadResult, UsageError, load_paths
 from naftiko_runtime.spec.schema import load_schema
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -43,6 +46,50 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser("schema", help="print the JSON Schema this runtime validates against")
+
+    openapi = commands.add_parser("openapi", help="print the OpenAPI 3.1 document of REST ports")
+    openapi.add_argument("paths", nargs="+", help="files or directories")
+    openapi.add_argument("--port", type=int, help="only this port (default: all)")
+
+    serve = commands.add_parser("serve", help="serve capabilities as REST and MCP")
+    serve.add_argument("paths", nargs="+", help="files or directories")
+    serve.add_argument("--env-file", help="KEY=value file read before the environment")
+    serve.add_argument(
+        "--upstream",
+        action="append",
+        default=[],
+        metavar="NAMESPACE=URL",
+        help="send a consumed namespace to another base URL ('*' for all); "
+        f"also ${UPSTREAM_ENV}=ns=url,ns2=url2",
+    )
+    serve.add_argument(
+        "--port",
+        action="append",
+        default=[],
+        metavar="SPEC_PORT=PORT",
+        help="listen on PORT where the spec says SPEC_PORT",
+    )
+    serve.add_argument("--host", help="listen address (default: the spec's, else 127.0.0.1)")
+    serve.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        help="seconds an upstream exchange may take (504 after)",
+    )
+    serve.add_argument("--connect-timeout", type=float, default=5.0)
+    serve.add_argument(
+        "--simulate",
+        choices=("never", "auto", "always"),
+        default="never",
+        help="run the bundled Letta simulator as the upstream of Letta namespaces "
+        "(auto: when LETTA_API_KEY is unset and no --upstream is given)",
+    )
+    serve.add_argument(
+        "--stdio",
+        action="store_true",
+        help="serve the MCP adapter over stdin/stdout (for MCP client configs)",
+    )
+    serve.add_argument("--access-log", action="store_true")
     return parser
 
 
@@ -59,10 +106,146 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, environ: Mapping[st
                 render(args.format, result.diagnostics, result.files, result.documents, __version__)
             )
             return EXIT_OK if result.ok else EXIT_INVALID
+        if args.command == "openapi":
+            return _openapi(args, stdout, stderr)
+        if args.command == "serve":
+            return _serve(args, stdout, stderr, environ)
     except UsageError as exc:
         stderr.write(f"naftiko-runtime: error: {exc}\n")
         return EXIT_USAGE
     return EXIT_USAGE  # pragma: no cover - argparse requires a command
+
+
+def _load_valid(paths: Sequence[str], stderr: TextIO) -> LoadResult | None:
+    """Load for serving: on any error print the same diagnostics as `validate`."""
+    result = load_paths(paths)
+    if not result.ok:
+        stderr.write(render_text(result.diagnostics, result.files, result.documents))
+        return None
+    for item in (u for c in result.capabilities for u in c.unsupported):
+        stderr.write(
+            f"{item.where.file}:{item.where.line}:{item.where.column}: warning "
+            f"[unsupported] {item.what} is validated but not served by this runtime\n"
+        )
+    return result
+
+
+class _AnyValue(Mapping[str, str]):
+    """An environment in which every variable exists (for commands that never call out)."""
+
+    def __getitem__(self, key: str) -> str:
+        return "unused"
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def _openapi(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    from naftiko_runtime.serve import ServeOptions, compile_runtime
+
+    result = _load_valid(args.paths, stderr)
+    if result is None:
+        return EXIT_INVALID
+    runtime = compile_runtime(result.capabilities, _AnyValue(), ServeOptions())
+    documents = {port: app.state.openapi for port, app in runtime.rest_apps.items()}
+    if args.port is not None:
+        if args.port not in documents:
+            raise UsageError(f"no REST adapter on port {args.port}")
+        documents = {args.port: documents[args.port]}
+    if not documents:
+        raise UsageError("these capabilities expose no REST adapter")
+    output = (
+        next(iter(documents.values()))
+        if len(documents) == 1
+        else {str(port): doc for port, doc in documents.items()}
+    )
+    stdout.write(json.dumps(output, indent=2, ensure_ascii=False) + "\n")
+    return EXIT_OK
+
+
+def _serve(
+    args: argparse.Namespace, stdout: TextIO, stderr: TextIO, environ: Mapping[str, str]
+) -> int:
+
+    from naftiko_runtime.binding import read_env_file
+    from naftiko_runtime.serve import (
+        ServeOptions,
+        compile_runtime,
+        configure_logging,
+        parse_mapping,
+        serve_runtime,
+        simulator_plan,
+    )
+    from naftiko_runtime.upstream import Timeouts
+
+    try:
+        upstreams = parse_mapping([environ.get(UPSTREAM_ENV, ""), *args.upstream], "--upstream")
+        ports = {int(k): int(v) for k, v in parse_mapping(args.port, "--port").items()}
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    result = _load_valid(args.paths, stderr)
+    if result is None:
+        return EXIT_INVALID
+    env = dict(environ)
+    if args.env_file:
+        try:
+            env = {**read_env_file(Path(args.env_file)), **env}
+        except OSError as exc:
+            raise UsageError(f"--env-file {args.env_file}: {exc.strerror}") from None
+    options = ServeOptions(
+        args.host,
+        ports,
+        upstreams,
+        Timeouts(args.connect_timeout, args.timeout),
+        args.simulate,
+        args.access_log,
+    )
+    extra = []
+    plan = simulator_plan(result.capabilities, env, options)
+    if plan is not None:
+        env, options, simulator_app, simulator_socket = plan
+        port = simulator_socket.getsockname()[1]
+        extra.append(
+            (
+                simulator_app,
+                simulator_socket,
+                f"Letta simulator http://127.0.0.1:{port}  (upstream of "
+                f"{', '.join(sorted(set(options.upstreams) - set(upstreams)))})",
+            )
+        )
+    try:
+        runtime = compile_runtime(result.capabilities, env, options)
+    except BindingError as exc:
+        stderr.write(f"naftiko-runtime: error: {exc}\n")
+        return EXIT_INVALID
+    configure_logging(runtime.redactor, stderr)
+    if args.stdio:
+        from naftiko_runtime.adapters.mcp import serve_stdio
+
+        return serve_stdio(runtime, stderr)
+    try:
+        _run(serve_runtime(runtime, options, stderr, extra))
+    except OSError as exc:
+        stderr.write(f"naftiko-runtime: error: {exc}\n")
+        return EXIT_INVALID
+    return EXIT_OK
+
+
+def _run(coroutine: Any) -> None:
+    import asyncio
+
+    try:
+        import uvloop
+
+        uvloop.run(coroutine)
+    except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
+        asyncio.run(coroutine)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -425,7 +425,7 @@ def build_capability(index: SpecIndex) -> Capability:
                 RestAdapter(
                     str(expose["namespace"]),
                     int(expose["port"]),
-                    _str(expose.get("address")) or "0.0.0.0",
+                    _str(expose.get("address")) or "127.0.0.1",
                     _str(expose.get("description")),
                     tuple(ops),
                 )
@@ -520,7 +520,7 @@ def _mcp_adapter(builder: _Builder, expose: dict[str, Any], callers: list[Caller
         str(expose["namespace"]),
         str(expose.get("transport", "http")),
         int(port) if isinstance(port, int) else None,
-        _str(expose.get("address")) or "0.0.0.0",
+        _str(expose.get("address")) or "127.0.0.1",
         _str(expose.get("description")),
         tuple(tools),
         tuple(resources),

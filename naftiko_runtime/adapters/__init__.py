@@ -1,0 +1,1 @@
+"""Thin adapters that translate a protocol to compiled operations and back."""

@@ -1,0 +1,368 @@
+"""Model → MCP servers (official `mcp` SDK): tools, resources and prompts from the spec.
+
+Tools run the same compiled operations as REST. Caller mistakes and upstream failures come
+back as tool results with `isError` (never a protocol crash); an unknown tool or resource is
+an `INVALID_PARAMS` protocol error. Tool lists and schemas are built once at start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import unquote, urlparse
+
+import orjson
+from mcp import types
+from mcp.server.lowlevel import Server
+from mcp.shared.exceptions import MCPError
+from starlette.applications import Starlette
+
+from naftiko_runtime import __version__
+from naftiko_runtime.binding import Redactor
+from naftiko_runtime.errors import InvocationError, NaftikoError, UpstreamError
+from naftiko_runtime.plan import CallResult, CompiledOperation
+from naftiko_runtime.spec.model import Capability, Input, Invocation, McpAdapter, McpPrompt
+from naftiko_runtime.templating import Template
+
+MCP_PATH = "/mcp"
+MAX_STREAM_BYTES = 4 * 1024 * 1024
+Compile = Callable[[Capability, Invocation, tuple[str, ...]], CompiledOperation]
+
+
+@dataclass
+class _ToolEntry:
+    tool: types.Tool
+    operation: CompiledOperation
+    accepted: frozenset[str]
+
+
+@dataclass
+class _ResourceEntry:
+    resource: types.Resource
+    operation: CompiledOperation | None
+    location: Path | None
+
+
+@dataclass
+class McpServerSet:
+    """Everything one MCP endpoint serves, merged from every adapter on the same port."""
+
+    name: str
+    redact: Callable[[str], str]
+    tools: dict[str, _ToolEntry] = field(default_factory=dict)
+    resources: dict[str, _ResourceEntry] = field(default_factory=dict)
+    prompts: dict[str, McpPrompt] = field(default_factory=dict)
+    descriptions: list[str] = field(default_factory=list)
+
+    def server(self) -> Server[Any]:
+        tool_list = types.ListToolsResult(tools=[e.tool for e in self.tools.values()])
+        resource_list = types.ListResourcesResult(
+            resources=[e.resource for e in self.resources.values()]
+        )
+        prompt_list = types.ListPromptsResult(prompts=[_prompt(p) for p in self.prompts.values()])
+
+        async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
+            return tool_list
+
+        async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+            return await self.call(params.name, params.arguments or {})
+
+        async def list_resources(ctx: Any, params: Any) -> types.ListResourcesResult:
+            return resource_list
+
+        async def read_resource(
+            ctx: Any, params: types.ReadResourceRequestParams
+        ) -> types.ReadResourceResult:
+            return await self.read(str(params.uri))
+
+        async def list_prompts(ctx: Any, params: Any) -> types.ListPromptsResult:
+            return prompt_list
+
+        async def get_prompt(
+            ctx: Any, params: types.GetPromptRequestParams
+        ) -> types.GetPromptResult:
+            return self.prompt(params.name, params.arguments or {})
+
+        handlers: dict[str, Any] = {"on_list_tools": list_tools, "on_call_tool": call_tool}
+        if self.resources:
+            handlers.update(on_list_resources=list_resources, on_read_resource=read_resource)
+        if self.prompts:
+            handlers.update(on_list_prompts=list_prompts, on_get_prompt=get_prompt)
+        return Server(
+            self.name,
+            version=__version__,
+            instructions="\n\n".join(d for d in self.descriptions if d) or None,
+            **handlers,
+        )
+
+    async def call(self, name: str, arguments: dict[str, Any]) -> types.CallToolResult:
+        entry = self.tools.get(name)
+        if entry is None:
+            raise MCPError(types.INVALID_PARAMS, f"unknown tool {name!r}")
+        unknown = sorted(set(arguments) - entry.accepted)
+        if unknown:
+            accepted = ", ".join(sorted(entry.accepted)) or "none"
+            return _error(f"unknown argument(s) {', '.join(unknown)}; accepted: {accepted}")
+        try:
+            result = await entry.operation(arguments)
+            data = await _collect(result)
+        except InvocationError as exc:
+            return _error(exc.message)
+        except UpstreamError as exc:
+            return _error(self.redact(_upstream_message(exc)))
+        except NaftikoError as exc:
+            return _error(self.redact(str(exc)))
+        structured = data if isinstance(data, dict) else {"result": data}
+        text = orjson.dumps(data).decode() if data is not None else "null"
+        return types.CallToolResult(
+            content=[types.TextContent(type="text", text=text)],
+            structured_content=structured,
+            is_error=False,
+        )
+
+    async def read(self, uri: str) -> types.ReadResourceResult:
+        entry = self.resources.get(uri)
+        if entry is None:
+            raise MCPError(types.INVALID_PARAMS, f"unknown resource {uri!r}")
+        mime = entry.resource.mime_type or "application/json"
+        if entry.operation is not None:
+            try:
+                data = await _collect(await entry.operation({}))
+            except NaftikoError as exc:
+                raise MCPError(types.INTERNAL_ERROR, self.redact(str(exc))) from None
+            text = orjson.dumps(data).decode()
+        else:
+            assert entry.location is not None
+            try:
+                text = entry.location.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise MCPError(
+                    types.INTERNAL_ERROR, f"resource {uri!r} cannot be read: {exc.strerror}"
+                ) from None
+            mime = entry.resource.mime_type or "text/plain"
+        return types.ReadResourceResult(
+            contents=[types.TextResourceContents(uri=uri, mime_type=mime, text=text)]
+        )
+
+    def prompt(self, name: str, arguments: dict[str, str]) -> types.GetPromptResult:
+        prompt = self.prompts.get(name)
+        if prompt is None:
+            raise MCPError(types.INVALID_PARAMS, f"unknown prompt {name!r}")
+        missing = [a.name for a in prompt.arguments if a.required and a.name not in arguments]
+        if missing:
+            raise MCPError(
+                types.INVALID_PARAMS, f"missing prompt argument(s): {', '.join(missing)}"
+            )
+        messages = [
+            types.PromptMessage(
+                role="assistant" if role == "assistant" else "user",
+                content=types.TextContent(type="text", text=Template(text).render(arguments)),
+            )
+            for role, text in prompt.messages
+        ]
+        return types.GetPromptResult(description=prompt.description, messages=messages)
+
+
+@dataclass
+class McpHttpServer:
+    app: Starlette
+    path: str
+    server_set: McpServerSet
+
+    @property
+    def tool_count(self) -> int:
+        return len(self.server_set.tools)
+
+
+def _error(message: str) -> types.CallToolResult:
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=message)], is_error=True
+    )
+
+
+def _upstream_message(exc: UpstreamError) -> str:
+    if exc.body:
+        return f"{exc.message}: {exc.body[:2000].decode('utf-8', 'replace')}"
+    return exc.message
+
+
+async def _collect(result: CallResult) -> Any:
+    """A tool result is one value: a stream is read to its end into a list of events."""
+    if result.stream is None:
+        return result.data
+    events: list[Any] = []
+    size = 0
+    buffer = b""
+    async for chunk in result.stream:
+        size += len(chunk)
+        if size > MAX_STREAM_BYTES:
+            raise UpstreamError(
+                "bad_response", "stream too large for a tool result", operation="stream"
+            )
+        buffer += chunk
+        while b"\n\n" in buffer:
+            event, buffer = buffer.split(b"\n\n", 1)
+            data = b"\n".join(
+                line[5:].lstrip() for line in event.splitlines() if line.startswith(b"data:")
+            )
+            if not data or data == b"[DONE]":
+                continue
+            try:
+                events.append(orjson.loads(data))
+            except orjson.JSONDecodeError:
+                events.append(data.decode("utf-8", "replace"))
+    return {"events": events}
+
+
+def input_schema(inputs: Sequence[Input]) -> dict[str, Any]:
+    """JSON Schema for a tool's arguments: names, types, descriptions, required."""
+    properties: dict[str, Any] = {}
+    for item in inputs:
+        schema: dict[str, Any] = {"type": item.type or "string"}
+        if item.type == "array":
+            schema["items"] = {}
+        if item.description:
+            schema["description"] = item.description
+        properties[item.name] = schema
+    required = [i.name for i in inputs if i.required]
+    schema_doc: dict[str, Any] = {
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+    }
+    if required:
+        schema_doc["required"] = required
+    return schema_doc
+
+
+def _prompt(prompt: McpPrompt) -> types.Prompt:
+    return types.Prompt(
+        name=prompt.name,
+        title=prompt.label,
+        description=prompt.description,
+        arguments=[
+            types.PromptArgument(name=a.name, description=a.description, required=a.required)
+            for a in prompt.arguments
+        ],
+    )
+
+
+def _resource_path(capability: Capability, location: str) -> Path:
+    relative = unquote(urlparse(location).path)
+    if location.startswith("file:///./") or location.startswith("file:///../"):
+        return Path(capability.file).parent / location[len("file:///") :]
+    return Path(relative)
+
+
+def _add_adapter(
+    target: McpServerSet, capability: Capability, adapter: McpAdapter, compile_op: Compile
+) -> None:
+    aliases = ("tools", adapter.namespace)
+    target.descriptions.append(adapter.description or capability.description or "")
+    for tool in adapter.tools:
+        operation = compile_op(capability, tool.invocation, aliases)
+        inputs = tool.invocation.inputs
+        annotations = types.ToolAnnotations(
+            title=tool.label,
+            read_only_hint=tool.hints.read_only,
+            destructive_hint=tool.hints.destructive,
+            idempotent_hint=tool.hints.idempotent,
+            open_world_hint=tool.hints.open_world,
+        )
+        target.tools[tool.name] = _ToolEntry(
+            types.Tool(
+                name=tool.name,
+                title=tool.label,
+                description=tool.description,
+                input_schema=input_schema(inputs),
+                annotations=annotations,
+            ),
+            operation,
+            frozenset(i.name for i in inputs),
+        )
+    for resource in adapter.resources:
+        reader = (
+            compile_op(capability, resource.invocation, aliases)
+            if resource.invocation is not None
+            else None
+        )
+        location = _resource_path(capability, resource.location) if resource.location else None
+        target.resources[resource.uri] = _ResourceEntry(
+            types.Resource(
+                name=resource.name,
+                title=resource.label,
+                uri=resource.uri,
+                description=resource.description,
+                mime_type=resource.mime_type,
+            ),
+            reader,
+            location,
+        )
+    for prompt in adapter.prompts:
+        target.prompts[prompt.name] = prompt
+
+
+def build_mcp_servers(
+    capabilities: Sequence[Capability],
+    options: Any,
+    compile_op: Compile,
+    hosts: dict[int, str],
+    redactor: Redactor,
+) -> tuple[dict[int, McpHttpServer], list[McpServerSet]]:
+    """HTTP servers by port, and the stdio server sets, merged across capabilities."""
+    by_port: dict[int, McpServerSet] = {}
+    stdio: list[McpServerSet] = []
+    for capability in capabilities:
+        for adapter in capability.mcp:
+            if adapter.transport == "stdio" or adapter.port is None:
+                server_set = McpServerSet(adapter.namespace, redactor)
+                stdio.append(server_set)
+            else:
+                port = options.port_map.get(adapter.port, adapter.port)
+                hosts.setdefault(port, options.host or adapter.address)
+                server_set = by_port.setdefault(port, McpServerSet("naftiko-runtime", redactor))
+            _add_adapter(server_set, capability, adapter, compile_op)
+    servers = {}
+    for port, server_set in by_port.items():
+        app = server_set.server().streamable_http_app(
+            streamable_http_path=MCP_PATH, host=hosts[port]
+        )
+        servers[port] = McpHttpServer(app, MCP_PATH, server_set)
+    return servers, stdio
+
+
+def serve_stdio(runtime: Any, stderr: TextIO) -> int:
+    """Serve MCP over stdin/stdout: the stdio adapters, else every MCP adapter merged."""
+    import anyio
+    from mcp.server.stdio import stdio_server
+
+    sets: list[McpServerSet] = list(runtime.stdio_servers)
+    if not sets:
+        merged = McpServerSet("naftiko-runtime", runtime.redactor)
+        for http_server in runtime.mcp_servers.values():
+            server = http_server.server_set
+            merged.tools.update(server.tools)
+            merged.resources.update(server.resources)
+            merged.prompts.update(server.prompts)
+            merged.descriptions.extend(server.descriptions)
+        sets = [merged]
+    if len(sets) > 1:
+        names = ", ".join(s.name for s in sets)
+        stderr.write(
+            f"naftiko-runtime: error: several stdio MCP adapters ({names}); "
+            "serve one file at a time\n"
+        )
+        return 1
+    server = sets[0].server()
+
+    async def main() -> None:
+        try:
+            async with stdio_server() as (read, write):
+                await server.run(read, write, server.create_initialization_options())
+        finally:
+            await runtime.upstream.close()
+
+    anyio.run(main)
+    return 0

@@ -1,0 +1,135 @@
+"""OpenAPI 3.1 for each REST port, derived from the spec: what `/openapi.json` serves."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from naftiko_runtime.adapters.rest import RestEndpoint
+from naftiko_runtime.spec.model import Input
+
+_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["type", "message"],
+            "properties": {
+                "type": {"type": "string"},
+                "message": {"type": "string"},
+                "upstream_status": {"type": "integer"},
+                "problems": {"type": "array", "items": {"type": "object"}},
+            },
+        }
+    },
+}
+_PASSED_THROUGH = {
+    "401": "Unauthorized (passed through from the upstream)",
+    "404": "Not found (passed through from the upstream)",
+    "409": "Conflict (passed through from the upstream)",
+    "422": "Validation error (passed through from the upstream)",
+}
+
+
+def _schema(item: Input) -> dict[str, Any]:
+    kind = item.type or "string"
+    schema: dict[str, Any] = {"type": kind}
+    if kind == "array":
+        schema["items"] = {"type": "string"}
+    return schema
+
+
+def _operation_id(endpoint: RestEndpoint, used: set[str]) -> str:
+    base = endpoint.name or re.sub(r"\W+", "_", f"{endpoint.method}_{endpoint.path}").strip("_")
+    candidate, n = base, 2
+    while candidate in used:
+        candidate, n = f"{base}_{n}", n + 1
+    used.add(candidate)
+    return candidate
+
+
+def build_openapi(
+    title: str, description: str | None, endpoints: Sequence[RestEndpoint]
+) -> dict[str, Any]:
+    """The OpenAPI document for one port."""
+    paths: dict[str, dict[str, Any]] = {}
+    used: set[str] = set()
+    for endpoint in endpoints:
+        parameters = []
+        body_inputs = []
+        for item in endpoint.operation.inputs:
+            if item.location == "body":
+                body_inputs.append(item)
+                continue
+            parameter: dict[str, Any] = {
+                "name": _path_name(endpoint.path, item.name)
+                if item.location == "path"
+                else item.name,
+                "in": item.location
+                if item.location in ("path", "query", "header", "cookie")
+                else "query",
+                "required": item.location == "path" or item.required,
+                "schema": _schema(item),
+            }
+            if item.description:
+                parameter["description"] = item.description
+            if item.type == "array" and item.location == "query":
+                parameter["style"], parameter["explode"] = "form", True
+            parameters.append(parameter)
+        operation: dict[str, Any] = {
+            "operationId": _operation_id(endpoint, used),
+            "summary": endpoint.description or endpoint.name or endpoint.operation.name,
+            "description": endpoint.operation.operation.description or "",
+            "parameters": parameters,
+            "responses": {
+                "200": {
+                    "description": "The mapped upstream response",
+                    "content": {"application/json": {"schema": {}}},
+                },
+                "400": {
+                    "description": "Invalid input",
+                    "content": {"application/json": {"schema": _ERROR}},
+                },
+                **{
+                    code: {"description": text, "content": {"application/json": {"schema": {}}}}
+                    for code, text in _PASSED_THROUGH.items()
+                },
+                "502": {
+                    "description": "The upstream failed or answered garbage",
+                    "content": {"application/json": {"schema": _ERROR}},
+                },
+                "504": {
+                    "description": "The upstream did not answer in time",
+                    "content": {"application/json": {"schema": _ERROR}},
+                },
+            },
+        }
+        if body_inputs:
+            if len(body_inputs) == 1:
+                schema = _schema(body_inputs[0])
+            else:
+                schema = {
+                    "type": "object",
+                    "properties": {i.name: _schema(i) for i in body_inputs},
+                    "required": [i.name for i in body_inputs if i.required],
+                }
+            operation["requestBody"] = {
+                "required": any(i.required for i in body_inputs),
+                "content": {"application/json": {"schema": schema}},
+            }
+        paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": "1.0.0", "description": description or ""},
+        "paths": paths,
+    }
+
+
+def _path_name(path: str, name: str) -> str:
+    """The placeholder as written in the path (`job-id`) for the input `job_id`."""
+    for match in re.finditer(r"\{([^{}]+)\}", path):
+        if match.group(1).replace("-", "_") == name.replace("-", "_"):
+            return match.group(1)
+    return name

@@ -1,0 +1,115 @@
+"""`binds` → variable values, read once at start-up; secrets are redacted wherever text leaves us.
+
+A bind without `location` reads the process environment (plus an optional env file); with a
+`file:///` location it reads a YAML/`.env` file next to the spec. Keys are template variable
+names, values name the entry in the source. Every missing entry is reported at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from naftiko_runtime.errors import BindingError
+from naftiko_runtime.spec.model import Binding, Capability
+
+MIN_SECRET_LENGTH = 4
+
+
+class Secret(str):
+    """A string whose repr never shows its value."""
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+
+@dataclass
+class Redactor:
+    """Replaces every known secret value in a text with `***`."""
+
+    secrets: set[str] = field(default_factory=set)
+    _pattern: re.Pattern[str] | None = None
+
+    def add(self, values: Iterable[str]) -> None:
+        self.secrets.update(v for v in values if len(v) >= MIN_SECRET_LENGTH)
+        ordered = sorted(self.secrets, key=len, reverse=True)
+        self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+
+    def __call__(self, text: str) -> str:
+        return self._pattern.sub("***", text) if self._pattern else text
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """`KEY=value` lines (`export`, quotes and comments allowed), as docker/dotenv write them."""
+    values: dict[str, str] = {}
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def _location_values(binding: Binding, spec_file: str) -> dict[str, str] | None:
+    assert binding.location is not None
+    location = binding.location
+    if not location.startswith("file://"):
+        return None
+    relative = location[len("file://") :].lstrip("/")
+    path = Path(spec_file).parent / relative if relative.startswith(".") else Path("/" + relative)
+    if not path.is_file():
+        return None
+    if path.suffix in (".yaml", ".yml", ".json"):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return (
+            {str(k): "" if v is None else str(v) for k, v in data.items()}
+            if isinstance(data, dict)
+            else None
+        )
+    return read_env_file(path)
+
+
+def resolve_bindings(
+    capabilities: Iterable[Capability], environ: Mapping[str, str]
+) -> dict[str, dict[str, Secret]]:
+    """Values of every bind of every capability, by spec file: {"env.X": v, "X": v}.
+
+    Raises BindingError naming every missing variable with the line of its bind.
+    """
+    resolved: dict[str, dict[str, Secret]] = {}
+    missing: list[tuple[str, str, int]] = []
+    for capability in capabilities:
+        scope: dict[str, Secret] = {}
+        for binding in capability.bindings:
+            source: Mapping[str, str] = environ
+            if binding.location is not None:
+                from_file = _location_values(binding, capability.file)
+                if from_file is None:
+                    missing.append(
+                        (f"{binding.location} (unreadable)", binding.where.file, binding.where.line)
+                    )
+                    continue
+                source = from_file
+            for variable, name in binding.keys:
+                if name in source:
+                    value = Secret(source[name])
+                    scope[variable] = value
+                    scope[f"{binding.namespace}.{variable}"] = value
+                elif variable in environ and binding.location is None:
+                    scope[variable] = scope[f"{binding.namespace}.{variable}"] = Secret(
+                        environ[variable]
+                    )
+                else:
+                    missing.append((name, binding.where.file, binding.where.line))
+        resolved[capability.file] = scope
+    if missing:
+        raise BindingError(missing)
+    return resolved

@@ -1,0 +1,293 @@
+"""Run every exposed adapter: REST apps per port, MCP servers, and optionally the simulator.
+
+Order matters for a good failure: validate (same diagnostics as `validate`), resolve every
+binding, bind every socket, and only then start serving. Nothing listens if anything fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import signal
+import socket
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+from urllib.parse import urlparse
+
+import uvicorn
+
+from naftiko_runtime.adapters.mcp import McpHttpServer, McpServerSet, build_mcp_servers
+from naftiko_runtime.adapters.openapi import build_openapi
+from naftiko_runtime.adapters.rest import RestEndpoint, build_rest_app
+from naftiko_runtime.binding import Redactor, resolve_bindings
+from naftiko_runtime.plan import CompiledOperation, compile_invocation, secret_values
+from naftiko_runtime.spec.model import Capability, Invocation
+from naftiko_runtime.upstream import AiohttpUpstream, Timeouts, Upstream
+
+log = logging.getLogger("naftiko_runtime")
+LETTA_HOSTS = ("api.letta.com",)
+UPSTREAM_ENV = "NAFTIKO_UPSTREAM"
+
+
+@dataclass
+class ServeOptions:
+    host: str | None = None
+    port_map: dict[int, int] = field(default_factory=dict)
+    upstreams: dict[str, str] = field(default_factory=dict)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    simulate: str = "never"  # never | auto | always
+    access_log: bool = False
+
+
+def parse_mapping(items: Sequence[str], what: str) -> dict[str, str]:
+    """`NAME=VALUE` pairs (from flags or a comma-separated variable)."""
+    result: dict[str, str] = {}
+    for item in items:
+        for part in item.split(","):
+            if not part.strip():
+                continue
+            name, sep, value = part.partition("=")
+            if not sep or not name.strip() or not value.strip():
+                raise ValueError(f"{what} must look like NAME=VALUE, got {part!r}")
+            result[name.strip()] = value.strip()
+    return result
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    with contextlib.suppress(AttributeError, OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to the process (several share a loop)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@dataclass
+class Runtime:
+    """Everything compiled for serving: the apps, their sockets' addresses, the upstream."""
+
+    rest_apps: dict[int, Any]
+    rest_ops: dict[int, list[RestEndpoint]]
+    mcp_servers: dict[int, McpHttpServer]
+    stdio_servers: list[McpServerSet]
+    upstream: Upstream
+    redactor: Redactor
+    hosts: dict[int, str]
+
+
+def letta_namespaces(capabilities: Sequence[Capability]) -> list[str]:
+    return sorted(
+        {
+            op.namespace
+            for c in capabilities
+            for op in c.operations
+            if urlparse(op.base_uri).hostname in LETTA_HOSTS
+        }
+    )
+
+
+def compile_runtime(
+    capabilities: Sequence[Capability],
+    environ: Mapping[str, str],
+    options: ServeOptions,
+    upstream: Upstream | None = None,
+) -> Runtime:
+    """Resolve bindings and compile every exposed operation (raises BindingError)."""
+    variables = resolve_bindings(capabilities, environ)
+    redactor = Redactor()
+    redactor.add(v for scope in variables.values() for v in scope.values())
+    upstream = upstream or AiohttpUpstream(options.timeouts)
+
+    def compiled(
+        capability: Capability, invocation: Invocation, aliases: tuple[str, ...]
+    ) -> CompiledOperation:
+        base = options.upstreams.get(invocation.operation.namespace) or options.upstreams.get("*")
+        op = compile_invocation(invocation, upstream, variables[capability.file], aliases, base)
+        redactor.add(secret_values(op))
+        return op
+
+    rest_ops: dict[int, list[RestEndpoint]] = {}
+    hosts: dict[int, str] = {}
+    titles: dict[int, list[Capability]] = {}
+    for capability in capabilities:
+        for adapter in capability.rest:
+            port = options.port_map.get(adapter.port, adapter.port)
+            hosts.setdefault(port, options.host or _host(adapter.address))
+            titles.setdefault(port, []).append(capability)
+            for op in adapter.operations:
+                rest_ops.setdefault(port, []).append(
+                    RestEndpoint(
+                        op.method,
+                        op.path,
+                        compiled(capability, op.invocation, ("rest", adapter.namespace)),
+                        op.name,
+                        op.description,
+                    )
+                )
+    rest_apps = {}
+    for port, endpoints in rest_ops.items():
+        caps = titles[port]
+        title = " + ".join(c.label or c.file for c in caps)
+        description = "\n\n".join(c.description or "" for c in caps)
+        rest_apps[port] = build_rest_app(
+            endpoints, redactor, build_openapi(title, description, endpoints)
+        )
+    mcp_servers, stdio_servers = _compile_mcp(capabilities, options, compiled, hosts, redactor)
+    return Runtime(rest_apps, rest_ops, mcp_servers, stdio_servers, upstream, redactor, hosts)
+
+
+def _compile_mcp(
+    capabilities: Sequence[Capability],
+    options: ServeOptions,
+    compiled: Any,
+    hosts: dict[int, str],
+    redactor: Redactor,
+) -> tuple[dict[int, McpHttpServer], list[McpServerSet]]:
+    return build_mcp_servers(capabilities, options, compiled, hosts, redactor)
+
+
+def _host(address: str) -> str:
+    return "127.0.0.1" if address in ("localhost",) else address
+
+
+def _uvicorn_config(app: Any, options: ServeOptions) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        loop="uvloop" if _has("uvloop") else "asyncio",
+        http="httptools" if _has("httptools") else "h11",
+        lifespan="on",
+        access_log=options.access_log,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+    )
+
+
+def _has(module: str) -> bool:
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
+async def serve_runtime(
+    runtime: Runtime,
+    options: ServeOptions,
+    stderr: TextIO,
+    extra: Sequence[tuple[Any, socket.socket, str]] = (),
+) -> None:
+    """Bind every port first, then serve until SIGINT/SIGTERM."""
+    servers: list[tuple[_Server, list[socket.socket]]] = []
+    listening: list[str] = []
+    try:
+        for app, sock, label in extra:
+            servers.append((_Server(_uvicorn_config(app, options)), [sock]))
+            listening.append(label)
+        for port, app in runtime.rest_apps.items():
+            sock = _bind(runtime.hosts[port], port)
+            servers.append((_Server(_uvicorn_config(app, options)), [sock]))
+            count = len(runtime.rest_ops[port])
+            listening.append(f"REST  http://{runtime.hosts[port]}:{port}  ({count} operations)")
+        for port, server in runtime.mcp_servers.items():
+            sock = _bind(runtime.hosts[port], port)
+            servers.append((_Server(_uvicorn_config(server.app, options)), [sock]))
+            listening.append(
+                f"MCP   http://{runtime.hosts[port]}:{port}{server.path}  "
+                f"({server.tool_count} tools)"
+            )
+    except OSError:
+        for _, socks in servers:
+            for sock in socks:
+                sock.close()
+        raise
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        for server, _ in servers:
+            server.should_exit = True
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop)
+    tasks = [asyncio.create_task(server.serve(sockets=socks)) for server, socks in servers]
+    while not all(server.started for server, _ in servers):
+        if any(task.done() for task in tasks):
+            break
+        await asyncio.sleep(0.01)
+    for line in listening:
+        stderr.write(f"naftiko-runtime: serving {line}\n")
+    stderr.flush()
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        await runtime.upstream.close()
+
+
+def simulator_plan(
+    capabilities: Sequence[Capability], environ: Mapping[str, str], options: ServeOptions
+) -> tuple[dict[str, str], ServeOptions, Any, socket.socket] | None:
+    """When the simulator is wanted: the environment, options and app to run it with."""
+    wanted = options.simulate == "always" or (
+        options.simulate == "auto" and "LETTA_API_KEY" not in environ and not options.upstreams
+    )
+    if not wanted:
+        return None
+    from naftiko_runtime.simulator import build_simulator
+
+    token = environ.get("LETTA_API_KEY") or "sim-" + secrets.token_urlsafe(18)
+    sock = _bind("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    upstreams = dict(options.upstreams)
+    for namespace in letta_namespaces(capabilities):
+        upstreams.setdefault(namespace, url)
+    new_options = ServeOptions(
+        options.host,
+        options.port_map,
+        upstreams,
+        options.timeouts,
+        options.simulate,
+        options.access_log,
+    )
+    return {**environ, "LETTA_API_KEY": token}, new_options, build_simulator(token=token), sock
+
+
+def configure_logging(redactor: Redactor | None = None, stream: TextIO = sys.stderr) -> None:
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if redactor is not None:
+        handler.addFilter(_RedactingFilter(redactor))
+    root = logging.getLogger("naftiko_runtime")
+    root.handlers[:] = [handler]
+    root.setLevel(os.environ.get("NAFTIKO_LOG_LEVEL", "INFO").upper())
+    root.propagate = False
+
+
+class _RedactingFilter(logging.Filter):
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.redactor(record.getMessage())
+        record.args = ()
+        return True
