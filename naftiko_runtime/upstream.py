@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import aiohttp
+import yarl
 
 from naftiko_runtime.errors import UpstreamError
 
@@ -82,7 +83,8 @@ class AiohttpUpstream:
         try:
             response = await session.request(
                 request.method,
-                request.url,
+                # already percent-encoded by the plan; never re-normalised (no `..` collapsing)
+                yarl.URL(request.url, encoded=True),
                 headers=request.headers,
                 data=request.body,
                 allow_redirects=False,

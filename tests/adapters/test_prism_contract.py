@@ -1,0 +1,112 @@
+"""Contract: our REST adapter in front of a Prism mock of the Letta OpenAPI documents.
+
+Prism validates each request against the OpenAPI (bearer auth, id patterns) and answers with
+schema-shaped data; every GET operation must come back 2xx through our adapter.
+Skipped when ../shared (the OpenAPI documents) or Prism (installed by scripts/install) is absent.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import CAPABILITIES, CORPUS, REPO
+from tests.fixtures.process import ServeProcess
+from tests.fixtures.upstream import free_port
+
+OPENAPI = CORPUS / "letta" / "openapi" / "letta-openapi-jobs-runs.json"
+PRISM = REPO / "node_modules" / ".bin" / "prism"
+JOB_ID = "job-123e4567-e89b-42d3-8456-426614174000"
+RUN_ID = "run-123e4567-e89b-42d3-8456-426614174000"
+
+pytestmark = [
+    pytest.mark.skipif(not OPENAPI.is_file(), reason="../shared/corpus is not beside the repo"),
+    pytest.mark.skipif(not PRISM.exists(), reason="Prism is not installed (run scripts/install)"),
+]
+
+
+@pytest.fixture(scope="module")
+def prism() -> Iterator[str]:
+    port = free_port()
+    log = REPO / ".cache" / "prism.log"
+    log.parent.mkdir(exist_ok=True)
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [str(PRISM), "mock", "-h", "127.0.0.1", "-p", str(port), str(OPENAPI)],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(url + "/v1/jobs/", timeout=1)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("Prism did not start:\n" + log.read_text()) from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _get_paths() -> list[str]:
+    document = json.loads(OPENAPI.read_text())
+    return [path for path, operations in document["paths"].items() if "get" in operations]
+
+
+@pytest.fixture(scope="module")
+def adapter(prism: str) -> Iterator[str]:
+    port = free_port()
+    with ServeProcess(
+        [
+            str(CAPABILITIES),
+            "--upstream",
+            f"*={prism}",
+            "--port",
+            f"8080={port}",
+            "--port",
+            f"9090={free_port()}",
+        ],
+        env={"LETTA_API_KEY": "prism-token"},
+    ) as process:
+        base = f"http://127.0.0.1:{port}"
+        process.wait_ready(base + "/openapi.json")
+        yield base
+
+
+@pytest.mark.timeout(180)
+def test_every_get_operation_is_2xx_through_the_adapter(adapter: str) -> None:
+    paths = _get_paths()
+    assert len(paths) == 11
+    failures = []
+    for path in paths:
+        url = adapter + path.replace("{job_id}", JOB_ID).replace("{run_id}", RUN_ID)
+        response = httpx.get(url, timeout=30)
+        if not 200 <= response.status_code < 300:
+            failures.append((path, response.status_code, response.text[:200]))
+    assert failures == []
+
+
+@pytest.mark.timeout(180)
+def test_prism_rejections_pass_through(adapter: str) -> None:
+    response = httpx.get(adapter + "/v1/jobs/not-a-job-id", timeout=30)
+    assert response.status_code == 422  # Prism validates the documented id pattern
+
+
+def test_prism_enforces_auth_so_the_pass_is_meaningful(prism: str) -> None:
+    assert httpx.get(prism + "/v1/jobs/", timeout=30).status_code == 401
+    assert Path(PRISM).exists()
