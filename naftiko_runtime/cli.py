@@ -227,8 +227,9 @@ def _serve(
     configure_logging(runtime.redactor, stderr)
     if args.stdio:
         from naftiko_runtime.adapters.mcp import serve_stdio
+        from naftiko_runtime.serve import background_servers
 
-        return serve_stdio(runtime, stderr)
+        return serve_stdio(runtime, stderr, background_servers(extra, options))
     try:
         _run(serve_runtime(runtime, options, stderr, extra))
     except OSError as exc:

@@ -189,6 +189,13 @@ def _has(module: str) -> bool:
     return True
 
 
+def background_servers(
+    extra: Sequence[tuple[Any, socket.socket, str]], options: ServeOptions
+) -> list[tuple[_Server, list[socket.socket]]]:
+    """uvicorn servers for extra apps (the simulator) run beside another transport."""
+    return [(_Server(_uvicorn_config(app, options)), [sock]) for app, sock, _ in extra]
+
+
 async def serve_runtime(
     runtime: Runtime,
     options: ServeOptions,

@@ -7,6 +7,7 @@ an `INVALID_PARAMS` protocol error. Tool lists and schemas are built once at sta
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -333,8 +334,11 @@ def build_mcp_servers(
     return servers, stdio
 
 
-def serve_stdio(runtime: Any, stderr: TextIO) -> int:
-    """Serve MCP over stdin/stdout: the stdio adapters, else every MCP adapter merged."""
+def serve_stdio(runtime: Any, stderr: TextIO, background: Sequence[Any] = ()) -> int:
+    """Serve MCP over stdin/stdout: the stdio adapters, else every MCP adapter merged.
+
+    `background` are uvicorn servers with their sockets (the simulator) run alongside.
+    """
     import anyio
     from mcp.server.stdio import stdio_server
 
@@ -358,11 +362,16 @@ def serve_stdio(runtime: Any, stderr: TextIO) -> int:
     server = sets[0].server()
 
     async def main() -> None:
-        try:
-            async with stdio_server() as (read, write):
-                await server.run(read, write, server.create_initialization_options())
-        finally:
-            await runtime.upstream.close()
+        async with anyio.create_task_group() as group:
+            for uvicorn_server, sockets in background:
+                group.start_soon(functools.partial(uvicorn_server.serve, sockets=sockets))
+            try:
+                async with stdio_server() as (read, write):
+                    await server.run(read, write, server.create_initialization_options())
+            finally:
+                for uvicorn_server, _ in background:
+                    uvicorn_server.should_exit = True
+                await runtime.upstream.close()
 
     anyio.run(main)
     return 0

@@ -1,0 +1,270 @@
+"""The MCP adapter with the official `mcp` client over real Streamable HTTP and stdio, and the
+MCP Inspector CLI: tools, annotations, schemas, results, errors, resources and prompts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.shared.exceptions import MCPError
+
+from tests.conftest import CAPABILITIES, REPO
+from tests.fixtures.process import ServeProcess
+from tests.fixtures.upstream import RecordingUpstream, Reply, free_port, running
+
+pytestmark = pytest.mark.anyio
+TOOLS = {
+    "list-jobs",
+    "list-active-jobs",
+    "retrieve-job",
+    "delete-job",
+    "cancel-job",
+    "list-runs",
+    "list-active-runs",
+    "retrieve-run",
+    "delete-run",
+    "list-messages-run",
+    "retrieve-usage-run",
+    "retrieve-metrics-run",
+    "list-steps-run",
+    "retrieve-trace-run",
+    "retrieve-stream-run",
+}
+FIXTURES = REPO / "tests" / "fixtures"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+def letta() -> Iterator[dict[str, str]]:
+    rest, mcp = free_port(), free_port()
+    with ServeProcess(
+        [
+            str(CAPABILITIES),
+            "--simulate",
+            "always",
+            "--port",
+            f"8080={rest}",
+            "--port",
+            f"9090={mcp}",
+        ]
+    ) as process:
+        process.wait_ready(f"http://127.0.0.1:{rest}/openapi.json")
+        yield {"rest": f"http://127.0.0.1:{rest}", "mcp": f"http://127.0.0.1:{mcp}/mcp"}
+
+
+async def call(url: str, tool: str, args: dict[str, Any]) -> Any:
+    async with Client(url) as client:
+        return await client.call_tool(tool, args)
+
+
+async def test_lists_all_tools_with_annotations_and_schemas(letta: dict[str, str]) -> None:
+    async with Client(letta["mcp"]) as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+    assert set(tools) == TOOLS
+    delete = tools["delete-job"].annotations
+    assert delete is not None
+    assert (delete.read_only_hint, delete.destructive_hint, delete.idempotent_hint) == (
+        False,
+        True,
+        True,
+    )
+    listing = tools["list-jobs"].annotations
+    assert listing is not None and listing.read_only_hint is True
+    assert tools["retrieve-job"].input_schema == {
+        "type": "object",
+        "properties": {
+            "job_id": {
+                "type": "string",
+                "description": "The ID of the job in the format 'job-<uuid4>'",
+            }
+        },
+        "required": ["job_id"],
+        "additionalProperties": False,
+    }
+    list_schema = tools["list-jobs"].input_schema
+    assert (
+        "required" not in list_schema and list_schema["properties"]["active"]["type"] == "boolean"
+    )
+    assert tools["retrieve-stream-run"].input_schema["properties"]["body"]["type"] == "object"
+    assert tools["list-jobs"].description == "List Jobs"
+
+
+async def test_list_and_retrieve_jobs(letta: dict[str, str]) -> None:
+    listed = await call(letta["mcp"], "list-jobs", {"limit": "2", "order": "asc"})
+    assert listed.is_error is False
+    jobs = listed.structured_content["result"]
+    assert len(jobs) == 2 and jobs[0]["created_at"] < jobs[1]["created_at"]
+    assert json.loads(listed.content[0].text) == jobs
+    found = await call(letta["mcp"], "retrieve-job", {"job_id": jobs[0]["id"]})
+    assert found.is_error is False and found.structured_content["id"] == jobs[0]["id"]
+    missing = await call(letta["mcp"], "retrieve-job", {"job_id": "job-missing"})
+    assert missing.is_error is True
+    assert "HTTP 404" in missing.content[0].text and "not found" in missing.content[0].text
+
+
+async def test_cancel_job_then_cancel_again_is_an_error(letta: dict[str, str]) -> None:
+    jobs = (await call(letta["mcp"], "list-active-jobs", {})).structured_content["result"]
+    job_id = next(j["id"] for j in jobs if j["status"] == "running")
+    cancelled = await call(letta["mcp"], "cancel-job", {"job_id": job_id})
+    assert cancelled.is_error is False and cancelled.structured_content["status"] == "cancelled"
+    again = await call(letta["mcp"], "cancel-job", {"job_id": job_id})
+    assert again.is_error is True and "409" in again.content[0].text
+
+
+async def test_runs_tools_including_the_stream(letta: dict[str, str]) -> None:
+    runs = (await call(letta["mcp"], "list-runs", {})).structured_content["result"]
+    done = next(r["id"] for r in runs if r["status"] == "completed")
+    usage = await call(letta["mcp"], "retrieve-usage-run", {"run_id": done})
+    assert usage.structured_content["total_tokens"] > 0
+    stream = await call(letta["mcp"], "retrieve-stream-run", {"run_id": done, "body": {}})
+    kinds = [e.get("message_type") for e in stream.structured_content["events"]]
+    assert kinds == ["user_message", "assistant_message", "stop_reason"]
+
+
+async def test_arguments_are_validated_before_any_upstream_call(letta: dict[str, str]) -> None:
+    missing = await call(letta["mcp"], "retrieve-job", {})
+    assert missing.is_error and "job_id (required)" in missing.content[0].text
+    unknown = await call(letta["mcp"], "retrieve-job", {"job_id": "x", "jobid": "y"})
+    assert unknown.is_error and "unknown argument(s) jobid" in unknown.content[0].text
+    typed = await call(letta["mcp"], "list-jobs", {"active": "sometimes"})
+    assert typed.is_error and "active (expected a boolean" in typed.content[0].text
+    async with Client(letta["mcp"]) as client:
+        with pytest.raises(MCPError, match="unknown tool 'no-such-tool'"):
+            await client.call_tool("no-such-tool", {})
+
+
+REST_VS_MCP = [
+    ("list-jobs", {"limit": "3", "order": "desc"}, "/v1/jobs/?limit=3&order=desc"),
+    ("list-active-runs", {}, "/v1/runs/active"),
+    ("retrieve-run", {"run_id": "{run}"}, "/v1/runs/{run}"),
+    ("list-messages-run", {"run_id": "{run}", "limit": "1"}, "/v1/runs/{run}/messages?limit=1"),
+    ("list-steps-run", {"run_id": "{run}", "order": "desc"}, "/v1/runs/{run}/steps?order=desc"),
+    ("retrieve-metrics-run", {"run_id": "{run}"}, "/v1/runs/{run}/metrics"),
+]
+
+
+@pytest.mark.parametrize(("tool", "args", "path"), REST_VS_MCP, ids=[c[0] for c in REST_VS_MCP])
+async def test_rest_and_mcp_return_the_same_data(
+    letta: dict[str, str], tool: str, args: dict[str, str], path: str
+) -> None:
+    run = httpx.get(letta["rest"] + "/v1/runs/?order=asc", timeout=10).json()[0]["id"]
+    args = {k: v.replace("{run}", run) for k, v in args.items()}
+    rest = httpx.get(letta["rest"] + path.replace("{run}", run), timeout=10)
+    assert rest.status_code == 200
+    result = await call(letta["mcp"], tool, args)
+    data = result.structured_content
+    assert (data["result"] if list(data) == ["result"] else data) == rest.json()
+
+
+async def test_stdio_transport() -> None:
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=[
+            "-m",
+            "naftiko_runtime",
+            "serve",
+            "--stdio",
+            "--simulate",
+            "always",
+            str(CAPABILITIES),
+        ],
+        cwd=str(REPO),
+    )
+    async with Client(params) as client:
+        tools = (await client.list_tools()).tools
+        assert {t.name for t in tools} == TOOLS
+        result = await client.call_tool("list-runs", {"limit": "2"})
+        assert result.is_error is False and len(result.structured_content["result"]) == 2
+
+
+@pytest.fixture(scope="module")
+def registry() -> Iterator[tuple[RecordingUpstream, str]]:
+    upstream = RecordingUpstream()
+    upstream.script["/ships/"] = Reply(
+        body=json.dumps({"imo_number": "IMO9", "vessel_name": "Aurora", "secret": "x"}).encode(),
+        delay=0.3,
+    )
+    upstream.script["/ships"] = Reply(body=b'[{"imo_number": "IMO9"}]')
+    with running(upstream) as url:
+        port = free_port()
+        with ServeProcess(
+            [
+                str(FIXTURES / "mcp-extras.yaml"),
+                "--upstream",
+                f"registry={url}",
+                "--port",
+                f"9191={port}",
+            ],
+            env={"REGISTRY_TOKEN": "reg-secret-1"},
+        ) as p:
+            p.wait_ready(f"http://127.0.0.1:{port}/mcp")
+            yield upstream, f"http://127.0.0.1:{port}/mcp"
+
+
+async def test_declared_inputs_output_mapping_and_concurrency(
+    registry: tuple[RecordingUpstream, str],
+) -> None:
+    upstream, url = registry
+    async with Client(url) as client:
+        tool = (await client.list_tools()).tools[0]
+        assert tool.title == "Get ship" and tool.input_schema["required"] == ["imo"]
+        results = await asyncio.gather(
+            *[client.call_tool("get-ship", {"imo": f"IMO{i}", "verbose": True}) for i in range(6)]
+        )
+    assert all(r.structured_content == {"imo": "IMO9", "name": "Aurora"} for r in results)
+    assert upstream.max_inflight > 1  # calls ran concurrently
+    seen = [s for s in upstream.seen if s.raw_path.startswith("/ships/")]
+    assert {s.raw_path for s in seen} == {f"/ships/IMO{i}" for i in range(6)}
+    assert {s.query for s in seen} == {"verbose=true"}
+    assert {s.headers["x-api-key"] for s in seen} == {"reg-secret-1"}
+
+
+async def test_resources_and_prompts(registry: tuple[RecordingUpstream, str]) -> None:
+    _, url = registry
+    async with Client(url) as client:
+        resources = {r.name: r for r in (await client.list_resources()).resources}
+        assert set(resources) == {"fleet", "guide"}
+        fleet = await client.read_resource("registry://fleet")
+        assert json.loads(fleet.contents[0].text) == [{"imo_number": "IMO9"}]
+        guide = await client.read_resource("registry://guide")
+        assert guide.contents[0].text.startswith("# Registry guide")
+        prompts = (await client.list_prompts()).prompts
+        assert [p.name for p in prompts] == ["inspect-ship"]
+        prompt = await client.get_prompt("inspect-ship", {"imo": "IMO9"})
+        assert prompt.messages[0].content.text == "Summarise the inspection history of ship IMO9."
+        with pytest.raises(MCPError):
+            await client.get_prompt("inspect-ship", {})
+
+
+INSPECTOR = REPO / "node_modules" / ".bin" / "mcp-inspector"
+
+
+@pytest.mark.skipif(not INSPECTOR.exists(), reason="MCP Inspector not installed (scripts/install)")
+def test_mcp_inspector_cli_lists_and_calls_tools(letta: dict[str, str]) -> None:
+    base = [str(INSPECTOR), "--cli", letta["mcp"], "--transport", "http"]
+    listed = subprocess.run(
+        [*base, "--method", "tools/list"], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert {t["name"] for t in json.loads(listed.stdout)["tools"]} == TOOLS
+    called = subprocess.run(
+        [*base, "--method", "tools/call", "--tool-name", "list-jobs", "--tool-arg", "limit=2"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    result = json.loads(called.stdout)
+    assert (
+        result.get("isError") in (None, False) and len(result["structuredContent"]["result"]) == 2
+    )
