@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -90,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve the MCP adapter over stdin/stdout (for MCP client configs)",
     )
     serve.add_argument("--access-log", action="store_true")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes serving the REST ports (MCP stays in the first)",
+    )
     return parser
 
 
@@ -153,7 +160,7 @@ def _openapi(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if result is None:
         return EXIT_INVALID
     runtime = compile_runtime(result.capabilities, _AnyValue(), ServeOptions())
-    documents = {port: app.state.openapi for port, app in runtime.rest_apps.items()}
+    documents = {port: app.openapi for port, app in runtime.rest_apps.items() if app.openapi}
     if args.port is not None:
         if args.port not in documents:
             raise UsageError(f"no REST adapter on port {args.port}")
@@ -176,8 +183,10 @@ def _serve(
     from naftiko_runtime.binding import read_env_file
     from naftiko_runtime.serve import (
         ServeOptions,
+        bind_rest_sockets,
         compile_runtime,
         configure_logging,
+        fork_workers,
         parse_mapping,
         serve_runtime,
         simulator_plan,
@@ -230,11 +239,34 @@ def _serve(
         from naftiko_runtime.serve import background_servers
 
         return serve_stdio(runtime, stderr, background_servers(extra, options))
+    if args.workers < 1:
+        raise UsageError("--workers must be at least 1")
     try:
-        _run(serve_runtime(runtime, options, stderr, extra))
+        sockets = bind_rest_sockets(runtime, args.workers)
     except OSError as exc:
         stderr.write(f"naftiko-runtime: error: {exc}\n")
         return EXIT_INVALID
+    index, children = fork_workers(sockets)
+    is_child = index > 0
+    try:
+        _run(
+            serve_runtime(
+                runtime,
+                options,
+                stderr,
+                extra,
+                sockets[index],
+                rest_only=is_child,
+                children=children,
+            )
+        )
+    except OSError as exc:
+        stderr.write(f"naftiko-runtime: error: {exc}\n")
+        for pid in children:
+            os.kill(pid, signal.SIGTERM)
+        return EXIT_INVALID
+    if is_child:
+        os._exit(0)
     return EXIT_OK
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import secrets
@@ -16,18 +17,20 @@ import socket
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlparse
 
 import uvicorn
 
-from naftiko_runtime.adapters.mcp import McpHttpServer, McpServerSet, build_mcp_servers
 from naftiko_runtime.adapters.openapi import build_openapi
 from naftiko_runtime.adapters.rest import RestEndpoint, build_rest_app
 from naftiko_runtime.binding import Redactor, resolve_bindings
 from naftiko_runtime.plan import CompiledOperation, compile_invocation, secret_values
 from naftiko_runtime.spec.model import Capability, Invocation
 from naftiko_runtime.upstream import AiohttpUpstream, Timeouts, Upstream
+
+if TYPE_CHECKING:
+    from naftiko_runtime.adapters.mcp import McpHttpServer, McpServerSet
 
 log = logging.getLogger("naftiko_runtime")
 LETTA_HOSTS = ("api.letta.com",)
@@ -58,11 +61,12 @@ def parse_mapping(items: Sequence[str], what: str) -> dict[str, str]:
     return result
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def _bind(host: str, port: int, reuse_port: bool = False) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
-    # SO_REUSEADDR only: SO_REUSEPORT would let a second instance share the port silently
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
@@ -162,6 +166,10 @@ def _compile_mcp(
     hosts: dict[int, str],
     redactor: Redactor,
 ) -> tuple[dict[int, McpHttpServer], list[McpServerSet]]:
+    if not any(c.mcp for c in capabilities):
+        return {}, []  # the MCP SDK is only imported when some spec exposes MCP (start-up, RSS)
+    from naftiko_runtime.adapters.mcp import build_mcp_servers
+
     return build_mcp_servers(capabilities, options, compiled, hosts, redactor)
 
 
@@ -196,31 +204,94 @@ def background_servers(
     return [(_Server(_uvicorn_config(app, options)), [sock]) for app, sock, _ in extra]
 
 
+def bind_rest_sockets(runtime: Runtime, workers: int = 1) -> list[dict[int, socket.socket]]:
+    """One listening socket per REST port per worker, all bound before anything serves.
+
+    Several workers each get their own SO_REUSEPORT socket, so the kernel spreads connections
+    over them. A plain bind first proves the port is free: SO_REUSEPORT alone would let us
+    share a port silently with another process.
+    """
+    bound: list[dict[int, socket.socket]] = [{} for _ in range(workers)]
+    try:
+        for port in runtime.rest_apps:
+            host = runtime.hosts[port]
+            if workers == 1:
+                bound[0][port] = _bind(host, port)
+                continue
+            _bind(host, port).close()
+            for sockets in bound:
+                sockets[port] = _bind(host, port, reuse_port=True)
+    except OSError:
+        for sockets in bound:
+            for sock in sockets.values():
+                sock.close()
+        raise
+    return bound
+
+
+def fork_workers(sockets: list[dict[int, socket.socket]]) -> tuple[int, list[int]]:
+    """Fork one REST-only worker per extra socket set; returns (worker index, child PIDs).
+
+    Worker 0 is this process (it also serves MCP and the simulator); each process keeps only
+    its own sockets open.
+    """
+    children: list[int] = []
+    index = 0
+    for n in range(1, len(sockets)):
+        pid = os.fork()
+        if pid == 0:
+            _die_with_parent()
+            index, children = n, []
+            break
+        children.append(pid)
+    for n, owned in enumerate(sockets):
+        if n != index:
+            for sock in owned.values():
+                sock.close()
+    return index, children
+
+
+def _die_with_parent() -> None:
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 async def serve_runtime(
     runtime: Runtime,
     options: ServeOptions,
     stderr: TextIO,
     extra: Sequence[tuple[Any, socket.socket, str]] = (),
+    rest_sockets: dict[int, socket.socket] | None = None,
+    rest_only: bool = False,
+    children: Sequence[int] = (),
 ) -> None:
-    """Bind every port first, then serve until SIGINT/SIGTERM."""
+    """Serve until SIGINT/SIGTERM. Every port is bound before anything starts serving."""
     servers: list[tuple[_Server, list[socket.socket]]] = []
     listening: list[str] = []
     try:
-        for app, sock, label in extra:
-            servers.append((_Server(_uvicorn_config(app, options)), [sock]))
-            listening.append(label)
+        if rest_sockets is None:
+            rest_sockets = bind_rest_sockets(runtime)[0]
         for port, app in runtime.rest_apps.items():
-            sock = _bind(runtime.hosts[port], port)
-            servers.append((_Server(_uvicorn_config(app, options)), [sock]))
+            servers.append((_Server(_uvicorn_config(app, options)), [rest_sockets[port]]))
             count = len(runtime.rest_ops[port])
-            listening.append(f"REST  http://{runtime.hosts[port]}:{port}  ({count} operations)")
-        for port, server in runtime.mcp_servers.items():
-            sock = _bind(runtime.hosts[port], port)
-            servers.append((_Server(_uvicorn_config(server.app, options)), [sock]))
+            workers = f", {len(children) + 1} workers" if children else ""
             listening.append(
-                f"MCP   http://{runtime.hosts[port]}:{port}{server.path}  "
-                f"({server.tool_count} tools)"
+                f"REST  http://{runtime.hosts[port]}:{port}  ({count} operations{workers})"
             )
+        if not rest_only:
+            for app, sock, label in extra:
+                servers.append((_Server(_uvicorn_config(app, options)), [sock]))
+                listening.append(label)
+            for port, server in runtime.mcp_servers.items():
+                sock = _bind(runtime.hosts[port], port)
+                servers.append((_Server(_uvicorn_config(server.app, options)), [sock]))
+                listening.append(
+                    f"MCP   http://{runtime.hosts[port]}:{port}{server.path}  "
+                    f"({server.tool_count} tools)"
+                )
     except OSError:
         for _, socks in servers:
             for sock in socks:
@@ -231,6 +302,9 @@ async def serve_runtime(
     def stop() -> None:
         for server, _ in servers:
             server.should_exit = True
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -240,13 +314,19 @@ async def serve_runtime(
         if any(task.done() for task in tasks):
             break
         await asyncio.sleep(0.01)
-    for line in listening:
-        stderr.write(f"naftiko-runtime: serving {line}\n")
-    stderr.flush()
+    gc.collect()
+    gc.freeze()  # start-up objects never need scanning again: shorter GC pauses under load
+    if not rest_only:
+        for line in listening:
+            stderr.write(f"naftiko-runtime: serving {line}\n")
+        stderr.flush()
     try:
         await asyncio.gather(*tasks)
     finally:
         await runtime.upstream.close()
+        for pid in children:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
 
 
 def simulator_plan(
