@@ -337,7 +337,9 @@ def start_upstream(bench: Bench) -> tuple[int, int | None]:
     return upstream, None
 
 
-def naftiko_argv(spec: str, port: int, upstream: int, workers: int = 1) -> list[str]:
+def naftiko_argv(
+    spec: str, port: int, upstream: int, workers: int = 1, client: str = "aiohttp"
+) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -350,6 +352,8 @@ def naftiko_argv(spec: str, port: int, upstream: int, workers: int = 1) -> list[
         f"jobs-api=http://127.0.0.1:{upstream}",
         "--workers",
         str(workers),
+        "--http-client",
+        client,
     ]
 
 
@@ -383,6 +387,10 @@ def run_targets(bench: Bench) -> int:
         ("naftiko (mapping)", naftiko_argv("bench-jobs.yaml", 0, upstream)),
         ("naftiko ($. passthrough)", naftiko_argv("bench-jobs-passthrough.yaml", 0, upstream)),
         ("naftiko (mapping, 2 workers)", naftiko_argv("bench-jobs.yaml", 0, upstream, 2)),
+        (
+            "naftiko (mapping, pyreqwest)",
+            naftiko_argv("bench-jobs.yaml", 0, upstream, 1, "pyreqwest"),
+        ),
     ]
     for name, argv in targets:
         port = free_port()

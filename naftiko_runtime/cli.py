@@ -92,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--access-log", action="store_true")
     serve.add_argument(
+        "--http-client",
+        choices=("aiohttp", "pyreqwest"),
+        default="aiohttp",
+        help="upstream HTTP client (chosen by bench/run.py measurements)",
+    )
+    serve.add_argument(
         "--workers",
         type=int,
         default=1,
@@ -208,12 +214,13 @@ def _serve(
         except OSError as exc:
             raise UsageError(f"--env-file {args.env_file}: {exc.strerror}") from None
     options = ServeOptions(
-        args.host,
-        ports,
-        upstreams,
-        Timeouts(args.connect_timeout, args.timeout),
-        args.simulate,
-        args.access_log,
+        host=args.host,
+        port_map=ports,
+        upstreams=upstreams,
+        timeouts=Timeouts(args.connect_timeout, args.timeout),
+        simulate=args.simulate,
+        access_log=args.access_log,
+        http_client=args.http_client,
     )
     extra = []
     plan = simulator_plan(result.capabilities, env, options)

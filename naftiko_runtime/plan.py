@@ -277,7 +277,10 @@ class CompiledOperation:
                 continue
             location = spec.location
             if location == "path":
-                path_values[spec.key] = _segment(value)
+                try:
+                    path_values[spec.key] = _segment(value)
+                except _Bad as exc:
+                    problems.append({"name": spec.name, "problem": str(exc)})
             elif location == "query":
                 if isinstance(value, list):
                     query.extend((spec.name, _text(v)) for v in value)
@@ -289,10 +292,14 @@ class CompiledOperation:
                 cookies.append(f"{spec.name}={quote(_text(value), safe='')}")
             elif location == "body":
                 body_values[spec.name] = value
+        reported = {norm(p["name"]) for p in problems}
         for part in self._path_parts:
-            if isinstance(part, tuple) and part[0] not in path_values:
+            if isinstance(part, tuple) and part[0] not in path_values and part[0] not in reported:
                 if part[0] in args:
-                    path_values[part[0]] = _segment(args[part[0]])
+                    try:
+                        path_values[part[0]] = _segment(args[part[0]])
+                    except _Bad as exc:
+                        problems.append({"name": part[0], "problem": str(exc)})
                 else:
                     problems.append({"name": part[0], "problem": "required"})
         if problems:
@@ -377,8 +384,12 @@ def _scope_lookup(scope: Mapping[str, Any], name: str) -> Any:
 
 
 def _segment(value: Any) -> str:
+    """One percent-encoded path segment. `.` and `..` are refused: URL parsers (WHATWG,
+    yarl) collapse them even when encoded, which would change the upstream path."""
     text = quote(_text(value), safe="")
-    return text.replace(".", "%2E") if text in (".", "..") else text
+    if text in (".", ".."):
+        raise _Bad("a path value cannot be '.' or '..'")
+    return text
 
 
 def _render_data(node: Any, scope: Mapping[str, Any]) -> Any:

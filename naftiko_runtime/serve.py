@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import logging
 import os
@@ -27,7 +28,7 @@ from naftiko_runtime.adapters.rest import RestEndpoint, build_rest_app
 from naftiko_runtime.binding import Redactor, resolve_bindings
 from naftiko_runtime.plan import CompiledOperation, compile_invocation, secret_values
 from naftiko_runtime.spec.model import Capability, Invocation
-from naftiko_runtime.upstream import AiohttpUpstream, Timeouts, Upstream
+from naftiko_runtime.upstream import Timeouts, Upstream, make_upstream
 
 if TYPE_CHECKING:
     from naftiko_runtime.adapters.mcp import McpHttpServer, McpServerSet
@@ -45,6 +46,7 @@ class ServeOptions:
     timeouts: Timeouts = field(default_factory=Timeouts)
     simulate: str = "never"  # never | auto | always
     access_log: bool = False
+    http_client: str = "pyreqwest"
 
 
 def parse_mapping(items: Sequence[str], what: str) -> dict[str, str]:
@@ -119,7 +121,7 @@ def compile_runtime(
     variables = resolve_bindings(capabilities, environ)
     redactor = Redactor()
     redactor.add(v for scope in variables.values() for v in scope.values())
-    upstream = upstream or AiohttpUpstream(options.timeouts)
+    upstream = upstream or make_upstream(options.http_client, options.timeouts)
 
     def compiled(
         capability: Capability, invocation: Invocation, aliases: tuple[str, ...]
@@ -184,6 +186,7 @@ def _uvicorn_config(app: Any, options: ServeOptions) -> uvicorn.Config:
         http="httptools" if _has("httptools") else "h11",
         lifespan="on",
         access_log=options.access_log,
+        proxy_headers=False,
         log_level="warning",
         timeout_graceful_shutdown=5,
     )
@@ -346,14 +349,7 @@ def simulator_plan(
     upstreams = dict(options.upstreams)
     for namespace in letta_namespaces(capabilities):
         upstreams.setdefault(namespace, url)
-    new_options = ServeOptions(
-        options.host,
-        options.port_map,
-        upstreams,
-        options.timeouts,
-        options.simulate,
-        options.access_log,
-    )
+    new_options = dataclasses.replace(options, upstreams=upstreams)
     return {**environ, "LETTA_API_KEY": token}, new_options, build_simulator(token=token), sock
 
 

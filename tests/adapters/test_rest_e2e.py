@@ -26,13 +26,17 @@ def upstream() -> Iterator[tuple[RecordingUpstream, str]]:
         yield app, url
 
 
-@pytest.fixture(scope="module")
-def served(upstream: tuple[RecordingUpstream, str]) -> Iterator[tuple[str, ServeProcess]]:
+@pytest.fixture(scope="module", params=["pyreqwest", "aiohttp"])
+def served(
+    upstream: tuple[RecordingUpstream, str], request: pytest.FixtureRequest
+) -> Iterator[tuple[str, ServeProcess]]:
     _, url = upstream
     port = free_port()
     with ServeProcess(
         [
             str(CAPABILITIES),
+            "--http-client",
+            request.param,
             "--upstream",
             f"*={url}",
             "--port",
@@ -101,11 +105,12 @@ def test_dot_segments_and_encoded_slashes_never_change_the_upstream_path(
     host, port = served[0].removeprefix("http://").split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=10)
     connection.request("GET", "/v1/jobs/%2E%2E")
-    assert connection.getresponse().read() and recorder.seen[-1].raw_path == "/v1/jobs/%2E%2E"
+    response = connection.getresponse()
+    assert response.status == 400 and b"cannot be '.' or '..'" in response.read()
     connection.request("GET", "/v1/jobs/..%2F..%2Fadmin")
     response = connection.getresponse()
     assert response.status == 404 and orjson.loads(response.read())["error"]["type"] == "not_found"
-    assert all("admin" not in s.raw_path for s in recorder.seen)
+    assert recorder.seen == []  # neither request reached the upstream
 
 
 def test_repeated_query_keys_are_forwarded_as_they_are(
