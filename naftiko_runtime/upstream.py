@@ -181,7 +181,6 @@ class PyreqwestUpstream:
                 .connect_timeout(timedelta(seconds=self._timeouts.connect))
                 .max_connections(self._limit)
                 .follow_redirects(False)
-                .gzip(True)
                 .build()
             )
         return self._client
@@ -197,7 +196,8 @@ class PyreqwestUpstream:
         if request.body is not None:
             builder = builder.body_bytes(request.body)
         try:
-            streamed = builder.build_streamed()
+            # read-ahead of 0: an event stream's chunks are handed over as they arrive
+            streamed = builder.streamed_read_buffer_limit(0).build_streamed()
             response = await streamed.__aenter__()
         except (
             errors.ConnectTimeoutError,
@@ -241,11 +241,11 @@ async def _reqwest_chunks(
 ) -> AsyncIterator[bytes]:
     from pyreqwest import exceptions as errors
 
-    reader = response.body_reader()
+    reader = response.body_reader  # chunks as they arrive: no buffering of event streams
     try:
         while True:
-            chunk = await reader.read(65536)
-            if chunk is None or len(chunk) == 0:
+            chunk = await reader.read_chunk()
+            if chunk is None:
                 return
             yield bytes(chunk)
     except (errors.RequestTimeoutError, errors.ReadTimeoutError):

@@ -204,10 +204,10 @@ async def _stream(
     try:
         async for chunk in stream:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
-    except NaftikoError as exc:
-        log.warning("stream from %s ended early: %s", name, redact(str(exc)))
     except OSError:  # the client went away
         pass
+    except Exception as exc:  # the status is sent already: end the stream, say why in the log
+        log.warning("stream from %s ended early: %s", name, redact(str(exc)))
     finally:
         closer = getattr(stream, "aclose", None)
         if closer is not None:
