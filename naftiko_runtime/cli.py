@@ -18,11 +18,11 @@ from typing import Any, TextIO
 from naftiko_runtime import __version__
 from naftiko_runtime.errors import BindingError
 from naftiko_runtime.report import FORMATS, render, render_text
-from naftiko_runtime.serve import UPSTREAM_ENV
 from naftiko_runtime.spec.load import LoadResult, UsageError, load_paths
 from naftiko_runtime.spec.schema import load_schema
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+UPSTREAM_ENV = "NAFTIKO_UPSTREAM"  # the environment twin of --upstream
 
 
 class _Parser(argparse.ArgumentParser):

@@ -35,15 +35,9 @@ def compile_path(expression: str) -> Extractor:
         return _identity
     if expr.endswith(".") and not expr.endswith(".."):
         expr = expr[:-1]
-    simple = _SIMPLE.match(expr)
-    if simple:
-        steps: list[str | int] = []
-        for m in _STEP.finditer(simple.group(1)):
-            if m.group(2) is not None:
-                steps.append(int(m.group(2)))
-            else:
-                steps.append(next(g for g in (m.group(1), m.group(3), m.group(4)) if g is not None))
-        return _accessor(tuple(steps))
+    steps = simple_steps(expr)
+    if steps is not None:
+        return _accessor(steps)
     if not expr.startswith("$"):
         raise JsonPathError(f"JSONPath must start with '$': {expression!r}")
     try:
@@ -55,6 +49,25 @@ def compile_path(expression: str) -> Extractor:
         return [match.value for match in parsed.find(document)]
 
     return find_all
+
+
+def simple_steps(expression: str) -> tuple[str | int, ...] | None:
+    """Keys and indexes of a definite path like `$.a.b[0]['c d']`, or None if not that simple."""
+    expr = expression.strip()
+    if expr in ("$", "$."):
+        return ()
+    if expr.endswith(".") and not expr.endswith(".."):
+        expr = expr[:-1]
+    simple = _SIMPLE.match(expr)
+    if not simple:
+        return None
+    steps: list[str | int] = []
+    for m in _STEP.finditer(simple.group(1)):
+        if m.group(2) is not None:
+            steps.append(int(m.group(2)))
+        else:
+            steps.append(next(g for g in (m.group(1), m.group(3), m.group(4)) if g is not None))
+    return tuple(steps)
 
 
 def _accessor(steps: tuple[str | int, ...]) -> Extractor:

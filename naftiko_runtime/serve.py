@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("naftiko_runtime")
 LETTA_HOSTS = ("api.letta.com",)
-UPSTREAM_ENV = "NAFTIKO_UPSTREAM"
 
 
 @dataclass

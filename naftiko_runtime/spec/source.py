@@ -30,6 +30,7 @@ _FLOAT = "tag:yaml.org,2002:float"
 _BOOL = "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
 _STR = "tag:yaml.org,2002:str"
+_CONSTRUCTED = frozenset((_INT, _FLOAT, _BOOL, _NULL))
 
 
 @dataclass
@@ -77,6 +78,7 @@ class _Builder:
         self.source_map = SourceMap()
         self.problems: list[Diagnostic] = []
         self.count = 0
+        self.active: set[int] = set()
         self.constructor = yaml.constructor.SafeConstructor()
 
     def _mark(self, node: yaml.Node) -> tuple[int, int]:
@@ -88,38 +90,43 @@ class _Builder:
             Diagnostic(self.display, line, column, pointer_of(path), rule, message)
         )
 
-    def build(self, node: yaml.Node, path: DataPath, active: frozenset[int] = frozenset()) -> Any:
+    def build(self, node: yaml.Node, path: DataPath) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
             raise _TooLarge(node)
-        self.source_map.values.setdefault(path, self._mark(node))
-        if isinstance(node, yaml.ScalarNode):
-            return self._scalar(node)
-        if id(node) in active:  # a recursive alias can never be JSON
+        mark = node.start_mark
+        values = self.source_map.values
+        if path not in values:
+            values[path] = (mark.line + 1, mark.column + 1)
+        if type(node) is yaml.ScalarNode:
+            tag = node.tag
+            if tag == _STR:
+                return node.value
+            if tag in _CONSTRUCTED:
+                return self.constructor.construct_object(node)
+            return node.value  # timestamps and the rest stay as written, as the reference reads
+        key = id(node)
+        if key in self.active:  # a recursive alias can never be JSON
             self._problem(node, path, "yaml-recursive-alias", "recursive YAML alias")
             return None
-        inner = active | {id(node)}
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*path, i), inner) for i, item in enumerate(node.value)]
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path, inner)
-        return None  # pragma: no cover - PyYAML has no other node kinds
+        self.active.add(key)
+        try:
+            if type(node) is yaml.SequenceNode:
+                return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+            return self._mapping(node, path)
+        finally:
+            self.active.discard(key)
 
-    def _scalar(self, node: yaml.ScalarNode) -> Any:
-        if node.tag in (_INT, _FLOAT, _BOOL, _NULL):
-            return self.constructor.construct_object(node)
-        # timestamps, binary and the rest stay as written, as the reference engine reads them
-        return node.value
-
-    def _mapping(self, node: yaml.MappingNode, path: DataPath, active: frozenset[int]) -> Any:
+    def _mapping(self, node: yaml.Node, path: DataPath) -> Any:
         result: dict[str, Any] = {}
+        keys = self.source_map.keys
         for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                self._problem(
-                    key_node, path, "yaml-merge-key", "YAML merge keys (<<) are not supported"
-                )
-                continue
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _STR:
+            if key_node.tag != _STR or type(key_node) is not yaml.ScalarNode:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    self._problem(
+                        key_node, path, "yaml-merge-key", "YAML merge keys (<<) are not supported"
+                    )
+                    continue
                 shown = key_node.value if isinstance(key_node, yaml.ScalarNode) else "<collection>"
                 self._problem(
                     key_node,
@@ -131,7 +138,7 @@ class _Builder:
             key = key_node.value
             child = (*path, key)
             if key in result:
-                first = self.source_map.keys.get(child, (0, 0))
+                first = keys.get(child, (0, 0))
                 self._problem(
                     key_node,
                     child,
@@ -139,8 +146,9 @@ class _Builder:
                     f"duplicate key {key!r} (first defined at line {first[0]})",
                 )
                 continue
-            self.source_map.keys[child] = self._mark(key_node)
-            result[key] = self.build(value_node, child, active)
+            mark = key_node.start_mark
+            keys[child] = (mark.line + 1, mark.column + 1)
+            result[key] = self.build(value_node, child)
         return result
 
 
