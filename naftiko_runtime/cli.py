@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--http-client",
         choices=("aiohttp", "pyreqwest"),
-        default="aiohttp",
+        default="pyreqwest",
         help="upstream HTTP client (chosen by bench/run.py measurements)",
     )
     serve.add_argument(

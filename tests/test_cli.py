@@ -118,3 +118,17 @@ def test_console_script_and_module_run_the_same_cli(write_spec: Callable[..., Pa
     )
     assert module.returncode == console.returncode == 1
     assert module.stdout == console.stdout and "[call-target]" in module.stdout
+
+
+def test_serve_defaults_match_the_runtime_defaults() -> None:
+    from naftiko_runtime.cli import build_parser
+    from naftiko_runtime.serve import ServeOptions
+
+    args = build_parser().parse_args(["serve", "capabilities"])
+    defaults = ServeOptions()
+    assert args.http_client == defaults.http_client == "pyreqwest"
+    assert (args.connect_timeout, args.timeout) == (
+        defaults.timeouts.connect,
+        defaults.timeouts.total,
+    )
+    assert args.simulate == defaults.simulate and args.workers == 1
