@@ -19,6 +19,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -110,6 +111,28 @@ class Process:
             except subprocess.TimeoutExpired:
                 os.killpg(self.popen.pid, signal.SIGKILL)
                 self.popen.wait(timeout=5)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its live children (workers)."""
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    total = 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    for each in pids:
+        stat = Path(f"/proc/{each}/stat")
+        if stat.exists():
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def machine_times() -> tuple[int, int]:
+    """(idle, total) jiffies of the whole machine, from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return fields[3] + fields[4], sum(fields)
 
 
 # ------------------------------------------------------------------ load generation
@@ -260,6 +283,7 @@ class Row:
     errors: int
     runs: list[float] = field(default_factory=list)
     rss_mb: float | None = None
+    cpu: dict[str, float] = field(default_factory=dict)  # cores used per process, median run
 
 
 @dataclass
@@ -283,28 +307,74 @@ class Bench:
         generator = wrk_load if self.use_wrk else python_load
         return generator(port, concurrency, duration or self.duration, self.workdir)
 
-    def measure(self, name: str, port: int, process: Process | None) -> None:
-        self.load(port, 8, 1.0)  # warm up connections and caches
-        for concurrency in self.concurrency:
-            samples = [self.load(port, concurrency) for _ in range(self.repeat)]
-            median = sorted(samples, key=lambda s: s.rps)[len(samples) // 2]
-            row = Row(
-                name,
-                concurrency,
-                round(median.rps, 1),
-                round(median.p50_ms, 3),
-                round(median.p99_ms, 3),
-                sum(s.errors for s in samples),
-                [round(s.rps, 1) for s in samples],
+    def sample(
+        self, port: int, concurrency: int, watched: dict[str, int]
+    ) -> tuple[Sample, dict[str, float]]:
+        """One load run; also the CPU cores each watched process (and the load generator) used."""
+        before = {name: cpu_seconds(pid) for name, pid in watched.items()}
+        children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        idle_before, total_before = machine_times()
+        started = time.perf_counter()
+        sample = self.load(port, concurrency)
+        elapsed = time.perf_counter() - started
+        children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        idle_after, total_after = machine_times()
+        cores = {
+            name: round((cpu_seconds(pid) - before[name]) / elapsed, 2)
+            for name, pid in watched.items()
+        }
+        if self.use_wrk:
+            used = (
+                children_after.ru_utime
+                - children_before.ru_utime
+                + children_after.ru_stime
+                - children_before.ru_stime
             )
-            if process is not None:
-                row.rss_mb = round(process.rss_mb(), 1)
-            self.rows.append(row)
-            print(
-                f"  {name:<26} c={concurrency:<3} {row.rps:>9.0f} req/s  p50 {row.p50_ms:7.2f} ms"
-                f"  p99 {row.p99_ms:7.2f} ms  errors {row.errors}",
-                flush=True,
-            )
+            cores["wrk"] = round(used / elapsed, 2)
+        busy = 1 - (idle_after - idle_before) / max(1, total_after - total_before)
+        cores["machine_busy"] = round(busy, 3)
+        return sample, cores
+
+    def measure_all(
+        self, targets: list[tuple[str, int, Process | None]], upstream: Process
+    ) -> None:
+        """Every target at every concurrency, `repeat` rounds, interleaved so that drift on a
+        shared machine spreads over all targets instead of favouring whoever ran first."""
+        for _, warm_port, _ in targets:
+            self.load(warm_port, 8, min(1.0, self.duration))  # warm up connections, caches
+        results: dict[tuple[str, int], list[tuple[Sample, dict[str, float]]]] = {}
+        for round_ in range(self.repeat):
+            for concurrency in self.concurrency:
+                for name, port, process in targets:
+                    watched = {"upstream": upstream.popen.pid}
+                    if process is not None:
+                        watched["target"] = process.popen.pid
+                    results.setdefault((name, concurrency), []).append(
+                        self.sample(port, concurrency, watched)
+                    )
+            print(f"  round {round_ + 1}/{self.repeat} done", flush=True)
+        for name, _, process in targets:
+            for concurrency in self.concurrency:
+                samples = sorted(results[(name, concurrency)], key=lambda s: s[0].rps)
+                median, cores = samples[len(samples) // 2]
+                row = Row(
+                    name,
+                    concurrency,
+                    round(median.rps, 1),
+                    round(median.p50_ms, 3),
+                    round(median.p99_ms, 3),
+                    sum(s.errors for s, _ in samples),
+                    [round(s.rps, 1) for s, _ in samples],
+                    cpu=cores,
+                )
+                if process is not None:
+                    row.rss_mb = round(process.rss_mb(), 1)
+                self.rows.append(row)
+                print(
+                    f"  {name:<34} c={concurrency:<3} {row.rps:>9.0f} req/s  "
+                    f"p50 {row.p50_ms:7.2f} ms  p99 {row.p99_ms:7.2f} ms  cpu {cores}",
+                    flush=True,
+                )
 
     def stop_all(self) -> None:
         for process in reversed(self.processes):
@@ -357,18 +427,16 @@ def naftiko_argv(
     return argv + (["--http-client", client] if client else [])
 
 
-def run_targets(bench: Bench) -> int:
-    """Measure every target; returns the upstream's port (still running)."""
+def run_targets(bench: Bench, only: Sequence[str] = ()) -> int:
+    """Start every target, measure them interleaved, stop them; returns the upstream's port."""
     upstream, proxy = start_upstream(bench)
+    upstream_process = bench.processes[-1]
     env = {"UPSTREAM": f"http://127.0.0.1:{upstream}", "BENCH_TOKEN": TOKEN}
     print(
         f"upstream: {'nginx' if bench.use_nginx else 'python'} on {upstream}; "
         f"load: {'wrk' if bench.use_wrk else 'python'}; {bench.duration}s x {bench.repeat}"
     )
-    bench.measure("upstream (direct)", upstream, None)
-    if proxy is not None:
-        bench.measure("nginx proxy (ceiling)", proxy, None)
-    targets: list[tuple[str, list[str]]] = [
+    specs: list[tuple[str, list[str]]] = [
         (
             "peer: starlette+httpx",
             [
@@ -391,14 +459,26 @@ def run_targets(bench: Bench) -> int:
             "naftiko (mapping, aiohttp client)",
             naftiko_argv("bench-jobs.yaml", 0, upstream, 1, "aiohttp"),
         ),
+        (
+            "naftiko (mapping, aiohttp client, 2 workers)",
+            naftiko_argv("bench-jobs.yaml", 0, upstream, 2, "aiohttp"),
+        ),
     ]
-    for name, argv in targets:
+    targets: list[tuple[str, int, Process | None]] = [("upstream (direct)", upstream, None)]
+    if proxy is not None:
+        targets.append(("nginx proxy (ceiling)", proxy, None))
+    for name, argv in specs:
+        if only and not any(word in name for word in only):
+            continue
         port = free_port()
         argv = [a.replace("{port}", str(port)).replace("8080=0", f"8080={port}") for a in argv]
         process = bench.start(re.sub(r"\W+", "-", name), argv, env)
         process.wait_ready(port)
-        bench.measure(name, port, process)
-        process.stop()
+        targets.append((name, port, process))
+    bench.measure_all(targets, upstream_process)
+    for _, _, process in targets:
+        if process is not None:
+            process.stop()
     return upstream
 
 
@@ -470,25 +550,33 @@ def goals(bench: Bench) -> list[tuple[str, str, bool | None]]:
     return out
 
 
+def _cores(row: Row) -> str:
+    parts = "/".join(
+        f"{row.cpu[k]:.2f}" if k in row.cpu else "-" for k in ("target", "upstream", "wrk")
+    )
+    busy = row.cpu.get("machine_busy")
+    return parts + (f" ({busy:.0%})" if busy is not None else "")
+
+
 def render(bench: Bench) -> str:
     direct = {r.concurrency: r for r in bench.rows if r.target == "upstream (direct)"}
     lines = [
         "| target | c | req/s | p50 ms | p99 ms | +p50 vs direct | x httpx peer | x tuned peer "
-        "| RSS MB | errors |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| RSS MB | CPU cores: target/upstream/wrk (machine) | errors |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in bench.rows:
         peer = _find(bench.rows, "peer: starlette+httpx", row.concurrency)
         tuned = _find(bench.rows, "peer: tuned aiohttp", row.concurrency)
         base = direct.get(row.concurrency)
         added = f"{row.p50_ms - base.p50_ms:+.2f}" if base else ""
+        ratios = (
+            f"{row.rps / peer.rps:.2f} | {row.rps / tuned.rps:.2f}" if peer and tuned else " | "
+        )
         lines.append(
             f"| {row.target} | {row.concurrency} | {row.rps:,.0f} | {row.p50_ms:.2f} | "
-            f"{row.p99_ms:.2f} | {added} | {row.rps / peer.rps:.2f} | "
-            f"{row.rps / tuned.rps:.2f} | {row.rss_mb or ''} | {row.errors} |"
-            if peer and tuned
-            else f"| {row.target} | {row.concurrency} | {row.rps:,.0f} | {row.p50_ms:.2f} | "
-            f"{row.p99_ms:.2f} | {added} |  |  | {row.rss_mb or ''} | {row.errors} |"
+            f"{row.p99_ms:.2f} | {added} | {ratios} | {row.rss_mb or ''} | {_cores(row)} | "
+            f"{row.errors} |"
         )
     lines += ["", "| goal | measured | met |", "|---|---|---|"]
     for goal, value, met in goals(bench):
@@ -506,6 +594,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--python-load", action="store_true", help="ignore wrk if installed")
     parser.add_argument("--python-upstream", action="store_true", help="ignore nginx if installed")
     parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument(
+        "--only", default="", help="comma-separated words; measure only targets whose name has one"
+    )
     args = parser.parse_args(argv)
     use_wrk = shutil.which("wrk") is not None and not args.python_load
     use_nginx = shutil.which("nginx") is not None and not args.python_upstream
@@ -526,7 +617,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             use_nginx,
         )
         try:
-            upstream_port = run_targets(bench)
+            upstream_port = run_targets(bench, [w for w in args.only.split(",") if w])
             bench.facts["cold_start_s"] = round(cold_start(bench, upstream_port), 3)
         finally:
             bench.stop_all()

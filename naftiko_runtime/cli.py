@@ -7,6 +7,7 @@ arguments so tests can call it directly. Exit codes: 0 ok, 1 invalid spec, 2 usa
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -91,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve the MCP adapter over stdin/stdout (for MCP client configs)",
     )
     serve.add_argument("--access-log", action="store_true")
+    serve.add_argument(
+        "--watch",
+        action="store_true",
+        help="reload when a spec changes (SIGHUP always reloads); a bad reload "
+        "keeps the previous configuration serving",
+    )
     serve.add_argument(
         "--http-client",
         choices=("aiohttp", "pyreqwest"),
@@ -188,6 +195,7 @@ def _serve(
 
     from naftiko_runtime.binding import read_env_file
     from naftiko_runtime.serve import (
+        Reloader,
         ServeOptions,
         bind_rest_sockets,
         compile_runtime,
@@ -223,6 +231,7 @@ def _serve(
         http_client=args.http_client,
     )
     extra = []
+    before_simulator = env
     plan = simulator_plan(result.capabilities, env, options)
     if plan is not None:
         env, options, simulator_app, simulator_socket = plan
@@ -235,6 +244,15 @@ def _serve(
                 f"{', '.join(sorted(set(options.upstreams) - set(upstreams)))})",
             )
         )
+    simulated = {k: v for k, v in env.items() if before_simulator.get(k) != v}
+
+    def reload_environ() -> Mapping[str, str]:
+        fresh = dict(environ)
+        if args.env_file:
+            with contextlib.suppress(OSError):
+                fresh = {**read_env_file(Path(args.env_file)), **fresh}
+        return {**fresh, **simulated}
+
     try:
         runtime = compile_runtime(result.capabilities, env, options)
     except BindingError as exc:
@@ -265,6 +283,8 @@ def _serve(
                 sockets[index],
                 rest_only=is_child,
                 children=children,
+                reloader=Reloader(list(args.paths), reload_environ, options, runtime),
+                watch=args.watch,
             )
         )
     except OSError as exc:

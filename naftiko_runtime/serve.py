@@ -16,7 +16,7 @@ import secrets
 import signal
 import socket
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlparse
@@ -24,7 +24,7 @@ from urllib.parse import urlparse
 import uvicorn
 
 from naftiko_runtime.adapters.openapi import build_openapi
-from naftiko_runtime.adapters.rest import RestEndpoint, build_rest_app
+from naftiko_runtime.adapters.rest import RestApp, RestEndpoint, build_rest_app
 from naftiko_runtime.binding import Redactor, resolve_bindings
 from naftiko_runtime.plan import CompiledOperation, compile_invocation, secret_values
 from naftiko_runtime.spec.model import Capability, Invocation
@@ -78,6 +78,20 @@ def _bind(host: str, port: int, reuse_port: bool = False) -> socket.socket:
     return sock
 
 
+class Swappable:
+    """An ASGI app whose target can be replaced while serving (live reload)."""
+
+    def __init__(self, current: RestApp) -> None:
+        self.current = current
+
+    @property
+    def openapi(self) -> dict[str, Any] | None:
+        return self.current.openapi
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await self.current(scope, receive, send)
+
+
 class _Server(uvicorn.Server):
     """A uvicorn server that leaves signal handling to the process (several share a loop)."""
 
@@ -90,7 +104,7 @@ class _Server(uvicorn.Server):
 class Runtime:
     """Everything compiled for serving: the apps, their sockets' addresses, the upstream."""
 
-    rest_apps: dict[int, Any]
+    rest_apps: dict[int, Swappable]
     rest_ops: dict[int, list[RestEndpoint]]
     mcp_servers: dict[int, McpHttpServer]
     stdio_servers: list[McpServerSet]
@@ -148,13 +162,13 @@ def compile_runtime(
                         op.description,
                     )
                 )
-    rest_apps = {}
+    rest_apps: dict[int, Swappable] = {}
     for port, endpoints in rest_ops.items():
         caps = titles[port]
         title = " + ".join(c.label or c.file for c in caps)
         description = "\n\n".join(c.description or "" for c in caps)
-        rest_apps[port] = build_rest_app(
-            endpoints, redactor, build_openapi(title, description, endpoints)
+        rest_apps[port] = Swappable(
+            build_rest_app(endpoints, redactor, build_openapi(title, description, endpoints))
         )
     mcp_servers, stdio_servers = _compile_mcp(capabilities, options, compiled, hosts, redactor)
     return Runtime(rest_apps, rest_ops, mcp_servers, stdio_servers, upstream, redactor, hosts)
@@ -204,6 +218,79 @@ def background_servers(
 ) -> list[tuple[_Server, list[socket.socket]]]:
     """uvicorn servers for extra apps (the simulator) run beside another transport."""
     return [(_Server(_uvicorn_config(app, options)), [sock]) for app, sock, _ in extra]
+
+
+@dataclass
+class Reloader:
+    """Re-validate and recompile the specs; swap them in only when everything is valid.
+
+    A bad reload (invalid spec, missing secret, changed ports) is logged with the same
+    diagnostics as `validate` and the previous configuration keeps serving.
+    """
+
+    paths: Sequence[str]
+    environ: Callable[[], Mapping[str, str]]
+    options: ServeOptions
+    runtime: Runtime
+
+    def reload(self) -> bool:
+        from naftiko_runtime.errors import BindingError
+        from naftiko_runtime.report import render_text
+        from naftiko_runtime.spec.load import UsageError, load_paths
+
+        keep = "still serving the previous configuration"
+        try:
+            result = load_paths(self.paths)
+        except UsageError as exc:
+            log.error("reload rejected: %s; %s", exc, keep)
+            return False
+        if not result.ok:
+            report = render_text(result.diagnostics, result.files, result.documents)
+            log.error("reload rejected (%d errors); %s:\n%s", len(result.errors), keep, report)
+            return False
+        try:
+            new = compile_runtime(
+                result.capabilities, self.environ(), self.options, upstream=self.runtime.upstream
+            )
+        except BindingError as exc:
+            log.error("reload rejected: %s; %s", exc, keep)
+            return False
+        old_ports = (sorted(self.runtime.rest_apps), sorted(self.runtime.mcp_servers))
+        new_ports = (sorted(new.rest_apps), sorted(new.mcp_servers))
+        if old_ports != new_ports:
+            log.error(
+                "reload rejected: ports would change from %s to %s (restart for that); %s",
+                old_ports,
+                new_ports,
+                keep,
+            )
+            return False
+        for port, app in new.rest_apps.items():
+            self.runtime.rest_apps[port].current = app.current
+        self.runtime.rest_ops = new.rest_ops
+        for port, server in new.mcp_servers.items():
+            self.runtime.mcp_servers[port].server_set.replace_from(server.server_set)
+        self.runtime.redactor.add(new.redactor.secrets)
+        operations = sum(len(ops) for ops in new.rest_ops.values())
+        tools = sum(server.tool_count for server in new.mcp_servers.values())
+        log.info(
+            "reloaded %s: %d REST operations, %d MCP tools",
+            ", ".join(result.files),
+            operations,
+            tools,
+        )
+        return True
+
+
+async def watch_and_reload(reloader: Reloader, children: Sequence[int]) -> None:
+    """Reload when a spec file changes (`--watch`); workers are told with SIGHUP."""
+    import watchfiles
+
+    async for _ in watchfiles.awatch(*reloader.paths):
+        if reloader.reload():
+            for pid in children:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGHUP)
 
 
 def bind_rest_sockets(runtime: Runtime, workers: int = 1) -> list[dict[int, socket.socket]]:
@@ -269,6 +356,8 @@ async def serve_runtime(
     rest_sockets: dict[int, socket.socket] | None = None,
     rest_only: bool = False,
     children: Sequence[int] = (),
+    reloader: Reloader | None = None,
+    watch: bool = False,
 ) -> None:
     """Serve until SIGINT/SIGTERM. Every port is bound before anything starts serving."""
     servers: list[tuple[_Server, list[socket.socket]]] = []
@@ -311,7 +400,23 @@ async def serve_runtime(
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop)
+
+    def reload() -> None:
+        assert reloader is not None
+        reloader.reload()
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGHUP)
+
+    if reloader is not None:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGHUP, reload)
     tasks = [asyncio.create_task(server.serve(sockets=socks)) for server, socks in servers]
+    watcher = (
+        asyncio.create_task(watch_and_reload(reloader, children))
+        if watch and reloader is not None and not rest_only
+        else None
+    )
     while not all(server.started for server, _ in servers):
         if any(task.done() for task in tasks):
             break
@@ -325,6 +430,8 @@ async def serve_runtime(
     try:
         await asyncio.gather(*tasks)
     finally:
+        if watcher is not None:
+            watcher.cancel()
         await runtime.upstream.close()
         for pid in children:
             with contextlib.suppress(ChildProcessError):

@@ -56,22 +56,37 @@ class McpServerSet:
     resources: dict[str, _ResourceEntry] = field(default_factory=dict)
     prompts: dict[str, McpPrompt] = field(default_factory=dict)
     descriptions: list[str] = field(default_factory=list)
+    _lists: (
+        tuple[types.ListToolsResult, types.ListResourcesResult, types.ListPromptsResult] | None
+    ) = None
+
+    def lists(
+        self,
+    ) -> tuple[types.ListToolsResult, types.ListResourcesResult, types.ListPromptsResult]:
+        """The list results, built once per configuration (not per request)."""
+        if self._lists is None:
+            self._lists = (
+                types.ListToolsResult(tools=[e.tool for e in self.tools.values()]),
+                types.ListResourcesResult(resources=[e.resource for e in self.resources.values()]),
+                types.ListPromptsResult(prompts=[_prompt(p) for p in self.prompts.values()]),
+            )
+        return self._lists
+
+    def replace_from(self, other: McpServerSet) -> None:
+        """Take another set's tools, resources and prompts (a reload); sessions stay open."""
+        self.tools, self.resources, self.prompts = other.tools, other.resources, other.prompts
+        self.descriptions = other.descriptions
+        self._lists = None
 
     def server(self) -> Server[Any]:
-        tool_list = types.ListToolsResult(tools=[e.tool for e in self.tools.values()])
-        resource_list = types.ListResourcesResult(
-            resources=[e.resource for e in self.resources.values()]
-        )
-        prompt_list = types.ListPromptsResult(prompts=[_prompt(p) for p in self.prompts.values()])
-
         async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
-            return tool_list
+            return self.lists()[0]
 
         async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
             return await self.call(params.name, params.arguments or {})
 
         async def list_resources(ctx: Any, params: Any) -> types.ListResourcesResult:
-            return resource_list
+            return self.lists()[1]
 
         async def read_resource(
             ctx: Any, params: types.ReadResourceRequestParams
@@ -79,23 +94,23 @@ class McpServerSet:
             return await self.read(str(params.uri))
 
         async def list_prompts(ctx: Any, params: Any) -> types.ListPromptsResult:
-            return prompt_list
+            return self.lists()[2]
 
         async def get_prompt(
             ctx: Any, params: types.GetPromptRequestParams
         ) -> types.GetPromptResult:
             return self.prompt(params.name, params.arguments or {})
 
-        handlers: dict[str, Any] = {"on_list_tools": list_tools, "on_call_tool": call_tool}
-        if self.resources:
-            handlers.update(on_list_resources=list_resources, on_read_resource=read_resource)
-        if self.prompts:
-            handlers.update(on_list_prompts=list_prompts, on_get_prompt=get_prompt)
         return Server(
             self.name,
             version=__version__,
             instructions="\n\n".join(d for d in self.descriptions if d) or None,
-            **handlers,
+            on_list_tools=list_tools,
+            on_call_tool=call_tool,
+            on_list_resources=list_resources,
+            on_read_resource=read_resource,
+            on_list_prompts=list_prompts,
+            on_get_prompt=get_prompt,
         )
 
     async def call(self, name: str, arguments: dict[str, Any]) -> types.CallToolResult:

@@ -265,17 +265,23 @@ def test_each_failure_is_located(
     assert words in found["message"] + (found["hint"] or "")
 
 
-def test_route_conflict_across_files(write_spec: Callable[..., Path]) -> None:
+def validate_beside_base(write_spec: Callable[..., Path], moved_port: str) -> list[Any]:
+    """BASE as a.yaml and, as b.yaml, a copy with other namespaces and one port moved."""
     first = write_spec(BASE, "a.yaml")
     second = write_spec(
         BASE.replace("jobs-rest", "other-rest")
         .replace("jobs-mcp", "other-mcp")
-        .replace("port: 9090", "port: 9091"),
+        .replace(f"port: {moved_port}", f"port: {int(moved_port) + 1}"),
         "b.yaml",
     )
     result = cli("validate", "--format", "json", str(first), str(second))
     assert result.code == 1
-    found = only(result.json()["diagnostics"], "route-conflict")
+    diagnostics: list[Any] = result.json()["diagnostics"]
+    return diagnostics
+
+
+def test_route_conflict_across_files(write_spec: Callable[..., Path]) -> None:
+    found = only(validate_beside_base(write_spec, "9090"), "route-conflict")
     line, column = position(BASE, 'GET\n              name: "get_job"')
     assert found["file"].endswith("b.yaml") and (found["line"], found["column"]) == (line, column)
     assert "GET /jobs/{job-id} on port 8080" in found["message"]
@@ -283,15 +289,7 @@ def test_route_conflict_across_files(write_spec: Callable[..., Path]) -> None:
 
 
 def test_tool_conflict_across_files(write_spec: Callable[..., Path]) -> None:
-    first = write_spec(BASE, "a.yaml")
-    second = write_spec(
-        BASE.replace("jobs-rest", "other-rest")
-        .replace("jobs-mcp", "other-mcp")
-        .replace("port: 8080", "port: 8081"),
-        "b.yaml",
-    )
-    result = cli("validate", "--format", "json", str(first), str(second))
-    found = only(result.json()["diagnostics"], "tool-conflict")
+    found = only(validate_beside_base(write_spec, "8080"), "tool-conflict")
     assert found["file"].endswith("b.yaml")
     assert (found["line"], found["column"]) == position(BASE, '"get-job"')
     assert "'get-job'" in found["message"]

@@ -1,0 +1,111 @@
+"""Live reload: SIGHUP (or --watch) applies a valid change without dropping the server; a bad
+change is reported with the same diagnostics as `validate` and the last good config serves."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from mcp import Client
+
+from tests.conftest import CAPABILITIES
+from tests.fixtures.process import ServeProcess
+from tests.fixtures.upstream import free_port
+
+pytestmark = pytest.mark.anyio
+REST_LIST_OUTPUT = '''              outputParameters:
+                - type: object
+                  mapping: "$."'''
+ONLY_IDS = '''              outputParameters:
+                - type: array
+                  mapping: "$."
+                  items:
+                    type: object
+                    properties:
+                      id:
+                        type: string
+                        mapping: "$.id"'''
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture(params=[False, True], ids=["sighup", "watch"])
+def live(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    spec = tmp_path / "letta-jobs.yaml"
+    spec.write_text((CAPABILITIES / "letta-jobs.yaml").read_text())
+    rest, mcp = free_port(), free_port()
+    args = [
+        str(tmp_path),
+        "--simulate",
+        "always",
+        "--port",
+        f"8080={rest}",
+        "--port",
+        f"9090={mcp}",
+    ] + (["--watch"] if request.param else [])
+    with ServeProcess(args) as process:
+        process.wait_ready(f"http://127.0.0.1:{rest}/openapi.json")
+        yield {
+            "spec": spec,
+            "process": process,
+            "watch": request.param,
+            "rest": f"http://127.0.0.1:{rest}",
+            "mcp": f"http://127.0.0.1:{mcp}/mcp",
+        }
+
+
+def change(live: dict[str, Any], old: str, new: str) -> None:
+    spec: Path = live["spec"]
+    text = spec.read_text()
+    assert old in text
+    spec.write_text(text.replace(old, new, 1))
+    if not live["watch"]:
+        live["process"].process.send_signal(signal.SIGHUP)
+
+
+def jobs(live: dict[str, Any]) -> list[dict[str, Any]]:
+    result: list[dict[str, Any]] = httpx.get(live["rest"] + "/v1/jobs/?limit=2", timeout=10).json()
+    return result
+
+
+async def test_valid_change_is_applied_and_bad_one_is_rejected(live: dict[str, Any]) -> None:
+    assert len(jobs(live)[0]) > 5  # the whole job object
+    change(live, REST_LIST_OUTPUT, ONLY_IDS)
+    wait_for(lambda: list(jobs(live)[0]) == ["id"], "the new mapping")
+    change(
+        live,
+        'description: "List Jobs"\n          hints',
+        'description: "List every job"\n          hints',
+    )
+    async with Client(live["mcp"]) as client:
+        for _ in range(150):
+            tools = {t.name: t for t in (await client.list_tools()).tools}
+            if tools["list-jobs"].description == "List every job":
+                break
+            time.sleep(0.1)
+        assert tools["list-jobs"].description == "List every job"
+        result = await client.call_tool("list-jobs", {"limit": "1"})  # same session still works
+        assert result.is_error is False
+    change(live, 'call: "letta-jobs.list_jobs"', 'call: "letta-jobs.list_jbos"')
+    wait_for(lambda: "reload rejected" in live["process"].output(), "the rejection")
+    output = live["process"].output()
+    assert "[call-target]" in output and "did you mean 'letta-jobs.list_jobs'" in output
+    assert "still serving the previous configuration" in output
+    assert list(jobs(live)[0]) == ["id"]  # the last good configuration still serves

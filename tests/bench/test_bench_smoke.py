@@ -1,0 +1,51 @@
+"""The benchmark keeps working: a couple of seconds per target with the Python fallbacks
+(no wrk, no nginx), results written, every target answered without errors. No timing is
+asserted: numbers on a shared machine are for the benchmark's own ratios, not for tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.run import main
+
+
+@pytest.mark.timeout(300)
+def test_bench_runs_end_to_end_with_python_fallbacks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "--duration",
+            "0.5",
+            "--repeat",
+            "1",
+            "--concurrency",
+            "4",
+            "--python-load",
+            "--python-upstream",
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    assert code == 0
+    results = json.loads((tmp_path / "latest.json").read_text())
+    rows = {row["target"]: row for row in results["rows"]}
+    assert set(rows) >= {
+        "upstream (direct)",
+        "peer: starlette+httpx",
+        "peer: tuned aiohttp",
+        "naftiko (mapping)",
+        "naftiko ($. passthrough)",
+        "naftiko (mapping, 2 workers)",
+    }
+    assert all(row["rps"] > 0 and row["errors"] == 0 for row in rows.values())
+    assert results["facts"]["load"] == "python" and results["facts"]["upstream"] == "python"
+    assert 0 < results["facts"]["cold_start_s"] and results["facts"]["validation_ms_per_12kb"] > 0
+    goals = {g["goal"] for g in results["goals"]}
+    assert "c=4: mapping >= 5x httpx peer" in goals
+    report = (tmp_path / "latest.md").read_text()
+    assert report.startswith("| target | c | req/s |") and "| goal | measured | met |" in report
+    assert "| goal | measured | met |" in capsys.readouterr().out
