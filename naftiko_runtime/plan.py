@@ -21,7 +21,7 @@ from naftiko_runtime.errors import InvocationError, UpstreamError
 from naftiko_runtime.mapping import Shaper, compile_result
 from naftiko_runtime.spec.index import norm
 from naftiko_runtime.spec.model import ConsumedOperation, Input, Invocation, Param
-from naftiko_runtime.templating import Template
+from naftiko_runtime.templating import Template, lookup
 from naftiko_runtime.upstream import Upstream, UpstreamReply, UpstreamRequest
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.\-]+)\s*\}\}|\{([A-Za-z0-9_.\-]+)\}")
@@ -244,7 +244,7 @@ class CompiledOperation:
             elif spec.template is not None:
                 assert scope is not None
                 single = spec.template.single_variable
-                value = _scope_lookup(scope, single) if single else spec.template.render(scope)
+                value = lookup(scope, single) if single else spec.template.render(scope)
                 if value == "":
                     value = None
             else:
@@ -362,7 +362,11 @@ class CompiledOperation:
         if not reply.body or reply.status == 204:
             return CallResult(reply.status, reply.content_type, shaped=None, raw=b"")
         if not self._json_output:
-            return CallResult(reply.status, reply.content_type, shaped=_decode(reply, self))
+            return CallResult(
+                reply.status,
+                reply.content_type,
+                shaped=_decode(reply, self.operation.output_format, self._shape),
+            )
         try:
             document = orjson.loads(reply.body)
         except orjson.JSONDecodeError:
@@ -375,12 +379,6 @@ class CompiledOperation:
         if self._shape is None:
             return CallResult(reply.status, "application/json", raw=reply.body)
         return CallResult(reply.status, "application/json", shaped=self._shape(document))
-
-
-def _scope_lookup(scope: Mapping[str, Any], name: str) -> Any:
-    from naftiko_runtime.templating import lookup
-
-    return lookup(scope, name)
 
 
 def _segment(value: Any) -> str:
@@ -397,7 +395,7 @@ def _render_data(node: Any, scope: Mapping[str, Any]) -> Any:
     if isinstance(node, Template):
         single = node.single_variable
         if single is not None:
-            return _scope_lookup(scope, single)
+            return lookup(scope, single)
         return node.render(scope)
     if isinstance(node, dict):
         return {key: _render_data(value, scope) for key, value in node.items()}
@@ -434,10 +432,10 @@ def _status_error(reply: UpstreamReply, name: str) -> UpstreamError:
     )
 
 
-def _decode(reply: UpstreamReply, op: CompiledOperation) -> Any:
+def _decode(reply: UpstreamReply, output_format: str, shape: Shaper | None) -> Any:
     text = reply.body.decode("utf-8", errors="replace")
     data: Any = text
-    fmt = op.operation.output_format
+    fmt = output_format
     if fmt == "yaml":
         import yaml
 
@@ -448,7 +446,7 @@ def _decode(reply: UpstreamReply, op: CompiledOperation) -> Any:
 
         delimiter = {"csv": ",", "tsv": "\t", "psv": "|"}[fmt]
         data = list(csv.DictReader(io.StringIO(text), delimiter=delimiter))
-    return op._shape(data) if op._shape is not None else data
+    return shape(data) if shape is not None else data
 
 
 # ------------------------------------------------------------------ compilation

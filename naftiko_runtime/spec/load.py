@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from naftiko_runtime.diagnostics import Diagnostic
+from naftiko_runtime.errors import SpecError
 from naftiko_runtime.spec.index import Importer, SpecIndex, build_index
 from naftiko_runtime.spec.model import Capability, build_capability
 from naftiko_runtime.spec.portability import check_portability
@@ -43,6 +44,11 @@ class LoadResult:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    def raise_for_errors(self) -> None:
+        """For library callers who prefer an exception: SpecError carrying every error."""
+        if not self.ok:
+            raise SpecError(self.errors)
 
 
 def display_path(path: Path) -> str:
