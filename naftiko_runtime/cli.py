@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from naftiko_runtime import __version__
-from naftiko_runtime.errors import BindingError
+from naftiko_runtime.errors import BindingError, StartupError
 from naftiko_runtime.report import FORMATS, render, render_text
 from naftiko_runtime.spec.load import LoadResult, UsageError, load_paths
 from naftiko_runtime.spec.schema import load_schema
@@ -255,7 +255,7 @@ def _serve(
 
     try:
         runtime = compile_runtime(result.capabilities, env, options)
-    except BindingError as exc:
+    except (BindingError, StartupError) as exc:
         stderr.write(f"naftiko-runtime: error: {exc}\n")
         return EXIT_INVALID
     configure_logging(runtime.redactor, stderr)

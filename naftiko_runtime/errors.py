@@ -43,6 +43,10 @@ class BindingError(NaftikoError):
         super().__init__(f"missing environment variables: {names}")
 
 
+class StartupError(NaftikoError):
+    """The specs are valid but cannot be served with these options; the message says why."""
+
+
 class InvocationError(NaftikoError):
     """The caller's input is wrong; `problems` names each bad or missing parameter."""
 

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import orjson
 
-from naftiko_runtime.errors import InvocationError, UpstreamError
+from naftiko_runtime.errors import InvocationError, StartupError, UpstreamError
 from naftiko_runtime.mapping import Shaper, compile_result
 from naftiko_runtime.spec.index import norm
 from naftiko_runtime.spec.model import ConsumedOperation, Input, Invocation, Param
@@ -479,7 +479,13 @@ def compile_invocation(
 ) -> CompiledOperation:
     """Compile one exposed operation; `variables` are the resolved binds of its spec."""
     op = invocation.operation
-    base, path = _join(base_uri or op.base_uri, op.path)
+    base_template = Template(base_uri or op.base_uri)  # `{{VAR}}` from binds, once
+    base, path = _join(base_template.render(variables), op.path)
+    if re.search(r"\{[^/]*\}", base):
+        raise StartupError(
+            f"{op.target}: base URI {base!r} has placeholders nothing fills; "
+            f"serve with --upstream {op.namespace}=URL"
+        )
     compiled = CompiledOperation(op, invocation.inputs, upstream, variables, base)
     compiled._aliases = aliases
     compiled._inputs = tuple(

@@ -234,7 +234,7 @@ class Reloader:
     runtime: Runtime
 
     def reload(self) -> bool:
-        from naftiko_runtime.errors import BindingError
+        from naftiko_runtime.errors import BindingError, StartupError
         from naftiko_runtime.report import render_text
         from naftiko_runtime.spec.load import UsageError, load_paths
 
@@ -252,7 +252,7 @@ class Reloader:
             new = compile_runtime(
                 result.capabilities, self.environ(), self.options, upstream=self.runtime.upstream
             )
-        except BindingError as exc:
+        except (BindingError, StartupError) as exc:
             log.error("reload rejected: %s; %s", exc, keep)
             return False
         old_ports = (sorted(self.runtime.rest_apps), sorted(self.runtime.mcp_servers))

@@ -12,6 +12,7 @@ Each finding carries a rule id:
   port-conflict    one port serves one kind of adapter
   jsonpath         every JSONPath compiles
   template-syntax  every `{{template}}` compiles
+  base-uri         (warning) a baseUri with `{placeholder}`s nothing fills; serve needs --upstream
   param-location   `in:` names a known location
   duplicate-name   operation names are unique in a namespace (reported by the index)
   import           imports resolve (reported by the index)
@@ -53,6 +54,7 @@ def check_document(doc: SourceDocument, index: SpecIndex) -> list[Diagnostic]:
             found.extend(_check_path_params(doc, index, caller))
     found.extend(_check_namespaces(doc))
     found.extend(_check_templates_and_bindings(doc))
+    found.extend(_check_base_uris(doc))
     found.extend(_check_jsonpaths(doc))
     return found
 
@@ -342,6 +344,28 @@ def _check_templates_and_bindings(doc: SourceDocument) -> list[Diagnostic]:
                             hint=_suggest(variable, sorted(all_keys)),
                         )
                     )
+    return found
+
+
+_SINGLE_BRACE = re.compile(r"(?<!\{)\{([A-Za-z0-9_.\-]+)\}(?!\})")
+
+
+def _check_base_uris(doc: SourceDocument) -> list[Diagnostic]:
+    found = []
+    for list_path, items in consumes_lists(doc.data):
+        for i, api in enumerate(items):
+            base = _dict(api).get("baseUri")
+            if isinstance(base, str) and _SINGLE_BRACE.search(base):
+                names = ", ".join("{" + m + "}" for m in _SINGLE_BRACE.findall(base))
+                found.append(
+                    doc.diag(
+                        (*list_path, i, "baseUri"),
+                        "base-uri",
+                        f"baseUri {base!r} has placeholders nothing fills ({names})",
+                        severity=Severity.WARNING,
+                        hint=f"serve with --upstream {_dict(api).get('namespace')}=URL",
+                    )
+                )
     return found
 
 

@@ -232,3 +232,33 @@ async def test_a_spec_declaring_stdio_transport(
         assert [t.name for t in (await client.list_tools()).tools] == ["list-items"]
         result = await client.call_tool("list-items", {})
         assert result.structured_content == {"path": "/items", "method": "GET"}
+
+
+def test_templated_host_needs_an_override_and_mustache_host_is_rendered(
+    tmp_path: Path, recorder: tuple[RecordingUpstream, str]
+) -> None:
+    host, port = recorder[1].removeprefix("http://").split(":")
+    spec = tmp_path / "hosts.yaml"
+    spec.write_text(
+        SPEC.replace("{kind}", "none")
+        .replace("      authentication:\n{auth}\n", "")
+        .replace('baseUri: "http://127.0.0.1:9"', 'baseUri: "http://{tenant}.test"')
+    )
+    refused = ServeProcess(
+        [str(spec), "--port", f"8080={free_port()}"], env={"USER_NAME": host, "USER_PASS": "x"}
+    )
+    with refused:
+        assert refused.process.wait(timeout=20) == 1
+        assert "serve with --upstream api=URL" in refused.output()
+    spec.write_text(
+        spec.read_text().replace(
+            '"http://{tenant}.test"', '"http://{{env.USER_NAME}}:' + port + '"'
+        )
+    )
+    served = free_port()
+    with ServeProcess(
+        [str(spec), "--port", f"8080={served}"], env={"USER_NAME": host, "USER_PASS": "x"}
+    ) as process:
+        process.wait_ready(f"http://127.0.0.1:{served}/openapi.json")
+        assert httpx.get(f"http://127.0.0.1:{served}/items", timeout=10).status_code == 200
+    assert recorder[0].seen[-1].raw_path == "/items"

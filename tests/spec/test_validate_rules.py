@@ -372,3 +372,15 @@ def test_strict_reports_description_on_rest_adapter(write_spec: Callable[..., Pa
 
 def test_alpha3_is_accepted(write_spec: Callable[..., Path]) -> None:
     assert validate(write_spec, BASE.replace("alpha2", "alpha3"))[0] == 0
+
+
+def test_templated_host_is_a_warning_that_names_the_fix(write_spec: Callable[..., Path]) -> None:
+    text = BASE.replace(
+        'baseUri: "https://api.example.com"', 'baseUri: "https://{tenant}.example.com"'
+    )
+    code, diags = validate(write_spec, text)
+    assert code == 0
+    found = only(diags, "base-uri")
+    assert found["severity"] == "warning" and "{tenant}" in found["message"]
+    assert (found["line"], found["column"]) == position(text, '"https://{tenant}')
+    assert found["hint"] == "serve with --upstream jobs-api=URL"
