@@ -172,7 +172,15 @@ def _openapi(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     result = _load_valid(args.paths, stderr)
     if result is None:
         return EXIT_INVALID
-    runtime = compile_runtime(result.capabilities, _AnyValue(), ServeOptions())
+    try:  # nothing is called: any host will do, and secrets are placeholders
+        runtime = compile_runtime(
+            result.capabilities,
+            _AnyValue(),
+            ServeOptions(upstreams={"*": "http://upstream.invalid"}),
+        )
+    except StartupError as exc:
+        stderr.write(f"naftiko-runtime: error: {exc}\n")
+        return EXIT_INVALID
     documents = {port: app.openapi for port, app in runtime.rest_apps.items() if app.openapi}
     if args.port is not None:
         if args.port not in documents:

@@ -23,11 +23,12 @@ from urllib.parse import urlparse
 
 import uvicorn
 
+from naftiko_runtime.adapters.inbound_auth import Guard, build_guard
 from naftiko_runtime.adapters.openapi import build_openapi
 from naftiko_runtime.adapters.rest import RestApp, RestEndpoint, build_rest_app
 from naftiko_runtime.binding import Redactor, resolve_bindings
 from naftiko_runtime.plan import CompiledOperation, compile_invocation, secret_values
-from naftiko_runtime.spec.model import Capability, Invocation
+from naftiko_runtime.spec.model import Capability, Invocation, McpAdapter
 from naftiko_runtime.upstream import Timeouts, Upstream, make_upstream
 
 if TYPE_CHECKING:
@@ -152,6 +153,11 @@ def compile_runtime(
             port = options.port_map.get(adapter.port, adapter.port)
             hosts.setdefault(port, options.host or _host(adapter.address))
             titles.setdefault(port, []).append(capability)
+            guard = build_guard(
+                adapter.auth, variables[capability.file], f"{capability.file}: {adapter.namespace}"
+            )
+            if guard is not None:
+                redactor.add(guard.secrets)
             for op in adapter.operations:
                 rest_ops.setdefault(port, []).append(
                     RestEndpoint(
@@ -160,6 +166,7 @@ def compile_runtime(
                         compiled(capability, op.invocation, ("rest", adapter.namespace)),
                         op.name,
                         op.description,
+                        guard,
                     )
                 )
     rest_apps: dict[int, Swappable] = {}
@@ -170,7 +177,18 @@ def compile_runtime(
         rest_apps[port] = Swappable(
             build_rest_app(endpoints, redactor, build_openapi(title, description, endpoints))
         )
-    mcp_servers, stdio_servers = _compile_mcp(capabilities, options, compiled, hosts, redactor)
+
+    def mcp_guard(capability: Capability, adapter: McpAdapter) -> Guard | None:
+        guard = build_guard(
+            adapter.auth, variables[capability.file], f"{capability.file}: {adapter.namespace}"
+        )
+        if guard is not None:
+            redactor.add(guard.secrets)
+        return guard
+
+    mcp_servers, stdio_servers = _compile_mcp(
+        capabilities, options, compiled, hosts, redactor, mcp_guard
+    )
     return Runtime(rest_apps, rest_ops, mcp_servers, stdio_servers, upstream, redactor, hosts)
 
 
@@ -180,12 +198,13 @@ def _compile_mcp(
     compiled: Any,
     hosts: dict[int, str],
     redactor: Redactor,
+    guard_for: Callable[[Capability, McpAdapter], Guard | None],
 ) -> tuple[dict[int, McpHttpServer], list[McpServerSet]]:
     if not any(c.mcp for c in capabilities):
         return {}, []  # the MCP SDK is only imported when some spec exposes MCP (start-up, RSS)
     from naftiko_runtime.adapters.mcp import build_mcp_servers
 
-    return build_mcp_servers(capabilities, options, compiled, hosts, redactor)
+    return build_mcp_servers(capabilities, options, compiled, hosts, redactor, guard_for)
 
 
 def _host(address: str) -> str:
@@ -198,6 +217,7 @@ def _uvicorn_config(app: Any, options: ServeOptions) -> uvicorn.Config:
         loop="uvloop" if _has("uvloop") else "asyncio",
         http="httptools" if _has("httptools") else "h11",
         lifespan="on",
+        interface="asgi3",  # auto-detection mistakes bound coroutine methods for ASGI2
         access_log=options.access_log,
         proxy_headers=False,
         log_level="warning",
@@ -270,6 +290,7 @@ class Reloader:
         self.runtime.rest_ops = new.rest_ops
         for port, server in new.mcp_servers.items():
             self.runtime.mcp_servers[port].server_set.replace_from(server.server_set)
+            self.runtime.mcp_servers[port].guard = server.guard
         self.runtime.redactor.add(new.redactor.secrets)
         operations = sum(len(ops) for ops in new.rest_ops.values())
         tools = sum(server.tool_count for server in new.mcp_servers.values())

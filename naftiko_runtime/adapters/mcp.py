@@ -21,8 +21,9 @@ from mcp.shared.exceptions import MCPError
 from starlette.applications import Starlette
 
 from naftiko_runtime import __version__
+from naftiko_runtime.adapters.inbound_auth import Guard
 from naftiko_runtime.binding import Redactor
-from naftiko_runtime.errors import InvocationError, NaftikoError, UpstreamError
+from naftiko_runtime.errors import InvocationError, NaftikoError, StartupError, UpstreamError
 from naftiko_runtime.plan import CallResult, CompiledOperation
 from naftiko_runtime.spec.model import Capability, Input, Invocation, McpAdapter, McpPrompt
 from naftiko_runtime.templating import Template
@@ -183,9 +184,19 @@ class McpServerSet:
 
 @dataclass
 class McpHttpServer:
-    app: Starlette
+    """One MCP endpoint; `app` checks `guard` (replaceable on reload) before the SDK's app."""
+
+    sdk_app: Starlette
     path: str
     server_set: McpServerSet
+    guard: Guard | None = None
+
+    async def app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        guard = self.guard
+        if guard is not None and scope["type"] == "http" and not guard.allows(scope):
+            await guard.reject(send)
+            return
+        await self.sdk_app(scope, receive, send)
 
     @property
     def tool_count(self) -> int:
@@ -326,9 +337,11 @@ def build_mcp_servers(
     compile_op: Compile,
     hosts: dict[int, str],
     redactor: Redactor,
+    guard_for: Callable[[Capability, McpAdapter], Guard | None] = lambda c, a: None,
 ) -> tuple[dict[int, McpHttpServer], list[McpServerSet]]:
     """HTTP servers by port, and the stdio server sets, merged across capabilities."""
     by_port: dict[int, McpServerSet] = {}
+    guards: dict[int, tuple[Guard | None, str]] = {}
     stdio: list[McpServerSet] = []
     for capability in capabilities:
         for adapter in capability.mcp:
@@ -339,13 +352,20 @@ def build_mcp_servers(
                 port = options.port_map.get(adapter.port, adapter.port)
                 hosts.setdefault(port, options.host or adapter.address)
                 server_set = by_port.setdefault(port, McpServerSet("naftiko-runtime", redactor))
+                guard = guard_for(capability, adapter)
+                if port in guards and guards[port][0] != guard:
+                    raise StartupError(
+                        f"MCP adapters {guards[port][1]} and {adapter.namespace} share port "
+                        f"{port} but declare different authentication"
+                    )
+                guards.setdefault(port, (guard, adapter.namespace))
             _add_adapter(server_set, capability, adapter, compile_op)
     servers = {}
     for port, server_set in by_port.items():
         app = server_set.server().streamable_http_app(
             streamable_http_path=MCP_PATH, host=hosts[port]
         )
-        servers[port] = McpHttpServer(app, MCP_PATH, server_set)
+        servers[port] = McpHttpServer(app, MCP_PATH, server_set, guards[port][0])
     return servers, stdio
 
 

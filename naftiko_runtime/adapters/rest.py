@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, unquote
 
 import orjson
 
+from naftiko_runtime.adapters.inbound_auth import Guard
 from naftiko_runtime.errors import InvocationError, NaftikoError, UpstreamError
 from naftiko_runtime.plan import CompiledOperation
 from naftiko_runtime.spec.index import norm
@@ -32,6 +33,7 @@ class RestEndpoint:
     operation: CompiledOperation
     name: str | None
     description: str | None
+    guard: Guard | None = None
 
 
 _JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -98,9 +100,14 @@ def _handler(endpoint: RestEndpoint, redact: Redact) -> Handler:
     cookie_names = set(by_location.get("cookie", []))
     body_names = by_location.get("body", [])
 
+    guard = endpoint.guard
+
     async def handle(
         scope: dict[str, Any], receive: Receive, send: Send, params: dict[str, str]
     ) -> None:
+        if guard is not None and not guard.allows(scope):
+            await guard.reject(send)
+            return
         inputs: dict[str, Any] = dict(params)
         try:
             raw_query = scope["query_string"]

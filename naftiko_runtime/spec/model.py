@@ -145,6 +145,7 @@ class RestAdapter:
     address: str
     description: str | None
     operations: tuple[RestOperation, ...]
+    auth: Auth | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +204,7 @@ class McpAdapter:
     tools: tuple[McpTool, ...]
     resources: tuple[McpResource, ...]
     prompts: tuple[McpPrompt, ...]
+    auth: Auth | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,6 +430,7 @@ def build_capability(index: SpecIndex) -> Capability:
                     _str(expose.get("address")) or "127.0.0.1",
                     _str(expose.get("description")),
                     tuple(ops),
+                    _auth(expose["authentication"]) if "authentication" in expose else None,
                 )
             )
             if any("forward" in r for r in expose.get("resources") or [] if isinstance(r, dict)):
@@ -525,4 +528,5 @@ def _mcp_adapter(builder: _Builder, expose: dict[str, Any], callers: list[Caller
         tuple(tools),
         tuple(resources),
         tuple(prompts),
+        _auth(expose["authentication"]) if "authentication" in expose else None,
     )

@@ -1,0 +1,152 @@
+"""Exposed adapters that declare `authentication` are protected: 401 without valid credentials,
+served with them; kinds we cannot verify refuse to start instead of serving unprotected."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.fixtures.process import ServeProcess
+from tests.fixtures.upstream import RecordingUpstream, free_port, running
+
+SPEC = """\
+naftiko: "1.0.0-alpha2"
+info:
+  label: "Guarded"
+  description: "Adapters behind inbound authentication."
+binds:
+  - namespace: env
+    keys:
+      INBOUND_TOKEN: INBOUND_TOKEN
+capability:
+  consumes:
+    - type: http
+      namespace: api
+      baseUri: "http://127.0.0.1:9"
+      resources:
+        - name: items
+          path: "/items"
+          operations:
+            - name: list-items
+              method: GET
+  exposes:
+    - type: rest
+      namespace: api-rest
+      port: 8080
+      authentication:
+{rest_auth}
+      resources:
+        - path: "/items"
+          operations:
+            - method: GET
+              name: list-items
+              call: api.list-items
+    - type: mcp
+      namespace: api-mcp
+      port: 9090
+      authentication:
+        type: bearer
+        token: "{{env.INBOUND_TOKEN}}"
+      tools:
+        - name: list-items
+          description: "List items"
+          call: api.list-items
+"""
+BEARER = '        type: bearer\n        token: "{{env.INBOUND_TOKEN}}"'
+APIKEY_QUERY = (
+    "        type: apikey\n        key: access_key\n        placement: query\n"
+    '        value: "{{env.INBOUND_TOKEN}}"'
+)
+TOKEN = "in-7f3a9c2e"
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "test", "version": "1"},
+    },
+}
+
+
+@pytest.fixture
+def upstream() -> Iterator[str]:
+    with running(RecordingUpstream()) as url:
+        yield url
+
+
+def serve(tmp_path: Path, upstream: str, rest_auth: str) -> tuple[ServeProcess, dict[str, str]]:
+    spec = tmp_path / "guarded.yaml"
+    spec.write_text(SPEC.replace("{rest_auth}", rest_auth))
+    rest, mcp = free_port(), free_port()
+    process = ServeProcess(
+        [
+            str(spec),
+            "--upstream",
+            f"api={upstream}",
+            "--port",
+            f"8080={rest}",
+            "--port",
+            f"9090={mcp}",
+        ],
+        env={"INBOUND_TOKEN": TOKEN},
+    )
+    urls = {"rest": f"http://127.0.0.1:{rest}", "mcp": f"http://127.0.0.1:{mcp}/mcp"}
+    return process, urls
+
+
+def test_bearer_protects_rest_and_mcp(tmp_path: Path, upstream: str) -> None:
+    process, urls = serve(tmp_path, upstream, BEARER)
+    with process:
+        process.wait_ready(urls["rest"] + "/openapi.json")
+        anonymous = httpx.get(urls["rest"] + "/items", timeout=10)
+        assert anonymous.status_code == 401
+        assert anonymous.json()["error"]["type"] == "unauthorized"
+        assert anonymous.headers["www-authenticate"].startswith("Bearer")
+        wrong = httpx.get(
+            urls["rest"] + "/items", headers={"Authorization": "Bearer nope"}, timeout=10
+        )
+        assert wrong.status_code == 401
+        right = httpx.get(
+            urls["rest"] + "/items", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+        )
+        assert right.status_code == 200
+        headers = {"Accept": "application/json, text/event-stream"}
+        mcp_anonymous = httpx.post(urls["mcp"], json=INITIALIZE, headers=headers, timeout=10)
+        assert mcp_anonymous.status_code == 401
+        mcp_right = httpx.post(
+            urls["mcp"],
+            json=INITIALIZE,
+            timeout=10,
+            headers={**headers, "Authorization": f"Bearer {TOKEN}"},
+        )
+        assert mcp_right.status_code == 200
+        assert TOKEN not in process.output()
+
+
+def test_apikey_in_the_query(tmp_path: Path, upstream: str) -> None:
+    process, urls = serve(tmp_path, upstream, APIKEY_QUERY)
+    with process:
+        process.wait_ready(urls["rest"] + "/openapi.json")
+        assert httpx.get(urls["rest"] + "/items", timeout=10).status_code == 401
+        ok = httpx.get(urls["rest"] + f"/items?access_key={TOKEN}", timeout=10)
+        assert ok.status_code == 200
+
+
+@pytest.mark.parametrize("kind", ["digest", "oauth2"])
+def test_unverifiable_kinds_refuse_to_start(tmp_path: Path, upstream: str, kind: str) -> None:
+    auth: dict[str, Any] = {
+        "digest": "        type: digest\n        username: a\n        password: b",
+        "oauth2": "        type: oauth2\n        authorizationServerUri: https://auth.example\n"
+        "        resource: https://api.example",
+    }
+    process, _ = serve(tmp_path, upstream, auth[kind])
+    with process:
+        assert process.process.wait(timeout=20) == 1
+        assert f"inbound {kind} authentication is not supported" in process.output()
+        assert "serving" not in process.output()
