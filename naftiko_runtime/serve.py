@@ -29,7 +29,7 @@ from naftiko_runtime.adapters.rest import RestApp, RestEndpoint, build_rest_app
 from naftiko_runtime.binding import Redactor, resolve_bindings
 from naftiko_runtime.plan import CompiledOperation, compile_invocation, secret_values
 from naftiko_runtime.spec.model import Capability, Invocation, McpAdapter
-from naftiko_runtime.upstream import Timeouts, Upstream, make_upstream
+from naftiko_runtime.upstream import Timeouts, Upstream, UpstreamClients
 
 if TYPE_CHECKING:
     from naftiko_runtime.adapters.mcp import McpHttpServer, McpServerSet
@@ -109,7 +109,7 @@ class Runtime:
     rest_ops: dict[int, list[RestEndpoint]]
     mcp_servers: dict[int, McpHttpServer]
     stdio_servers: list[McpServerSet]
-    upstream: Upstream
+    upstream: UpstreamClients
     redactor: Redactor
     hosts: dict[int, str]
 
@@ -129,19 +129,25 @@ def compile_runtime(
     capabilities: Sequence[Capability],
     environ: Mapping[str, str],
     options: ServeOptions,
-    upstream: Upstream | None = None,
+    upstream: Upstream | UpstreamClients | None = None,
 ) -> Runtime:
     """Resolve bindings and compile every exposed operation (raises BindingError)."""
     variables = resolve_bindings(capabilities, environ)
     redactor = Redactor()
     redactor.add(v for scope in variables.values() for v in scope.values())
-    upstream = upstream or make_upstream(options.http_client, options.timeouts)
+    if isinstance(upstream, UpstreamClients):
+        clients = upstream
+    else:
+        clients = UpstreamClients(options.http_client, options.timeouts, shared=upstream)
 
     def compiled(
         capability: Capability, invocation: Invocation, aliases: tuple[str, ...]
     ) -> CompiledOperation:
         base = options.upstreams.get(invocation.operation.namespace) or options.upstreams.get("*")
-        op = compile_invocation(invocation, upstream, variables[capability.file], aliases, base)
+        namespace_client = clients.for_namespace(invocation.operation.namespace)
+        op = compile_invocation(
+            invocation, namespace_client, variables[capability.file], aliases, base
+        )
         redactor.add(secret_values(op))
         return op
 
@@ -189,7 +195,7 @@ def compile_runtime(
     mcp_servers, stdio_servers = _compile_mcp(
         capabilities, options, compiled, hosts, redactor, mcp_guard
     )
-    return Runtime(rest_apps, rest_ops, mcp_servers, stdio_servers, upstream, redactor, hosts)
+    return Runtime(rest_apps, rest_ops, mcp_servers, stdio_servers, clients, redactor, hosts)
 
 
 def _compile_mcp(

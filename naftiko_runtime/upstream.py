@@ -287,3 +287,35 @@ def make_upstream(name: str, timeouts: Timeouts) -> Upstream:
     factory: Any = CLIENTS[name]
     upstream: Upstream = factory(timeouts)
     return upstream
+
+
+class UpstreamClients:
+    """One pooled client per consumed namespace, so a slow or stuck API cannot take the
+    connections another namespace needs. Tests may share one injected client for all."""
+
+    def __init__(
+        self,
+        client: str = "pyreqwest",
+        timeouts: Timeouts = Timeouts(),
+        shared: Upstream | None = None,
+    ) -> None:
+        self._client = client
+        self._timeouts = timeouts
+        self._shared = shared
+        self._by_namespace: dict[str, Upstream] = {}
+
+    def for_namespace(self, namespace: str) -> Upstream:
+        if self._shared is not None:
+            return self._shared
+        if namespace not in self._by_namespace:
+            self._by_namespace[namespace] = make_upstream(self._client, self._timeouts)
+        return self._by_namespace[namespace]
+
+    @property
+    def namespaces(self) -> list[str]:
+        return sorted(self._by_namespace)
+
+    async def close(self) -> None:
+        clients = [self._shared] if self._shared is not None else list(self._by_namespace.values())
+        for client in clients:
+            await client.close()

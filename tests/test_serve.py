@@ -1,0 +1,31 @@
+"""Compiling a runtime: one pooled client per consumed namespace, bindings resolved once."""
+
+from __future__ import annotations
+
+import pytest
+
+from naftiko_runtime.errors import BindingError
+from naftiko_runtime.serve import ServeOptions, compile_runtime
+from naftiko_runtime.spec.load import load_paths
+from tests.conftest import CAPABILITIES
+
+
+def test_each_consumed_namespace_gets_its_own_client() -> None:
+    capabilities = load_paths([CAPABILITIES]).capabilities
+    runtime = compile_runtime(capabilities, {"LETTA_API_KEY": "k-1234"}, ServeOptions())
+    assert runtime.upstream.namespaces == ["letta-jobs", "letta-runs"]
+    clients = {e.operation.operation.namespace: set() for e in runtime.rest_ops[8080]}
+    for endpoint in runtime.rest_ops[8080]:
+        clients[endpoint.operation.operation.namespace].add(id(endpoint.operation.upstream))
+    assert all(len(ids) == 1 for ids in clients.values())  # shared within a namespace
+    assert clients["letta-jobs"] != clients["letta-runs"]  # separate across namespaces
+
+
+def test_missing_bindings_name_every_variable_and_line() -> None:
+    capabilities = load_paths([CAPABILITIES]).capabilities
+    with pytest.raises(BindingError) as missing:
+        compile_runtime(capabilities, {}, ServeOptions())
+    assert [(name, line) for name, _, line in missing.value.missing] == [
+        ("LETTA_API_KEY", 14),
+        ("LETTA_API_KEY", 14),
+    ]
