@@ -6,7 +6,6 @@ import base64
 import hashlib
 import secrets
 import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from mcp import Client, StdioServerParameters
 
 from tests.conftest import CAPABILITIES, REPO
 from tests.fixtures.process import ServeProcess
+from tests.fixtures.specs import items_consumes
 from tests.fixtures.upstream import RecordingUpstream, free_port, running
 
 pytestmark = pytest.mark.anyio
@@ -31,19 +31,7 @@ binds:
       USER_NAME: USER_NAME
       USER_PASS: USER_PASS
 capability:
-  consumes:
-    - type: http
-      namespace: api
-      baseUri: "http://127.0.0.1:9"
-      authentication:
-{auth}
-      resources:
-        - name: items
-          path: "/items"
-          operations:
-            - name: list-items
-              method: GET
-  exposes:
+{consumes}  exposes:
     - type: rest
       namespace: api-rest
       port: 8080
@@ -113,7 +101,7 @@ def serve_spec(
     tmp_path: Path, kind: str, upstream: str, *extra: str, env: dict[str, str] | None = None
 ) -> tuple[ServeProcess, str]:
     spec = tmp_path / f"{kind}.yaml"
-    spec.write_text(SPEC.replace("{kind}", kind).replace("{auth}", AUTH[kind]))
+    spec.write_text(SPEC.replace("{kind}", kind).replace("{consumes}", items_consumes(AUTH[kind])))
     port = free_port()
     process = ServeProcess(
         [str(spec), "--port", f"8080={port}", "--upstream", f"api={upstream}", *extra], env=env
@@ -189,31 +177,11 @@ async def test_a_spec_declaring_stdio_transport(
 ) -> None:
     spec = tmp_path / "stdio.yaml"
     spec.write_text(
-        textwrap.dedent("""\
-        naftiko: "1.0.0-alpha2"
-        info:
-          label: "Stdio"
-          description: "A local tool server."
-        capability:
-          consumes:
-            - type: http
-              namespace: api
-              baseUri: "http://127.0.0.1:9"
-              resources:
-                - name: items
-                  path: "/items"
-                  operations:
-                    - name: list-items
-                      method: GET
-          exposes:
-            - type: mcp
-              transport: stdio
-              namespace: local-tools
-              tools:
-                - name: list-items
-                  description: "List the items"
-                  call: api.list-items
-        """)
+        'naftiko: "1.0.0-alpha2"\ninfo:\n  label: "Stdio"\n  description: "A local tool '
+        'server."\ncapability:\n' + items_consumes() + "  exposes:\n    - type: mcp\n"
+        "      transport: stdio\n      namespace: local-tools\n      tools:\n"
+        '        - name: list-items\n          description: "List the items"\n'
+        "          call: api.list-items\n"
     )
     params = StdioServerParameters(
         command=sys.executable,
@@ -241,7 +209,7 @@ def test_templated_host_needs_an_override_and_mustache_host_is_rendered(
     spec = tmp_path / "hosts.yaml"
     spec.write_text(
         SPEC.replace("{kind}", "none")
-        .replace("      authentication:\n{auth}\n", "")
+        .replace("{consumes}", items_consumes())
         .replace('baseUri: "http://127.0.0.1:9"', 'baseUri: "http://{tenant}.test"')
     )
     refused = ServeProcess(

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.fixtures.process import ServeProcess
+from tests.fixtures.specs import items_consumes
 from tests.fixtures.upstream import RecordingUpstream, free_port, running
 
 SPEC = """\
@@ -23,17 +24,7 @@ binds:
     keys:
       INBOUND_TOKEN: INBOUND_TOKEN
 capability:
-  consumes:
-    - type: http
-      namespace: api
-      baseUri: "http://127.0.0.1:9"
-      resources:
-        - name: items
-          path: "/items"
-          operations:
-            - name: list-items
-              method: GET
-  exposes:
+CONSUMES  exposes:
     - type: rest
       namespace: api-rest
       port: 8080
@@ -56,6 +47,7 @@ capability:
           description: "List items"
           call: api.list-items
 """
+SPEC = SPEC.replace("CONSUMES", items_consumes())
 BEARER = '        type: bearer\n        token: "{{env.INBOUND_TOKEN}}"'
 APIKEY_QUERY = (
     "        type: apikey\n        key: access_key\n        placement: query\n"
