@@ -229,10 +229,13 @@ class CompiledOperation:
         return values
 
     def _scope(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Bound variables plus the inputs, under their spelled and normalised names
+        (`{{job-id}}` and `job_id` are the same parameter)."""
         scope: dict[str, Any] = dict(self.variables)
-        scope.update(values)
+        named = {**values, **{s.name: values[s.key] for s in self._inputs if s.key in values}}
+        scope.update(named)
         for alias in self._aliases:
-            scope[alias] = values
+            scope[alias] = named
         return scope
 
     def _arguments(self, values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:

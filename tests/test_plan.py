@@ -92,3 +92,27 @@ async def test_upstream_status_errors() -> None:
     with pytest.raises(UpstreamError) as garbage:
         await op({"job_id": "j"})
     assert garbage.value.kind == "bad_response"
+
+
+async def test_with_templates_literals_and_references(tmp_path: Any) -> None:
+    from pathlib import Path
+
+    from tests.spec.test_validate_rules import BASE
+
+    text = BASE.replace('"job_id": "rest.job_id"', '"job_id": "job-{{job-id}}-{{env.API_KEY}}"')
+    text = text.replace('"verbose": "rest.verbose"', '"verbose": 1')
+    spec = Path(str(tmp_path)) / "with.yaml"
+    spec.write_text(text)
+    [capability] = load_paths([spec]).capabilities
+    [operation] = capability.rest[0].operations
+    upstream = MemoryUpstream(UpstreamReply(200, "application/json", b"{}"))
+    op = compile_invocation(
+        operation.invocation,
+        upstream,
+        {"env.API_KEY": "k9", "API_KEY": "k9"},
+        ("rest", "jobs-rest"),
+        "http://up",
+    )
+    assert [(i.name, i.location) for i in op.inputs] == [("job-id", "path")]
+    await op({"job-id": "a/b"})
+    assert upstream.requests[-1].url == "http://up/v1/jobs/job-a%2Fb-k9?verbose=true"

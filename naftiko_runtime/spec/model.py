@@ -336,6 +336,12 @@ class _Builder:
             for p in declared.values()
         ]
         inputs.extend(derived.values())
+        covered = {norm(i.name) for i in inputs}
+        for variable in path_variables(caller.path or ""):
+            # a path parameter used only inside a `with` template ("job-{{job-id}}")
+            if norm(variable) not in covered:
+                covered.add(norm(variable))
+                inputs.append(Input(variable, "path", "string", True, None))
         outputs = tuple(
             _mapped(o) for o in caller.data.get("outputParameters", []) if isinstance(o, dict)
         )
