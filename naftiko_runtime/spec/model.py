@@ -6,6 +6,7 @@ because they are data, not structure.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -284,14 +285,51 @@ class _Builder:
             )
         return self.operations[key]
 
+    def function(self, ref: str) -> dict[str, Any] | None:
+        """The aggregate function a `ref` names (validated to exist)."""
+        namespace, _, name = ref.partition(".")
+        for aggregate in (self.doc.data.get("capability") or {}).get("aggregates") or []:
+            if aggregate.get("namespace") == namespace:
+                for function in aggregate.get("functions") or []:
+                    if function.get("name") == name:
+                        return dict(function)
+        return None
+
+    def resolve_ref(self, data: dict[str, Any]) -> dict[str, Any]:
+        """A tool or operation with `ref`: the function's call, inputs and outputs, with the
+        caller's own name, label, description and hints winning; semantics become hints."""
+        ref = data.get("ref")
+        if not isinstance(ref, str):
+            return data
+        function = self.function(ref)
+        if function is None:
+            return data
+        merged = {k: v for k, v in function.items() if k not in ("semantics",)}
+        semantics = function.get("semantics") or {}
+        hints: dict[str, Any] = {}
+        if "safe" in semantics:
+            hints["readOnly"] = semantics["safe"]
+            hints["destructive"] = not semantics["safe"]
+        if "idempotent" in semantics:
+            hints["idempotent"] = semantics["idempotent"]
+        merged["hints"] = {**hints, **(data.get("hints") or {})}
+        merged["_from_function"] = True
+        for key in ("name", "label", "description", "method"):
+            if key in data:
+                merged[key] = data[key]
+        return merged
+
     def invocation(self, caller: Caller, location_of: dict[str, str]) -> Invocation | None:
-        if "steps" in caller.data or "ref" in caller.data:
-            self.unsupported.append(
-                Unsupported(
-                    "orchestration steps" if "steps" in caller.data else "aggregate ref",
-                    self.where(caller.pointer),
+        if "ref" in caller.data:
+            resolved = self.resolve_ref(caller.data)
+            if "call" not in resolved:
+                self.unsupported.append(
+                    Unsupported("aggregate function built from steps", self.where(caller.pointer))
                 )
-            )
+                return None
+            caller = dataclasses.replace(caller, data=resolved)
+        if "steps" in caller.data:
+            self.unsupported.append(Unsupported("orchestration steps", self.where(caller.pointer)))
             return None
         target = caller.data.get("call")
         if not isinstance(target, str):
@@ -307,8 +345,11 @@ class _Builder:
         declared = {
             p["name"]: p for p in caller.data.get("inputParameters", []) if isinstance(p, dict)
         }
+        from_function = bool(caller.data.get("_from_function"))
         for key, value in (caller.data.get("with") or {}).items():
             reference = reference_name(value, caller.prefixes)
+            if reference is None and from_function and value in declared:
+                reference = value  # a function's `with` names its own inputs bare
             if isinstance(value, int | float) and not isinstance(value, bool):
                 arguments.append(Argument(key, None, None, value))
             elif reference is not None:
@@ -328,7 +369,8 @@ class _Builder:
         inputs = [
             Input(
                 str(p["name"]),
-                location_of.get(norm(str(p["name"])), str(p.get("in", "argument"))),
+                location_of.get(norm(str(p["name"])))
+                or str(p.get("in") or ("query" if caller.kind == "rest" else "argument")),
                 _str(p.get("type")),
                 bool(p.get("required", True)),
                 _str(p.get("description")),
@@ -423,8 +465,8 @@ def build_capability(index: SpecIndex) -> Capability:
                         RestOperation(
                             str(caller.data.get("method", "GET")),
                             path,
-                            _str(caller.data.get("name")),
-                            _str(caller.data.get("description")),
+                            _str(builder.resolve_ref(caller.data).get("name")),
+                            _str(builder.resolve_ref(caller.data).get("description")),
                             invocation,
                             builder.where(caller.pointer),
                         )
@@ -449,10 +491,6 @@ def build_capability(index: SpecIndex) -> Capability:
             builder.unsupported.append(
                 Unsupported(f"{kind} adapter", builder.where(("capability", "exposes", e)))
             )
-    if capability.get("aggregates"):
-        builder.unsupported.append(
-            Unsupported("aggregates", builder.where(("capability", "aggregates")))
-        )
     return Capability(
         file=index.doc.display,
         label=_str(info.get("label")),
@@ -476,6 +514,7 @@ def _mcp_adapter(builder: _Builder, expose: dict[str, Any], callers: list[Caller
             invocation = builder.invocation(caller, {})
             if invocation is None:
                 continue
+            data = builder.resolve_ref(data)
             hints = data.get("hints") or {}
             tools.append(
                 McpTool(
