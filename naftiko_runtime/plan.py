@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import orjson
@@ -20,7 +20,13 @@ import orjson
 from naftiko_runtime.errors import InvocationError, StartupError, UpstreamError
 from naftiko_runtime.mapping import Shaper, compile_result
 from naftiko_runtime.spec.index import norm
-from naftiko_runtime.spec.model import ConsumedOperation, Input, Invocation, Param
+from naftiko_runtime.spec.model import (
+    ConsumedOperation,
+    Input,
+    Invocation,
+    Param,
+    StaticInvocation,
+)
 from naftiko_runtime.templating import Template, lookup
 from naftiko_runtime.upstream import Upstream, UpstreamReply, UpstreamRequest
 
@@ -174,6 +180,28 @@ class _ParamSpec:
     fixed: Template | None
 
 
+def coerce_inputs(specs: tuple[_InputSpec, ...], inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Inputs by normalised name, coerced to their declared types; every problem at once."""
+    values: dict[str, Any] = {}
+    problems: list[dict[str, str]] = []
+    for spec in specs:
+        raw = inputs.get(spec.name)
+        if raw is None and spec.key != spec.name:
+            raw = inputs.get(spec.key)
+        if raw is None:
+            if spec.required:
+                problems.append({"name": spec.name, "problem": "required"})
+            continue
+        try:
+            values[spec.key] = spec.coerce(raw)
+        except _Bad as exc:
+            problems.append({"name": spec.name, "problem": str(exc)})
+    if problems:
+        names = ", ".join(f"{p['name']} ({p['problem']})" for p in problems)
+        raise InvocationError(f"invalid input: {names}", problems)
+    return values
+
+
 @dataclass
 class CompiledOperation:
     """`await op(inputs)` runs one exposed operation end to end."""
@@ -209,24 +237,11 @@ class CompiledOperation:
 
     # -- request
     def _coerce_inputs(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
-        values: dict[str, Any] = {}
-        problems: list[dict[str, str]] = []
-        for spec in self._inputs:
-            raw = inputs.get(spec.name)
-            if raw is None and spec.key != spec.name:
-                raw = inputs.get(spec.key)
-            if raw is None:
-                if spec.required:
-                    problems.append({"name": spec.name, "problem": "required"})
-                continue
-            try:
-                values[spec.key] = spec.coerce(raw)
-            except _Bad as exc:
-                problems.append({"name": spec.name, "problem": str(exc)})
-        if problems:
-            names = ", ".join(f"{p['name']} ({p['problem']})" for p in problems)
-            raise InvocationError(f"invalid input: {names}", problems)
-        return values
+        return coerce_inputs(self._inputs, inputs)
+
+    @property
+    def description(self) -> str | None:
+        return self.operation.description
 
     def _scope(self, values: dict[str, Any]) -> dict[str, Any]:
         """Bound variables plus the inputs, under their spelled and normalised names
@@ -574,3 +589,76 @@ def secret_values(compiled: CompiledOperation) -> list[str]:
     if compiled._digest:
         values.append(compiled._digest[1])
     return values
+
+
+class Operation(Protocol):
+    """What adapters call: an exposed operation or tool, however it produces its result."""
+
+    inputs: tuple[Input, ...]
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def description(self) -> str | None: ...
+
+    async def __call__(self, inputs: Mapping[str, Any]) -> CallResult: ...
+
+
+_STATIC_TYPES: dict[str, Callable[[Any], Any]] = {"number": _to_number, "boolean": _to_bool}
+
+
+@dataclass
+class StaticOperation:
+    """Answers from the spec alone: mock outputs rendered from the caller's inputs."""
+
+    inputs: tuple[Input, ...]
+    label: str
+    summary: str | None
+    _inputs: tuple[_InputSpec, ...]
+    _outputs: tuple[tuple[str, Template, Callable[[Any], Any] | None], ...]
+    _shape: Shaper | None = None
+    _mapped: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.label
+
+    @property
+    def description(self) -> str | None:
+        return self.summary
+
+    async def __call__(self, inputs: Mapping[str, Any]) -> CallResult:
+        values = coerce_inputs(self._inputs, inputs)
+        scope = {**values, **{s.name: values[s.key] for s in self._inputs if s.key in values}}
+        if self._mapped:  # mapped outputs shape the operation's own inputs
+            shaped = self._shape(scope) if self._shape is not None else scope
+            return CallResult(200, "application/json", shaped=shaped)
+        result: dict[str, Any] = {}
+        for name, template, convert in self._outputs:
+            text = template.render(scope)
+            try:
+                result[name] = convert(text) if convert is not None else text
+            except _Bad:
+                result[name] = text
+        return CallResult(200, "application/json", shaped=result)
+
+
+def compile_static(invocation: StaticInvocation, label: str) -> StaticOperation:
+    """Compile a mock tool or operation (no upstream)."""
+    specs = tuple(
+        _InputSpec(i.name, norm(i.name), COERCE.get(i.type, COERCE[None]), i.required, i.type)
+        for i in invocation.inputs
+    )
+    outputs = tuple(
+        (o.name, Template(o.value), _STATIC_TYPES.get(o.type)) for o in invocation.outputs
+    )
+    return StaticOperation(
+        invocation.inputs,
+        label,
+        invocation.description,
+        specs,
+        outputs,
+        compile_result(invocation.mapped, []) if invocation.mapped else None,
+        bool(invocation.mapped),
+    )

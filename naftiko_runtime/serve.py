@@ -27,8 +27,13 @@ from naftiko_runtime.adapters.inbound_auth import Guard, build_guard
 from naftiko_runtime.adapters.openapi import build_openapi
 from naftiko_runtime.adapters.rest import RestApp, RestEndpoint, build_rest_app
 from naftiko_runtime.binding import Redactor, resolve_bindings
-from naftiko_runtime.plan import CompiledOperation, compile_invocation, secret_values
-from naftiko_runtime.spec.model import Capability, Invocation, McpAdapter
+from naftiko_runtime.plan import (
+    Operation,
+    compile_invocation,
+    compile_static,
+    secret_values,
+)
+from naftiko_runtime.spec.model import Capability, Invocation, McpAdapter, StaticInvocation
 from naftiko_runtime.upstream import Timeouts, Upstream, UpstreamClients
 
 if TYPE_CHECKING:
@@ -141,12 +146,20 @@ def compile_runtime(
         clients = UpstreamClients(options.http_client, options.timeouts, shared=upstream)
 
     def compiled(
-        capability: Capability, invocation: Invocation, aliases: tuple[str, ...]
-    ) -> CompiledOperation:
-        base = options.upstreams.get(invocation.operation.namespace) or options.upstreams.get("*")
-        namespace_client = clients.for_namespace(invocation.operation.namespace)
+        capability: Capability,
+        invocation: Invocation | StaticInvocation,
+        aliases: tuple[str, ...],
+    ) -> Operation:
+        if isinstance(invocation, StaticInvocation):
+            return compile_static(invocation, invocation.description or "static")
+        namespace = invocation.operation.namespace
+        base = options.upstreams.get(namespace) or options.upstreams.get("*")
         op = compile_invocation(
-            invocation, namespace_client, variables[capability.file], aliases, base
+            invocation,
+            clients.for_namespace(namespace),
+            variables[capability.file],
+            aliases,
+            base,
         )
         redactor.add(secret_values(op))
         return op

@@ -24,26 +24,33 @@ from naftiko_runtime import __version__
 from naftiko_runtime.adapters.inbound_auth import Guard
 from naftiko_runtime.binding import Redactor
 from naftiko_runtime.errors import InvocationError, NaftikoError, StartupError, UpstreamError
-from naftiko_runtime.plan import CallResult, CompiledOperation
-from naftiko_runtime.spec.model import Capability, Input, Invocation, McpAdapter, McpPrompt
+from naftiko_runtime.plan import CallResult, Operation
+from naftiko_runtime.spec.model import (
+    Capability,
+    Input,
+    Invocation,
+    McpAdapter,
+    McpPrompt,
+    StaticInvocation,
+)
 from naftiko_runtime.templating import Template
 
 MCP_PATH = "/mcp"
 MAX_STREAM_BYTES = 4 * 1024 * 1024
-Compile = Callable[[Capability, Invocation, tuple[str, ...]], CompiledOperation]
+Compile = Callable[[Capability, Invocation | StaticInvocation, tuple[str, ...]], Operation]
 
 
 @dataclass
 class _ToolEntry:
     tool: types.Tool
-    operation: CompiledOperation
+    operation: Operation
     accepted: frozenset[str]
 
 
 @dataclass
 class _ResourceEntry:
     resource: types.Resource
-    operation: CompiledOperation | None
+    operation: Operation | None
     location: Path | None
 
 

@@ -81,7 +81,7 @@ def build_openapi(
         operation: dict[str, Any] = {
             "operationId": _operation_id(endpoint, used),
             "summary": endpoint.description or endpoint.name or endpoint.operation.name,
-            "description": endpoint.operation.operation.description or "",
+            "description": endpoint.operation.description or "",
             "parameters": parameters,
             "responses": {
                 "200": {

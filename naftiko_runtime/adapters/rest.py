@@ -17,7 +17,7 @@ import orjson
 
 from naftiko_runtime.adapters.inbound_auth import Guard
 from naftiko_runtime.errors import InvocationError, NaftikoError, UpstreamError
-from naftiko_runtime.plan import CompiledOperation
+from naftiko_runtime.plan import Operation
 from naftiko_runtime.spec.index import norm
 
 log = logging.getLogger("naftiko_runtime.rest")
@@ -30,7 +30,7 @@ class RestEndpoint:
 
     method: str
     path: str
-    operation: CompiledOperation
+    operation: Operation
     name: str | None
     description: str | None
     guard: Guard | None = None

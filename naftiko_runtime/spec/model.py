@@ -130,12 +130,31 @@ class Invocation:
 
 
 @dataclass(frozen=True, slots=True)
+class StaticOutput:
+    """One field of a mock result: `value` is a template over the caller's inputs."""
+
+    name: str
+    type: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class StaticInvocation:
+    """A tool or operation that answers from its spec alone (mock outputs, no upstream)."""
+
+    inputs: tuple[Input, ...]
+    outputs: tuple[StaticOutput, ...]
+    description: str | None = None
+    mapped: tuple[MappedOutput, ...] = ()  # a REST operation's outputs, over its own inputs
+
+
+@dataclass(frozen=True, slots=True)
 class RestOperation:
     method: str
     path: str
     name: str | None
     description: str | None
-    invocation: Invocation
+    invocation: Invocation | StaticInvocation
     where: Location
 
 
@@ -163,7 +182,7 @@ class McpTool:
     label: str | None
     description: str
     hints: ToolHints
-    invocation: Invocation
+    invocation: Invocation | StaticInvocation
     where: Location
 
 
@@ -174,7 +193,7 @@ class McpResource:
     uri: str
     description: str
     mime_type: str | None
-    invocation: Invocation | None
+    invocation: Invocation | StaticInvocation | None
     location: str | None
 
 
@@ -319,7 +338,37 @@ class _Builder:
                 merged[key] = data[key]
         return merged
 
-    def invocation(self, caller: Caller, location_of: dict[str, str]) -> Invocation | None:
+    def static(self, caller: Caller, location_of: dict[str, str]) -> StaticInvocation:
+        declared = [o for o in caller.data.get("outputParameters") or [] if isinstance(o, dict)]
+        outputs = tuple(
+            StaticOutput(str(o["name"]), str(o["type"]), str(o.get("value", "")))
+            for o in declared
+            if "name" in o
+        )
+        mapped = tuple(_mapped(o) for o in declared if "name" not in o)
+        inputs = tuple(
+            Input(
+                str(p["name"]),
+                location_of.get(norm(str(p["name"])))
+                or ("query" if caller.kind == "rest" else "argument"),
+                _str(p.get("type")),
+                bool(p.get("required", True)),
+                _str(p.get("description")),
+            )
+            for p in caller.data.get("inputParameters") or []
+            if isinstance(p, dict)
+        )
+        covered = {norm(i.name) for i in inputs}
+        inputs += tuple(
+            Input(v, "path", "string", True, None)
+            for v in path_variables(caller.path or "")
+            if norm(v) not in covered
+        )
+        return StaticInvocation(inputs, outputs, _str(caller.data.get("description")), mapped)
+
+    def invocation(
+        self, caller: Caller, location_of: dict[str, str]
+    ) -> Invocation | StaticInvocation | None:
         if "ref" in caller.data:
             resolved = self.resolve_ref(caller.data)
             if "call" not in resolved:
@@ -333,10 +382,7 @@ class _Builder:
             return None
         target = caller.data.get("call")
         if not isinstance(target, str):
-            self.unsupported.append(
-                Unsupported("static (mock) outputs", self.where(caller.pointer))
-            )
-            return None
+            return self.static(caller, location_of)  # validated: mock outputs, no upstream
         entry = self.index.operation(target)
         assert entry is not None, "validated: call targets exist"
         operation = self.operation(entry)
