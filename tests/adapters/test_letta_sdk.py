@@ -15,9 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CAPABILITIES, REPO
-from tests.fixtures.process import ServeProcess
-from tests.fixtures.upstream import free_port
+from tests.conftest import REPO
+from tests.fixtures.process import serve_bundled
 
 DRIVER = Path(__file__).resolve().parent.parent / "fixtures" / "letta_sdk_driver.py"
 SDKS = {"0": "letta-client==0.1.324", "1": "letta-client>=1.12,<2"}
@@ -36,21 +35,8 @@ def sdk_python(major: str) -> Path:
 
 @pytest.fixture
 def letta_url() -> Iterator[str]:
-    port = free_port()
-    with ServeProcess(
-        [
-            str(CAPABILITIES),
-            "--simulate",
-            "always",
-            "--port",
-            f"8080={port}",
-            "--port",
-            f"9090={free_port()}",
-        ]
-    ) as process:
-        base = f"http://127.0.0.1:{port}"
-        process.wait_ready(base + "/openapi.json")
-        yield base
+    with serve_bundled() as (_, urls):
+        yield urls["rest"]
 
 
 def drive(major: str, base: str) -> dict[str, Any]:

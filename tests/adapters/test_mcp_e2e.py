@@ -16,7 +16,7 @@ from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
 
 from tests.conftest import CAPABILITIES, REPO
-from tests.fixtures.process import ServeProcess
+from tests.fixtures.process import ServeProcess, serve_bundled
 from tests.fixtures.upstream import RecordingUpstream, Reply, free_port, running
 
 pytestmark = pytest.mark.anyio
@@ -47,20 +47,8 @@ def anyio_backend() -> str:
 
 @pytest.fixture(scope="module")
 def letta() -> Iterator[dict[str, str]]:
-    rest, mcp = free_port(), free_port()
-    with ServeProcess(
-        [
-            str(CAPABILITIES),
-            "--simulate",
-            "always",
-            "--port",
-            f"8080={rest}",
-            "--port",
-            f"9090={mcp}",
-        ]
-    ) as process:
-        process.wait_ready(f"http://127.0.0.1:{rest}/openapi.json")
-        yield {"rest": f"http://127.0.0.1:{rest}", "mcp": f"http://127.0.0.1:{mcp}/mcp"}
+    with serve_bundled() as (_, urls):
+        yield urls
 
 
 async def call(url: str, tool: str, args: dict[str, Any]) -> Any:

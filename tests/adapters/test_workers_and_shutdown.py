@@ -9,9 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import CAPABILITIES
-from tests.fixtures.process import ServeProcess
-from tests.fixtures.upstream import free_port
+from tests.fixtures.process import serve_bundled
 
 
 def children(pid: int) -> list[int]:
@@ -29,22 +27,8 @@ def alive(pid: int) -> bool:
 
 
 def test_two_workers_serve_and_stop_together() -> None:
-    port = free_port()
-    with ServeProcess(
-        [
-            str(CAPABILITIES),
-            "--simulate",
-            "always",
-            "--workers",
-            "2",
-            "--port",
-            f"8080={port}",
-            "--port",
-            f"9090={free_port()}",
-        ]
-    ) as process:
-        base = f"http://127.0.0.1:{port}"
-        process.wait_ready(base + "/openapi.json")
+    with serve_bundled("--workers", "2") as (process, urls):
+        base = urls["rest"]
         workers = children(process.process.pid)
         assert len(workers) == 1  # the first process serves too
         with httpx.Client(timeout=10) as client:  # new connections spread over both sockets
