@@ -211,6 +211,7 @@ def _serve(
         fork_workers,
         parse_mapping,
         serve_runtime,
+        signal_workers,
         simulator_plan,
     )
     from naftiko_runtime.upstream import Timeouts
@@ -297,8 +298,7 @@ def _serve(
         )
     except OSError as exc:
         stderr.write(f"naftiko-runtime: error: {exc}\n")
-        for pid in children:
-            os.kill(pid, signal.SIGTERM)
+        signal_workers(children, signal.SIGTERM)
         return EXIT_INVALID
     if is_child:
         os._exit(0)

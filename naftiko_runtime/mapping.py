@@ -141,7 +141,3 @@ class _Generator:
         exec(code, self.namespace)  # generated from the validated spec, never from requests
         shaper: Shaper = self.namespace["shape"]
         return shaper
-
-
-def _constant(value: Any) -> Shaper:
-    return lambda _document: value

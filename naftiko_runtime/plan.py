@@ -11,7 +11,7 @@ import base64
 import json
 import re
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -19,7 +19,7 @@ import orjson
 
 from naftiko_runtime.errors import InvocationError, StartupError, UpstreamError
 from naftiko_runtime.mapping import Shaper, compile_result
-from naftiko_runtime.spec.index import norm
+from naftiko_runtime.spec.index import PATH_VARIABLE, norm
 from naftiko_runtime.spec.model import (
     ConsumedOperation,
     Input,
@@ -30,7 +30,6 @@ from naftiko_runtime.spec.model import (
 from naftiko_runtime.templating import Template, lookup
 from naftiko_runtime.upstream import Upstream, UpstreamReply, UpstreamRequest
 
-_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.\-]+)\s*\}\}|\{([A-Za-z0-9_.\-]+)\}")
 _JSON_TYPES = ("json",)
 _MAX_ERROR_BODY = 64 * 1024
 
@@ -197,8 +196,7 @@ def coerce_inputs(specs: tuple[_InputSpec, ...], inputs: Mapping[str, Any]) -> d
         except _Bad as exc:
             problems.append({"name": spec.name, "problem": str(exc)})
     if problems:
-        names = ", ".join(f"{p['name']} ({p['problem']})" for p in problems)
-        raise InvocationError(f"invalid input: {names}", problems)
+        raise _invalid(problems)
     return values
 
 
@@ -223,7 +221,9 @@ class CompiledOperation:
     _shape: Shaper | None = None
     _needs_scope: bool = False
     _json_output: bool = True
-    _aliases: tuple[str, ...] = field(default=())
+    _aliases: tuple[str, ...] = ()
+    _content_type: str = "application/json"
+    _single_body: bool = False  # one `in: body` parameter: its value is the whole body
 
     @property
     def name(self) -> str:
@@ -321,8 +321,7 @@ class CompiledOperation:
                 else:
                     problems.append({"name": part[0], "problem": "required"})
         if problems:
-            names = ", ".join(f"{p['name']} ({p['problem']})" for p in problems)
-            raise InvocationError(f"invalid input: {names}", problems)
+            raise _invalid(problems)
         url = self.base_url + "".join(
             p if isinstance(p, str) else path_values[p[0]] for p in self._path_parts
         )
@@ -334,19 +333,10 @@ class CompiledOperation:
             headers.append(("Cookie", "; ".join(cookies)))
         body = self._body(body_values, args, scope)
         if body is not None:
-            headers.append(("Content-Type", self._content_type()))
+            headers.append(("Content-Type", self._content_type))
         return UpstreamRequest(
             self.operation.method, url, headers, body, self.name, digest=self._digest
         )
-
-    def _content_type(self) -> str:
-        return {
-            "text": "text/plain; charset=utf-8",
-            "xml": "application/xml",
-            "sparql": "application/sparql-query",
-            "formUrlEncoded": "application/x-www-form-urlencoded",
-            "raw": "text/plain; charset=utf-8",
-        }.get(self._body_kind or "json", "application/json")
 
     def _body(
         self, body_values: dict[str, Any], args: dict[str, Any], scope: dict[str, Any] | None
@@ -364,12 +354,9 @@ class CompiledOperation:
             return orjson.dumps(data)
         if not body_values:
             return None
-        if len(body_values) == 1 and len(self._body_params()) == 1:
+        if self._single_body:
             return orjson.dumps(next(iter(body_values.values())))
         return orjson.dumps(body_values)
-
-    def _body_params(self) -> list[_ParamSpec]:
-        return [p for p in self._params if p.location == "body"]
 
     # -- response
     def _result(self, reply: UpstreamReply) -> CallResult:
@@ -468,10 +455,24 @@ def _decode(reply: UpstreamReply, output_format: str, shape: Shaper | None) -> A
 
 
 # ------------------------------------------------------------------ compilation
+_CONTENT_TYPES = {
+    "text": "text/plain; charset=utf-8",
+    "xml": "application/xml",
+    "sparql": "application/sparql-query",
+    "formUrlEncoded": "application/x-www-form-urlencoded",
+    "raw": "text/plain; charset=utf-8",
+}
+
+
+def _invalid(problems: list[dict[str, str]]) -> InvocationError:
+    names = ", ".join(f"{p['name']} ({p['problem']})" for p in problems)
+    return InvocationError(f"invalid input: {names}", problems)
+
+
 def _split_path(path: str) -> tuple[str | tuple[str], ...]:
     parts: list[str | tuple[str]] = []
     position = 0
-    for match in _PLACEHOLDER.finditer(path):
+    for match in PATH_VARIABLE.finditer(path):
         if match.start() > position:
             parts.append(path[position : match.start()])
         parts.append((norm(match.group(1) or match.group(2)),))
@@ -530,11 +531,13 @@ def compile_invocation(
             needs_scope = True
         params.append(_param_spec(param, fixed))
     compiled._params = tuple(params)
+    compiled._single_body = sum(p.location == "body" for p in params) == 1
     compiled._needs_scope = needs_scope
     compiled._path_parts = _split_path(path)
     _compile_auth(compiled, op, variables)
     if op.body is not None:
         compiled._body_kind = op.body.type
+        compiled._content_type = _CONTENT_TYPES.get(op.body.type, "application/json")
         compiled._body_template = _compile_data(op.body.data)
     compiled._json_output = op.output_format in _JSON_TYPES
     compiled._shape = compile_result(invocation.outputs, op.outputs)

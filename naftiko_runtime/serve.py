@@ -322,15 +322,19 @@ class Reloader:
         return True
 
 
-async def watch_and_reload(reloader: Reloader, children: Sequence[int]) -> None:
-    """Reload when a spec file changes (`--watch`); workers are told with SIGHUP."""
+def signal_workers(children: Sequence[int], signum: int) -> None:
+    """Send `signum` to the forked workers that are still there."""
+    for pid in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
+
+
+async def watch_specs(paths: Sequence[str], on_change: Callable[[], None]) -> None:
+    """Call `on_change` whenever a spec file under `paths` changes (`--watch`)."""
     import watchfiles
 
-    async for _ in watchfiles.awatch(*reloader.paths):
-        if reloader.reload():
-            for pid in children:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGHUP)
+    async for _ in watchfiles.awatch(*paths):
+        on_change()
 
 
 def bind_rest_sockets(runtime: Runtime, workers: int = 1) -> list[dict[int, socket.socket]]:
@@ -433,27 +437,24 @@ async def serve_runtime(
     def stop() -> None:
         for server, _ in servers:
             server.should_exit = True
-        for pid in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
+        signal_workers(children, signal.SIGTERM)
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop)
 
     def reload() -> None:
+        """Reload here; workers reload too, but only a configuration this process accepted."""
         assert reloader is not None
-        reloader.reload()
-        for pid in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGHUP)
+        if reloader.reload():
+            signal_workers(children, signal.SIGHUP)
 
     if reloader is not None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGHUP, reload)
     tasks = [asyncio.create_task(server.serve(sockets=socks)) for server, socks in servers]
     watcher = (
-        asyncio.create_task(watch_and_reload(reloader, children))
+        asyncio.create_task(watch_specs(reloader.paths, reload))
         if watch and reloader is not None and not rest_only
         else None
     )

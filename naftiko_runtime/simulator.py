@@ -493,6 +493,4 @@ def build_simulator(state: LettaState | None = None, token: str | None = None) -
         Route("/v1/runs/{run_id}/trace", guarded(run_trace), methods=["GET"]),
         Route("/v1/runs/{run_id}/stream", guarded(run_stream), methods=["POST"]),
     ]
-    app = Starlette(routes=routes)
-    app.state.letta = state
-    return app
+    return Starlette(routes=routes)

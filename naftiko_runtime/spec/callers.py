@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from naftiko_runtime.spec.source import DataPath
+from naftiko_runtime.spec.source import DataPath, as_list
 
 REFERENCE_ALIASES = {"rest": "rest", "mcp": "tools"}
 
@@ -29,13 +29,9 @@ class Caller:
     adapter: dict[str, Any] | None = None
 
 
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
 def _names(params: Any) -> tuple[str, ...]:
     return tuple(
-        p["name"] for p in _list(params) if isinstance(p, dict) and isinstance(p.get("name"), str)
+        p["name"] for p in as_list(params) if isinstance(p, dict) and isinstance(p.get("name"), str)
     )
 
 
@@ -44,7 +40,7 @@ def iter_callers(data: Any) -> Iterator[Caller]:
     root = data if isinstance(data, dict) else {}
     capability = root.get("capability") if isinstance(root.get("capability"), dict) else {}
     assert isinstance(capability, dict)
-    for e, expose in enumerate(_list(capability.get("exposes"))):
+    for e, expose in enumerate(as_list(capability.get("exposes"))):
         if not isinstance(expose, dict):
             continue
         kind = expose.get("type")
@@ -53,11 +49,11 @@ def iter_callers(data: Any) -> Iterator[Caller]:
         prefixes = tuple(p for p in (namespace, alias) if p)
         base: DataPath = ("capability", "exposes", e)
         if kind == "rest":
-            for r, resource in enumerate(_list(expose.get("resources"))):
+            for r, resource in enumerate(as_list(expose.get("resources"))):
                 if not isinstance(resource, dict):
                     continue
                 resource_inputs = _names(resource.get("inputParameters"))
-                for o, op in enumerate(_list(resource.get("operations"))):
+                for o, op in enumerate(as_list(resource.get("operations"))):
                     if isinstance(op, dict):
                         pointer = (*base, "resources", r, "operations", o)
                         yield Caller(
@@ -73,7 +69,7 @@ def iter_callers(data: Any) -> Iterator[Caller]:
                         )
                         yield from _steps(op, pointer, prefixes)
         elif kind == "mcp":
-            for t, tool in enumerate(_list(expose.get("tools"))):
+            for t, tool in enumerate(as_list(expose.get("tools"))):
                 if isinstance(tool, dict):
                     pointer = (*base, "tools", t)
                     yield Caller(
@@ -85,7 +81,7 @@ def iter_callers(data: Any) -> Iterator[Caller]:
                         adapter=expose,
                     )
                     yield from _steps(tool, pointer, prefixes)
-            for r, resource in enumerate(_list(expose.get("resources"))):
+            for r, resource in enumerate(as_list(expose.get("resources"))):
                 if isinstance(resource, dict):
                     yield Caller(
                         "mcp-resource",
@@ -95,10 +91,10 @@ def iter_callers(data: Any) -> Iterator[Caller]:
                         (),
                         adapter=expose,
                     )
-    for a, aggregate in enumerate(_list(capability.get("aggregates"))):
+    for a, aggregate in enumerate(as_list(capability.get("aggregates"))):
         if not isinstance(aggregate, dict):
             continue
-        for f, function in enumerate(_list(aggregate.get("functions"))):
+        for f, function in enumerate(as_list(aggregate.get("functions"))):
             if isinstance(function, dict):
                 pointer = ("capability", "aggregates", a, "functions", f)
                 yield Caller(
@@ -109,7 +105,7 @@ def iter_callers(data: Any) -> Iterator[Caller]:
 
 def _steps(owner: dict[str, Any], pointer: DataPath, prefixes: tuple[str, ...]) -> Iterator[Caller]:
     inputs = _names(owner.get("inputParameters"))
-    for s, step in enumerate(_list(owner.get("steps"))):
+    for s, step in enumerate(as_list(owner.get("steps"))):
         if isinstance(step, dict) and step.get("type") == "call":
             yield Caller("step", (*pointer, "steps", s), step, prefixes, inputs)
 

@@ -12,9 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from naftiko_runtime.diagnostics import Diagnostic
-from naftiko_runtime.spec.source import DataPath, SourceDocument, load_source
+from naftiko_runtime.spec.source import (
+    DataPath,
+    SourceDocument,
+    as_dict,
+    as_list,
+    display_path,
+    load_source,
+)
 
-_PATH_VAR = re.compile(r"\{\{\s*([A-Za-z0-9_.\-]+)\s*\}\}|\{([A-Za-z0-9_.\-]+)\}")
+PATH_VARIABLE = re.compile(r"\{\{\s*([A-Za-z0-9_.\-]+)\s*\}\}|\{([A-Za-z0-9_.\-]+)\}")
 
 
 def norm(name: str) -> str:
@@ -24,7 +31,7 @@ def norm(name: str) -> str:
 
 def path_variables(path: str) -> list[str]:
     """Names of `{x}` and `{{x}}` placeholders in a URL path, in order."""
-    return [m.group(1) or m.group(2) for m in _PATH_VAR.finditer(path)]
+    return [m.group(1) or m.group(2) for m in PATH_VARIABLE.finditer(path)]
 
 
 @dataclass
@@ -72,21 +79,13 @@ class SpecIndex:
         return api.operations.get(name) if api else None
 
 
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _as_dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def consumes_lists(data: Any) -> list[tuple[DataPath, list[Any]]]:
     """The `consumes` lists of a file: the root one and the capability's."""
-    root = _as_dict(data)
+    root = as_dict(data)
     found: list[tuple[DataPath, list[Any]]] = []
     if isinstance(root.get("consumes"), list):
         found.append((("consumes",), root["consumes"]))
-    capability = _as_dict(root.get("capability"))
+    capability = as_dict(root.get("capability"))
     if isinstance(capability.get("consumes"), list):
         found.append((("capability", "consumes"), capability["consumes"]))
     return found
@@ -101,15 +100,8 @@ class Importer:
     def load(self, path: Path) -> tuple[SourceDocument | None, list[Diagnostic]]:
         key = path.resolve()
         if key not in self._cache:
-            self._cache[key] = load_source(path, display=_display(path))
+            self._cache[key] = load_source(path, display=display_path(path))
         return self._cache[key]
-
-
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 def _location_path(base: Path, location: str) -> Path:
@@ -137,18 +129,18 @@ def build_index(doc: SourceDocument, importer: Importer) -> tuple[SpecIndex, lis
                 _add_api(
                     index, ApiEntry(entry["namespace"], entry, pointer, doc), problems, doc, pointer
                 )
-    capability = _as_dict(_as_dict(doc.data).get("capability"))
-    for aggregate in _as_list(capability.get("aggregates")):
-        aggregate = _as_dict(aggregate)
+    capability = as_dict(as_dict(doc.data).get("capability"))
+    for aggregate in as_list(capability.get("aggregates")):
+        aggregate = as_dict(aggregate)
         if not isinstance(aggregate.get("namespace"), str):
             continue
         functions = index.aggregates.setdefault(aggregate["namespace"], {})
-        for function in _as_list(aggregate.get("functions")):
-            function = _as_dict(function)
+        for function in as_list(aggregate.get("functions")):
+            function = as_dict(function)
             if isinstance(function.get("name"), str):
                 functions[function["name"]] = tuple(
                     p["name"]
-                    for p in _as_list(function.get("inputParameters"))
+                    for p in as_list(function.get("inputParameters"))
                     if isinstance(p, dict) and isinstance(p.get("name"), str)
                 )
     return index, problems
@@ -170,7 +162,7 @@ def _resolve_import(
             doc.diag(
                 (*pointer, "location"),
                 "import",
-                f"imported file {location!r} not found (looked at {_display(target)})",
+                f"imported file {location!r} not found (looked at {display_path(target)})",
             )
         )
         return None
@@ -217,11 +209,11 @@ def _add_api(
         return  # reported by the namespace-unique rule
     index.apis[api.namespace] = api
     base_params = _params(api.data.get("inputParameters"))
-    for r, resource in enumerate(_as_list(api.data.get("resources"))):
-        resource = _as_dict(resource)
+    for r, resource in enumerate(as_list(api.data.get("resources"))):
+        resource = as_dict(resource)
         resource_params = {**base_params, **_params(resource.get("inputParameters"))}
-        for o, operation in enumerate(_as_list(resource.get("operations"))):
-            operation = _as_dict(operation)
+        for o, operation in enumerate(as_list(resource.get("operations"))):
+            operation = as_dict(operation)
             name = operation.get("name")
             if not isinstance(name, str):
                 continue
@@ -248,6 +240,6 @@ def _add_api(
 def _params(value: Any) -> dict[str, dict[str, Any]]:
     return {
         p["name"]: p
-        for p in _as_list(value)
+        for p in as_list(value)
         if isinstance(p, dict) and isinstance(p.get("name"), str)
     }

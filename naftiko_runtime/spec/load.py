@@ -18,7 +18,7 @@ from naftiko_runtime.spec.model import Capability, build_capability
 from naftiko_runtime.spec.portability import check_portability
 from naftiko_runtime.spec.rules import check_across, check_document
 from naftiko_runtime.spec.schema import validate_schema
-from naftiko_runtime.spec.source import SourceDocument, load_source
+from naftiko_runtime.spec.source import SourceDocument, display_path, load_source
 
 _NAFTIKO_KEY = re.compile(r"^naftiko\s*:", re.MULTILINE)
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -49,14 +49,6 @@ class LoadResult:
         """For library callers who prefer an exception: SpecError carrying every error."""
         if not self.ok:
             raise SpecError(self.errors)
-
-
-def display_path(path: Path) -> str:
-    """Paths are shown relative to the working directory when they are below it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 def expand_paths(paths: Sequence[str | Path]) -> list[Path]:

@@ -507,12 +507,13 @@ def build_capability(index: SpecIndex) -> Capability:
                 location_of = {norm(v): "path" for v in path_variables(path)}
                 invocation = builder.invocation(caller, location_of)
                 if invocation is not None:
+                    named = builder.resolve_ref(caller.data)
                     ops.append(
                         RestOperation(
                             str(caller.data.get("method", "GET")),
                             path,
-                            _str(builder.resolve_ref(caller.data).get("name")),
-                            _str(builder.resolve_ref(caller.data).get("description")),
+                            _str(named.get("name")),
+                            _str(named.get("description")),
                             invocation,
                             builder.where(caller.pointer),
                         )

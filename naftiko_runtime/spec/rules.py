@@ -30,18 +30,10 @@ from naftiko_runtime.diagnostics import Diagnostic, Severity
 from naftiko_runtime.jsonpath import JsonPathError, compile_path
 from naftiko_runtime.spec.callers import Caller, iter_callers, reference_name
 from naftiko_runtime.spec.index import SpecIndex, consumes_lists, norm, path_variables
-from naftiko_runtime.spec.source import DataPath, SourceDocument
+from naftiko_runtime.spec.source import DataPath, SourceDocument, as_dict, as_list
 from naftiko_runtime.templating import Template, TemplateSyntaxError
 
 _BINDING_VAR = re.compile(r"^[A-Z][A-Z0-9_]*$")
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def check_document(doc: SourceDocument, index: SpecIndex) -> list[Diagnostic]:
@@ -96,7 +88,7 @@ def _check_call(doc: SourceDocument, index: SpecIndex, caller: Caller) -> list[D
             )
         )
         return found
-    with_map = _dict(caller.data.get("with"))
+    with_map = as_dict(caller.data.get("with"))
     accepted = {norm(n): n for n in operation.params}
     for variable in _operation_template_vars(operation.data, operation.resource, operation.api):
         accepted.setdefault(norm(variable), variable)
@@ -164,7 +156,7 @@ def _operation_template_vars(
     for owner in (operation, resource, api):
         texts.extend(
             str(p.get("value", ""))
-            for p in _list(owner.get("inputParameters"))
+            for p in as_list(owner.get("inputParameters"))
             if isinstance(p, dict)
         )
     for text in texts:
@@ -182,7 +174,7 @@ def _check_path_params(doc: SourceDocument, index: SpecIndex, caller: Caller) ->
     if isinstance(ref, str):
         namespace, _, name = ref.partition(".")
         bound.update(norm(n) for n in index.aggregates.get(namespace, {}).get(name, ()))
-    for value in _dict(caller.data.get("with")).values():
+    for value in as_dict(caller.data.get("with")).values():
         referenced = reference_name(value, caller.prefixes)
         if referenced:
             bound.add(norm(referenced))
@@ -209,24 +201,26 @@ def _check_path_params(doc: SourceDocument, index: SpecIndex, caller: Caller) ->
 def _check_namespaces(doc: SourceDocument) -> list[Diagnostic]:
     seen: dict[str, DataPath] = {}
     found = []
-    root = _dict(doc.data)
-    capability = _dict(root.get("capability"))
+    root = as_dict(doc.data)
+    capability = as_dict(root.get("capability"))
     entries: list[tuple[DataPath, Any]] = []
     for list_path, items in consumes_lists(doc.data):
         for i, item in enumerate(items):
-            item = _dict(item)
+            item = as_dict(item)
             name = item.get("as", item.get("import", item.get("namespace")))
             key = "as" if "as" in item else "import" if "import" in item else "namespace"
             entries.append(((*list_path, i, key), name))
-    for e, expose in enumerate(_list(capability.get("exposes"))):
-        entries.append((("capability", "exposes", e, "namespace"), _dict(expose).get("namespace")))
+    for e, expose in enumerate(as_list(capability.get("exposes"))):
+        entries.append(
+            (("capability", "exposes", e, "namespace"), as_dict(expose).get("namespace"))
+        )
     bind_lists = (
         (("binds",), root.get("binds")),
         (("capability", "binds"), capability.get("binds")),
     )
     for list_path, bind_items in bind_lists:
-        for b, bind in enumerate(_list(bind_items)):
-            entries.append(((*list_path, b, "namespace"), _dict(bind).get("namespace")))
+        for b, bind in enumerate(as_list(bind_items)):
+            entries.append(((*list_path, b, "namespace"), as_dict(bind).get("namespace")))
     for pointer, name in entries:
         if not isinstance(name, str):
             continue
@@ -246,13 +240,13 @@ def _check_namespaces(doc: SourceDocument) -> list[Diagnostic]:
 
 # ---------------------------------------------------------------- templates and binds
 def _bound_keys(doc: SourceDocument) -> dict[str, set[str]]:
-    root = _dict(doc.data)
-    binds = _list(root.get("binds")) + _list(_dict(root.get("capability")).get("binds"))
+    root = as_dict(doc.data)
+    binds = as_list(root.get("binds")) + as_list(as_dict(root.get("capability")).get("binds"))
     keys: dict[str, set[str]] = {}
     for bind in binds:
-        bind = _dict(bind)
+        bind = as_dict(bind)
         if isinstance(bind.get("namespace"), str):
-            keys.setdefault(bind["namespace"], set()).update(_dict(bind.get("keys")))
+            keys.setdefault(bind["namespace"], set()).update(as_dict(bind.get("keys")))
     return keys
 
 
@@ -260,48 +254,48 @@ def _template_sites(doc: SourceDocument) -> Iterator[tuple[DataPath, str, bool]]
     """(pointer, text, secret_context) for every string that is a template."""
     for list_path, items in consumes_lists(doc.data):
         for i, api in enumerate(items):
-            api = _dict(api)
+            api = as_dict(api)
             base = (*list_path, i)
             if isinstance(api.get("baseUri"), str):
                 yield (*base, "baseUri"), api["baseUri"], True
-            for key, value in _dict(api.get("authentication")).items():
+            for key, value in as_dict(api.get("authentication")).items():
                 if key != "type" and isinstance(value, str):
                     yield (*base, "authentication", key), value, True
             yield from _param_values(api.get("inputParameters"), (*base, "inputParameters"))
-            for r, resource in enumerate(_list(api.get("resources"))):
-                resource = _dict(resource)
+            for r, resource in enumerate(as_list(api.get("resources"))):
+                resource = as_dict(resource)
                 rbase = (*base, "resources", r)
                 yield from _param_values(
                     resource.get("inputParameters"), (*rbase, "inputParameters")
                 )
-                for o, op in enumerate(_list(resource.get("operations"))):
-                    op = _dict(op)
+                for o, op in enumerate(as_list(resource.get("operations"))):
+                    op = as_dict(op)
                     obase = (*rbase, "operations", o)
                     yield from _param_values(op.get("inputParameters"), (*obase, "inputParameters"))
                     body = op.get("body")
                     for sub, text in _strings_with_paths(body, (*obase, "body")):
                         yield sub, text, False
     for caller in iter_callers(doc.data):
-        for key, value in _dict(caller.data.get("with")).items():
+        for key, value in as_dict(caller.data.get("with")).items():
             if isinstance(value, str):
                 yield (*caller.pointer, "with", key), value, False
-    capability = _dict(_dict(doc.data).get("capability"))
-    for e, expose in enumerate(_list(capability.get("exposes"))):
-        for key, value in _dict(_dict(expose).get("authentication")).items():
+    capability = as_dict(as_dict(doc.data).get("capability"))
+    for e, expose in enumerate(as_list(capability.get("exposes"))):
+        for key, value in as_dict(as_dict(expose).get("authentication")).items():
             if key != "type" and isinstance(value, str):
                 yield ("capability", "exposes", e, "authentication", key), value, True
 
 
 def _param_values(params: Any, pointer: DataPath) -> Iterator[tuple[DataPath, str, bool]]:
-    for p, param in enumerate(_list(params)):
-        value = _dict(param).get("value")
+    for p, param in enumerate(as_list(params)):
+        value = as_dict(param).get("value")
         if isinstance(value, str):
             yield (*pointer, p, "value"), value, False
 
 
 def _check_templates_and_bindings(doc: SourceDocument) -> list[Diagnostic]:
     # a file of shared `consumes` only is imported; its variables are bound by the importer
-    check_bindings = "capability" in _dict(doc.data)
+    check_bindings = "capability" in as_dict(doc.data)
     keys = _bound_keys(doc)
     all_keys = {k for names in keys.values() for k in names}
     found = []
@@ -354,7 +348,7 @@ def _check_base_uris(doc: SourceDocument) -> list[Diagnostic]:
     found = []
     for list_path, items in consumes_lists(doc.data):
         for i, api in enumerate(items):
-            base = _dict(api).get("baseUri")
+            base = as_dict(api).get("baseUri")
             if isinstance(base, str) and _SINGLE_BRACE.search(base):
                 names = ", ".join("{" + m + "}" for m in _SINGLE_BRACE.findall(base))
                 found.append(
@@ -363,7 +357,7 @@ def _check_base_uris(doc: SourceDocument) -> list[Diagnostic]:
                         "base-uri",
                         f"baseUri {base!r} has placeholders nothing fills ({names})",
                         severity=Severity.WARNING,
-                        hint=f"serve with --upstream {_dict(api).get('namespace')}=URL",
+                        hint=f"serve with --upstream {as_dict(api).get('namespace')}=URL",
                     )
                 )
     return found
@@ -419,9 +413,9 @@ def check_across(docs: list[SourceDocument]) -> list[Diagnostic]:
     ports: dict[int, tuple[str, _Site]] = {}
     namespaces: dict[str, _Site] = {}
     for doc in docs:
-        capability = _dict(_dict(doc.data).get("capability"))
-        for e, expose in enumerate(_list(capability.get("exposes"))):
-            expose = _dict(expose)
+        capability = as_dict(as_dict(doc.data).get("capability"))
+        for e, expose in enumerate(as_list(capability.get("exposes"))):
+            expose = as_dict(expose)
             base: DataPath = ("capability", "exposes", e)
             kind, port = expose.get("type"), expose.get("port")
             namespace = expose.get("namespace")
@@ -454,8 +448,8 @@ def check_across(docs: list[SourceDocument]) -> list[Diagnostic]:
                 found.extend(_routes(doc, expose, base, port, routes))
             if kind == "mcp":
                 server = str(port) if isinstance(port, int) else f"stdio:{namespace}"
-                for t, tool in enumerate(_list(expose.get("tools"))):
-                    name = _dict(tool).get("name")
+                for t, tool in enumerate(as_list(expose.get("tools"))):
+                    name = as_dict(tool).get("name")
                     if not isinstance(name, str):
                         continue
                     site = _Site(doc, (*base, "tools", t, "name"))
@@ -482,14 +476,14 @@ def _routes(
     routes: dict[tuple[int, str, str], _Site],
 ) -> list[Diagnostic]:
     found = []
-    for r, resource in enumerate(_list(expose.get("resources"))):
-        resource = _dict(resource)
+    for r, resource in enumerate(as_list(expose.get("resources"))):
+        resource = as_dict(resource)
         path = resource.get("path")
         if not isinstance(path, str):
             continue
         shape = re.sub(r"\{[^}]*\}", "{}", path)
-        for o, op in enumerate(_list(resource.get("operations"))):
-            method = str(_dict(op).get("method", "GET"))
+        for o, op in enumerate(as_list(resource.get("operations"))):
+            method = str(as_dict(op).get("method", "GET"))
             site = _Site(doc, (*base, "resources", r, "operations", o, "method"))
             prior = routes.get((port, method, shape))
             if prior:

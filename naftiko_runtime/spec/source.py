@@ -152,6 +152,24 @@ class _Builder:
         return result
 
 
+def display_path(path: Path) -> str:
+    """Paths are shown relative to the working directory when they are below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def as_list(value: Any) -> list[Any]:
+    """`value` if it is a list, else empty: rules run on data the schema may have rejected."""
+    return value if isinstance(value, list) else []
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """`value` if it is a mapping, else empty."""
+    return value if isinstance(value, dict) else {}
+
+
 class _TooLarge(Exception):
     def __init__(self, node: yaml.Node) -> None:
         self.node = node

@@ -14,8 +14,7 @@ import pytest
 from mcp import Client
 
 from tests.conftest import CAPABILITIES
-from tests.fixtures.process import ServeProcess
-from tests.fixtures.upstream import free_port
+from tests.fixtures.process import serve_bundled
 
 pytestmark = pytest.mark.anyio
 REST_LIST_OUTPUT = '''              outputParameters:
@@ -50,25 +49,9 @@ def wait_for(check: Callable[[], bool], what: str, timeout: float = 15.0) -> Non
 def live(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
     spec = tmp_path / "letta-jobs.yaml"
     spec.write_text((CAPABILITIES / "letta-jobs.yaml").read_text())
-    rest, mcp = free_port(), free_port()
-    args = [
-        str(tmp_path),
-        "--simulate",
-        "always",
-        "--port",
-        f"8080={rest}",
-        "--port",
-        f"9090={mcp}",
-    ] + (["--watch"] if request.param else [])
-    with ServeProcess(args) as process:
-        process.wait_ready(f"http://127.0.0.1:{rest}/openapi.json")
-        yield {
-            "spec": spec,
-            "process": process,
-            "watch": request.param,
-            "rest": f"http://127.0.0.1:{rest}",
-            "mcp": f"http://127.0.0.1:{mcp}/mcp",
-        }
+    extra = ["--watch"] if request.param else []
+    with serve_bundled(*extra, path=tmp_path) as (process, urls):
+        yield {"spec": spec, "process": process, "watch": request.param, **urls}
 
 
 def change(live: dict[str, Any], old: str, new: str) -> None:
