@@ -27,13 +27,10 @@ from naftiko_runtime.adapters.inbound_auth import Guard, build_guard
 from naftiko_runtime.adapters.openapi import build_openapi
 from naftiko_runtime.adapters.rest import RestApp, RestEndpoint, build_rest_app
 from naftiko_runtime.binding import Redactor, resolve_bindings
-from naftiko_runtime.plan import (
-    Operation,
-    compile_invocation,
-    compile_static,
-    secret_values,
-)
-from naftiko_runtime.spec.model import Capability, Invocation, McpAdapter, StaticInvocation
+from naftiko_runtime.engine.compile import compile_operation, http_call_factory
+from naftiko_runtime.engine.result import Operation
+from naftiko_runtime.engine.scripting import ScriptEngines, ScriptSettings
+from naftiko_runtime.spec.model import AnyInvocation, Capability, McpAdapter
 from naftiko_runtime.upstream import Timeouts, Upstream, UpstreamClients
 
 if TYPE_CHECKING:
@@ -52,6 +49,7 @@ class ServeOptions:
     simulate: str = "never"  # never | auto | always
     access_log: bool = False
     http_client: str = "pyreqwest"
+    scripting: ScriptSettings = field(default_factory=ScriptSettings)
 
 
 def parse_mapping(items: Sequence[str], what: str) -> dict[str, str]:
@@ -145,24 +143,29 @@ def compile_runtime(
     else:
         clients = UpstreamClients(options.http_client, options.timeouts, shared=upstream)
 
+    factories: dict[str, Any] = {}
+    scripts = ScriptEngines(options.scripting)
+
+    def calls_for(capability: Capability) -> Any:
+        if capability.file not in factories:
+
+            def base_for(namespace: str) -> str | None:
+                return options.upstreams.get(namespace) or options.upstreams.get("*")
+
+            factories[capability.file] = http_call_factory(
+                clients.for_namespace, variables[capability.file], base_for, redactor.add
+            )
+        return factories[capability.file]
+
     def compiled(
         capability: Capability,
-        invocation: Invocation | StaticInvocation,
+        invocation: AnyInvocation,
         aliases: tuple[str, ...],
     ) -> Operation:
-        if isinstance(invocation, StaticInvocation):
-            return compile_static(invocation, invocation.description or "static")
-        namespace = invocation.operation.namespace
-        base = options.upstreams.get(namespace) or options.upstreams.get("*")
-        op = compile_invocation(
-            invocation,
-            clients.for_namespace(namespace),
-            variables[capability.file],
-            aliases,
-            base,
+        calls = calls_for(capability)
+        return compile_operation(
+            invocation, calls, variables[capability.file], aliases, scripts.runner
         )
-        redactor.add(secret_values(op))
-        return op
 
     rest_ops: dict[int, list[RestEndpoint]] = {}
     hosts: dict[int, str] = {}

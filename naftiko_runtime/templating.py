@@ -15,7 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-_TAG = re.compile(r"\{\{(\{)?\s*([#^/!&>=]?)\s*(.*?)\s*\}?\}\}", re.DOTALL)
+# `{{{x}}}` (unescaped; nothing is escaped here anyway) or `{{x}}`; in `{{x}}}` the last
+# brace is text, as in the reference engine
+_TAG = re.compile(
+    r"\{\{(?:\{\s*(?P<triple>[^{}]*?)\s*\}|\s*(?P<sigil>[#^/!&>=]?)\s*(?P<name>.*?)\s*)\}\}",
+    re.DOTALL,
+)
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
@@ -30,6 +35,7 @@ class TemplateSyntaxError(ValueError):
 @dataclass(frozen=True, slots=True)
 class _Var:
     name: str
+    mode: str = "text"  # how the value is encoded where it stands (see `Template`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,13 +79,23 @@ def to_text(value: Any) -> str:
 
 
 class Template:
-    """A compiled template. `variables` lists every name it reads, for load-time checks."""
+    """A compiled template. `variables` lists every name it reads, for load-time checks.
+
+    `context` says what the rendered text is, so each value is encoded for where it stands:
+    `text` as is; `json` escaped inside a JSON string and written as a JSON value outside one
+    (a missing value is `null` there), so a quote in a value never breaks the document; `xml`
+    with markup characters escaped.
+    """
 
     __slots__ = ("source", "_parts", "variables", "constant")
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, context: str = "text") -> None:
         self.source = source
         self._parts, self.variables = _compile(source)
+        if context == "json":
+            self._parts = _json_modes(self._parts, [False])
+        elif context == "xml":
+            self._parts = _with_mode(self._parts, "xml")
         self.constant: str | None = source if not self.variables and "{{" not in source else None
         if self.constant is None and not self.variables and not _has_sections(self._parts):
             self.constant = "".join(p for p in self._parts if isinstance(p, str))
@@ -99,6 +115,72 @@ class Template:
         return "".join(out)
 
 
+def _json_modes(parts: tuple[_Part, ...], in_string: list[bool]) -> tuple[_Part, ...]:
+    """Mark each variable as standing inside a JSON string or as a JSON value, by scanning
+    the literal text before it (escapes respected)."""
+    out: list[_Part] = []
+    for part in parts:
+        if isinstance(part, str):
+            escaped = False
+            for char in part:
+                if escaped:
+                    escaped = False
+                elif char == "\\" and in_string[0]:
+                    escaped = True
+                elif char == '"':
+                    in_string[0] = not in_string[0]
+            out.append(part)
+        elif isinstance(part, _Var):
+            out.append(_Var(part.name, "json-string" if in_string[0] else "json-value"))
+        else:
+            out.append(_Section(part.name, part.inverted, _json_modes(part.body, in_string)))
+    return tuple(out)
+
+
+def _with_mode(parts: tuple[_Part, ...], mode: str) -> tuple[_Part, ...]:
+    out: list[_Part] = []
+    for part in parts:
+        if isinstance(part, _Var):
+            out.append(_Var(part.name, mode))
+        elif isinstance(part, _Section):
+            out.append(_Section(part.name, part.inverted, _with_mode(part.body, mode)))
+        else:
+            out.append(part)
+    return tuple(out)
+
+
+_JSON_LITERAL = re.compile(r"^(?:-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)$")
+
+
+def encode(value: Any, mode: str) -> str:
+    """A value as text for its place in the rendered document."""
+    if mode == "text":
+        return to_text(value)
+    if mode == "json-string":
+        return json.dumps(to_text(value), ensure_ascii=False)[1:-1]
+    if mode == "json-value":
+        if value is None:
+            return "null"
+        if isinstance(value, str):
+            return value if _JSON_LITERAL.match(value) else json.dumps(value, ensure_ascii=False)
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    if mode == "xml":
+        return xml_escape(to_text(value))
+    return to_text(value)
+
+
+def xml_escape(text: str) -> str:
+    return (
+        text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+        .replace("'", "&apos;")
+    )
+
+
 def _has_sections(parts: tuple[_Part, ...]) -> bool:
     return any(isinstance(p, _Section) for p in parts)
 
@@ -111,7 +193,10 @@ def _compile(source: str) -> tuple[tuple[_Part, ...], tuple[str, ...]]:
         if match.start() > pos:
             stack[-1][2].append(source[pos : match.start()])
         pos = match.end()
-        sigil, name = match.group(2), match.group(3)
+        if match.group("triple") is not None:
+            sigil, name = "", match.group("triple")
+        else:
+            sigil, name = match.group("sigil"), match.group("name")
         if sigil == "!":
             continue
         if sigil in (">", "="):
@@ -157,7 +242,8 @@ def _render(parts: tuple[_Part, ...], stack: list[Mapping[str, Any]], out: list[
         if isinstance(part, str):
             out.append(part)
         elif isinstance(part, _Var):
-            out.append(to_text(_lookup_stack(stack, part.name)))
+            value = _lookup_stack(stack, part.name)
+            out.append(to_text(value) if part.mode == "text" else encode(value, part.mode))
         else:
             value = _lookup_stack(stack, part.name)
             truthy = bool(value) and value != "false"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from naftiko_runtime.engine.mapping import compile_result
 from naftiko_runtime.jsonpath import compile_path
-from naftiko_runtime.mapping import compile_result
 from naftiko_runtime.spec.model import MappedOutput, OutputField
 
 SHIP = {

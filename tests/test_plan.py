@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from naftiko_runtime.engine.compile import compile_operation, http_call_factory
 from naftiko_runtime.errors import InvocationError, UpstreamError
-from naftiko_runtime.plan import compile_invocation
 from naftiko_runtime.spec.load import load_paths
 from naftiko_runtime.upstream import UpstreamReply, UpstreamRequest
 from tests.conftest import CAPABILITIES
@@ -39,9 +39,15 @@ def compiled(tool: str, reply: UpstreamReply) -> tuple[Any, MemoryUpstream]:
     invocation = next(t.invocation for t in adapter.tools if t.name == tool)
     upstream = MemoryUpstream(reply)
     variables = {"env.LETTA_API_KEY": "k-123456", "LETTA_API_KEY": "k-123456"}
-    return compile_invocation(
-        invocation, upstream, variables, ("tools",), "http://upstream/base/"
-    ), upstream
+    return build(invocation, upstream, variables, ("tools",), "http://upstream/base/"), upstream
+
+
+def build(
+    invocation: Any, upstream: Any, variables: dict[str, str], aliases: Any, base: str | None
+) -> Any:
+    """Compile one exposed operation against an in-memory upstream."""
+    calls = http_call_factory(lambda namespace: upstream, variables, lambda namespace: base)
+    return compile_operation(invocation, calls, variables, aliases)
 
 
 async def test_query_types_and_order() -> None:
@@ -106,7 +112,7 @@ async def test_with_templates_literals_and_references(tmp_path: Any) -> None:
     [capability] = load_paths([spec]).capabilities
     [operation] = capability.rest[0].operations
     upstream = MemoryUpstream(UpstreamReply(200, "application/json", b"{}"))
-    op = compile_invocation(
+    op = build(
         operation.invocation,
         upstream,
         {"env.API_KEY": "k9", "API_KEY": "k9"},

@@ -14,9 +14,11 @@ def test_each_consumed_namespace_gets_its_own_client() -> None:
     capabilities = load_paths([CAPABILITIES]).capabilities
     runtime = compile_runtime(capabilities, {"LETTA_API_KEY": "k-1234"}, ServeOptions())
     assert runtime.upstream.namespaces == ["letta-jobs", "letta-runs"]
-    clients = {e.operation.operation.namespace: set() for e in runtime.rest_ops[8080]}
+    clients = {e.operation.call.operation.namespace: set() for e in runtime.rest_ops[8080]}
     for endpoint in runtime.rest_ops[8080]:
-        clients[endpoint.operation.operation.namespace].add(id(endpoint.operation.upstream))
+        clients[endpoint.operation.call.operation.namespace].add(
+            id(endpoint.operation.call.upstream)
+        )
     assert all(len(ids) == 1 for ids in clients.values())  # shared within a namespace
     assert clients["letta-jobs"] != clients["letta-runs"]  # separate across namespaces
 

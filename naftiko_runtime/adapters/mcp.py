@@ -23,21 +23,20 @@ from starlette.applications import Starlette
 from naftiko_runtime import __version__
 from naftiko_runtime.adapters.inbound_auth import Guard
 from naftiko_runtime.binding import Redactor
+from naftiko_runtime.engine.result import CallResult, Operation
 from naftiko_runtime.errors import InvocationError, NaftikoError, StartupError, UpstreamError
-from naftiko_runtime.plan import CallResult, Operation
 from naftiko_runtime.spec.model import (
+    AnyInvocation,
     Capability,
     Input,
-    Invocation,
     McpAdapter,
     McpPrompt,
-    StaticInvocation,
 )
 from naftiko_runtime.templating import Template
 
 MCP_PATH = "/mcp"
 MAX_STREAM_BYTES = 4 * 1024 * 1024
-Compile = Callable[[Capability, Invocation | StaticInvocation, tuple[str, ...]], Operation]
+Compile = Callable[[Capability, AnyInvocation, tuple[str, ...]], Operation]
 
 
 @dataclass

@@ -16,8 +16,8 @@ from urllib.parse import parse_qsl, unquote
 import orjson
 
 from naftiko_runtime.adapters.inbound_auth import Guard
+from naftiko_runtime.engine.result import Operation
 from naftiko_runtime.errors import InvocationError, NaftikoError, UpstreamError
-from naftiko_runtime.plan import Operation
 from naftiko_runtime.spec.index import norm
 
 log = logging.getLogger("naftiko_runtime.rest")

@@ -105,7 +105,7 @@ class Argument:
     key: str
     reference: str | None
     template: str | None
-    literal: float | int | None = None
+    literal: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +130,77 @@ class Invocation:
 
 
 @dataclass(frozen=True, slots=True)
+class CallStep:
+    """Call a consumed operation; its (projected) JSON is stored under `name`."""
+
+    name: str
+    operation: ConsumedOperation
+    arguments: tuple[Argument, ...]
+    where: Location
+
+
+@dataclass(frozen=True, slots=True)
+class LookupStep:
+    """Find entries of an earlier step's output whose `match` field equals a value."""
+
+    name: str
+    index: str
+    match: str
+    lookup_value: str
+    fields: tuple[str, ...]
+    where: Location
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptStep:
+    """Run a sandboxed script over the inputs and earlier outputs; it sets `result`."""
+
+    name: str
+    language: str | None
+    directory: str | None  # the `location` folder, resolved
+    file: str
+    dependencies: tuple[str, ...]
+    arguments: tuple[Argument, ...]
+    where: Location
+
+
+Step = CallStep | LookupStep | ScriptStep
+
+
+@dataclass(frozen=True, slots=True)
+class StepMapping:
+    """`targetName` (dotted for nesting) ← `value` (`$.step-name.field...`)."""
+
+    target: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrchestratedOutput:
+    """A declared result field of an orchestration: its name, type and nested shape."""
+
+    name: str
+    type: str
+    description: str | None = None
+    properties: tuple[OrchestratedOutput, ...] = ()
+    items: tuple[OrchestratedOutput, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Orchestration:
+    """An operation or tool built from steps: the graph, then mappings build the result."""
+
+    inputs: tuple[Input, ...]
+    arguments: tuple[Argument, ...]  # the unit-level `with`, seen by every step
+    steps: tuple[Step, ...]
+    mappings: tuple[StepMapping, ...]
+    outputs: tuple[OrchestratedOutput, ...]
+    mapped: tuple[MappedOutput, ...]  # exposed mapped outputs, for the last-call fallback
+    description: str | None
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
 class StaticOutput:
     """One field of a mock result: `value` is a template over the caller's inputs."""
 
@@ -148,13 +219,29 @@ class StaticInvocation:
     mapped: tuple[MappedOutput, ...] = ()  # a REST operation's outputs, over its own inputs
 
 
+AnyInvocation = Invocation | StaticInvocation | Orchestration
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardRoute:
+    """A REST resource that passes requests through to a consumed namespace."""
+
+    path: str
+    prefix: str  # the literal part of `path` before any placeholder
+    namespace: str
+    base_uri: str
+    trusted_headers: tuple[str, ...]
+    auth: Auth | None
+    where: Location
+
+
 @dataclass(frozen=True, slots=True)
 class RestOperation:
     method: str
     path: str
     name: str | None
     description: str | None
-    invocation: Invocation | StaticInvocation
+    invocation: AnyInvocation
     where: Location
 
 
@@ -166,6 +253,7 @@ class RestAdapter:
     description: str | None
     operations: tuple[RestOperation, ...]
     auth: Auth | None = None
+    forwards: tuple[ForwardRoute, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +270,7 @@ class McpTool:
     label: str | None
     description: str
     hints: ToolHints
-    invocation: Invocation | StaticInvocation
+    invocation: AnyInvocation
     where: Location
 
 
@@ -193,7 +281,7 @@ class McpResource:
     uri: str
     description: str
     mime_type: str | None
-    invocation: Invocation | StaticInvocation | None
+    invocation: AnyInvocation | None
     location: str | None
 
 
@@ -315,8 +403,9 @@ class _Builder:
         return None
 
     def resolve_ref(self, data: dict[str, Any]) -> dict[str, Any]:
-        """A tool or operation with `ref`: the function's call, inputs and outputs, with the
-        caller's own name, label, description and hints winning; semantics become hints."""
+        """A tool or operation with `ref`: the function's call, steps, inputs and outputs,
+        with the caller's own name, label, description, inputs and hints winning; semantics
+        become hints as the reference maps them (`safe: false` alone is not destructive)."""
         ref = data.get("ref")
         if not isinstance(ref, str):
             return data
@@ -326,16 +415,23 @@ class _Builder:
         merged = {k: v for k, v in function.items() if k not in ("semantics",)}
         semantics = function.get("semantics") or {}
         hints: dict[str, Any] = {}
-        if "safe" in semantics:
-            hints["readOnly"] = semantics["safe"]
-            hints["destructive"] = not semantics["safe"]
-        if "idempotent" in semantics:
+        if semantics.get("safe") is True:
+            hints["readOnly"] = True
+            hints["destructive"] = False
+        elif semantics.get("safe") is False:
+            hints["readOnly"] = False
+        if isinstance(semantics.get("idempotent"), bool):
             hints["idempotent"] = semantics["idempotent"]
-        merged["hints"] = {**hints, **(data.get("hints") or {})}
-        merged["_from_function"] = True
+        explicit = {k: v for k, v in (data.get("hints") or {}).items() if v is not None}
+        merged["hints"] = {**hints, **explicit}
+        merged["_aggregate"] = ref.partition(".")[0]
         for key in ("name", "label", "description", "method"):
-            if key in data:
+            if data.get(key):
                 merged[key] = data[key]
+        if data.get("inputParameters"):
+            merged["inputParameters"] = data["inputParameters"]
+        if data.get("with"):  # the caller's `with` runs first; the function's on top
+            merged["_caller_with"] = data["with"]
         return merged
 
     def static(self, caller: Caller, location_of: dict[str, str]) -> StaticInvocation:
@@ -346,18 +442,7 @@ class _Builder:
             if "name" in o
         )
         mapped = tuple(_mapped(o) for o in declared if "name" not in o)
-        inputs = tuple(
-            Input(
-                str(p["name"]),
-                location_of.get(norm(str(p["name"])))
-                or ("query" if caller.kind == "rest" else "argument"),
-                _str(p.get("type")),
-                bool(p.get("required", True)),
-                _str(p.get("description")),
-            )
-            for p in caller.data.get("inputParameters") or []
-            if isinstance(p, dict)
-        )
+        inputs = self.declared_inputs(caller, location_of)
         covered = {norm(i.name) for i in inputs}
         inputs += tuple(
             Input(v, "path", "string", True, None)
@@ -366,74 +451,208 @@ class _Builder:
         )
         return StaticInvocation(inputs, outputs, _str(caller.data.get("description")), mapped)
 
+    def declared_inputs(self, caller: Caller, location_of: dict[str, str]) -> tuple[Input, ...]:
+        """The inputs a caller declares. REST inputs are optional unless `required: true`
+        (path parameters always required); MCP tool inputs default to required."""
+        inputs = []
+        for p in caller.data.get("inputParameters") or []:
+            if not isinstance(p, dict) or "name" not in p:
+                continue
+            name = str(p["name"])
+            if caller.kind == "rest":
+                location = location_of.get(norm(name)) or str(p.get("in") or "query")
+                required = location == "path" or p.get("required") is True
+            else:
+                location = location_of.get(norm(name)) or "argument"
+                required = p.get("required", True) is not False
+            inputs.append(
+                Input(name, location, _str(p.get("type")), required, _str(p.get("description")))
+            )
+        return tuple(inputs)
+
+    def arguments(
+        self,
+        block: Any,
+        prefixes: tuple[str, ...],
+        operation: ConsumedOperation | None,
+        declared: set[str],
+        derived: dict[str, Input],
+        location_of: dict[str, str],
+    ) -> tuple[Argument, ...]:
+        """One `with` block: `ns.x` references, templates, literals. A reference to an input
+        the caller does not declare becomes an input of its own (typed from the parameter)."""
+        arguments = []
+        for key, value in (block or {}).items():
+            reference = reference_name(value, prefixes)
+            if reference is not None:
+                arguments.append(Argument(str(key), reference, None))
+                param = operation.param(str(key)) if operation is not None else None
+                if norm(reference) not in declared and norm(reference) not in derived:
+                    derived[norm(reference)] = Input(
+                        name=reference,
+                        location=location_of.get(norm(reference))
+                        or (param.location if param and param.location != "path" else "query"),
+                        type=param.type if param else None,
+                        required=bool(param and (param.required or param.location == "path")),
+                        description=param.description if param else None,
+                    )
+            elif isinstance(value, str):
+                arguments.append(Argument(str(key), None, value))
+            else:
+                arguments.append(Argument(str(key), None, None, value))
+        return tuple(arguments)
+
     def invocation(
         self, caller: Caller, location_of: dict[str, str]
-    ) -> Invocation | StaticInvocation | None:
+    ) -> Invocation | StaticInvocation | Orchestration | None:
+        prefixes = caller.prefixes
         if "ref" in caller.data:
             resolved = self.resolve_ref(caller.data)
-            if "call" not in resolved:
-                self.unsupported.append(
-                    Unsupported("aggregate function built from steps", self.where(caller.pointer))
-                )
-                return None
-            caller = dataclasses.replace(caller, data=resolved)
+            aggregate = resolved.get("_aggregate")
+            if isinstance(aggregate, str):
+                prefixes = (*prefixes, aggregate)
+            caller = dataclasses.replace(caller, data=resolved, prefixes=prefixes)
         if "steps" in caller.data:
-            self.unsupported.append(Unsupported("orchestration steps", self.where(caller.pointer)))
-            return None
+            return self.orchestration(caller, location_of)
         target = caller.data.get("call")
+        if isinstance(target, dict):
+            target = target.get("operation")
         if not isinstance(target, str):
             return self.static(caller, location_of)  # validated: mock outputs, no upstream
         entry = self.index.operation(target)
         assert entry is not None, "validated: call targets exist"
         operation = self.operation(entry)
-        arguments = []
+        inputs = list(self.declared_inputs(caller, location_of))
+        declared = {norm(i.name) for i in inputs}
         derived: dict[str, Input] = {}
-        declared = {
-            p["name"]: p for p in caller.data.get("inputParameters", []) if isinstance(p, dict)
-        }
-        from_function = bool(caller.data.get("_from_function"))
-        for key, value in (caller.data.get("with") or {}).items():
-            reference = reference_name(value, caller.prefixes)
-            if reference is None and from_function and value in declared:
-                reference = value  # a function's `with` names its own inputs bare
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                arguments.append(Argument(key, None, None, value))
-            elif reference is not None:
-                arguments.append(Argument(key, reference, None))
-                param = operation.param(key)
-                if reference not in declared and norm(reference) not in {norm(n) for n in derived}:
-                    derived[reference] = Input(
-                        name=reference,
-                        location=location_of.get(norm(reference))
-                        or (param.location if param else "query"),
-                        type=param.type if param else None,
-                        required=bool(param and (param.required or param.location == "path")),
-                        description=param.description if param else None,
-                    )
-            else:
-                arguments.append(Argument(key, None, str(value)))
-        inputs = [
-            Input(
-                str(p["name"]),
-                location_of.get(norm(str(p["name"])))
-                or str(p.get("in") or ("query" if caller.kind == "rest" else "argument")),
-                _str(p.get("type")),
-                bool(p.get("required", True)),
-                _str(p.get("description")),
-            )
-            for p in declared.values()
-        ]
+        arguments = self.arguments(
+            caller.data.get("_caller_with"),
+            caller.prefixes,
+            operation,
+            declared,
+            derived,
+            location_of,
+        ) + self.arguments(
+            caller.data.get("with"), prefixes, operation, declared, derived, location_of
+        )
         inputs.extend(derived.values())
-        covered = {norm(i.name) for i in inputs}
-        for variable in path_variables(caller.path or ""):
-            # a path parameter used only inside a `with` template ("job-{{job-id}}")
-            if norm(variable) not in covered:
-                covered.add(norm(variable))
-                inputs.append(Input(variable, "path", "string", True, None))
+        inputs.extend(self.path_inputs(caller, inputs))
         outputs = tuple(
             _mapped(o) for o in caller.data.get("outputParameters", []) if isinstance(o, dict)
         )
-        return Invocation(operation, tuple(arguments), tuple(inputs), outputs)
+        return Invocation(operation, arguments, tuple(inputs), outputs)
+
+    def path_inputs(self, caller: Caller, inputs: list[Input]) -> list[Input]:
+        """Path parameters the caller does not declare (used only in `with` templates)."""
+        covered = {norm(i.name) for i in inputs}
+        extra = []
+        for variable in path_variables(caller.path or ""):
+            if norm(variable) not in covered:
+                covered.add(norm(variable))
+                extra.append(Input(variable, "path", "string", True, None))
+        return extra
+
+    def orchestration(self, caller: Caller, location_of: dict[str, str]) -> Orchestration:
+        data = caller.data
+        inputs = list(self.declared_inputs(caller, location_of))
+        declared = {norm(i.name) for i in inputs}
+        derived: dict[str, Input] = {}
+        arguments = self.arguments(
+            data.get("_caller_with"), caller.prefixes, None, declared, derived, location_of
+        ) + self.arguments(data.get("with"), caller.prefixes, None, declared, derived, location_of)
+        steps: list[Step] = []
+        pointer = caller.pointer
+        for s, step in enumerate(data.get("steps") or []):
+            if not isinstance(step, dict):
+                continue
+            where = self.where((*pointer, "steps", s))
+            kind = step.get("type")
+            name = str(step.get("name"))
+            if kind == "call":
+                entry = self.index.operation(str(step.get("call")))
+                assert entry is not None, "validated: call targets exist"
+                operation = self.operation(entry)
+                with_args = self.arguments(
+                    step.get("with"), caller.prefixes, operation, declared, derived, location_of
+                )
+                steps.append(CallStep(name, operation, with_args, where))
+            elif kind == "lookup":
+                steps.append(
+                    LookupStep(
+                        name,
+                        str(step.get("index")),
+                        str(step.get("match")),
+                        str(step.get("lookupValue")),
+                        tuple(str(f) for f in step.get("outputParameters") or []),
+                        where,
+                    )
+                )
+            elif kind == "script":
+                with_args = self.arguments(
+                    step.get("with"), caller.prefixes, None, declared, derived, location_of
+                )
+                steps.append(
+                    ScriptStep(
+                        name,
+                        _str(step.get("language")),
+                        self.directory(_str(step.get("location"))),
+                        str(step.get("file")),
+                        tuple(str(d) for d in step.get("dependencies") or []),
+                        with_args,
+                        where,
+                    )
+                )
+        inputs.extend(derived.values())
+        inputs.extend(self.path_inputs(caller, inputs))
+        declared_outputs = [o for o in data.get("outputParameters") or [] if isinstance(o, dict)]
+        return Orchestration(
+            inputs=tuple(inputs),
+            arguments=arguments,
+            steps=tuple(steps),
+            mappings=tuple(
+                StepMapping(str(m["targetName"]), str(m["value"]))
+                for m in data.get("mappings") or []
+                if isinstance(m, dict) and "targetName" in m and "value" in m
+            ),
+            outputs=tuple(_orchestrated(o) for o in declared_outputs if "name" in o),
+            mapped=tuple(_mapped(o) for o in declared_outputs if "name" not in o),
+            description=_str(data.get("description")),
+            label=_str(data.get("name")) or caller.kind,
+        )
+
+    def directory(self, location: str | None) -> str | None:
+        """A `file:///` script location: absolute, or `file:///./x` beside the spec."""
+        if location is None:
+            return None
+        from urllib.parse import unquote, urlparse
+
+        if location.startswith(("file:///./", "file:///../")):
+            return str(self.doc.path.parent / unquote(location[len("file:///") :]))
+        return unquote(urlparse(location).path)
+
+
+def _orchestrated(data: dict[str, Any]) -> OrchestratedOutput:
+    properties = data.get("properties")
+    items = data.get("items")
+    props: list[OrchestratedOutput] = []
+    if isinstance(properties, dict):
+        props = [
+            _orchestrated({"name": k, **v}) for k, v in properties.items() if isinstance(v, dict)
+        ]
+    elif isinstance(properties, list):
+        props = [_orchestrated(p) for p in properties if isinstance(p, dict) and "name" in p]
+    item_list: list[OrchestratedOutput] = []
+    if isinstance(items, list):
+        item_list = [_orchestrated(i) for i in items if isinstance(i, dict) and "name" in i]
+    elif isinstance(items, dict):
+        item_list = [_orchestrated({"name": "item", **items})]
+    return OrchestratedOutput(
+        str(data["name"]),
+        str(data.get("type", "string")),
+        _str(data.get("description")),
+        tuple(props),
+        tuple(item_list),
+    )
 
 
 def _param(data: dict[str, Any]) -> Param:

@@ -35,7 +35,7 @@ capability:
               description: "Which kind"
           call: api.list-items
           with:
-            kind: "kind"
+            kind: items.kind
   exposes:
     - type: rest
       namespace: items-rest

@@ -1,0 +1,88 @@
+"""The one-node graph: an exposed operation that makes exactly one upstream call.
+
+It keeps the single-call fast path: when the result is the upstream JSON unchanged (`$.`
+mappings), the upstream bytes are forwarded without being parsed or re-encoded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from naftiko_runtime.engine.inputs import InputSpec, coerce_inputs, named_scope
+from naftiko_runtime.engine.mapping import Shaper
+from naftiko_runtime.engine.request import CompiledArgs, HttpCall
+from naftiko_runtime.engine.response import decode, parse_json, status_error
+from naftiko_runtime.engine.result import CallResult
+from naftiko_runtime.spec.model import Input
+from naftiko_runtime.upstream import UpstreamReply
+
+
+class CallOperation:
+    """`await op(inputs)` runs one exposed operation end to end."""
+
+    def __init__(
+        self,
+        label: str | None,
+        summary: str | None,
+        inputs: tuple[Input, ...],
+        specs: tuple[InputSpec, ...],
+        call: HttpCall,
+        args: CompiledArgs,
+        shape: Shaper | None,
+        variables: Mapping[str, str],
+        aliases: tuple[str, ...],
+    ) -> None:
+        self.inputs = inputs
+        self._label = label
+        self._summary = summary
+        self._specs = specs
+        self.call = call
+        self._args = args
+        self._shape = shape
+        self._variables = dict(variables)
+        self._aliases = aliases
+        self._needs_scope = args.needs_scope or call.needs_scope
+        self._format = call.operation.output_format
+
+    @property
+    def name(self) -> str:
+        return self.call.name
+
+    @property
+    def description(self) -> str | None:
+        return self._summary or self.call.operation.description
+
+    def scope(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Bound variables plus the inputs, under their spelled and normalised names
+        (`{{job-id}}` and `job_id` are the same parameter), and under the adapter aliases."""
+        scope: dict[str, Any] = dict(self._variables)
+        named = named_scope(self._specs, values)
+        scope.update(named)
+        for alias in self._aliases:
+            scope[alias] = named
+        return scope
+
+    async def __call__(self, inputs: Mapping[str, Any]) -> CallResult:
+        values = coerce_inputs(self._specs, inputs)
+        scope = self.scope(values) if self._needs_scope else None
+        args = self._args.resolve(values, scope)
+        reply = await self.call.send(self.call.request(args, scope))
+        return self._result(reply)
+
+    def _result(self, reply: UpstreamReply) -> CallResult:
+        if reply.stream is not None:
+            return CallResult(reply.status, reply.content_type, stream=reply.stream)
+        if reply.status >= 400:
+            raise status_error(reply, self.name)
+        if not reply.body or reply.status == 204:
+            return CallResult(reply.status, reply.content_type, shaped=None, raw=b"")
+        if self._format != "json":
+            document = decode(reply, self._format, self.name)
+            shaped = self._shape(document) if self._shape is not None else document
+            return CallResult(reply.status, "application/json", shaped=shaped)
+        if self._shape is None:
+            parse_json(reply.body, self.name, reply.status)  # never forward a broken body
+            return CallResult(reply.status, "application/json", raw=reply.body)
+        document = parse_json(reply.body, self.name, reply.status)
+        return CallResult(reply.status, "application/json", shaped=self._shape(document))

@@ -1,0 +1,342 @@
+"""One consumed operation compiled into a request builder.
+
+Everything fixed is decided here once: the URL split into literal and parameter parts, auth
+headers rendered, body templates compiled for their content type. Per request only the
+arguments are read from the scope, coerced and encoded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+
+from naftiko_runtime.engine.credentials import OutboundAuth
+from naftiko_runtime.engine.inputs import COERCE, BadValue, invalid
+from naftiko_runtime.engine.values import Value, compile_value
+from naftiko_runtime.errors import InvocationError, StartupError
+from naftiko_runtime.spec.index import PATH_VARIABLE, norm
+from naftiko_runtime.spec.model import Argument, ConsumedOperation, Param
+from naftiko_runtime.templating import Template, to_text
+from naftiko_runtime.upstream import Upstream, UpstreamReply, UpstreamRequest
+
+_CONTENT_TYPES = {
+    "json": "application/json",
+    "text": "text/plain; charset=utf-8",
+    "xml": "application/xml",
+    "sparql": "application/sparql-query",
+    "formUrlEncoded": "application/x-www-form-urlencoded",
+    "raw": "text/plain; charset=utf-8",
+}
+_HEADER_SAFE = re.compile(r"^[^\x00-\x08\x0a-\x1f\x7f]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class _ParamSpec:
+    name: str
+    key: str
+    location: str
+    coerce: Any
+    required: bool
+    fixed: Template | None
+
+
+def segment(value: Any) -> str:
+    """One percent-encoded path segment. `.` and `..` are refused: URL parsers (WHATWG,
+    yarl) collapse them even when encoded, which would change the upstream path."""
+    text = quote(to_text(value), safe="")
+    if text in (".", ".."):
+        raise BadValue("a path value cannot be '.' or '..'")
+    return text
+
+
+def split_path(path: str) -> tuple[str | tuple[str], ...]:
+    """`/ships/{{imo}}` → literal parts and (normalised parameter name,) parts."""
+    parts: list[str | tuple[str]] = []
+    position = 0
+    for match in PATH_VARIABLE.finditer(path):
+        if match.start() > position:
+            parts.append(path[position : match.start()])
+        parts.append((norm(match.group(1) or match.group(2)),))
+        position = match.end()
+    if position < len(path):
+        parts.append(path[position:])
+    return tuple(parts)
+
+
+def join_base(base: str, path: str) -> tuple[str, str]:
+    base = base.rstrip("/")
+    if path and not path.startswith("/"):
+        path = "/" + path
+    return base, path
+
+
+def body_context(body_type: str, data: Any) -> str:
+    """How values are encoded inside a body template of this kind."""
+    if body_type == "json":
+        return "json"
+    if body_type == "xml":
+        return "xml"
+    if body_type == "raw" and isinstance(data, str) and data.lstrip()[:1] in ("{", "["):
+        return "json"  # a JSON document written as text: values must not break it
+    return "text"
+
+
+def _compile_data(node: Any, context: str) -> Any:
+    if isinstance(node, str):
+        return Template(node, "text" if context == "json" else context)
+    if isinstance(node, dict):
+        return {key: _compile_data(value, context) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_compile_data(value, context) for value in node]
+    return node
+
+
+def _render_data(node: Any, scope: Mapping[str, Any]) -> Any:
+    """Render templates inside structured body data; a lone `{{x}}` keeps x's JSON type."""
+    if isinstance(node, Template):
+        single = node.single_variable
+        if single is not None:
+            return scope_get(scope, single)
+        return node.render(scope)
+    if isinstance(node, dict):
+        return {key: _render_data(value, scope) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_render_data(value, scope) for value in node]
+    return node
+
+
+def scope_get(scope: Mapping[str, Any], name: str) -> Any:
+    from naftiko_runtime.templating import lookup
+
+    value = lookup(scope, name)
+    if value is None and "-" in name:
+        value = lookup(scope, norm(name))
+    return value
+
+
+class HttpCall:
+    """`call.request(args, scope)` builds the upstream request for one consumed operation.
+
+    `args` are the values by normalised consumed-parameter name (exposed inputs, overlaid
+    by `with`); `scope` is what templates read (binds, inputs, earlier steps).
+    """
+
+    __slots__ = (
+        "operation",
+        "upstream",
+        "base_url",
+        "name",
+        "_params",
+        "_path_parts",
+        "_auth",
+        "_body_template",
+        "_body_kind",
+        "_body_text",
+        "_content_type",
+        "_single_body",
+        "_needs_scope",
+    )
+
+    def __init__(
+        self,
+        operation: ConsumedOperation,
+        upstream: Upstream,
+        base_url: str,
+        auth: OutboundAuth,
+    ) -> None:
+        self.operation = operation
+        self.upstream = upstream
+        self.name = operation.target
+        base, path = join_base(base_url, operation.path)
+        if re.search(r"\{[^/]*\}", base):
+            raise StartupError(
+                f"{operation.target}: base URI {base!r} has placeholders nothing fills; "
+                f"serve with --upstream {operation.namespace}=URL"
+            )
+        self.base_url = base
+        self._path_parts = split_path(path)
+        self._auth = auth
+        params = []
+        needs_scope = False
+        for param in operation.params:
+            fixed = Template(param.value) if param.value is not None else None
+            if fixed is not None and fixed.variables:
+                needs_scope = True
+            params.append(_param_spec(param, fixed))
+        self._params = tuple(params)
+        self._single_body = sum(p.location == "body" for p in params) == 1
+        self._body_template: Any = None
+        self._body_text: Template | None = None
+        self._body_kind: str | None = None
+        self._content_type = "application/json"
+        body = operation.body
+        if body is not None:
+            needs_scope = True
+            self._body_kind = body.type
+            context = body_context(body.type, body.data)
+            self._content_type = _CONTENT_TYPES.get(body.type, "application/json")
+            if isinstance(body.data, str):
+                self._body_text = Template(body.data, context)
+                if context == "json":
+                    self._content_type = "application/json"
+            else:
+                self._body_template = _compile_data(body.data, context)
+        self._needs_scope = needs_scope
+
+    @property
+    def needs_scope(self) -> bool:
+        return self._needs_scope
+
+    def request(self, args: Mapping[str, Any], scope: Mapping[str, Any] | None) -> UpstreamRequest:
+        path_values: dict[str, str] = {}
+        query = list(self._auth.query)
+        headers = list(self._auth.headers)
+        cookies: list[str] = []
+        body_values: dict[str, Any] = {}
+        problems: list[dict[str, str]] = []
+        for spec in self._params:
+            if spec.fixed is not None:
+                value: Any = spec.fixed.render(scope if scope is not None else args)
+            else:
+                value = args.get(spec.key)
+            if value is None:
+                if spec.required:
+                    problems.append({"name": spec.name, "problem": "required"})
+                continue
+            try:
+                value = spec.coerce(value)
+            except BadValue as exc:
+                problems.append({"name": spec.name, "problem": str(exc)})
+                continue
+            location = spec.location
+            if location == "path":
+                try:
+                    path_values[spec.key] = segment(value)
+                except BadValue as exc:
+                    problems.append({"name": spec.name, "problem": str(exc)})
+            elif location == "query":
+                if isinstance(value, list):
+                    query.extend((spec.name, to_text(v)) for v in value)
+                else:
+                    query.append((spec.name, to_text(value)))
+            elif location == "header":
+                text = to_text(value)
+                if not _HEADER_SAFE.match(text):
+                    problems.append({"name": spec.name, "problem": "control character in value"})
+                    continue
+                headers.append((spec.name, text))
+            elif location == "cookie":
+                cookies.append(f"{spec.name}={quote(to_text(value), safe='')}")
+            elif location == "body":
+                body_values[spec.name] = value
+        reported = {norm(p["name"]) for p in problems}
+        for part in self._path_parts:
+            if isinstance(part, tuple) and part[0] not in path_values and part[0] not in reported:
+                if args.get(part[0]) is not None:
+                    try:
+                        path_values[part[0]] = segment(args[part[0]])
+                    except BadValue as exc:
+                        problems.append({"name": part[0], "problem": str(exc)})
+                else:
+                    problems.append({"name": part[0], "problem": "required"})
+        if problems:
+            raise invalid(problems)
+        url = self.base_url + "".join(
+            p if isinstance(p, str) else path_values[p[0]] for p in self._path_parts
+        )
+        if query:
+            url += ("&" if "?" in url else "?") + "&".join(
+                f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in query
+            )
+        if cookies:
+            headers.append(("Cookie", "; ".join(cookies)))
+        body = self._body(body_values, args, scope)
+        if body is not None:
+            headers.append(("Content-Type", self._content_type))
+        return UpstreamRequest(
+            self.operation.method, url, headers, body, self.name, digest=self._auth.digest
+        )
+
+    def _body(
+        self, body_values: dict[str, Any], args: Mapping[str, Any], scope: Mapping[str, Any] | None
+    ) -> bytes | None:
+        if self._body_text is not None or self._body_template is not None:
+            render_scope = {**(scope or {}), **args}
+            if self._body_text is not None:
+                return self._body_text.render(render_scope).encode()
+            data = _render_data(self._body_template, render_scope)
+            if self._body_kind == "formUrlEncoded" and isinstance(data, dict):
+                return "&".join(
+                    f"{quote(k, safe='')}={quote(to_text(v), safe='')}" for k, v in data.items()
+                ).encode()
+            if isinstance(data, str) and self._body_kind != "json":
+                return data.encode()
+            return _dumps(data)
+        if not body_values:
+            return None
+        if self._single_body:
+            return _dumps(next(iter(body_values.values())))
+        return _dumps(body_values)
+
+    async def send(self, request: UpstreamRequest) -> UpstreamReply:
+        return await self.upstream.send(request)
+
+
+def _dumps(data: Any) -> bytes:
+    try:
+        return orjson.dumps(data)
+    except TypeError:  # integers beyond 64 bits: the standard encoder keeps them exact
+        import json
+
+        try:
+            return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+        except (ValueError, RecursionError):
+            raise InvocationError(
+                "request body cannot be encoded", [{"name": "body", "problem": "too deep"}]
+            ) from None
+
+
+def _param_spec(param: Param, fixed: Template | None) -> _ParamSpec:
+    required = param.required or param.location == "path"
+    return _ParamSpec(
+        param.name,
+        norm(param.name),
+        param.location,
+        COERCE.get(param.type, COERCE[None]),
+        required and fixed is None,
+        fixed,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledArgs:
+    """The `with` block of a call compiled: consumed parameter (normalised) → value."""
+
+    values: tuple[tuple[str, Value], ...]
+    needs_scope: bool
+
+    def resolve(self, base: Mapping[str, Any], scope: Mapping[str, Any] | None) -> dict[str, Any]:
+        """`base` (the exposed inputs by normalised name) overlaid by the `with` values."""
+        args = dict(base)
+        for key, value in self.values:
+            resolved = value(base, scope)
+            if resolved is None:
+                args.pop(key, None)
+            else:
+                args[key] = resolved
+        return args
+
+
+def compile_args(arguments: tuple[Argument, ...]) -> CompiledArgs:
+    values = []
+    needs_scope = False
+    for argument in arguments:
+        value, scoped = compile_value(argument)
+        needs_scope = needs_scope or scoped
+        values.append((norm(argument.key), value))
+    return CompiledArgs(tuple(values), needs_scope)

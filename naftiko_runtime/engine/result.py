@@ -1,0 +1,49 @@
+"""What every compiled operation returns, and the protocol adapters call it through."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+
+from naftiko_runtime.spec.model import Input
+
+
+@dataclass(slots=True)
+class CallResult:
+    """What an operation produced: raw JSON bytes, shaped data, or a stream."""
+
+    status: int
+    content_type: str
+    raw: bytes | None = None
+    shaped: Any = None
+    stream: AsyncIterator[bytes] | None = None
+    headers: tuple[tuple[bytes, bytes], ...] = ()  # extra response headers (forward)
+
+    @property
+    def data(self) -> Any:
+        """The result as a JSON value (parses raw bytes when the body was passed through)."""
+        if self.raw is not None:
+            return orjson.loads(self.raw) if self.raw else None
+        return self.shaped
+
+    def body(self) -> bytes:
+        if self.raw is not None:
+            return self.raw
+        return orjson.dumps(self.shaped)
+
+
+class Operation(Protocol):
+    """What adapters call: an exposed operation or tool, however it produces its result."""
+
+    inputs: tuple[Input, ...]
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def description(self) -> str | None: ...
+
+    async def __call__(self, inputs: Mapping[str, Any]) -> CallResult: ...

@@ -1,0 +1,82 @@
+"""Python script steps in a child process per call: RestrictedPython inside (no imports but a
+few pure modules, no dunder access, no `open`), a statement counter, and the kernel's limits
+(address space, CPU seconds). A runaway script is killed; the server never waits on it."""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import sys
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from naftiko_runtime.engine.scripting import ScriptError
+
+if TYPE_CHECKING:
+    from naftiko_runtime.engine.scripting import ScriptSettings
+
+_WORKER = "naftiko_runtime.engine.scripting.python_worker"
+_MAX_OUTPUT = 16 * 1024 * 1024
+
+
+def _limits(memory_mb: int, cpu_seconds: int) -> Any:
+    def apply() -> None:  # runs in the child, before exec
+        memory = memory_mb * 1024 * 1024 + 256 * 1024 * 1024  # the interpreter's own share
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    return apply
+
+
+async def run_python(
+    step: str, sources: list[tuple[str, str]], context: dict[str, Any], settings: ScriptSettings
+) -> Any:
+    timeout = settings.timeout_ms / 1000
+    request = orjson.dumps(
+        {
+            "step": step,
+            "sources": sources,
+            "context": context,
+            "statement_limit": settings.statement_limit,
+        }
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-I",
+        "-m",
+        _WORKER,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        preexec_fn=_limits(settings.memory_mb, max(1, int(timeout) + 1)),
+        env={"PYTHONHASHSEED": "0", "PATH": "/usr/bin:/bin"},
+        close_fds=True,
+    )
+    try:
+        out, _ = await asyncio.wait_for(process.communicate(request), timeout)
+    except TimeoutError:
+        raise ScriptError(
+            "timeout",
+            step,
+            f"script step '{step}' exceeded the timeout limit ({settings.timeout_ms} ms)",
+        ) from None
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    if not out or len(out) > _MAX_OUTPUT:
+        if process.returncode and process.returncode < 0:
+            raise ScriptError(
+                "memory" if process.returncode != -24 else "timeout",
+                step,
+                f"script step '{step}' was stopped by its resource limits",
+            )
+        raise ScriptError("failed", step, f"script step '{step}' failed without a result")
+    answer = orjson.loads(out)
+    if "error" in answer:
+        kind = answer.get("kind", "failed")
+        raise ScriptError(kind, step, f"script step '{step}' {answer['error']}")
+    return answer.get("result") if answer.get("has_result") else None

@@ -1,0 +1,70 @@
+"""A `with` value compiled: an input reference, a template, a JSONPath or a literal.
+
+Every call site (exposed operation, tool, step) resolves its arguments through this one rule,
+so `{{imo}}`, `shipyard-tools.imo` and `$.get-ship.imo_number` mean the same everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from naftiko_runtime.jsonpath import compile_path
+from naftiko_runtime.spec.index import norm
+from naftiko_runtime.spec.model import Argument
+from naftiko_runtime.templating import Template, lookup
+
+Value = Callable[[Mapping[str, Any], Mapping[str, Any] | None], Any]
+"""(inputs by normalised name, template scope or None) → value or None"""
+
+
+def compile_value(argument: Argument, steps: frozenset[str] = frozenset()) -> tuple[Value, bool]:
+    """The resolver and whether it needs the full template scope. A `$.name...` string is
+    a path into an earlier step's output when `name` is one of `steps`; otherwise it is
+    literal text, as in the reference engine."""
+    if argument.reference is not None:
+        key = norm(argument.reference)
+
+        def reference(base: Mapping[str, Any], scope: Mapping[str, Any] | None) -> Any:
+            return base.get(key)
+
+        return reference, False
+    if argument.template is None:
+        literal = argument.literal
+
+        def constant(base: Mapping[str, Any], scope: Mapping[str, Any] | None) -> Any:
+            return literal
+
+        return constant, False
+    text = argument.template
+    stripped = text.strip()
+    root, _, rest = stripped[2:].partition(".")
+    if stripped.startswith("$.") and root in steps:
+        inner = compile_path("$." + rest) if rest else None
+
+        def path(base: Mapping[str, Any], scope: Mapping[str, Any] | None) -> Any:
+            node = (scope if scope is not None else base).get(root)
+            return inner(node) if inner is not None and node is not None else node
+
+        return path, True
+    template = Template(text)
+    if template.constant is not None:
+        fixed = template.constant
+
+        def text_constant(base: Mapping[str, Any], scope: Mapping[str, Any] | None) -> Any:
+            return fixed
+
+        return text_constant, False
+    single = template.single_variable
+
+    def rendered(base: Mapping[str, Any], scope: Mapping[str, Any] | None) -> Any:
+        where = scope if scope is not None else base
+        if single is not None:
+            value = lookup(where, single)
+            if value is None and "-" in single:
+                value = lookup(where, norm(single))
+            return value
+        out = template.render(where)
+        return out if out != "" else None
+
+    return rendered, True
