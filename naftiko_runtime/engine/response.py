@@ -58,6 +58,13 @@ def decode(reply: UpstreamReply, output_format: str, name: str) -> Any:
         return None
     if output_format == "json":
         return parse_json(reply.body, name, reply.status)
+    if output_format == "xml":
+        from naftiko_runtime.engine.formats.xml import XmlError, decode_xml
+
+        try:
+            return decode_xml(reply.body)
+        except XmlError:
+            raise _bad(name, "xml", reply.status) from None
     text = reply.body.decode("utf-8", errors="replace")
     if output_format == "yaml":
         import yaml

@@ -7,6 +7,7 @@ because they are data, not structure.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -722,7 +723,8 @@ def build_capability(index: SpecIndex) -> Capability:
         if kind == "rest":
             ops = []
             for caller in mine:
-                path = caller.path or "/"
+                # `/ships/{{imo}}` and `/ships/{imo}` are the same route
+                path = re.sub(r"\{\{\s*([A-Za-z0-9_.\-]+)\s*\}\}", r"{\1}", caller.path or "/")
                 location_of = {norm(v): "path" for v in path_variables(path)}
                 invocation = builder.invocation(caller, location_of)
                 if invocation is not None:

@@ -1,0 +1,1 @@
+"""One decoder per `outputRawFormat`: upstream payloads become JSON values for mapping."""

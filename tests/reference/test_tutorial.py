@@ -1,0 +1,278 @@
+"""The Naftiko tutorial (steps 1-11) served as written, against the Microcks documents of its
+upstreams replayed on loopback, called with the official MCP client and over REST.
+
+Follows the reference engine's `tutorial/Step*ShipyardMcpClientIntegrationTest` and
+`Step10ShipyardRestAdapterIntegrationTest`, with the values its Microcks data gives.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import create_mcp_http_client, streamable_http_client
+
+from tests.conftest import CORPUS
+from tests.fixtures.microcks import MicrocksReplay
+from tests.fixtures.process import ServeProcess
+from tests.fixtures.upstream import free_port, running
+
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.skipif(not CORPUS.is_dir(), reason="the shared corpus is not beside the repo"),
+]
+FRAMEWORK = CORPUS / "naftiko-framework"
+TUTORIAL = FRAMEWORK / "src" / "main" / "resources" / "tutorial"
+MICROCKS = FRAMEWORK / "microcks"
+MCP_TOKEN = "sk-mcp-YYYYYYYYYYYY"  # the tutorial's shared/secrets.yaml
+NORTHERN_STAR = {
+    "imo": "IMO-9321483",
+    "name": "Northern Star",
+    "type": "cargo",
+    "flag": "NO",
+    "status": "active",
+}
+CREW = [
+    {"fullName": "Erik Lindström", "role": "captain"},
+    {"fullName": "Aiko Tanaka", "role": "cook"},
+]
+SHIP_WITH_CREW = {
+    **NORTHERN_STAR,
+    "yearBuilt": 2015,
+    "tonnage": 42000,
+    "length": 229,
+    "crew": CREW,
+}
+VOYAGE = {
+    "shipImo": "IMO-9321483",
+    "departurePort": "Oslo",
+    "arrivalPort": "Singapore",
+    "departureDate": "2026-04-10",
+    "arrivalDate": "2026-05-02",
+    "crewIds": ["CREW-001", "CREW-003"],
+    "cargoIds": ["CARGO-2024-0451"],
+}
+MAPPED_VOYAGE = {
+    "voyageId": "VOY-2026-042",
+    "shipImo": "IMO-9321483",
+    "route": {"from": "Oslo", "to": "Singapore"},
+    "dates": {"departure": "2026-04-10", "arrival": "2026-05-02"},
+    "crewIds": ["CREW-001", "CREW-003"],
+    "cargoIds": ["CARGO-2024-0451"],
+    "status": "planned",
+}
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class Tutorial:
+    """One step's spec served on free ports, its upstreams replayed."""
+
+    def __init__(self, urls: dict[int, str], registry: MicrocksReplay) -> None:
+        self.urls = urls
+        self.registry = registry
+
+    @property
+    def mcp(self) -> str:
+        return self.urls[3001] + "/mcp"
+
+    def client(self) -> Client:
+        http = create_mcp_http_client(headers={"Authorization": f"Bearer {MCP_TOKEN}"})
+        return Client(streamable_http_client(self.mcp, http_client=http))
+
+    async def call(self, tool: str, arguments: dict[str, Any]) -> Any:
+        async with self.client() as client:
+            result = await client.call_tool(tool, arguments)
+        assert result.is_error is False, result.content
+        return json.loads(result.content[0].text)  # type: ignore[union-attr]
+
+    async def tool_names(self) -> list[str]:
+        async with self.client() as client:
+            return [t.name for t in (await client.list_tools()).tools]
+
+    async def tools(self) -> dict[str, Any]:
+        async with self.client() as client:
+            return {t.name: t for t in (await client.list_tools()).tools}
+
+
+@contextmanager
+def tutorial(step_file: str) -> Iterator[Tutorial]:
+    registry = MicrocksReplay.load(MICROCKS / "naftiko-shipyard-maritime-registry-api.yaml")
+    legacy = MicrocksReplay.load(MICROCKS / "naftiko-shipyard-legacy-dockyard-api.yaml")
+    ports = {3001: free_port(), 3002: free_port(), 3003: free_port()}
+    with running(registry) as registry_url, running(legacy) as legacy_url:
+        args = [str(TUTORIAL / step_file), "--host", "127.0.0.1"]
+        args += ["--upstream", f"registry={registry_url}", "--upstream", f"legacy={legacy_url}"]
+        for spec_port, port in ports.items():
+            args += ["--port", f"{spec_port}={port}"]
+        with ServeProcess(args) as process:
+            urls = {spec: f"http://127.0.0.1:{port}" for spec, port in ports.items()}
+            process.wait_ready(urls[3001] + "/mcp")
+            yield Tutorial(urls, registry)
+
+
+def step_file(number: int) -> str:
+    [match] = [p.name for p in TUTORIAL.glob(f"step-{number}-*.y*ml")]
+    return match
+
+
+# ------------------------------------------------------------------ steps 1-6 (single calls)
+async def test_step1_mock_tool_renders_its_values() -> None:
+    with tutorial(step_file(1)) as served:
+        assert await served.tool_names() == ["get-ship"]
+        assert await served.call("get-ship", {"imo_number": "IMO-9321483"}) == NORTHERN_STAR
+
+
+@pytest.mark.parametrize("step", [2, 3, 4])
+async def test_steps2_to_4_list_and_get_ships(step: int) -> None:
+    with tutorial(step_file(step)) as served:
+        tools = await served.tools()
+        assert list(tools)[:2] == ["list-ships", "get-ship"]
+        assert "status" not in tools["list-ships"].input_schema.get("required", [])
+        assert tools["get-ship"].input_schema["required"] == ["imo"]
+        ships = await served.call("list-ships", {})
+        assert [s["name"] for s in ships] == ["Northern Star", "Pacific Dawn"]
+        assert await served.call("list-ships", {"status": "active"}) == [NORTHERN_STAR]
+        ship = await served.call("get-ship", {"imo": "IMO-9321483"})
+        assert {k: ship[k] for k in NORTHERN_STAR} == NORTHERN_STAR
+        if step >= 3:  # binds from the spec's secrets file reach the upstream
+            seen = served.registry.seen[-1]
+            assert seen.headers["authorization"] == "Bearer dummy-token"
+            assert seen.headers["registry-version"] == "1.0.0-alpha2"
+        if step == 4:
+            assert ship["specs"] == {"yearBuilt": 2015, "tonnage": 42000, "length": 229}
+
+
+async def test_step5_legacy_xml_vessels_are_mapped() -> None:
+    """Follows Step5ShipyardMcpClientIntegrationTest: an XML upstream read with JSONPath."""
+    with tutorial(step_file(5)) as served:
+        vessels = await served.call("list-legacy-vessels", {})
+        assert vessels == [
+            {
+                "vesselCode": "LEGACY-4012",
+                "name": "Old Faithful",
+                "type": "cargo",
+                "flag": "GB",
+                "status": "active",
+            },
+            {
+                "vesselCode": "LEGACY-2087",
+                "name": "Iron Maiden",
+                "type": "bulk_carrier",
+                "flag": "PA",
+                "status": "laid_up",
+            },
+        ]
+
+
+async def test_step6_create_voyage_posts_a_json_body_and_maps_the_result() -> None:
+    with tutorial(step_file(6)) as served:
+        assert await served.call("create-voyage", VOYAGE) == MAPPED_VOYAGE
+        sent = json.loads(served.registry.seen[-1].body)
+        assert sent == VOYAGE
+
+
+async def test_step6_quotes_in_values_never_break_the_upstream_json() -> None:
+    with tutorial(step_file(6)) as served:
+        tricky = {**VOYAGE, "departurePort": 'Oslo "Havn" \\ 1', "cargoIds": []}
+        await served.call("create-voyage", tricky)
+        assert json.loads(served.registry.seen[-1].body) == tricky
+
+
+# ------------------------------------------------------------------ steps 7-11 (the graph)
+async def test_step7_get_ship_with_crew_runs_call_call_lookup() -> None:
+    """Follows Step7ShipyardMcpClientIntegrationTest.getShipWithCrewShouldReturnMapped..."""
+    with tutorial(step_file(7)) as served:
+        assert await served.tool_names() == [
+            "list-ships",
+            "get-ship",
+            "list-legacy-vessels",
+            "create-voyage",
+            "get-ship-with-crew",
+        ]
+        assert await served.call("get-ship-with-crew", {"imo": "IMO-9321483"}) == SHIP_WITH_CREW
+        crew = httpx.get(served.urls[3002] + "/ships/IMO-9321483/crew", timeout=10)
+        assert crew.status_code == 200
+        assert crew.json() == SHIP_WITH_CREW
+
+
+@pytest.mark.parametrize("step", [8, 9])
+async def test_steps8_and_9_keep_the_five_tools(step: int) -> None:
+    with tutorial(step_file(step)) as served:
+        tools = await served.tools()
+        assert list(tools) == [
+            "list-ships",
+            "get-ship",
+            "list-legacy-vessels",
+            "create-voyage",
+            "get-ship-with-crew",
+        ]
+        assert await served.call("create-voyage", VOYAGE) == MAPPED_VOYAGE
+        assert await served.call("get-ship-with-crew", {"imo": "IMO-9321483"}) == SHIP_WITH_CREW
+        if step == 9:  # the aggregate function's semantics become the tool's hints
+            hints = tools["get-ship-with-crew"].annotations
+            assert hints is not None
+            assert (hints.read_only_hint, hints.destructive_hint, hints.idempotent_hint) == (
+                True,
+                False,
+                True,
+            )
+
+
+async def test_step10_rest_adapter_passes_201_and_serves_the_aggregate() -> None:
+    """Follows Step10ShipyardRestAdapterIntegrationTest."""
+    with tutorial(step_file(10)) as served:
+        rest = served.urls[3003]
+        ships = httpx.get(rest + "/ships", timeout=10)
+        assert ships.status_code == 200
+        assert ships.json()[0] == NORTHERN_STAR
+        created = httpx.post(rest + "/voyages", json=VOYAGE, timeout=10)
+        assert created.status_code == 201  # the upstream's status, passed through
+        assert created.json() == MAPPED_VOYAGE
+        crew = httpx.get(rest + "/ships/IMO-9321483/crew", timeout=10)
+        assert (crew.status_code, crew.json()) == (200, SHIP_WITH_CREW)
+        vessels = httpx.get(rest + "/legacy/vessels", params={"status": "active"}, timeout=10)
+        assert vessels.status_code == 200
+        assert vessels.json()[0]["vesselCode"] == "LEGACY-4012"
+
+
+async def test_step11_voyage_manifest_joins_three_lookups() -> None:
+    """Follows Step11ShipyardFleetManifestIntegrationTest, calling the manifest as a user
+    would (the reference test lists it only)."""
+    with tutorial(step_file(11)) as served:
+        names = await served.tool_names()
+        assert names[-1] == "get-voyage-manifest" and len(names) == 6
+        manifest = await served.call("get-voyage-manifest", {"voyageId": "VOY-2026-042"})
+        assert manifest == {
+            "voyageId": "VOY-2026-042",
+            "status": "planned",
+            "route": {"from": "Oslo", "to": "Singapore"},
+            "ship": {"name": "Northern Star", "type": "cargo", "flag": "NO"},
+            "crew": CREW,
+            "cargo": [
+                {
+                    "type": "container",
+                    "description": "Electronics components",
+                    "weight": 12.5,
+                    "hazardous": False,
+                }
+            ],
+        }
+        flat = httpx.get(served.urls[3002] + "/voyages/VOY-2026-042/manifest", timeout=10)
+        assert flat.status_code == 200
+        assert flat.json()["shipName"] == "Northern Star"
+        assert flat.json()["crew"] == CREW
+
+
+def test_tutorial_files_are_all_covered() -> None:
+    covered = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}
+    assert {int(p.name.split("-")[1]) for p in Path(TUTORIAL).glob("step-*.y*ml")} == covered
