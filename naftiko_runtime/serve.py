@@ -25,9 +25,10 @@ import uvicorn
 
 from naftiko_runtime.adapters.inbound_auth import Guard, build_guard
 from naftiko_runtime.adapters.openapi import build_openapi
-from naftiko_runtime.adapters.rest import RestApp, RestEndpoint, build_rest_app
+from naftiko_runtime.adapters.rest import ForwardEndpoint, RestApp, RestEndpoint, build_rest_app
 from naftiko_runtime.binding import Redactor, resolve_bindings
 from naftiko_runtime.engine.compile import compile_operation, http_call_factory
+from naftiko_runtime.engine.forward import Forwarder
 from naftiko_runtime.engine.result import Operation
 from naftiko_runtime.engine.scripting import ScriptEngines, ScriptSettings
 from naftiko_runtime.spec.model import AnyInvocation, Capability, McpAdapter
@@ -168,6 +169,7 @@ def compile_runtime(
         )
 
     rest_ops: dict[int, list[RestEndpoint]] = {}
+    forwards: dict[int, list[ForwardEndpoint]] = {}
     hosts: dict[int, str] = {}
     titles: dict[int, list[Capability]] = {}
     for capability in capabilities:
@@ -180,6 +182,13 @@ def compile_runtime(
             )
             if guard is not None:
                 redactor.add(guard.secrets)
+            for route in adapter.forwards:
+                base = options.upstreams.get(route.namespace) or options.upstreams.get("*")
+                forwarder = Forwarder(
+                    route, clients.for_namespace(route.namespace), variables[capability.file], base
+                )
+                redactor.add(forwarder.auth.secrets)
+                forwards.setdefault(port, []).append(ForwardEndpoint(forwarder, guard))
             for op in adapter.operations:
                 rest_ops.setdefault(port, []).append(
                     RestEndpoint(
@@ -192,12 +201,18 @@ def compile_runtime(
                     )
                 )
     rest_apps: dict[int, Swappable] = {}
-    for port, endpoints in rest_ops.items():
+    for port in set(rest_ops) | set(forwards):
+        endpoints = rest_ops.setdefault(port, [])
         caps = titles[port]
         title = " + ".join(c.label or c.file for c in caps)
         description = "\n\n".join(c.description or "" for c in caps)
         rest_apps[port] = Swappable(
-            build_rest_app(endpoints, redactor, build_openapi(title, description, endpoints))
+            build_rest_app(
+                endpoints,
+                redactor,
+                build_openapi(title, description, endpoints),
+                forwards.get(port, ()),
+            )
         )
 
     def mcp_guard(capability: Capability, adapter: McpAdapter) -> Guard | None:

@@ -36,6 +36,8 @@ class UpstreamRequest:
     body: bytes | None
     operation: str
     digest: tuple[str, str] | None = None
+    body_stream: AsyncIterator[bytes] | None = None  # a forwarded request body, as it comes
+    stream_reply: bool = False  # a 2xx/3xx reply is streamed whatever its type (forward)
 
 
 @dataclass(slots=True)
@@ -46,6 +48,7 @@ class UpstreamReply:
     content_type: str
     body: bytes = b""
     stream: AsyncIterator[bytes] | None = None
+    headers: list[tuple[str, str]] | None = None  # kept only for streamed replies (forward)
 
 
 class Upstream(Protocol):
@@ -87,7 +90,7 @@ class AiohttpUpstream:
                 # already percent-encoded by the plan; never re-normalised (no `..` collapsing)
                 yarl.URL(request.url, encoded=True),
                 headers=request.headers,
-                data=request.body,
+                data=request.body_stream if request.body_stream is not None else request.body,
                 allow_redirects=False,
                 middlewares=middlewares,
             )
@@ -98,6 +101,11 @@ class AiohttpUpstream:
         except (aiohttp.ClientConnectionError, OSError) as exc:
             raise _connect(request, _describe(exc)) from None
         content_type = response.headers.get("Content-Type", "")
+        if request.stream_reply and response.status < 400:
+            headers = [(k, v) for k, v in response.headers.items()]
+            return UpstreamReply(
+                response.status, content_type, stream=_chunks(response, request), headers=headers
+            )
         if content_type.split(";")[0].strip().lower() in STREAM_TYPES and response.status < 300:
             return UpstreamReply(response.status, content_type, stream=_chunks(response, request))
         try:
@@ -193,7 +201,9 @@ class PyreqwestUpstream:
         builder = self._open().request(request.method, request.url)
         for key, value in request.headers:
             builder = builder.header(key, value)
-        if request.body is not None:
+        if request.body_stream is not None:
+            builder = builder.body_stream(request.body_stream)
+        elif request.body is not None:
             builder = builder.body_bytes(request.body)
         try:
             # read-ahead of 0: an event stream's chunks are handed over as they arrive
@@ -211,6 +221,14 @@ class PyreqwestUpstream:
         except errors.PyreqwestError as exc:
             raise _connect(request, type(exc).__name__) from None
         content_type = response.get_header("content-type") or ""
+        if request.stream_reply and response.status < 400:
+            headers = [(str(k), str(v)) for k, v in response.headers.items()]
+            return UpstreamReply(
+                response.status,
+                content_type,
+                stream=_reqwest_chunks(streamed, response, request),
+                headers=headers,
+            )
         if content_type.split(";")[0].strip().lower() in STREAM_TYPES and response.status < 300:
             return UpstreamReply(
                 response.status, content_type, stream=_reqwest_chunks(streamed, response, request)

@@ -37,13 +37,26 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+BODIES = {
+    "xml": (b"<items><id>x</id></items>", "application/xml"),
+    "csv": (b"id,name\nx,y\n", "text/csv"),
+}
+
+
 class Recorder:
-    def __init__(self) -> None:
+    """Answers every request in the format its operation declares."""
+
+    def __init__(self, formats: dict[str, str] | None = None) -> None:
         self.requests: list[UpstreamRequest] = []
+        self.formats = formats or {}
 
     async def send(self, request: UpstreamRequest) -> UpstreamReply:
         self.requests.append(request)
-        return UpstreamReply(200, "application/json", b'{"id": "x", "items": []}')
+        body, kind = BODIES.get(
+            self.formats.get(request.operation, "json"),
+            (b'{"id": "x", "items": []}', "application/json"),
+        )
+        return UpstreamReply(200, kind, body)
 
     async def close(self) -> None:
         return None
@@ -56,7 +69,9 @@ async def test_every_corpus_operation_and_tool_runs(capsys: pytest.CaptureFixtur
         if not result.ok or not result.capabilities:
             continue
         counts["files"] += 1
-        recorder = Recorder()
+        recorder = Recorder(
+            {op.target: op.output_format for c in result.capabilities for op in c.operations}
+        )
         # some real specs template their host (`https://{subdomain}.{site}`): point all at one
         options = ServeOptions(upstreams={"*": "http://upstream.test/base"})
         try:

@@ -16,8 +16,11 @@ from urllib.parse import parse_qsl, unquote
 import orjson
 
 from naftiko_runtime.adapters.inbound_auth import Guard
+from naftiko_runtime.engine.forward import REPLY_HEADERS, Forwarder
+from naftiko_runtime.engine.response import status_error
 from naftiko_runtime.engine.result import Operation
 from naftiko_runtime.errors import InvocationError, NaftikoError, UpstreamError
+from naftiko_runtime.jsonpath import compile_path
 from naftiko_runtime.spec.index import norm
 
 log = logging.getLogger("naftiko_runtime.rest")
@@ -93,12 +96,20 @@ def _handler(endpoint: RestEndpoint, redact: Redact) -> Handler:
     """Request → inputs → compiled operation → response, for one route and method."""
     operation = endpoint.operation
     by_location: dict[str, list[str]] = {}
+    fixed: dict[str, str] = {}
+    body_inputs: list[tuple[str, Any]] = []
     for item in operation.inputs:
+        if item.value is not None and not item.value.startswith("$"):
+            fixed[item.name] = item.value  # a fixed value, whatever `in` says (reference)
+            continue
         by_location.setdefault(item.location, []).append(item.name)
+        if item.location == "body":
+            body_inputs.append(
+                (item.name, compile_path(item.value) if item.value is not None else None)
+            )
     query_names = {norm(n): n for n in by_location.get("query", [])}
     header_names = {n.lower().encode("latin-1"): n for n in by_location.get("header", [])}
     cookie_names = set(by_location.get("cookie", []))
-    body_names = by_location.get("body", [])
 
     guard = endpoint.guard
 
@@ -108,7 +119,7 @@ def _handler(endpoint: RestEndpoint, redact: Redact) -> Handler:
         if guard is not None and not guard.allows(scope):
             await guard.reject(send)
             return
-        inputs: dict[str, Any] = dict(params)
+        inputs: dict[str, Any] = {**fixed, **params} if fixed else dict(params)
         try:
             raw_query = scope["query_string"]
             if query_names and raw_query:
@@ -125,8 +136,8 @@ def _handler(endpoint: RestEndpoint, redact: Redact) -> Handler:
                         inputs[name] = [previous, value]
             if header_names or cookie_names:
                 _header_inputs(scope, header_names, cookie_names, inputs)
-            if body_names:
-                inputs.update(await _body_inputs(receive, body_names))
+            if body_inputs:
+                inputs.update(await _body_inputs(receive, body_inputs))
             result = await operation(inputs)
         except NaftikoError as exc:
             status, kind, body = error_reply(exc, redact)
@@ -163,7 +174,9 @@ def _header_inputs(
                     inputs[cookie] = unquote(cookie_value)
 
 
-async def _body_inputs(receive: Receive, names: list[str]) -> dict[str, Any]:
+async def _body_inputs(receive: Receive, inputs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Body inputs as the reference reads them: a `$.path` into the JSON body, else the
+    field of the input's name, else (one body input) the whole body."""
     chunks = []
     while True:
         message = await receive()
@@ -179,13 +192,24 @@ async def _body_inputs(receive: Receive, names: list[str]) -> dict[str, Any]:
         raise InvocationError(
             "request body is not valid JSON", [{"name": "body", "problem": "not JSON"}]
         ) from None
-    if len(names) == 1:  # the one body input is the whole request body
-        return {names[0]: payload}
-    if not isinstance(payload, dict):
-        raise InvocationError(
-            "request body must be a JSON object", [{"name": "body", "problem": "not an object"}]
-        )
-    return {name: payload[name] for name in names if name in payload}
+    values: dict[str, Any] = {}
+    for name, extract in inputs:
+        if extract is not None:
+            value = extract(payload)
+        elif isinstance(payload, dict) and name in payload:
+            value = payload[name]
+        elif len(inputs) == 1:
+            value = payload
+        else:
+            if not isinstance(payload, dict):
+                raise InvocationError(
+                    "request body must be a JSON object",
+                    [{"name": "body", "problem": "not an object"}],
+                )
+            continue
+        if value is not None:
+            values[name] = value
+    return values
 
 
 async def _stream(
@@ -251,8 +275,14 @@ class RestApp:
         endpoints: Sequence[RestEndpoint],
         redact: Redact,
         openapi: dict[str, Any] | None = None,
+        forwards: Sequence[ForwardEndpoint] = (),
     ) -> None:
         self.openapi = openapi
+        # longest prefix first: /a/b/ wins over /a/
+        self.forwards = [
+            (f, _forward_handler(f, redact))
+            for f in sorted(forwards, key=lambda f: -len(f.forwarder.prefix))
+        ]
         self.static: dict[str, dict[str, Handler]] = {}
         self.dynamic: list[tuple[re.Pattern[str], list[str], dict[str, Handler]]] = []
         dynamic: dict[str, tuple[re.Pattern[str], list[str], dict[str, Handler]]] = {}
@@ -295,6 +325,13 @@ class RestApp:
             return
         path = scope["path"]
         found = self.match(path)
+        if found is None and self.forwards:
+            raw_path = scope.get("raw_path") or path.encode()
+            raw = raw_path.decode("latin-1")
+            for forward, handle in self.forwards:
+                if forward.forwarder.matches(raw):
+                    await handle(scope, receive, send, {})
+                    return
         if found is None:
             other = path[:-1] if path.endswith("/") else path + "/"
             if len(path) > 1 and self.match(other) is not None:
@@ -341,6 +378,88 @@ def build_rest_app(
     endpoints: Sequence[RestEndpoint],
     redact: Redact,
     openapi: dict[str, Any] | None = None,
+    forwards: Sequence[ForwardEndpoint] = (),
 ) -> RestApp:
     """One ASGI app serving `endpoints` (all REST operations of one port)."""
-    return RestApp(endpoints, redact, openapi)
+    return RestApp(endpoints, redact, openapi, forwards)
+
+
+@dataclass(frozen=True)
+class ForwardEndpoint:
+    """A forward route with the guard of its adapter."""
+
+    forwarder: Forwarder
+    guard: Guard | None = None
+
+
+MAX_FORWARD_BODY = 10 * 1024 * 1024
+
+
+def _forward_handler(endpoint: ForwardEndpoint, redact: Redact) -> Handler:
+    forwarder = endpoint.forwarder
+    guard = endpoint.guard
+
+    async def handle(
+        scope: dict[str, Any], receive: Receive, send: Send, params: dict[str, str]
+    ) -> None:
+        if guard is not None and not guard.allows(scope):
+            await guard.reject(send)
+            return
+        headers = scope["headers"]
+        has_body = any(k in (b"content-length", b"transfer-encoding") for k, _ in headers)
+        body = _request_stream(receive, MAX_FORWARD_BODY) if has_body else None
+        raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        request = forwarder.request(
+            scope["method"], raw_path, scope["query_string"].decode("latin-1"), headers, body
+        )
+        try:
+            reply = await forwarder.send(request)
+            if reply.stream is None and reply.status >= 400:
+                raise status_error(reply, forwarder.name)
+        except NaftikoError as exc:
+            status, kind, payload = error_reply(exc, redact)
+            await _respond(send, status, payload, kind)
+            return
+        if reply.stream is None:
+            await _respond(send, reply.status, reply.body, reply.content_type.encode("latin-1"))
+            return
+        out_headers = [
+            (k.lower().encode("latin-1"), v.encode("latin-1"))
+            for k, v in reply.headers or []
+            if k.lower() in REPLY_HEADERS
+        ]
+        await send({"type": "http.response.start", "status": reply.status, "headers": out_headers})
+        try:
+            async for chunk in reply.stream:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except OSError:
+            pass
+        except Exception as exc:  # the status is sent already: end the body, say why
+            log.warning("forward to %s ended early: %s", forwarder.name, redact(str(exc)))
+        finally:
+            closer = getattr(reply.stream, "aclose", None)
+            if closer is not None:
+                await closer()
+        await send({"type": "http.response.body", "body": b""})
+
+    return handle
+
+
+async def _request_stream(receive: Receive, limit: int) -> AsyncIterator[bytes]:
+    """The client's body as it arrives, cut at `limit` bytes."""
+    total = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        chunk = message.get("body", b"")
+        total += len(chunk)
+        if total > limit:
+            raise InvocationError(
+                f"request body is larger than {limit} bytes",
+                [{"name": "body", "problem": "too large"}],
+            )
+        if chunk:
+            yield chunk
+        if not message.get("more_body"):
+            return

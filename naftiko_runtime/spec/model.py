@@ -118,6 +118,7 @@ class Input:
     type: str | None
     required: bool
     description: str | None
+    value: str | None = None  # REST: `$.path` into the request body, else a fixed value
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,14 +226,16 @@ AnyInvocation = Invocation | StaticInvocation | Orchestration
 
 @dataclass(frozen=True, slots=True)
 class ForwardRoute:
-    """A REST resource that passes requests through to a consumed namespace."""
+    """A REST resource that passes requests through to a consumed namespace: the request
+    path below `prefix` is appended to the namespace's `baseUri`."""
 
     path: str
-    prefix: str  # the literal part of `path` before any placeholder
+    prefix: str  # the literal part of `path` before its first placeholder
     namespace: str
     base_uri: str
     trusted_headers: tuple[str, ...]
     auth: Auth | None
+    params: tuple[Param, ...]  # the namespace's own inputParameters (fixed headers, query)
     where: Location
 
 
@@ -466,9 +469,9 @@ class _Builder:
             else:
                 location = location_of.get(norm(name)) or "argument"
                 required = p.get("required", True) is not False
-            inputs.append(
-                Input(name, location, _str(p.get("type")), required, _str(p.get("description")))
-            )
+            kind, description = _str(p.get("type")), _str(p.get("description"))
+            value = _str(p.get("value")) if caller.kind == "rest" else None
+            inputs.append(Input(name, location, kind, required, description, value))
         return tuple(inputs)
 
     def arguments(
@@ -621,6 +624,30 @@ class _Builder:
             label=_str(data.get("name")) or caller.kind,
         )
 
+    def forward(self, resource: dict[str, Any], pointer: DataPath) -> ForwardRoute:
+        config = resource["forward"]
+        namespace = str(config["targetNamespace"])
+        api = self.index.apis[namespace]  # validated: `forward-target`
+        path = str(resource.get("path") or "/")
+        placeholder = re.search(r"\{", path)
+        prefix = path[: placeholder.start()] if placeholder else path
+        auth = api.data.get("authentication")
+        params = tuple(
+            _param(p)
+            for p in api.data.get("inputParameters") or []
+            if isinstance(p, dict) and "name" in p and "in" in p
+        )
+        return ForwardRoute(
+            path=path,
+            prefix=prefix,
+            namespace=namespace,
+            base_uri=str(api.data.get("baseUri", "")),
+            trusted_headers=tuple(str(h) for h in config.get("trustedHeaders") or []),
+            auth=_auth(auth) if isinstance(auth, dict) else None,
+            params=params,
+            where=self.where(pointer),
+        )
+
     def directory(self, location: str | None) -> str | None:
         """A `file:///` script location: absolute, or `file:///./x` beside the spec."""
         if location is None:
@@ -749,10 +776,14 @@ def build_capability(index: SpecIndex) -> Capability:
                     _auth(expose["authentication"]) if "authentication" in expose else None,
                 )
             )
-            if any("forward" in r for r in expose.get("resources") or [] if isinstance(r, dict)):
-                builder.unsupported.append(
-                    Unsupported("REST forward", builder.where(("capability", "exposes", e)))
-                )
+            forwards = []
+            for r, resource in enumerate(expose.get("resources") or []):
+                if isinstance(resource, dict) and isinstance(resource.get("forward"), dict):
+                    forwards.append(
+                        builder.forward(resource, ("capability", "exposes", e, "resources", r))
+                    )
+            if forwards:
+                rest_adapters[-1] = dataclasses.replace(rest_adapters[-1], forwards=tuple(forwards))
         elif kind == "mcp":
             mcp_adapters.append(_mcp_adapter(builder, expose, mine))
         else:

@@ -1,6 +1,6 @@
 """`--strict`: report every use of the dialect that the reference engine would reject.
 
-Our schema accepts four deviations found in real specs because they carry meaning; the
+Our schema accepts five deviations found in real specs because they carry meaning; the
 reference `1.0.0-alpha2` schema does not. Each use becomes a `portability` error here.
 """
 
@@ -68,10 +68,17 @@ def _findings(data: Any) -> Iterator[tuple[DataPath, str]]:
                 yield (*base, "description"), "'description' on a rest adapter"
             for r, resource in enumerate(as_list(expose.get("resources"))):
                 resource = as_dict(resource)
-                yield from _name(resource, (*base, "resources", r), "name", "REST resource name")
+                rbase = (*base, "resources", r)
+                yield from _name(resource, rbase, "name", "REST resource name")
+                yield from _rest_required(
+                    resource.get("inputParameters"), (*rbase, "inputParameters")
+                )
                 for o, op in enumerate(as_list(resource.get("operations"))):
-                    obase = (*base, "resources", r, "operations", o)
+                    obase = (*rbase, "operations", o)
                     yield from _name(as_dict(op), obase, "name", "REST operation name")
+                    yield from _rest_required(
+                        as_dict(op).get("inputParameters"), (*obase, "inputParameters")
+                    )
                     yield from _caller(as_dict(op), obase)
         elif expose.get("type") == "mcp":
             for t, tool in enumerate(as_list(expose.get("tools"))):
@@ -97,6 +104,12 @@ def _consumed_params(params: Any, base: DataPath) -> Iterator[tuple[DataPath, st
         for key in ("type", "required", "description"):
             if key in as_dict(param):
                 yield (*base, p, key), f"{key!r} on a consumed input parameter"
+
+
+def _rest_required(params: Any, base: DataPath) -> Iterator[tuple[DataPath, str]]:
+    for p, param in enumerate(as_list(params)):
+        if "required" in as_dict(param):
+            yield (*base, p, "required"), "'required' on an exposed REST input parameter"
 
 
 def _caller(obj: dict[str, Any], base: DataPath) -> Iterator[tuple[DataPath, str]]:

@@ -378,8 +378,10 @@ def _jsonpath_sites(node: Any, pointer: DataPath) -> Iterator[tuple[DataPath, st
     if isinstance(node, dict):
         for key, value in node.items():
             here = (*pointer, key)
-            if key in ("mapping", "lookupValue") and isinstance(value, str):
+            if key == "mapping" and isinstance(value, str):
                 yield here, value
+            elif key == "lookupValue" and isinstance(value, str) and value.startswith("$"):
+                yield here, value  # otherwise a template or a literal, as in the reference
             elif (
                 key == "value"
                 and isinstance(value, str)
