@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from naftiko_runtime import __version__
+from naftiko_runtime.engine.scripting import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_MS, ScriptSettings
 from naftiko_runtime.errors import BindingError, StartupError
 from naftiko_runtime.report import FORMATS, render, render_text
 from naftiko_runtime.spec.load import LoadResult, UsageError, load_paths
@@ -79,6 +80,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds an upstream exchange may take (504 after)",
     )
     serve.add_argument("--connect-timeout", type=float, default=5.0)
+    serve.add_argument(
+        "--script-timeout",
+        type=int,
+        default=DEFAULT_TIMEOUT_MS,
+        metavar="MS",
+        help="milliseconds a script step may run (default %(default)s)",
+    )
+    serve.add_argument(
+        "--script-memory",
+        type=int,
+        default=DEFAULT_MEMORY_MB,
+        metavar="MB",
+        help="memory a script step may use (default %(default)s)",
+    )
     serve.add_argument(
         "--simulate",
         choices=("never", "auto", "always"),
@@ -238,6 +253,7 @@ def _serve(
         simulate=args.simulate,
         access_log=args.access_log,
         http_client=args.http_client,
+        scripting=ScriptSettings(timeout_ms=args.script_timeout, memory_mb=args.script_memory),
     )
     extra = []
     before_simulator = env

@@ -19,6 +19,7 @@ from naftiko_runtime.adapters.inbound_auth import Guard
 from naftiko_runtime.engine.forward import REPLY_HEADERS, Forwarder
 from naftiko_runtime.engine.response import status_error
 from naftiko_runtime.engine.result import Operation
+from naftiko_runtime.engine.scripting import ScriptError
 from naftiko_runtime.errors import InvocationError, NaftikoError, UpstreamError
 from naftiko_runtime.jsonpath import compile_path
 from naftiko_runtime.spec.index import norm
@@ -63,6 +64,10 @@ def error_reply(exc: Exception, redact: Redact) -> tuple[int, bytes, bytes]:
         payload = exc.to_json()
         payload["error"]["message"] = redact(exc.message)
         return 504 if exc.kind == "timeout" else 502, b"application/json", orjson.dumps(payload)
+    if isinstance(exc, ScriptError):
+        status = 504 if exc.kind == "timeout" else 500
+        payload = {"type": f"script_{exc.kind}", "message": redact(exc.message), "step": exc.step}
+        return status, b"application/json", orjson.dumps({"error": payload})
     log.exception("internal error: %s", redact(repr(exc)))
     return (
         500,
