@@ -11,14 +11,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from naftiko_runtime.jsonpath import compile_path, simple_steps
-from naftiko_runtime.spec.model import MappedOutput, OutputField
+from naftiko_runtime.spec.model import MAX_OUTPUT_DEPTH, MappedOutput, OutputField
 from naftiko_runtime.templating import Template
 
 Shaper = Callable[[Any], Any]
 _ROOT = ("$", "$.")
 log = logging.getLogger("naftiko_runtime.mapping")
-MAX_DEPTH = 32
-"""Deepest nesting of mapped outputs (validate reports deeper specs)."""
+MAX_DEPTH = MAX_OUTPUT_DEPTH
 
 
 class Unconverted:

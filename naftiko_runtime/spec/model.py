@@ -15,6 +15,9 @@ from naftiko_runtime.spec.callers import Caller, iter_callers, reference_name
 from naftiko_runtime.spec.index import OperationEntry, SpecIndex, norm, path_variables
 from naftiko_runtime.spec.source import DataPath
 
+MAX_OUTPUT_DEPTH = 32
+"""Deepest nesting of mapped outputs that is served (`validate` reports deeper ones)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Location:

@@ -29,6 +29,7 @@ from typing import Any
 from naftiko_runtime.diagnostics import Diagnostic, Severity
 from naftiko_runtime.jsonpath import JsonPathError, compile_path
 from naftiko_runtime.spec.callers import Caller, iter_callers, reference_name
+from naftiko_runtime.spec.graph_rules import check_graph
 from naftiko_runtime.spec.index import SpecIndex, consumes_lists, norm, path_variables
 from naftiko_runtime.spec.source import DataPath, SourceDocument, as_dict, as_list
 from naftiko_runtime.templating import Template, TemplateSyntaxError
@@ -48,6 +49,7 @@ def check_document(doc: SourceDocument, index: SpecIndex) -> list[Diagnostic]:
     found.extend(_check_templates_and_bindings(doc))
     found.extend(_check_base_uris(doc))
     found.extend(_check_jsonpaths(doc))
+    found.extend(check_graph(doc, index))
     return found
 
 

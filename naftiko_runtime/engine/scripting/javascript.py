@@ -1,5 +1,10 @@
 """JavaScript script steps in V8 (mini-racer): a fresh isolate per call, bounded in time and
-heap, with no `require`, file, network or process API (plain V8 has none)."""
+heap, with no `require`, file, network or process API (plain V8 has none).
+
+The isolate runs on mini-racer's own thread and reports back to this event loop, so a
+looping script never blocks other requests; on time-out its task is cancelled, which
+terminates the script inside V8.
+"""
 
 from __future__ import annotations
 
@@ -19,47 +24,40 @@ _EPILOGUE = (
 )
 
 
-def _run(step: str, sources: list[tuple[str, str]], context: bytes, settings: Any) -> Any:
-    from py_mini_racer import MiniRacer
-    from py_mini_racer._exc import JSEvalException, JSOOMException, JSTimeoutException
-
-    racer = MiniRacer()
-    try:
-        racer.set_hard_memory_limit(settings.memory_mb * 1024 * 1024)
-        timeout = settings.timeout_ms
-        racer.eval("var context = " + context.decode() + ";", timeout=timeout)
-        *dependencies, (_, main) = sources
-        for _name, source in dependencies:
-            racer.eval(source, timeout=timeout)
-        text = racer.eval(main + _EPILOGUE, timeout=timeout)
-    except JSTimeoutException:
-        raise ScriptError(
-            "timeout", step, f"script step '{step}' exceeded the timeout limit ({timeout} ms)"
-        ) from None
-    except JSOOMException:
-        raise ScriptError(
-            "memory",
-            step,
-            f"script step '{step}' exceeded the memory limit ({settings.memory_mb} MB)",
-        ) from None
-    except JSEvalException as exc:
-        first = str(exc).strip().splitlines()
-        detail = next((line for line in first if "Error" in line), first[0] if first else "")
-        raise ScriptError("failed", step, f"script step '{step}' failed: {detail}") from None
-    finally:
-        racer.close()
-    if text == "\u0000none":
-        return None
-    return orjson.loads(text) if isinstance(text, str) else text
-
-
 async def run_javascript(
     step: str, sources: list[tuple[str, str]], context: dict[str, Any], settings: ScriptSettings
 ) -> Any:
-    """Run off the event loop: V8 holds its thread until the script ends or is terminated."""
+    from py_mini_racer import JSEvalException, JSOOMException, mini_racer
+
     try:
-        payload = orjson.dumps(context)
+        payload = orjson.dumps(context).decode()
     except TypeError as exc:
         message = f"script step '{step}': inputs cannot be encoded: {exc}"
         raise ScriptError("failed", step, message) from None
-    return await asyncio.to_thread(_run, step, sources, payload, settings)
+    timeout = settings.timeout_ms
+    *dependencies, (_, main) = sources
+    program = ["var context = " + payload + ";", *(s for _, s in dependencies), main + _EPILOGUE]
+    with mini_racer(asyncio.get_running_loop()) as racer:
+        racer.set_hard_memory_limit(settings.memory_mb * 1024 * 1024)
+        try:
+            async with asyncio.timeout(timeout / 1000):
+                text: Any = None
+                for source in program:
+                    text = await racer.eval_cancelable(source)
+        except TimeoutError:
+            raise ScriptError(
+                "timeout", step, f"script step '{step}' exceeded the timeout limit ({timeout} ms)"
+            ) from None
+        except JSOOMException:
+            raise ScriptError(
+                "memory",
+                step,
+                f"script step '{step}' exceeded the memory limit ({settings.memory_mb} MB)",
+            ) from None
+        except JSEvalException as exc:
+            lines = str(exc).strip().splitlines()
+            detail = next((line for line in lines if "Error" in line), lines[0] if lines else "")
+            raise ScriptError("failed", step, f"script step '{step}' failed: {detail}") from None
+    if text == "\u0000none":
+        return None
+    return orjson.loads(text) if isinstance(text, str) else text

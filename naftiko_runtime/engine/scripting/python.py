@@ -31,6 +31,66 @@ def _limits(memory_mb: int, cpu_seconds: int) -> Any:
     return apply
 
 
+class _WarmPool:
+    """Interpreters started ahead of need (each runs one script, then exits), so a call
+    does not wait for Python to start; one pool per event loop and limit setting."""
+
+    def __init__(self, memory_mb: int, cpu_seconds: int, size: int = 2) -> None:
+        self.key = (memory_mb, cpu_seconds)
+        self.size = size
+        self.idle: list[asyncio.subprocess.Process] = []
+        self.filling: set[asyncio.Task[None]] = set()
+
+    async def _spawn(self) -> asyncio.subprocess.Process:
+        memory_mb, cpu_seconds = self.key
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-I",
+            "-m",
+            _WORKER,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+            preexec_fn=_limits(memory_mb, cpu_seconds),
+            env={"PYTHONHASHSEED": "0", "PATH": "/usr/bin:/bin"},
+            close_fds=True,
+        )
+
+    def _refill(self) -> None:
+        missing = self.size - len(self.idle) - len(self.filling)
+        for _ in range(max(0, missing)):
+
+            async def fill() -> None:
+                try:
+                    self.idle.append(await self._spawn())
+                except OSError:
+                    pass  # the next call starts its own
+
+            task = asyncio.ensure_future(fill())
+            self.filling.add(task)
+            task.add_done_callback(self.filling.discard)
+
+    async def take(self) -> asyncio.subprocess.Process:
+        while self.idle:
+            process = self.idle.pop()
+            if process.returncode is None:
+                self._refill()
+                return process
+        self._refill()
+        return await self._spawn()
+
+
+_POOLS: dict[tuple[int, tuple[int, int]], _WarmPool] = {}
+
+
+def _pool(memory_mb: int, cpu_seconds: int) -> _WarmPool:
+    key = (id(asyncio.get_running_loop()), (memory_mb, cpu_seconds))
+    pool = _POOLS.get(key)
+    if pool is None:
+        pool = _POOLS[key] = _WarmPool(memory_mb, cpu_seconds)
+    return pool
+
+
 async def run_python(
     step: str, sources: list[tuple[str, str]], context: dict[str, Any], settings: ScriptSettings
 ) -> Any:
@@ -43,18 +103,7 @@ async def run_python(
             "statement_limit": settings.statement_limit,
         }
     )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-I",
-        "-m",
-        _WORKER,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-        preexec_fn=_limits(settings.memory_mb, max(1, int(timeout) + 1)),
-        env={"PYTHONHASHSEED": "0", "PATH": "/usr/bin:/bin"},
-        close_fds=True,
-    )
+    process = await _pool(settings.memory_mb, max(1, int(timeout) + 1)).take()
     try:
         out, _ = await asyncio.wait_for(process.communicate(request), timeout)
     except TimeoutError:

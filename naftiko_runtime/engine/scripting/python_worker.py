@@ -8,6 +8,7 @@ statements. The parent adds kernel limits and kills the process on time-out.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -36,6 +37,12 @@ class StatementLimit(Exception):
 def _answer(payload: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(payload, default=str))
     sys.stdout.flush()
+
+
+try:  # imported before the request arrives: a warm worker only waits for its script
+    import RestrictedPython  # noqa: F401
+except ImportError:  # pragma: no cover - declared dependency
+    pass
 
 
 def main() -> None:
@@ -165,3 +172,4 @@ def _inplace(op: str, x: Any, y: Any) -> Any:
 
 if __name__ == "__main__":
     main()
+    os._exit(0)  # the answer is written: skip interpreter teardown (the parent waits on it)
