@@ -463,6 +463,15 @@ def run_targets(bench: Bench, only: Sequence[str] = ()) -> int:
             "naftiko (mapping, aiohttp client, 2 workers)",
             naftiko_argv("bench-jobs.yaml", 0, upstream, 2, "aiohttp"),
         ),
+        ("orchestration: naftiko (3 steps)", naftiko_argv("bench-orchestration.yaml", 0, upstream)),
+        (
+            "orchestration: aiohttp sequential",
+            [sys.executable, "-m", "bench.peers.orchestration_peer", "{port}"],
+        ),
+        (
+            "orchestration: aiohttp gather",
+            [sys.executable, "-m", "bench.peers.orchestration_peer", "{port}"],
+        ),
     ]
     targets: list[tuple[str, int, Process | None]] = [("upstream (direct)", upstream, None)]
     if proxy is not None:
@@ -472,7 +481,8 @@ def run_targets(bench: Bench, only: Sequence[str] = ()) -> int:
             continue
         port = free_port()
         argv = [a.replace("{port}", str(port)).replace("8080=0", f"8080={port}") for a in argv]
-        process = bench.start(re.sub(r"\W+", "-", name), argv, env)
+        mode = {"MODE": "gather" if "gather" in name else "sequential"}
+        process = bench.start(re.sub(r"\W+", "-", name), argv, {**env, **mode})
         process.wait_ready(port)
         targets.append((name, port, process))
     bench.measure_all(targets, upstream_process)
@@ -519,6 +529,20 @@ def goals(bench: Bench) -> list[tuple[str, str, bool | None]]:
         if ours and passthrough:
             cost = 1 - ours.rps / passthrough.rps
             out.append((f"c={c}: mapping costs <= 5% of throughput", f"{cost:.1%}", cost <= 0.05))
+    for c in bench.concurrency:
+        steps = _find(rows, "orchestration: naftiko (3 steps)", c)
+        sequential = _find(rows, "orchestration: aiohttp sequential", c)
+        gathered = _find(rows, "orchestration: aiohttp gather", c)
+        if steps and sequential:
+            ratio = steps.rps / sequential.rps
+            out.append(
+                (f"c={c}: 3 steps >= 1.0x hand-written sequential", f"{ratio:.2f}x", ratio >= 1.0)
+            )
+        if steps and gathered:
+            ratio = steps.rps / gathered.rps
+            out.append(
+                (f"c={c}: 3 steps >= 0.9x hand-written gather", f"{ratio:.2f}x", ratio >= 0.9)
+            )
     ours32, tuned32 = _find(rows, "naftiko (mapping)", 32), _find(rows, "peer: tuned aiohttp", 32)
     if ours32 and tuned32:
         out.append(

@@ -40,12 +40,16 @@ def test_bench_runs_end_to_end_with_python_fallbacks(
         "naftiko (mapping)",
         "naftiko ($. passthrough)",
         "naftiko (mapping, 2 workers)",
+        "orchestration: naftiko (3 steps)",
+        "orchestration: aiohttp sequential",
+        "orchestration: aiohttp gather",
     }
     assert all(row["rps"] > 0 and row["errors"] == 0 for row in rows.values())
     assert results["facts"]["load"] == "python" and results["facts"]["upstream"] == "python"
     assert 0 < results["facts"]["cold_start_s"] and results["facts"]["validation_ms_per_12kb"] > 0
     goals = {g["goal"] for g in results["goals"]}
     assert "c=4: mapping >= 5x httpx peer" in goals
+    assert "c=4: 3 steps >= 1.0x hand-written sequential" in goals
     report = (tmp_path / "latest.md").read_text()
     assert report.startswith("| target | c | req/s |") and "| goal | measured | met |" in report
     assert "| goal | measured | met |" in capsys.readouterr().out
