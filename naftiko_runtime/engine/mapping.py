@@ -88,6 +88,12 @@ def conform_boolean(value: Any) -> Any:
     return Unconverted.note(value, "boolean")
 
 
+_ALREADY = {
+    "string": "is str",
+    "number": "in (int, float)",
+    "integer": "is int",
+    "boolean": "is bool",
+}
 CONFORM: dict[str, Callable[[Any], Any]] = {
     "string": conform_string,
     "number": conform_number,
@@ -212,9 +218,12 @@ class _Generator:
         return self._conform(output.type, base)
 
     def _conform(self, declared: str, expression: str) -> str:
-        if declared in CONFORM:
-            return f"_to_{declared}({expression})"
-        return expression
+        """The value, converted only when it is not already of the declared type (the
+        common case costs one type check, no call)."""
+        check = _ALREADY.get(declared)
+        if check is None:
+            return expression
+        return f"(_v if (type(_v := {expression}) {check} or _v is None) else _to_{declared}(_v))"
 
     def _object(self, output: MappedOutput, depth: int) -> str:
         """Each child is generated once (linear in the spec's size): a non-dict node is

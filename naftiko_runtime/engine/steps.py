@@ -11,7 +11,7 @@ templates; nothing depends on that).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -112,16 +112,17 @@ class CallStepRunner:
         self._format = call.operation.output_format
 
     async def run(self, params: dict[str, Any], state: RunState) -> Any:
-        local = dict(params)
-        for key, normalised, value in self._arguments:
-            resolved = value(local, {**state.variables, **local})
-            if resolved is not None:
-                local[key] = resolved
-                local[normalised] = resolved
-        args = {norm(k): v for k, v in local.items()}
-        scope = {**state.variables, **local}
+        local = params  # a private copy (see _params_for); inputs under both spellings
+        if self._arguments:
+            with_scope = {**state.variables, **local}
+            for key, normalised, value in self._arguments:
+                resolved = value(local, with_scope)
+                if resolved is not None:
+                    local[key] = local[normalised] = resolved
+                    with_scope[key] = resolved
+        scope = {**state.variables, **local} if self.call.needs_scope else None
         try:
-            request = self.call.request(args, scope)
+            request = self.call.request(local, scope)
         except InvocationError as exc:
             raise InvocationError(f"step '{self.name}': {exc.message}", exc.problems) from None
         try:
@@ -232,21 +233,30 @@ def plan_stages(steps: Sequence[Runner]) -> tuple[tuple[Runner, ...], ...]:
 async def run_stages(
     stages: tuple[tuple[Runner, ...], ...], state: RunState, limit: int = MAX_PARALLEL_STEPS
 ) -> None:
-    """Run every stage; a failing step ends the run (its siblings are cancelled)."""
-    gate = asyncio.Semaphore(limit)
+    """Run every stage; a failing step ends the run (its siblings are cancelled). In a stage
+    of several steps the first runs in this task and the others in their own (at most
+    `limit` at once), which costs one task less than gathering them all."""
     for stage in stages:
-        if len(stage) == 1:
-            step = stage[0]
-            _store(step, await step.run(_params_for(step, state), state), state)
-            continue
-
-        async def bounded(step: Runner) -> Any:
-            async with gate:
-                return await step.run(_params_for(step, state), state)
-
-        results = await _gather([bounded(step) for step in stage], [step.name for step in stage])
-        for step, result in zip(stage, results, strict=True):
-            _store(step, result, state)
+        for start in range(0, len(stage), limit):
+            batch = stage[start : start + limit]
+            first = batch[0]
+            if len(batch) == 1:
+                _store(first, await first.run(_params_for(first, state), state), state)
+                continue
+            others = [
+                asyncio.ensure_future(step.run(_params_for(step, state), state))
+                for step in batch[1:]
+            ]
+            try:
+                result = await first.run(_params_for(first, state), state)
+                results = [result, *(await asyncio.gather(*others))]
+            except BaseException:
+                for task in others:
+                    task.cancel()
+                await asyncio.gather(*others, return_exceptions=True)
+                raise
+            for step, value in zip(batch, results, strict=True):
+                _store(step, value, state)
 
 
 def _params_for(step: Runner, state: RunState) -> dict[str, Any]:
@@ -263,14 +273,3 @@ def _store(step: Runner, result: Any, state: RunState) -> None:
     if result is None:
         return
     state.outputs[step.name] = result
-
-
-async def _gather(jobs: list[Awaitable[Any]], names: list[str]) -> list[Any]:
-    tasks = [asyncio.ensure_future(job) for job in jobs]
-    try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise

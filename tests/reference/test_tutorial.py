@@ -276,3 +276,44 @@ async def test_step11_voyage_manifest_joins_three_lookups() -> None:
 def test_tutorial_files_are_all_covered() -> None:
     covered = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}
     assert {int(p.name.split("-")[1]) for p in Path(TUTORIAL).glob("step-*.y*ml")} == covered
+
+
+TOOL_ARGUMENTS: dict[str, dict[str, Any]] = {
+    "list-ships": {"status": "active"},
+    "get-ship": {"imo": "IMO-9321483"},
+    "list-legacy-vessels": {"status": "laid_up"},
+    "create-voyage": VOYAGE,
+    "get-ship-with-crew": {"imo": "IMO-9321483"},
+    "get-voyage-manifest": {"voyageId": "VOY-2026-042"},
+}
+REST_CALLS = [
+    ("GET", "/ships", None),
+    ("GET", "/ships/IMO-9321483", None),
+    ("GET", "/ships/IMO-9321483/crew", None),
+    ("GET", "/legacy/vessels", None),
+    ("POST", "/voyages", VOYAGE),
+    ("GET", "/voyages/VOY-2026-042/manifest", None),
+]
+REST_PORT = {7: 3002, 10: 3003, 11: 3002}
+
+
+@pytest.mark.parametrize("step", range(2, 12))
+async def test_every_tool_and_rest_operation_of_each_step_answers(step: int) -> None:
+    """Every MCP tool a step declares answers without error; so does every REST operation."""
+    with tutorial(step_file(step)) as served:
+        for name in await served.tool_names():
+            result = await served.call(name, TOOL_ARGUMENTS[name])
+            assert result, (step, name)
+        port = REST_PORT.get(step)
+        if port is None:
+            return
+        openapi = httpx.get(served.urls[port] + "/openapi.json", timeout=10).json()
+        declared = {(m.upper(), p) for p, item in openapi["paths"].items() for m in item}
+        for method, path, body in REST_CALLS:
+            template = path.replace("IMO-9321483", "{imo}").replace("VOY-2026-042", "{voyageId}")
+            if (method, template) not in declared:
+                continue
+            declared.discard((method, template))
+            reply = httpx.request(method, served.urls[port] + path, json=body, timeout=10)
+            assert reply.status_code in (200, 201), (step, path, reply.text)
+        assert declared == set(), f"step {step}: REST operations not called: {declared}"
