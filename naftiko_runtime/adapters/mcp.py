@@ -23,12 +23,12 @@ from starlette.applications import Starlette
 from naftiko_runtime import __version__
 from naftiko_runtime.adapters.inbound_auth import Guard
 from naftiko_runtime.binding import Redactor
+from naftiko_runtime.engine.inputs import input_schema
 from naftiko_runtime.engine.result import CallResult, Operation
 from naftiko_runtime.errors import InvocationError, NaftikoError, StartupError, UpstreamError
 from naftiko_runtime.spec.model import (
     AnyInvocation,
     Capability,
-    Input,
     McpAdapter,
     McpPrompt,
 )
@@ -247,27 +247,6 @@ async def _collect(result: CallResult) -> Any:
             except orjson.JSONDecodeError:
                 events.append(data.decode("utf-8", "replace"))
     return {"events": events}
-
-
-def input_schema(inputs: Sequence[Input]) -> dict[str, Any]:
-    """JSON Schema for a tool's arguments: names, types, descriptions, required."""
-    properties: dict[str, Any] = {}
-    for item in inputs:
-        schema: dict[str, Any] = {"type": item.type or "string"}
-        if item.type == "array":
-            schema["items"] = {}
-        if item.description:
-            schema["description"] = item.description
-        properties[item.name] = schema
-    required = [i.name for i in inputs if i.required]
-    schema_doc: dict[str, Any] = {
-        "type": "object",
-        "properties": properties,
-        "additionalProperties": False,
-    }
-    if required:
-        schema_doc["required"] = required
-    return schema_doc
 
 
 def _prompt(prompt: McpPrompt) -> types.Prompt:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from naftiko_runtime.adapters.rest import RestEndpoint
+from naftiko_runtime.engine.inputs import value_schema
 from naftiko_runtime.spec.model import Input
 
 _ERROR = {
@@ -34,11 +35,7 @@ _PASSED_THROUGH = {
 
 
 def _schema(item: Input) -> dict[str, Any]:
-    kind = item.type or "string"
-    schema: dict[str, Any] = {"type": kind}
-    if kind == "array":
-        schema["items"] = {"type": "string"}
-    return schema
+    return value_schema(item, with_description=False)
 
 
 def _operation_id(endpoint: RestEndpoint, used: set[str]) -> str:

@@ -163,22 +163,25 @@ def named_scope(specs: tuple[InputSpec, ...], values: Mapping[str, Any]) -> dict
     return scope
 
 
+def value_schema(item: Input, with_description: bool = True) -> dict[str, Any]:
+    """JSON Schema of one input's value (the same for MCP arguments and OpenAPI)."""
+    kind = item.type or "string"
+    schema: dict[str, Any] = {"type": kind}
+    if kind == "array":
+        schema["items"] = {}
+    if with_description and item.description:
+        schema["description"] = item.description
+    return schema
+
+
 def input_schema(inputs: Sequence[Input]) -> dict[str, Any]:
     """JSON Schema for an operation's inputs: names, types, descriptions, required."""
-    properties: dict[str, Any] = {}
-    for item in inputs:
-        schema: dict[str, Any] = {"type": item.type or "string"}
-        if item.type == "array":
-            schema["items"] = {}
-        if item.description:
-            schema["description"] = item.description
-        properties[item.name] = schema
-    required = [i.name for i in inputs if i.required]
     schema_doc: dict[str, Any] = {
         "type": "object",
-        "properties": properties,
+        "properties": {item.name: value_schema(item) for item in inputs},
         "additionalProperties": False,
     }
+    required = [i.name for i in inputs if i.required]
     if required:
         schema_doc["required"] = required
     return schema_doc
