@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from naftiko_runtime import __version__
+from naftiko_runtime.diagnostics import Diagnostic, Severity
 from naftiko_runtime.engine.scripting import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_MS, ScriptSettings
 from naftiko_runtime.errors import BindingError, StartupError
 from naftiko_runtime.report import FORMATS, render, render_text
 from naftiko_runtime.spec.load import LoadResult, UsageError, load_paths
+from naftiko_runtime.spec.registry import RULES, Selection, markdown_table
 from naftiko_runtime.spec.schema import load_schema
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -47,6 +49,42 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also report dialect the reference engine would reject",
     )
+    validate.add_argument(
+        "--select",
+        action="extend",
+        type=_rule_list,
+        default=[],
+        metavar="RULE[,RULE]",
+        help="report only these rules (ids or prefixes such as naftiko-); errors that stop "
+        "serving are always reported",
+    )
+    validate.add_argument(
+        "--ignore",
+        action="extend",
+        type=_rule_list,
+        default=[],
+        metavar="RULE[,RULE]",
+        help="do not report these rules (ids or prefixes)",
+    )
+    validate.add_argument(
+        "--all-rules",
+        action="store_true",
+        help="also run the rules that are off by default (the official non-recommended ones)",
+    )
+    validate.add_argument(
+        "--max-warnings",
+        type=int,
+        metavar="N",
+        help="exit 1 when there are more than N warnings (warnings never fail otherwise)",
+    )
+    validate.add_argument(
+        "--compile",
+        action="store_true",
+        help="also build every operation and tool as serve would (no port, no secrets)",
+    )
+
+    rules = commands.add_parser("rules", help="list every rule validate knows")
+    rules.add_argument("--format", choices=("text", "markdown", "json"), default="text")
 
     commands.add_parser("schema", help="print the JSON Schema this runtime validates against")
 
@@ -136,11 +174,10 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, environ: Mapping[st
             stdout.write(json.dumps(load_schema(), indent=2, ensure_ascii=False) + "\n")
             return EXIT_OK
         if args.command == "validate":
-            result = load_paths(args.paths, strict=args.strict, build_model=False)
-            stdout.write(
-                render(args.format, result.diagnostics, result.files, result.documents, __version__)
-            )
-            return EXIT_OK if result.ok else EXIT_INVALID
+            return _validate(args, stdout)
+        if args.command == "rules":
+            stdout.write(_rules(args.format))
+            return EXIT_OK
         if args.command == "openapi":
             return _openapi(args, stdout, stderr)
         if args.command == "serve":
@@ -149,6 +186,83 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, environ: Mapping[st
         stderr.write(f"naftiko-runtime: error: {exc}\n")
         return EXIT_USAGE
     return EXIT_USAGE  # pragma: no cover - argparse requires a command
+
+
+def _rule_list(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _validate(args: argparse.Namespace, stdout: TextIO) -> int:
+    selection = Selection(tuple(args.select), tuple(args.ignore), args.all_rules)
+    result = load_paths(
+        args.paths, strict=args.strict, build_model=args.compile, selection=selection
+    )
+    if args.compile and result.ok:
+        result.diagnostics.extend(compile_diagnostics(result.capabilities))
+        result.diagnostics.sort(key=Diagnostic.sort_key)
+    stdout.write(
+        render(args.format, result.diagnostics, result.files, result.documents, __version__)
+    )
+    if not result.ok:
+        return EXIT_INVALID
+    warnings = sum(d.severity is Severity.WARNING for d in result.diagnostics)
+    if args.max_warnings is not None and warnings > args.max_warnings:
+        return EXIT_INVALID
+    return EXIT_OK
+
+
+def _rules(fmt: str) -> str:
+    if fmt == "markdown":
+        return markdown_table()
+    if fmt == "json":
+        return (
+            json.dumps(
+                [
+                    {
+                        "id": r.id,
+                        "severity": r.severity.value,
+                        "default": r.default_on,
+                        "official": r.official,
+                        "summary": r.summary,
+                        "help": r.help,
+                    }
+                    for r in RULES.values()
+                ],
+                indent=2,
+            )
+            + "\n"
+        )
+    width = max(len(r.id) for r in RULES.values())
+    return "".join(
+        f"{r.id:<{width}}  {r.severity.value:<7}  {'on ' if r.default_on else 'off'}  {r.summary}\n"
+        for r in RULES.values()
+    )
+
+
+def compile_diagnostics(capabilities: Sequence[Any]) -> list[Diagnostic]:
+    """`validate --compile`: build what `serve` builds, with placeholder secrets and upstream,
+    one capability at a time, so each failure is reported where it was declared."""
+    from naftiko_runtime.serve import ServeOptions, compile_runtime
+
+    found = []
+    for capability in capabilities:
+        try:
+            compile_runtime(
+                [capability],
+                _AnyValue(),
+                ServeOptions(upstreams={"*": "http://compile.invalid"}),
+            )
+        except (StartupError, ValueError) as exc:
+            line, column = _where_of(str(exc), capability.file)
+            found.append(Diagnostic(capability.file, line, column, "", "compile", str(exc)))
+    return found
+
+
+def _where_of(message: str, file: str) -> tuple[int, int]:
+    import re
+
+    match = re.search(re.escape(file) + r":(\d+):(\d+)", message)
+    return (int(match.group(1)), int(match.group(2))) if match else (1, 1)
 
 
 def _load_valid(paths: Sequence[str], stderr: TextIO) -> LoadResult | None:

@@ -47,7 +47,7 @@ def render_text(
         if d.hint:
             out.append(f"       = hint: {d.hint}")
     errors = sum(d.is_error for d in diagnostics)
-    warnings = len(diagnostics) - errors
+    warnings = sum(d.severity is Severity.WARNING for d in diagnostics)
     verdict = "invalid" if errors else "valid"
     out.append(f"{len(files)} file(s) checked: {errors} error(s), {warnings} warning(s); {verdict}")
     return "\n".join(out) + "\n"
@@ -62,6 +62,7 @@ def render_json(diagnostics: Sequence[Diagnostic], files: Sequence[str]) -> str:
         "summary": {
             "errors": sum(d.is_error for d in diagnostics),
             "warnings": sum(d.severity is Severity.WARNING for d in diagnostics),
+            "infos": sum(d.severity is Severity.INFO for d in diagnostics),
         },
         "diagnostics": [
             {
@@ -82,7 +83,9 @@ def render_json(diagnostics: Sequence[Diagnostic], files: Sequence[str]) -> str:
 
 def render_sarif(diagnostics: Sequence[Diagnostic], version: str) -> str:
     """SARIF 2.1.0 as GitHub code scanning accepts it (one run, rules listed, relative URIs)."""
-    rule_ids = sorted({d.rule for d in diagnostics})
+    from naftiko_runtime.spec.registry import RULES
+
+    rule_ids = sorted({d.rule for d in diagnostics} | set(RULES))
     results = []
     for d in diagnostics:
         text = d.message + (f" (hint: {d.hint})" if d.hint else "")
@@ -113,7 +116,7 @@ def render_sarif(diagnostics: Sequence[Diagnostic], version: str) -> str:
                         "name": "naftiko-runtime",
                         "version": version,
                         "informationUri": "https://pypi.org/project/naftiko-runtime/",
-                        "rules": [{"id": r, "shortDescription": {"text": r}} for r in rule_ids],
+                        "rules": [_sarif_rule(r) for r in rule_ids],
                     }
                 },
                 "results": results,
@@ -121,6 +124,27 @@ def render_sarif(diagnostics: Sequence[Diagnostic], version: str) -> str:
         ],
     }
     return json.dumps(sarif, indent=2, ensure_ascii=False) + "\n"
+
+
+def _sarif_rule(rule_id: str) -> dict[str, Any]:
+    """A rule's SARIF metadata from the registry: summary, help, default level."""
+    from naftiko_runtime.spec.registry import RULES
+
+    entry = RULES.get(rule_id)
+    if entry is None:
+        return {"id": rule_id, "shortDescription": {"text": rule_id}}
+    return {
+        "id": rule_id,
+        "name": "".join(part.capitalize() for part in rule_id.split("-")),
+        "shortDescription": {"text": entry.summary},
+        "fullDescription": {"text": entry.summary},
+        "help": {"text": entry.help},
+        "defaultConfiguration": {
+            "level": _SARIF_LEVEL[entry.severity],
+            "enabled": entry.default_on,
+        },
+        "properties": {"tags": ["naftiko-official" if entry.official else "naftiko-runtime"]},
+    }
 
 
 def _escape_data(text: str) -> str:

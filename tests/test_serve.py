@@ -28,6 +28,6 @@ def test_missing_bindings_name_every_variable_and_line() -> None:
     with pytest.raises(BindingError) as missing:
         compile_runtime(capabilities, {}, ServeOptions())
     assert [(name, line) for name, _, line in missing.value.missing] == [
-        ("LETTA_API_KEY", 14),
-        ("LETTA_API_KEY", 14),
+        ("LETTA_API_KEY", 15),
+        ("LETTA_API_KEY", 15),
     ]

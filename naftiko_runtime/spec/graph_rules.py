@@ -20,24 +20,27 @@ from collections.abc import Iterator
 from typing import Any
 
 from naftiko_runtime.diagnostics import Diagnostic, Severity
-from naftiko_runtime.spec.callers import iter_callers
-from naftiko_runtime.spec.index import SpecIndex, consumes_lists
+from naftiko_runtime.spec.callers import Caller
+from naftiko_runtime.spec.index import SpecIndex
 from naftiko_runtime.spec.model import MAX_OUTPUT_DEPTH as MAX_DEPTH
 from naftiko_runtime.spec.source import DataPath, SourceDocument, as_dict, as_list
+from naftiko_runtime.spec.walk import Node, Walk
 from naftiko_runtime.templating import Template, TemplateSyntaxError
 
 RUNNABLE_LANGUAGES = ("javascript", "js", "python")
 
 
-def check_graph(doc: SourceDocument, index: SpecIndex) -> list[Diagnostic]:
+def check_graph(
+    doc: SourceDocument, index: SpecIndex, walk: Walk, callers: list[Caller]
+) -> list[Diagnostic]:
     found: list[Diagnostic] = []
-    for caller in iter_callers(doc.data):
+    for caller in callers:
         if caller.kind != "step" and isinstance(caller.data.get("steps"), list):
             found.extend(_check_steps(doc, index, caller.pointer, caller.data))
-    found.extend(_check_aggregates(doc))
-    found.extend(_check_consumes(doc))
-    found.extend(_check_forwards(doc, index))
-    found.extend(_check_output_depth(doc.data, (), doc))
+    found.extend(_check_aggregates(doc, walk))
+    found.extend(_check_consumes(doc, walk))
+    found.extend(_check_forwards(doc, index, walk))
+    found.extend(_check_output_depth(doc, walk))
     return found
 
 
@@ -182,80 +185,77 @@ def _lookup_fields(
             )
 
 
-def _check_aggregates(doc: SourceDocument) -> Iterator[Diagnostic]:
-    capability = as_dict(as_dict(doc.data).get("capability"))
+def _check_aggregates(doc: SourceDocument, walk: Walk) -> Iterator[Diagnostic]:
     seen: set[str] = set()
-    for a, aggregate in enumerate(as_list(capability.get("aggregates"))):
-        namespace = as_dict(aggregate).get("namespace")
-        for f, function in enumerate(as_list(as_dict(aggregate).get("functions"))):
-            ref = f"{namespace}.{as_dict(function).get('name')}"
-            if ref in seen:
-                yield doc.diag(
-                    ("capability", "aggregates", a, "functions", f, "name"),
-                    "aggregate-duplicate",
-                    f"aggregate function ref {ref!r} is already defined",
-                )
-            seen.add(ref)
+    for node in walk.functions:
+        ref = f"{as_dict(node.owner).get('namespace')}.{node.data.get('name')}"
+        if ref in seen:
+            yield doc.diag(
+                (*node.pointer, "name"),
+                "aggregate-duplicate",
+                f"aggregate function ref {ref!r} is already defined",
+            )
+        seen.add(ref)
 
 
-def _check_consumes(doc: SourceDocument) -> Iterator[Diagnostic]:
-    for list_path, items in consumes_lists(doc.data):
-        for i, api in enumerate(items):
-            api = as_dict(api)
-            base = api.get("baseUri")
-            if isinstance(base, str) and base.endswith("/"):
-                yield doc.diag(
-                    (*list_path, i, "baseUri"),
-                    "base-uri-slash",
-                    f"baseUri {base!r} ends with '/': the reference engine refuses to load it",
-                    hint=f"write {base.rstrip('/')!r}",
-                )
-            auth = as_dict(api.get("authentication"))
-            if auth.get("type") == "apikey" and "placement" not in auth:
-                yield doc.diag(
-                    (*list_path, i, "authentication"),
-                    "apikey-placement",
-                    "apikey authentication without 'placement': the reference engine refuses "
-                    "to call it; this runtime sends the key as a header",
-                    severity=Severity.WARNING,
-                    hint="add 'placement: header' (or 'query')",
-                )
+def _check_consumes(doc: SourceDocument, walk: Walk) -> Iterator[Diagnostic]:
+    for node in walk.consumes:
+        list_path, i, api = node.pointer[:-1], node.pointer[-1], node.data
+        base = api.get("baseUri")
+        if isinstance(base, str) and base.endswith("/"):
+            yield doc.diag(
+                (*list_path, i, "baseUri"),
+                "base-uri-slash",
+                f"baseUri {base!r} ends with '/': the reference engine refuses to load it",
+                hint=f"write {base.rstrip('/')!r}",
+            )
+        auth = as_dict(api.get("authentication"))
+        if auth.get("type") == "apikey" and "placement" not in auth:
+            yield doc.diag(
+                (*list_path, i, "authentication"),
+                "apikey-placement",
+                "apikey authentication without 'placement': the reference engine refuses "
+                "to call it; this runtime sends the key as a header",
+                severity=Severity.WARNING,
+                hint="add 'placement: header' (or 'query')",
+            )
 
 
-def _check_forwards(doc: SourceDocument, index: SpecIndex) -> Iterator[Diagnostic]:
-    capability = as_dict(as_dict(doc.data).get("capability"))
-    for e, expose in enumerate(as_list(capability.get("exposes"))):
-        for r, resource in enumerate(as_list(as_dict(expose).get("resources"))):
-            forward = as_dict(as_dict(resource).get("forward"))
-            target = forward.get("targetNamespace")
-            if isinstance(target, str) and target not in index.apis:
-                yield doc.diag(
-                    ("capability", "exposes", e, "resources", r, "forward", "targetNamespace"),
-                    "forward-target",
-                    f"forward target {target!r} is not a consumed namespace",
-                    hint=_suggest(target, sorted(index.apis)),
-                )
+def _check_forwards(doc: SourceDocument, index: SpecIndex, walk: Walk) -> Iterator[Diagnostic]:
+    for node in walk.rest_resources:
+        forward = as_dict(node.data.get("forward"))
+        target = forward.get("targetNamespace")
+        if isinstance(target, str) and target not in index.apis:
+            yield doc.diag(
+                (*node.pointer, "forward", "targetNamespace"),
+                "forward-target",
+                f"forward target {target!r} is not a consumed namespace",
+                hint=_suggest(target, sorted(index.apis)),
+            )
 
 
-def _check_output_depth(node: Any, pointer: DataPath, doc: SourceDocument) -> Iterator[Diagnostic]:
+def _check_output_depth(doc: SourceDocument, walk: Walk) -> Iterator[Diagnostic]:
     """Mapped outputs nested deeper than the engine compiles (reported once, at the top)."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            here = (*pointer, key)
-            if key == "outputParameters" and isinstance(value, list):
-                for o, output in enumerate(value):
-                    depth = _depth(output, 0)
-                    if depth > MAX_DEPTH:
-                        yield doc.diag(
-                            (*here, o),
-                            "output-depth",
-                            f"output nests {depth} levels deep; at most {MAX_DEPTH} are served",
-                        )
-            else:
-                yield from _check_output_depth(value, here, doc)
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            yield from _check_output_depth(value, (*pointer, i), doc)
+    owners = [
+        *walk.rest_operations,
+        *walk.tools,
+        *walk.mcp_resources,
+        *walk.functions,
+        *(
+            Node((*node.pointer, "operations", o), as_dict(op))
+            for node in walk.consumed_resources
+            for o, op in enumerate(as_list(node.data.get("operations")))
+        ),
+    ]
+    for owner in owners:
+        for o, output in enumerate(as_list(owner.data.get("outputParameters"))):
+            depth = _depth(output, 0)
+            if depth > MAX_DEPTH:
+                yield doc.diag(
+                    (*owner.pointer, "outputParameters", o),
+                    "output-depth",
+                    f"output nests {depth} levels deep; at most {MAX_DEPTH} are served",
+                )
 
 
 def _depth(node: Any, level: int) -> int:

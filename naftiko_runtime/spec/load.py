@@ -15,10 +15,13 @@ from naftiko_runtime.diagnostics import Diagnostic
 from naftiko_runtime.errors import SpecError
 from naftiko_runtime.spec.index import Importer, SpecIndex, build_index
 from naftiko_runtime.spec.model import Capability, build_capability
+from naftiko_runtime.spec.official import OFFICIAL_RULES
 from naftiko_runtime.spec.portability import check_portability
+from naftiko_runtime.spec.registry import DEFAULT, Selection, apply_selection, ignore_comments
 from naftiko_runtime.spec.rules import check_across, check_document
 from naftiko_runtime.spec.schema import validate_schema
 from naftiko_runtime.spec.source import SourceDocument, display_path, load_source
+from naftiko_runtime.spec.walk import walk_document
 
 _NAFTIKO_KEY = re.compile(r"^naftiko\s*:", re.MULTILINE)
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -79,12 +82,17 @@ def _looks_like_capability(path: Path) -> bool:
 
 
 def load_paths(
-    paths: Sequence[str | Path], *, strict: bool = False, build_model: bool = True
+    paths: Sequence[str | Path],
+    *,
+    strict: bool = False,
+    build_model: bool = True,
+    selection: Selection = DEFAULT,
 ) -> LoadResult:
     """Load, check and (when valid) model every capability under `paths`."""
     result = LoadResult()
     importer = Importer()
     indexes: list[SpecIndex] = []
+    ignored: dict[str, set[str]] = {}
     for path in expand_paths(paths):
         shown = display_path(path)
         result.files.append(shown)
@@ -93,8 +101,13 @@ def load_paths(
         if doc is None:
             continue
         result.documents.append(doc)
-        result.diagnostics.extend(check_one(doc, importer, indexes, strict=strict))
+        result.diagnostics.extend(
+            check_one(doc, importer, indexes, strict=strict, selection=selection)
+        )
+        ignored[doc.display], comment_problems = ignore_comments(doc)
+        result.diagnostics.extend(comment_problems)
     result.diagnostics.extend(check_across(result.documents))
+    result.diagnostics = apply_selection(result.diagnostics, selection, ignored)
     result.diagnostics.sort(key=Diagnostic.sort_key)
     if build_model and result.ok:
         result.capabilities = [
@@ -106,16 +119,25 @@ def load_paths(
 
 
 def check_one(
-    doc: SourceDocument, importer: Importer, indexes: list[SpecIndex], *, strict: bool
+    doc: SourceDocument,
+    importer: Importer,
+    indexes: list[SpecIndex],
+    *,
+    strict: bool,
+    selection: Selection = DEFAULT,
 ) -> list[Diagnostic]:
-    """All findings about one document (schema, semantic rules, portability)."""
+    """All findings about one document (schema, semantic and official rules, portability)."""
     if not isinstance(doc.data, dict):
         return [doc.diag((), "schema-type", "a capability file must be a YAML mapping")]
     found = validate_schema(doc)
     index, problems = build_index(doc, importer)
     indexes.append(index)
     found.extend(problems)
-    found.extend(check_document(doc, index))
+    walk = walk_document(doc.data)
+    found.extend(check_document(doc, index, walk))
+    for official in OFFICIAL_RULES:
+        if selection.enabled(official.id):
+            found.extend(official.check(doc, walk))
     if strict:
         found.extend(check_portability(doc))
     return found

@@ -28,28 +28,32 @@ from typing import Any
 
 from naftiko_runtime.diagnostics import Diagnostic, Severity
 from naftiko_runtime.jsonpath import JsonPathError, compile_path
-from naftiko_runtime.spec.callers import Caller, iter_callers, reference_name
+from naftiko_runtime.spec.callers import Caller, reference_name
 from naftiko_runtime.spec.graph_rules import check_graph
-from naftiko_runtime.spec.index import SpecIndex, consumes_lists, norm, path_variables
+from naftiko_runtime.spec.index import SpecIndex, norm, path_variables
 from naftiko_runtime.spec.source import DataPath, SourceDocument, as_dict, as_list
+from naftiko_runtime.spec.walk import Walk, walk_document
 from naftiko_runtime.templating import Template, TemplateSyntaxError
 
 _BINDING_VAR = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 
-def check_document(doc: SourceDocument, index: SpecIndex) -> list[Diagnostic]:
-    """Rules that look at one file on its own."""
+def check_document(
+    doc: SourceDocument, index: SpecIndex, walk: Walk | None = None
+) -> list[Diagnostic]:
+    """Rules that look at one file on its own, all reading the one walk of it."""
+    walk = walk or walk_document(doc.data)
     found: list[Diagnostic] = []
-    callers = list(iter_callers(doc.data))
+    callers = list(walk.callers())
     for caller in callers:
         found.extend(_check_call(doc, index, caller))
         if caller.kind == "rest":
             found.extend(_check_path_params(doc, index, caller))
-    found.extend(_check_namespaces(doc))
-    found.extend(_check_templates_and_bindings(doc))
-    found.extend(_check_base_uris(doc))
-    found.extend(_check_jsonpaths(doc))
-    found.extend(check_graph(doc, index))
+    found.extend(_check_namespaces(doc, walk))
+    found.extend(_check_templates_and_bindings(doc, walk, callers))
+    found.extend(_check_base_uris(doc, walk))
+    found.extend(_check_jsonpaths(doc, walk))
+    found.extend(check_graph(doc, index, walk, callers))
     return found
 
 
@@ -200,22 +204,19 @@ def _check_path_params(doc: SourceDocument, index: SpecIndex, caller: Caller) ->
 
 
 # ---------------------------------------------------------------- namespaces
-def _check_namespaces(doc: SourceDocument) -> list[Diagnostic]:
+def _check_namespaces(doc: SourceDocument, walk: Walk) -> list[Diagnostic]:
     seen: dict[str, DataPath] = {}
     found = []
     root = as_dict(doc.data)
     capability = as_dict(root.get("capability"))
     entries: list[tuple[DataPath, Any]] = []
-    for list_path, items in consumes_lists(doc.data):
-        for i, item in enumerate(items):
-            item = as_dict(item)
-            name = item.get("as", item.get("import", item.get("namespace")))
-            key = "as" if "as" in item else "import" if "import" in item else "namespace"
-            entries.append(((*list_path, i, key), name))
-    for e, expose in enumerate(as_list(capability.get("exposes"))):
-        entries.append(
-            (("capability", "exposes", e, "namespace"), as_dict(expose).get("namespace"))
-        )
+    for node in walk.consumes:
+        item = node.data
+        name = item.get("as", item.get("import", item.get("namespace")))
+        key = "as" if "as" in item else "import" if "import" in item else "namespace"
+        entries.append(((*node.pointer, key), name))
+    for node in walk.exposes:
+        entries.append(((*node.pointer, "namespace"), node.data.get("namespace")))
     bind_lists = (
         (("binds",), root.get("binds")),
         (("capability", "binds"), capability.get("binds")),
@@ -252,56 +253,43 @@ def _bound_keys(doc: SourceDocument) -> dict[str, set[str]]:
     return keys
 
 
-def _template_sites(doc: SourceDocument) -> Iterator[tuple[DataPath, str, bool]]:
-    """(pointer, text, secret_context) for every string that is a template."""
-    for list_path, items in consumes_lists(doc.data):
-        for i, api in enumerate(items):
-            api = as_dict(api)
-            base = (*list_path, i)
-            if isinstance(api.get("baseUri"), str):
-                yield (*base, "baseUri"), api["baseUri"], True
-            for key, value in as_dict(api.get("authentication")).items():
-                if key != "type" and isinstance(value, str):
-                    yield (*base, "authentication", key), value, True
-            yield from _param_values(api.get("inputParameters"), (*base, "inputParameters"))
-            for r, resource in enumerate(as_list(api.get("resources"))):
-                resource = as_dict(resource)
-                rbase = (*base, "resources", r)
-                yield from _param_values(
-                    resource.get("inputParameters"), (*rbase, "inputParameters")
-                )
-                for o, op in enumerate(as_list(resource.get("operations"))):
-                    op = as_dict(op)
-                    obase = (*rbase, "operations", o)
-                    yield from _param_values(op.get("inputParameters"), (*obase, "inputParameters"))
-                    body = op.get("body")
-                    for sub, text in _strings_with_paths(body, (*obase, "body")):
-                        yield sub, text, False
-    for caller in iter_callers(doc.data):
-        for key, value in as_dict(caller.data.get("with")).items():
-            if isinstance(value, str):
-                yield (*caller.pointer, "with", key), value, False
-    capability = as_dict(as_dict(doc.data).get("capability"))
-    for e, expose in enumerate(as_list(capability.get("exposes"))):
-        for key, value in as_dict(as_dict(expose).get("authentication")).items():
-            if key != "type" and isinstance(value, str):
-                yield ("capability", "exposes", e, "authentication", key), value, True
+def _template_sites(walk: Walk, callers: list[Caller]) -> Iterator[tuple[DataPath, str, bool]]:
+    """(pointer, text, secret_context) for every string that is a template: consumed
+    baseUris, auth fields and fixed parameter values, consumed bodies, `with` values."""
+    consumed = {node.pointer for node in walk.consumes}
+    exposed = {node.pointer for node in walk.exposes}
+    withs = {caller.pointer for caller in callers}
+    for pointer, text in walk.strings:
+        if len(pointer) < 3:
+            continue
+        head = pointer[:2] if pointer[0] == "consumes" else pointer[:3]
+        if head in consumed:
+            rest = pointer[len(head) :]
+            if rest == ("baseUri",):
+                yield pointer, text, True
+            elif len(rest) == 2 and rest[0] == "authentication" and rest[1] != "type":
+                yield pointer, text, True
+            elif len(rest) >= 3 and rest[-1] == "value" and rest[-3] == "inputParameters":
+                yield pointer, text, False
+            elif "body" in rest and "operations" in rest:
+                yield pointer, text, False
+        elif head in exposed:
+            rest = pointer[3:]
+            if len(rest) == 2 and rest[0] == "authentication" and rest[1] != "type":
+                yield pointer, text, True
+        if len(pointer) >= 2 and pointer[-2] == "with" and pointer[:-2] in withs:
+            yield pointer, text, False
 
 
-def _param_values(params: Any, pointer: DataPath) -> Iterator[tuple[DataPath, str, bool]]:
-    for p, param in enumerate(as_list(params)):
-        value = as_dict(param).get("value")
-        if isinstance(value, str):
-            yield (*pointer, p, "value"), value, False
-
-
-def _check_templates_and_bindings(doc: SourceDocument) -> list[Diagnostic]:
+def _check_templates_and_bindings(
+    doc: SourceDocument, walk: Walk, callers: list[Caller]
+) -> list[Diagnostic]:
     # a file of shared `consumes` only is imported; its variables are bound by the importer
     check_bindings = "capability" in as_dict(doc.data)
     keys = _bound_keys(doc)
     all_keys = {k for names in keys.values() for k in names}
     found = []
-    for pointer, text, secret_context in _template_sites(doc):
+    for pointer, text, secret_context in _template_sites(walk, callers):
         try:
             template = Template(text)
         except TemplateSyntaxError as exc:
@@ -346,29 +334,29 @@ def _check_templates_and_bindings(doc: SourceDocument) -> list[Diagnostic]:
 _SINGLE_BRACE = re.compile(r"(?<!\{)\{([A-Za-z0-9_.\-]+)\}(?!\})")
 
 
-def _check_base_uris(doc: SourceDocument) -> list[Diagnostic]:
+def _check_base_uris(doc: SourceDocument, walk: Walk) -> list[Diagnostic]:
     found = []
-    for list_path, items in consumes_lists(doc.data):
-        for i, api in enumerate(items):
-            base = as_dict(api).get("baseUri")
-            if isinstance(base, str) and _SINGLE_BRACE.search(base):
-                names = ", ".join("{" + m + "}" for m in _SINGLE_BRACE.findall(base))
-                found.append(
-                    doc.diag(
-                        (*list_path, i, "baseUri"),
-                        "base-uri",
-                        f"baseUri {base!r} has placeholders nothing fills ({names})",
-                        severity=Severity.WARNING,
-                        hint=f"serve with --upstream {as_dict(api).get('namespace')}=URL",
-                    )
+    for node in walk.consumes:
+        list_path, i, api = node.pointer[:-1], node.pointer[-1], node.data
+        base = as_dict(api).get("baseUri")
+        if isinstance(base, str) and _SINGLE_BRACE.search(base):
+            names = ", ".join("{" + m + "}" for m in _SINGLE_BRACE.findall(base))
+            found.append(
+                doc.diag(
+                    (*list_path, i, "baseUri"),
+                    "base-uri",
+                    f"baseUri {base!r} has placeholders nothing fills ({names})",
+                    severity=Severity.WARNING,
+                    hint=f"serve with --upstream {as_dict(api).get('namespace')}=URL",
                 )
+            )
     return found
 
 
 # ---------------------------------------------------------------- JSONPath
-def _check_jsonpaths(doc: SourceDocument) -> list[Diagnostic]:
+def _check_jsonpaths(doc: SourceDocument, walk: Walk) -> list[Diagnostic]:
     found = []
-    for pointer, expression in _jsonpath_sites(doc.data, ()):
+    for pointer, expression in _jsonpath_sites(walk):
         try:
             compile_path(expression)
         except JsonPathError as exc:
@@ -376,26 +364,19 @@ def _check_jsonpaths(doc: SourceDocument) -> list[Diagnostic]:
     return found
 
 
-def _jsonpath_sites(node: Any, pointer: DataPath) -> Iterator[tuple[DataPath, str]]:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            here = (*pointer, key)
-            if key == "mapping" and isinstance(value, str):
-                yield here, value
-            elif key == "lookupValue" and isinstance(value, str) and value.startswith("$"):
-                yield here, value  # otherwise a template or a literal, as in the reference
-            elif (
-                key == "value"
-                and isinstance(value, str)
-                and value.startswith("$")
-                and ("outputParameters" in pointer or "mappings" in pointer)
-            ):
-                yield here, value
-            else:
-                yield from _jsonpath_sites(value, here)
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            yield from _jsonpath_sites(value, (*pointer, i))
+def _jsonpath_sites(walk: Walk) -> Iterator[tuple[DataPath, str]]:
+    for pointer, value in walk.strings:
+        key = pointer[-1] if pointer else None
+        if key == "mapping":
+            yield pointer, value
+        elif key == "lookupValue" and value.startswith("$"):
+            yield pointer, value  # otherwise a template or a literal, as in the reference
+        elif (
+            key == "value"
+            and value.startswith("$")
+            and ("outputParameters" in pointer or "mappings" in pointer)
+        ):
+            yield pointer, value
 
 
 # ---------------------------------------------------------------- across files

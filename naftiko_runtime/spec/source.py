@@ -213,6 +213,9 @@ def parse_text(
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        last = max(1, len(text.splitlines()))
+        if line > last:  # the parser's mark past the end of the file: point at the last line
+            line, column = last, len(text.splitlines()[-1]) + 1 if text.splitlines() else 1
         what = exc.problem or "invalid YAML"
         context = f" ({exc.context})" if exc.context else ""
         return None, [Diagnostic(display, line, column, "", "yaml-syntax", f"{what}{context}")]

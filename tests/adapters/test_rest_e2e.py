@@ -286,8 +286,8 @@ def test_missing_secrets_are_all_reported_before_serving(tmp_path: Any) -> None:
         assert process.process.wait(timeout=20) == 1
         output = process.output()
     assert (
-        "missing environment variables: LETTA_API_KEY (capabilities/letta-jobs.yaml:14)" in output
-        and "LETTA_API_KEY (capabilities/letta-runs.yaml:14)" in output
+        "missing environment variables: LETTA_API_KEY (capabilities/letta-jobs.yaml:15)" in output
+        and "LETTA_API_KEY (capabilities/letta-runs.yaml:15)" in output
     )
     assert "serving" not in output
 

@@ -14,6 +14,8 @@ from naftiko_runtime.cli import _AnyValue
 from naftiko_runtime.errors import StartupError
 from naftiko_runtime.serve import ServeOptions, compile_runtime
 from naftiko_runtime.spec.load import load_paths
+from naftiko_runtime.spec.schema import schema_verdicts_agree
+from naftiko_runtime.spec.source import load_source
 from tests.conftest import CAPABILITIES
 from tests.spec.test_validate_rules import BASE
 
@@ -74,6 +76,9 @@ def _mutate(data: Any, rng: random.Random) -> Any:
 
 def _check(path: Path) -> bool:
     result = load_paths([path])  # must not raise
+    doc, _ = load_source(path)
+    if doc is not None and isinstance(doc.data, dict):  # fast and detailed schema verdicts
+        assert schema_verdicts_agree(doc.data), path.read_text()
     lines = path.read_text().count("\n") + 1
     for diagnostic in result.diagnostics:
         assert 1 <= diagnostic.line <= lines and diagnostic.column >= 1, diagnostic

@@ -1,0 +1,305 @@
+"""Every rule `validate` knows: id, severity, on by default or not, a summary and a help
+text. SARIF's rule metadata, the README's rule table, `naftiko-runtime rules` and the
+`--select`/`--ignore`/`--all-rules` switches all read this one table.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from naftiko_runtime.diagnostics import Diagnostic, Severity
+from naftiko_runtime.spec.official import OFFICIAL_RULES
+from naftiko_runtime.spec.source import SourceDocument
+
+ERR, WARN, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    severity: Severity
+    default_on: bool
+    summary: str
+    help: str
+    official: bool = False
+
+    @property
+    def ignorable(self) -> bool:
+        """A structural error cannot be ignored: the spec could not be served past it."""
+        return self.official or self.severity is not Severity.ERROR
+
+
+_OURS: tuple[tuple[str, Severity, str, str], ...] = (
+    ("yaml-syntax", ERR, "the file is well-formed YAML", "Fix the YAML syntax at the mark."),
+    (
+        "yaml-duplicate-key",
+        ERR,
+        "no key appears twice in a mapping",
+        "PyYAML keeps the last of duplicate keys silently; remove one.",
+    ),
+    ("yaml-key-type", ERR, "mapping keys are strings", "Quote the key."),
+    ("yaml-merge-key", ERR, "no YAML merge keys (`<<`)", "Write the merged keys out."),
+    (
+        "yaml-recursive-alias",
+        ERR,
+        "aliases do not expand without bound",
+        "Alias bombs are refused; write the values out.",
+    ),
+    ("yaml-too-large", ERR, "the file is at most 2 MiB", "Split the capability."),
+    ("yaml-encoding", ERR, "the file is UTF-8", "Re-encode the file as UTF-8."),
+    (
+        "version",
+        ERR,
+        "`naftiko` names a supported spec version",
+        "Use 1.0.0-alpha2 or 1.0.0-alpha3.",
+    ),
+    ("schema-required", ERR, "required properties are present", "Add the property named."),
+    ("schema-type", ERR, "values have the schema's type", "Change the value's type."),
+    (
+        "schema-unknown-property",
+        ERR,
+        "no property the schema does not define",
+        "Remove or rename it (a suggestion is given when one is close).",
+    ),
+    ("schema-enum", ERR, "values are one of the allowed ones", "Use one of the values listed."),
+    ("schema-pattern", ERR, "strings match the schema's pattern", "Change the value to match."),
+    ("schema-range", ERR, "numbers are within range", "Use a value in the range given."),
+    ("schema-length", ERR, "strings and lists have an allowed length", "Shorten or lengthen it."),
+    ("schema-min-items", ERR, "lists have enough items", "Add items."),
+    (
+        "schema-one-of",
+        ERR,
+        "a value matches exactly one alternative",
+        "The branch you meant is picked by `type` and the keys present; fix that branch.",
+    ),
+    ("schema-any-of", ERR, "a value matches an alternative", "Fix the value."),
+    (
+        "schema-not",
+        ERR,
+        "a value does not take a forbidden form",
+        "Remove the forbidden combination.",
+    ),
+    ("schema-property-name", ERR, "property names match the schema", "Rename the property."),
+    (
+        "param-location",
+        ERR,
+        "`in:` names a known location",
+        "Use query, header, path, cookie or body.",
+    ),
+    (
+        "call-target",
+        ERR,
+        "`call` and `ref` name something that exists",
+        "Use `namespace.operation` (or `aggregate.function`); a suggestion is given.",
+    ),
+    (
+        "with-key",
+        ERR,
+        "every `with` key is a parameter of the called operation",
+        "Rename the key or declare the parameter.",
+    ),
+    (
+        "path-param",
+        ERR,
+        "every `{param}` of an exposed path is bound to an input",
+        "Declare the input or bind it in `with`.",
+    ),
+    ("required-param", ERR, "required consumed parameters are supplied", "Supply them in `with`."),
+    ("binding", ERR, "every `{{VAR}}` resolves to a key of `binds`", "Add the key to `binds`."),
+    (
+        "namespace-unique",
+        ERR,
+        "namespaces are unique (exposed ones across files)",
+        "Rename one of them.",
+    ),
+    ("route-conflict", ERR, "port + method + path is unique across files", "Change one route."),
+    ("tool-conflict", ERR, "MCP tool names are unique per server across files", "Rename a tool."),
+    ("port-conflict", ERR, "one port serves one kind of adapter", "Move one adapter."),
+    (
+        "jsonpath",
+        ERR,
+        "every JSONPath compiles",
+        "Fix the expression (`$.` is the whole document).",
+    ),
+    ("template-syntax", ERR, "every `{{template}}` compiles", "Fix the tag."),
+    ("import", ERR, "imports resolve", "Fix the location or the imported namespace."),
+    ("duplicate-name", ERR, "operation names are unique in a namespace", "Rename one."),
+    (
+        "base-uri",
+        WARN,
+        "a baseUri's `{placeholders}` are filled",
+        "Serve with --upstream NAMESPACE=URL, or bind the values.",
+    ),
+    ("step-name", ERR, "step names are unique within a graph", "Rename the step."),
+    (
+        "step-reference",
+        ERR,
+        "steps read only earlier steps of their graph (no cycles)",
+        "Move the step, or read a step that runs before it.",
+    ),
+    (
+        "lookup-field",
+        ERR,
+        "a lookup over a lookup reads fields it returns",
+        "Add the field to the earlier lookup's outputParameters.",
+    ),
+    (
+        "script-language",
+        ERR,
+        "script steps use javascript or python",
+        "Groovy needs a JVM this runtime does not have; rewrite the script.",
+    ),
+    ("aggregate-duplicate", ERR, "each aggregate function ref is defined once", "Rename one."),
+    (
+        "base-uri-slash",
+        ERR,
+        "a baseUri does not end with '/'",
+        "Remove the slash; the reference engine refuses to load it.",
+    ),
+    (
+        "forward-target",
+        ERR,
+        "`forward.targetNamespace` is a consumed namespace",
+        "Name a namespace of `consumes`.",
+    ),
+    (
+        "apikey-placement",
+        WARN,
+        "apikey authentication says where the key goes",
+        "Add `placement: header` or `placement: query`.",
+    ),
+    ("output-depth", ERR, "mapped outputs nest at most 32 levels", "Flatten the output."),
+    (
+        "compile",
+        ERR,
+        "`validate --compile`: every operation and tool compiles for serving",
+        "The message says what cannot be built; fix it there.",
+    ),
+    (
+        "ignore-comment",
+        WARN,
+        "`# naftiko-runtime: ignore RULE reason` names a rule and a reason",
+        "Give a known rule id (or prefix) and a reason after it.",
+    ),
+    (
+        "portability",
+        ERR,
+        "`--strict`: dialect the reference engine would reject",
+        "Write the portable form, or drop --strict.",
+    ),
+)
+
+RULES: dict[str, Rule] = {
+    rule_id: Rule(rule_id, severity, True, summary, help)
+    for rule_id, severity, summary, help in _OURS
+}
+for official in OFFICIAL_RULES:
+    RULES[official.id] = Rule(
+        official.id,
+        official.severity,
+        official.recommended,
+        official.summary,
+        official.message,
+        official=True,
+    )
+
+
+def rule(rule_id: str) -> Rule | None:
+    return RULES.get(rule_id)
+
+
+def _matches(rule_id: str, patterns: Iterable[str]) -> bool:
+    return any(rule_id == p or rule_id.startswith(p.rstrip("*")) for p in patterns)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which rules report: the default set, `--all-rules`, `--select` and `--ignore`."""
+
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    all_rules: bool = False
+
+    def enabled(self, rule_id: str) -> bool:
+        known = RULES.get(rule_id)
+        if self.ignore and _matches(rule_id, self.ignore) and (known is None or known.ignorable):
+            return False
+        if self.select:
+            return _matches(rule_id, self.select) or (known is not None and not known.ignorable)
+        return known is None or known.default_on or self.all_rules
+
+    def runs_official(self, rule_id: str) -> bool:
+        return self.enabled(rule_id)
+
+
+DEFAULT = Selection()
+_IGNORE = re.compile(r"#\s*naftiko-runtime:\s*ignore\s+(?P<rules>[A-Za-z0-9*,_-]+)(?P<reason>.*)$")
+
+
+def ignore_comments(doc: SourceDocument) -> tuple[set[str], list[Diagnostic]]:
+    """Rules a file switches off for itself, and problems with the comments that do it."""
+    ignored: set[str] = set()
+    problems: list[Diagnostic] = []
+    for number, line in enumerate(doc.lines, start=1):
+        match = _IGNORE.search(line)
+        if match is None:
+            continue
+        column = match.start() + 1
+        reason = match.group("reason").strip(" -:—")
+        for rule_id in match.group("rules").split(","):
+            known = [r for r in RULES.values() if _matches(r.id, [rule_id])]
+            if not known:
+                problems.append(_comment_problem(doc, number, column, f"unknown rule {rule_id!r}"))
+            elif not reason:
+                problems.append(
+                    _comment_problem(doc, number, column, f"ignoring {rule_id} needs a reason")
+                )
+            elif not all(r.ignorable for r in known):
+                problems.append(
+                    _comment_problem(
+                        doc,
+                        number,
+                        column,
+                        f"{rule_id} is a structural error and cannot be ignored",
+                    )
+                )
+            else:
+                ignored.add(rule_id)
+    return ignored, problems
+
+
+def _comment_problem(doc: SourceDocument, line: int, column: int, message: str) -> Diagnostic:
+    return Diagnostic(
+        doc.display, line, column, "", "ignore-comment", message, severity=Severity.WARNING
+    )
+
+
+def apply_selection(
+    diagnostics: Sequence[Diagnostic],
+    selection: Selection,
+    ignored_by_file: dict[str, set[str]],
+) -> list[Diagnostic]:
+    kept = []
+    for d in diagnostics:
+        if not selection.enabled(d.rule):
+            continue
+        ignored = ignored_by_file.get(d.file)
+        known = RULES.get(d.rule)
+        if ignored and _matches(d.rule, ignored) and (known is None or known.ignorable):
+            continue
+        kept.append(d)
+    return kept
+
+
+def markdown_table() -> str:
+    """The README's rule table (a test keeps the README in step with this)."""
+    lines = ["| rule | severity | default | checks |", "|---|---|---|---|"]
+    for entry in RULES.values():
+        default = "on" if entry.default_on else "off (`--all-rules`)"
+        origin = " (official)" if entry.official else ""
+        lines.append(
+            f"| `{entry.id}` | {entry.severity.value} | {default} | {entry.summary}{origin} |"
+        )
+    return "\n".join(lines) + "\n"
