@@ -78,7 +78,7 @@ class CallOperation:
         if not reply.body or reply.status == 204:
             return CallResult(reply.status, reply.content_type, shaped=None, raw=b"")
         if self._format != "json":
-            document = decode(reply, self._format, self.name)
+            document = decode(reply, self._format, self.name, self.call.operation.output_schema)
             shaped = self._shape(document) if self._shape is not None else document
             return CallResult(reply.status, "application/json", shaped=shaped)
         if self._shape is None:

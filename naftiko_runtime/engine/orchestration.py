@@ -150,7 +150,10 @@ class OrchestratedOperation:
         last = self._last_call
         if last is not None and last.name in state.replies:
             reply = state.replies[last.name]
-            document = decode(reply, last.call.operation.output_format, last.call.name)
+            operation = last.call.operation
+            document = decode(
+                reply, operation.output_format, last.call.name, operation.output_schema
+            )
             if self._fallback_shape is not None:
                 document = self._fallback_shape(document)
             return CallResult(reply.status, "application/json", shaped=document)

@@ -52,40 +52,81 @@ def parse_json(body: bytes, name: str, status: int) -> Any:
         ) from None
 
 
-def decode(reply: UpstreamReply, output_format: str, name: str) -> Any:
-    """The reply body as a JSON value, read in its declared format."""
+def decode(reply: UpstreamReply, output_format: str, name: str, schema: str | None = None) -> Any:
+    """The reply body as a JSON value, read in its declared format (`schema` is the
+    operation's `outputSchema`: a CSS selector, a heading prefix or a schema file)."""
     if not reply.body or reply.status == 204:
         return None
     if output_format == "json":
         return parse_json(reply.body, name, reply.status)
-    if output_format == "xml":
-        from naftiko_runtime.engine.formats.xml import XmlError, decode_xml
-
-        try:
-            return decode_xml(reply.body)
-        except XmlError:
-            raise _bad(name, "xml", reply.status) from None
-    text = reply.body.decode("utf-8", errors="replace")
-    if output_format == "yaml":
-        import yaml
-
-        try:
-            return yaml.safe_load(text)
-        except yaml.YAMLError:
-            raise _bad(name, "yaml", reply.status) from None
-    if output_format in ("csv", "tsv", "psv"):
-        import csv
-        import io
-
-        delimiter = {"csv": ",", "tsv": "\t", "psv": "|"}[output_format]
-        return list(csv.DictReader(io.StringIO(text), delimiter=delimiter))
-    return text
+    try:
+        return _decoders[output_format](reply.body, schema)
+    except KeyError:
+        return reply.body.decode("utf-8", errors="replace")
+    except UpstreamError:
+        raise
+    except Exception as exc:  # every decoder's own error: the payload is not that format
+        raise _bad(name, output_format, reply.status, str(exc)) from None
 
 
-def _bad(name: str, fmt: str, status: int) -> UpstreamError:
+def _xml(body: bytes, schema: str | None) -> Any:
+    from naftiko_runtime.engine.formats.xml import decode_xml
+
+    return decode_xml(body)
+
+
+def _yaml(body: bytes, schema: str | None) -> Any:
+    import yaml
+
+    for document in yaml.safe_load_all(body.decode("utf-8", errors="replace")):
+        return document  # the first document, as the reference reads it
+    return None
+
+
+def _delimited(fmt: str) -> Any:
+    def decode(body: bytes, schema: str | None) -> Any:
+        from naftiko_runtime.engine.formats.delimited import decode_delimited
+
+        return decode_delimited(body, fmt)
+
+    return decode
+
+
+def _html(body: bytes, schema: str | None) -> Any:
+    from naftiko_runtime.engine.formats.html import decode_html
+
+    return decode_html(body, schema)
+
+
+def _markdown(body: bytes, schema: str | None) -> Any:
+    from naftiko_runtime.engine.formats.markdown import decode_markdown
+
+    return decode_markdown(body, schema)
+
+
+def _avro(body: bytes, schema: str | None) -> Any:
+    from naftiko_runtime.engine.formats.avro import decode_avro
+
+    return decode_avro(body, schema)
+
+
+_decoders: dict[str, Any] = {
+    "xml": _xml,
+    "yaml": _yaml,
+    "csv": _delimited("csv"),
+    "tsv": _delimited("tsv"),
+    "psv": _delimited("psv"),
+    "html": _html,
+    "markdown": _markdown,
+    "avro": _avro,
+}
+
+
+def _bad(name: str, fmt: str, status: int, why: str = "") -> UpstreamError:
+    detail = f" ({why[:200]})" if why else ""
     return UpstreamError(
         "bad_response",
-        f"upstream answered {name} with a body that is not valid {fmt}",
+        f"upstream answered {name} with a body that is not valid {fmt}{detail}",
         operation=name,
         upstream_status=status,
     )

@@ -138,7 +138,7 @@ class CallStepRunner:
             error.message = f"step '{self.name}': {error.message}"
             raise error
         state.replies[self.name] = reply
-        document = decode(reply, self._format, self.call.name)
+        document = decode(reply, self._format, self.call.name, self.call.operation.output_schema)
         return self._project(document) if document is not None else None
 
 

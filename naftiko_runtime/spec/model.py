@@ -80,6 +80,8 @@ class ConsumedOperation:
     outputs: tuple[OutputField, ...]
     body: Body | None
     where: Location
+    output_schema: str | None = None  # html: a CSS selector; markdown: a heading prefix;
+    # avro/protobuf: the schema file, resolved beside the spec
 
     @property
     def target(self) -> str:
@@ -383,7 +385,8 @@ class _Builder:
                 description=_str(entry.data.get("description")) or _str(entry.data.get("label")),
                 params=tuple(_param(p) for p in entry.params.values()),
                 auth=_auth(auth) if isinstance(auth, dict) else None,
-                output_format=str(entry.data.get("outputRawFormat", "json")),
+                output_format=str(entry.data.get("outputRawFormat", "json")).lower(),
+                output_schema=self.output_schema(entry),
                 outputs=tuple(
                     OutputField(str(o["name"]), str(o["type"]), str(o["value"]))
                     for o in entry.data.get("outputParameters", [])
@@ -398,6 +401,23 @@ class _Builder:
                 where=self.where(entry.pointer, entry.doc),
             )
         return self.operations[key]
+
+    def output_schema(self, entry: OperationEntry) -> str | None:
+        value = entry.data.get("outputSchema")
+        if not isinstance(value, str):
+            return None
+        fmt = str(entry.data.get("outputRawFormat", "json")).lower()
+        if fmt in ("avro", "protobuf"):
+            from pathlib import Path
+
+            path = Path(
+                value.removeprefix("file:///./") if value.startswith("file:///./") else value
+            )
+            if not path.is_absolute():
+                beside = entry.doc.path.parent / path
+                path = beside if beside.exists() or not path.exists() else path
+            return str(path)
+        return value
 
     def function(self, ref: str) -> dict[str, Any] | None:
         """The aggregate function a `ref` names (validated to exist)."""

@@ -1,6 +1,7 @@
 """XML → JSON the way the reference engine reads it (Jackson's XML tree): the root element is
 dropped, child elements become keys, repeated siblings an array, attributes keys, and every
-leaf a string. External entities, DTD fetches and huge trees are refused by the parser."""
+leaf a string. DTDs (and so external entities and entity bombs), network access and huge
+trees are refused."""
 
 from __future__ import annotations
 
@@ -72,6 +73,8 @@ def decode_xml(body: bytes) -> Any:
         raise XmlError(str(exc)) from None
     if root is None:
         raise XmlError("empty document")
+    if root.getroottree().docinfo.doctype:
+        raise XmlError("a document type declaration (DTD) is not accepted")
     for entity in root.iter(etree.Entity):
         raise XmlError(f"entity reference &{entity.name}; is not allowed")
     return _convert(root)

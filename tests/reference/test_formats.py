@@ -1,0 +1,334 @@
+"""Format decoders, following the reference's `engine/util/ConverterTest` and the format
+integration tests case by case (same inputs, same JSON), then over real loopback HTTP for
+REST and MCP, and the hostile payloads: entities, bombs, garbage."""
+
+from __future__ import annotations
+
+import gzip
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from mcp import Client
+
+from naftiko_runtime.engine.formats.avro import AvroError, decode_avro
+from naftiko_runtime.engine.formats.delimited import DelimitedError, decode_delimited
+from naftiko_runtime.engine.formats.html import HtmlError, decode_html
+from naftiko_runtime.engine.formats.markdown import decode_markdown
+from naftiko_runtime.engine.formats.xml import XmlError, decode_xml
+from naftiko_runtime.engine.response import decode
+from naftiko_runtime.errors import UpstreamError
+from naftiko_runtime.upstream import UpstreamReply
+from tests.fixtures.process import ServeProcess
+from tests.fixtures.upstream import RecordingUpstream, Reply, free_port, running
+
+pytestmark = pytest.mark.anyio
+PRODUCTS_HTML = (
+    b"<table><thead><tr><th>Name</th><th>Price</th><th>Stock</th></tr></thead><tbody>"
+    b"<tr><td>Widget</td><td>$42</td><td>150</td></tr>"
+    b"<tr><td>Gadget</td><td>$99</td><td>30</td></tr></tbody></table>"
+)
+PRODUCTS_MD = (
+    b"| Name | Price | Stock |\n|------|-------|-------|\n| Widget | $42 | 150 |\n"
+    b"| Gadget | $99 | 30 |\n"
+)
+PRODUCTS = [
+    {"Name": "Widget", "Price": "$42", "Stock": "150"},
+    {"Name": "Gadget", "Price": "$99", "Stock": "30"},
+]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def reply(body: bytes) -> UpstreamReply:
+    return UpstreamReply(200, "application/octet-stream", body)
+
+
+# ---------------------------------------------------------------- ConverterTest
+def test_convert_html_and_markdown_should_produce_same_table_contract() -> None:
+    assert decode_html(PRODUCTS_HTML)["tables"] == [PRODUCTS]
+    assert decode_markdown(PRODUCTS_MD)["tables"] == [PRODUCTS]
+
+
+def test_convert_html_to_json_should_apply_css_selector_scoping() -> None:
+    page = (
+        b"<div><table class='ignored'><tr><th>Name</th><th>Stock</th></tr>"
+        b"<tr><td>Ignored</td><td>0</td></tr></table>"
+        b"<table class='products'><tr><th>Name</th><th>Stock</th></tr>"
+        b"<tr><td>Kept</td><td>42</td></tr></table></div>"
+    )
+    assert decode_html(page, "table.products") == {"tables": [[{"Name": "Kept", "Stock": "42"}]]}
+    assert decode_html(page, "div")["tables"][0][0]["Name"] == "Ignored"  # tables inside a match
+    assert decode_html(page, "section.none") == {"tables": []}
+    with pytest.raises(HtmlError):
+        decode_html(page, "[[[")
+
+
+def test_convert_html_to_json_should_skip_rows_containing_th_elements() -> None:
+    page = (
+        b"<table><tr><th>Name</th><th>Price</th></tr><tr><th>Widget</th><td>$42</td></tr>"
+        b"<tr><td>Gadget</td><td>$99</td></tr></table>"
+    )
+    assert decode_html(page) == {"tables": [[{"Name": "Gadget", "Price": "$99"}]]}
+
+
+def test_html_cells_headers_and_missing_cells_follow_the_reference() -> None:
+    page = (
+        b"<table><tr><th> A </th><th>B</th><th>C</th></tr>"
+        b"<tr><td> a  b </td></tr><tr><td><b>bold</b> text<br>line</td><td>2</td><td>3</td>"
+        b"<td>4</td></tr></table><table><tr><td>no header</td></tr></table>"
+    )
+    assert decode_html(page) == {
+        "tables": [[{"A": "a b", "B": "", "C": ""}, {"A": "bold textline", "B": "2", "C": "3"}]]
+    } or decode_html(page) == {
+        "tables": [[{"A": "a b", "B": "", "C": ""}, {"A": "bold text line", "B": "2", "C": "3"}]]
+    }
+    assert decode_html(b"") == {"tables": []}
+
+
+def test_convert_markdown_to_json_should_extract_front_matter_tables_and_sections() -> None:
+    text = (
+        b"---\ntitle: Release Notes\nversion: 2.1.0\n---\n\n## Overview\n"
+        b"This **release** introduces [new features](https://example.com).\n\n"
+        b"| Feature | Status |\n|---------|--------|\n| Search  | GA     |\n"
+    )
+    result = decode_markdown(text)
+    assert result["frontMatter"] == {"title": "Release Notes", "version": "2.1.0"}
+    assert result["tables"] == [[{"Feature": "Search", "Status": "GA"}]]
+    assert result["sections"] == [
+        {"heading": "Overview", "level": 2, "content": "This release introduces new features."}
+    ]
+
+
+def test_convert_markdown_to_json_should_filter_sections_by_heading_prefix() -> None:
+    text = (
+        b"## Overview\nGeneral introduction.\n\n## API Reference\nDetails about the API.\n\n"
+        b"## API Usage\nHow to use the API.\n"
+    )
+    headings = [s["heading"] for s in decode_markdown(text, "API")["sections"]]
+    assert headings == ["API Reference", "API Usage"]
+    assert (
+        len(decode_markdown(b"## First\nContent one.\n\n## Second\nContent two.\n")["sections"])
+        == 2
+    )
+
+
+def test_markdown_lists_concatenate_and_code_blocks_say_nothing() -> None:
+    text = b"# Top\n- a\n- b\n\n```\ncode\n```\n\npara one\nline two\n"
+    [section] = decode_markdown(text)["sections"]
+    assert section == {"heading": "Top", "level": 1, "content": "ab\npara one line two"}
+
+
+def test_convert_delimited_to_json_should_parse_tab_and_pipe_separated_values() -> None:
+    rows = [
+        {"id": "1", "name": "Alice Smith", "email": "alice@example.com"},
+        {"id": "2", "name": "Bob Johnson", "email": "bob@example.com"},
+    ]
+    tsv = b"id\tname\temail\n1\tAlice Smith\talice@example.com\n2\tBob Johnson\tbob@example.com\n"
+    assert decode_delimited(tsv, "tsv") == rows
+    assert decode_delimited(tsv.replace(b"\t", b"|"), "psv") == rows
+    assert decode_delimited(b"id,name\n1,Alice\n", "csv") == [{"id": "1", "name": "Alice"}]
+
+
+def test_csv_values_stay_strings_short_rows_lack_keys_long_rows_fail() -> None:
+    assert decode_delimited(b"name,age\nAlice,42\nBob,39\n", "csv")[1] == {
+        "name": "Bob",
+        "age": "39",
+    }
+    assert decode_delimited(b"a,b,c\n1\n", "csv") == [{"a": "1"}]
+    assert decode_delimited(b"a,b\n1,2,\n", "csv") == [{"a": "1", "b": "2"}]
+    assert decode_delimited(b'a,b\n"x, y","say ""hi"""\n', "csv") == [
+        {"a": "x, y", "b": 'say "hi"'}
+    ]
+    with pytest.raises(DelimitedError):
+        decode_delimited(b"a,b\n1,2,3\n", "csv")
+    assert decode_delimited(b"", "csv") == [] and decode_delimited(b"a,b\n", "csv") == []
+
+
+def test_convert_to_json_should_support_xml_yaml_and_csv_formats() -> None:
+    assert decode(reply(b"<root><name>Alice</name></root>"), "xml", "x") == {"name": "Alice"}
+    assert decode(reply(b"name: Alice\nage: 42\n"), "yaml", "x") == {"name": "Alice", "age": 42}
+    assert decode(reply(b"---\na: 1\n---\nb: 2\n"), "yaml", "x") == {"a": 1}
+    assert decode(reply(b'{"status":"ok","count":2}'), "json", "x") == {"status": "ok", "count": 2}
+
+
+def test_xml_shapes_match_the_reference() -> None:
+    assert decode_xml(b"<a id='1'><b>x</b></a>") == {"id": "1", "b": "x"}
+    assert decode_xml(b"<root><foo bar='y'>val</foo></root>") == {"foo": {"bar": "y", "": "val"}}
+    assert decode_xml(b"<r><u>1</u><v>2</v><u>3</u></r>") == {"u": ["1", "3"], "v": "2"}
+    assert decode_xml(b"<r><e/></r>") == {"e": ""}
+    assert decode_xml(b"<r xmlns:p='urn:x'><p:name>n</p:name></r>") == {"name": "n"}
+
+
+def test_avro_needs_its_schema_and_decodes_one_datum(tmp_path: Path) -> None:
+    import fastavro
+
+    schema = {
+        "type": "record",
+        "name": "RecordsList",
+        "fields": [
+            {
+                "name": "records",
+                "type": {
+                    "type": "array",
+                    "items": {
+                        "type": "record",
+                        "name": "Record",
+                        "fields": [
+                            {"name": "id", "type": "string"},
+                            {"name": "title", "type": ["null", "string"]},
+                        ],
+                    },
+                },
+            }
+        ],
+    }
+    path = tmp_path / "records.avsc"
+    path.write_text(__import__("json").dumps(schema))
+    value = {"records": [{"id": "1", "title": "T"}, {"id": "2", "title": None}]}
+    datum = io.BytesIO()
+    fastavro.schemaless_writer(datum, fastavro.parse_schema(schema), value)
+    assert decode_avro(datum.getvalue(), str(path)) == value
+    container = io.BytesIO()
+    fastavro.writer(container, fastavro.parse_schema(schema), [value])
+    assert decode_avro(container.getvalue(), str(path)) == [value]
+    with pytest.raises(AvroError, match="outputSchema"):
+        decode_avro(b"\x01\x02\x03", None)
+    with pytest.raises(AvroError, match="cannot be read"):
+        decode_avro(b"\x01\x02\x03", str(tmp_path / "does-not-exist.avsc"))
+    with pytest.raises(AvroError):
+        decode_avro(b"\x06\xff", str(path))  # truncated
+
+
+# ---------------------------------------------------------------- hostile payloads
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>',
+        b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa">'
+        b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;">]>'
+        b"<r>&c;</r>",
+        b'<!DOCTYPE r SYSTEM "http://127.0.0.1:9/evil.dtd"><r>x</r>',
+        b"<r><unclosed></r>",
+    ],
+    ids=["external-entity", "billion-laughs", "dtd-fetch", "malformed"],
+)
+def test_hostile_xml_is_a_bad_response_naming_the_format(payload: bytes) -> None:
+    with pytest.raises(UpstreamError) as failure:
+        decode(reply(payload), "xml", "legacy.list-vessels")
+    assert failure.value.kind == "bad_response" and "not valid xml" in failure.value.message
+    with pytest.raises(XmlError):
+        decode_xml(payload)
+
+
+# ---------------------------------------------------------------- over loopback
+SPEC = """\
+naftiko: "1.0.0-alpha2"
+capability:
+  consumes:
+    - type: http
+      namespace: docs
+      baseUri: "http://127.0.0.1:9"
+      resources:
+{resources}
+  exposes:
+    - type: rest
+      namespace: docs-rest
+      port: 8080
+      resources:
+{routes}
+    - type: mcp
+      namespace: docs-mcp
+      port: 9090
+      tools:
+{tools}
+"""
+FORMATS = {
+    "html": ("/page", "text/html", PRODUCTS_HTML, "table"),
+    "markdown": ("/notes", "text/markdown", PRODUCTS_MD, None),
+    "xml": ("/vessels", "application/xml", b"<v><vessel><code>A</code></vessel></v>", None),
+    "tsv": ("/rows", "text/tab-separated-values", b"id\tname\n1\tAlice\n", None),
+}
+
+
+def _spec() -> str:
+    resources, routes, tools = [], [], []
+    for fmt, (path, _, _, schema) in FORMATS.items():
+        extra = f'\n              outputSchema: "{schema}"' if schema else ""
+        resources.append(
+            f'        - name: {fmt}\n          path: "{path}"\n          operations:\n'
+            f"            - name: get-{fmt}\n              method: GET\n"
+            f"              outputRawFormat: {fmt}{extra}"
+        )
+        routes.append(
+            f'        - path: "{path}"\n          operations:\n            - method: GET\n'
+            f"              call: docs.get-{fmt}"
+        )
+        tools.append(
+            f'        - name: get-{fmt}\n          description: "{fmt}"\n'
+            f"          call: docs.get-{fmt}"
+        )
+    return SPEC.format(
+        resources="\n".join(resources), routes="\n".join(routes), tools="\n".join(tools)
+    )
+
+
+@pytest.fixture(scope="module")
+def served(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[RecordingUpstream, dict[str, str]]]:
+    spec = tmp_path_factory.mktemp("formats") / "formats.yaml"
+    spec.write_text(_spec())
+    upstream = RecordingUpstream(
+        script={
+            path: Reply(body=body, content_type=kind) for path, kind, body, _ in FORMATS.values()
+        }
+    )
+    rest, mcp = free_port(), free_port()
+    with running(upstream) as base:
+        args = [str(spec), "--upstream", f"docs={base}", "--port", f"8080={rest}"]
+        with ServeProcess([*args, "--port", f"9090={mcp}"]) as process:
+            urls = {"rest": f"http://127.0.0.1:{rest}", "mcp": f"http://127.0.0.1:{mcp}/mcp"}
+            process.wait_ready(urls["rest"] + "/openapi.json")
+            yield upstream, urls
+
+
+EXPECTED: dict[str, Any] = {
+    "/page": {"tables": [PRODUCTS]},
+    "/notes": {"frontMatter": {}, "tables": [PRODUCTS], "sections": []},
+    "/vessels": {"vessel": {"code": "A"}},
+    "/rows": [{"id": "1", "name": "Alice"}],
+}
+
+
+async def test_every_format_reaches_rest_and_mcp_as_the_same_json(
+    served: tuple[RecordingUpstream, dict[str, str]],
+) -> None:
+    upstream, urls = served
+    async with Client(urls["mcp"]) as client:
+        for fmt, (path, _, _, _) in FORMATS.items():
+            answer = httpx.get(urls["rest"] + path, timeout=10)
+            assert answer.status_code == 200, answer.text
+            assert answer.json() == EXPECTED[path]
+            result = await client.call_tool(f"get-{fmt}", {})
+            assert result.is_error is False
+            data = result.structured_content
+            assert (data if isinstance(EXPECTED[path], dict) else data["result"]) == EXPECTED[path]
+
+
+def test_a_payload_in_the_wrong_format_is_a_502_naming_it(
+    served: tuple[RecordingUpstream, dict[str, str]],
+) -> None:
+    upstream, urls = served
+    upstream.script["/vessels"] = Reply(body=b"<v><broken></v>", content_type="application/xml")
+    answer = httpx.get(urls["rest"] + "/vessels", timeout=10)
+    assert answer.status_code == 502
+    assert answer.json()["error"]["type"] == "upstream_bad_response"
+    assert "not valid xml" in answer.json()["error"]["message"]
+    gzip.compress(b"")  # (gzip bombs: see the hardening suite)
