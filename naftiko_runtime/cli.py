@@ -119,6 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--connect-timeout", type=float, default=5.0)
     serve.add_argument(
+        "--max-upstream-body",
+        type=float,
+        default=16.0,  # upstream.MAX_BODY (not imported here: validate starts faster)
+        metavar="MB",
+        help="largest upstream body read in full, after decompression (502 past it; "
+        "default %(default)s)",
+    )
+    serve.add_argument(
         "--script-timeout",
         type=int,
         default=DEFAULT_TIMEOUT_MS,
@@ -363,7 +371,9 @@ def _serve(
         host=args.host,
         port_map=ports,
         upstreams=upstreams,
-        timeouts=Timeouts(args.connect_timeout, args.timeout),
+        timeouts=Timeouts(
+            args.connect_timeout, args.timeout, int(args.max_upstream_body * 1024 * 1024)
+        ),
         simulate=args.simulate,
         access_log=args.access_log,
         http_client=args.http_client,

@@ -84,7 +84,7 @@ class Template:
     `context` says what the rendered text is, so each value is encoded for where it stands:
     `text` as is; `json` escaped inside a JSON string and written as a JSON value outside one
     (a missing value is `null` there), so a quote in a value never breaks the document; `xml`
-    with markup characters escaped.
+    with markup characters escaped; `form` percent-encoded (a form body written as text).
     """
 
     __slots__ = ("source", "_parts", "variables", "constant")
@@ -94,8 +94,8 @@ class Template:
         self._parts, self.variables = _compile(source)
         if context == "json":
             self._parts = _json_modes(self._parts, [False])
-        elif context == "xml":
-            self._parts = _with_mode(self._parts, "xml")
+        elif context in ("xml", "form"):
+            self._parts = _with_mode(self._parts, context)
         self.constant: str | None = source if not self.variables and "{{" not in source else None
         if self.constant is None and not self.variables and not _has_sections(self._parts):
             self.constant = "".join(p for p in self._parts if isinstance(p, str))
@@ -168,6 +168,10 @@ def encode(value: Any, mode: str) -> str:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     if mode == "xml":
         return xml_escape(to_text(value))
+    if mode == "form":
+        from urllib.parse import quote_plus
+
+        return quote_plus(to_text(value))
     return to_text(value)
 
 

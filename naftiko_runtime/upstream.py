@@ -20,12 +20,17 @@ from naftiko_runtime.errors import UpstreamError
 STREAM_TYPES = ("text/event-stream",)
 
 
+MAX_BODY = 16 * 1024 * 1024
+"""Default cap on an upstream body read in full, counted after decompression."""
+
+
 @dataclass(frozen=True, slots=True)
 class Timeouts:
     """Seconds: `connect` to open a connection, `total` for the whole exchange."""
 
     connect: float = 5.0
     total: float = 30.0
+    max_body: int = MAX_BODY  # bytes of a (decompressed) upstream body read in full
 
 
 @dataclass(slots=True)
@@ -109,7 +114,7 @@ class AiohttpUpstream:
         if content_type.split(";")[0].strip().lower() in STREAM_TYPES and response.status < 300:
             return UpstreamReply(response.status, content_type, stream=_chunks(response, request))
         try:
-            body = await response.read()
+            body = await _read_capped(response, request, self._timeouts.max_body)
         except TimeoutError:
             raise _timeout(request) from None
         except (aiohttp.ClientError, OSError) as exc:
@@ -127,6 +132,32 @@ class AiohttpUpstream:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def too_large(request: UpstreamRequest, limit: int, status: int | None = None) -> UpstreamError:
+    return UpstreamError(
+        "bad_response",
+        f"upstream response for {request.operation} is too large (over {limit} bytes)",
+        operation=request.operation,
+        upstream_status=status,
+    )
+
+
+async def _read_capped(
+    response: aiohttp.ClientResponse, request: UpstreamRequest, limit: int
+) -> bytes:
+    """The body, decompressed, refused past `limit` without reading (or inflating) more."""
+    declared = response.content_length
+    if declared is not None and declared > limit and not response.headers.get("Content-Encoding"):
+        raise too_large(request, limit, response.status)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(256 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise too_large(request, limit, response.status)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def _chunks(
@@ -234,7 +265,7 @@ class PyreqwestUpstream:
                 response.status, content_type, stream=_reqwest_chunks(streamed, response, request)
             )
         try:
-            body = bytes(await response.bytes())
+            body = await _reqwest_read_capped(response, request, self._timeouts.max_body)
         except (errors.RequestTimeoutError, errors.ReadTimeoutError):
             raise _timeout(request) from None
         except errors.PyreqwestError as exc:
@@ -252,6 +283,24 @@ class PyreqwestUpstream:
         if self._client is not None:
             await self._client.close()
             self._client = None
+
+
+async def _reqwest_read_capped(response: Any, request: UpstreamRequest, limit: int) -> bytes:
+    declared = response.get_header("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        if not response.get_header("content-encoding"):
+            raise too_large(request, limit, response.status)
+    reader = response.body_reader
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await reader.read_chunk()
+        if chunk is None:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            raise too_large(request, limit, response.status)
+        chunks.append(bytes(chunk))
 
 
 async def _reqwest_chunks(

@@ -7,6 +7,7 @@ an `INVALID_PARAMS` protocol error. Tool lists and schemas are built once at sta
 
 from __future__ import annotations
 
+import base64
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from naftiko_runtime.templating import Template
 
 MCP_PATH = "/mcp"
 MAX_STREAM_BYTES = 4 * 1024 * 1024
+MAX_BINARY_BYTES = 16 * 1024 * 1024
 Compile = Callable[[Capability, AnyInvocation, tuple[str, ...]], Operation]
 
 
@@ -130,6 +132,8 @@ class McpServerSet:
             return _error(f"unknown argument(s) {', '.join(unknown)}; accepted: {accepted}")
         try:
             result = await entry.operation(arguments)
+            if result.binary:
+                return await _binary_result(name, result)
             data = await _collect(result)
         except InvocationError as exc:
             return _error(exc.message)
@@ -213,6 +217,42 @@ def _error(message: str) -> types.CallToolResult:
     return types.CallToolResult(
         content=[types.TextContent(type="text", text=message)], is_error=True
     )
+
+
+async def _binary_result(tool: str, result: CallResult) -> types.CallToolResult:
+    """Bytes as MCP content by MIME type: an image or audio block, else an embedded blob."""
+    chunks: list[bytes] = []
+    size = 0
+    assert result.stream is not None
+    try:
+        async for chunk in result.stream:
+            size += len(chunk)
+            if size > MAX_BINARY_BYTES:
+                raise UpstreamError(
+                    "bad_response",
+                    f"binary result of {tool} is larger than {MAX_BINARY_BYTES} bytes",
+                    operation=tool,
+                )
+            chunks.append(chunk)
+    finally:
+        closer = getattr(result.stream, "aclose", None)
+        if closer is not None:
+            await closer()
+    data = base64.b64encode(b"".join(chunks)).decode()
+    mime = (result.content_type or "application/octet-stream").split(";")[0].strip()
+    content: types.ContentBlock
+    if mime.startswith("image/"):
+        content = types.ImageContent(type="image", data=data, mime_type=mime)
+    elif mime.startswith("audio/"):
+        content = types.AudioContent(type="audio", data=data, mime_type=mime)
+    else:
+        content = types.EmbeddedResource(
+            type="resource",
+            resource=types.BlobResourceContents(
+                uri=f"naftiko://tools/{tool}/result", mime_type=mime, blob=data
+            ),
+        )
+    return types.CallToolResult(content=[content], is_error=False)
 
 
 def _upstream_message(exc: UpstreamError) -> str:

@@ -72,7 +72,9 @@ class CallOperation:
 
     def _result(self, reply: UpstreamReply) -> CallResult:
         if reply.stream is not None:
-            return CallResult(reply.status, reply.content_type, stream=reply.stream)
+            binary = self._format == "binary"
+            kind = reply.content_type or ("application/octet-stream" if binary else "")
+            return CallResult(reply.status, kind, stream=reply.stream, binary=binary)
         if reply.status >= 400:
             raise status_error(reply, self.name)
         if not reply.body or reply.status == 204:

@@ -30,6 +30,7 @@ _CONTENT_TYPES = {
     "xml": "application/xml",
     "sparql": "application/sparql-query",
     "formUrlEncoded": "application/x-www-form-urlencoded",
+    "multipartForm": "multipart/form-data",
     "raw": "text/plain; charset=utf-8",
 }
 _HEADER_SAFE = re.compile(r"^[^\x00-\x08\x0a-\x1f\x7f]*$")
@@ -81,6 +82,8 @@ def body_context(body_type: str, data: Any) -> str:
         return "json"
     if body_type == "xml":
         return "xml"
+    if body_type == "formUrlEncoded" and isinstance(data, str):
+        return "form"  # `a={{x}}&b={{y}}`: each value percent-encoded
     if body_type == "raw" and isinstance(data, str) and data.lstrip()[:1] in ("{", "["):
         return "json"  # a JSON document written as text: values must not break it
     return "text"
@@ -140,6 +143,7 @@ class HttpCall:
         "_content_type",
         "_single_body",
         "_needs_scope",
+        "_binary",
     )
 
     def __init__(
@@ -187,6 +191,7 @@ class HttpCall:
             else:
                 self._body_template = _compile_data(body.data, context)
         self._needs_scope = needs_scope
+        self._binary = operation.output_format == "binary"  # streamed through, never decoded
 
     @property
     def needs_scope(self) -> bool:
@@ -257,9 +262,19 @@ class HttpCall:
             headers.append(("Cookie", "; ".join(cookies)))
         body = self._body(body_values, args, scope)
         if body is not None:
-            headers.append(("Content-Type", self._content_type))
+            content_type = self._content_type
+            if self._body_kind == "multipartForm":
+                boundary = body[2 : body.index(b"\r\n")].decode()  # the first delimiter line
+                content_type = f"multipart/form-data; boundary={boundary}"
+            headers.append(("Content-Type", content_type))
         return UpstreamRequest(
-            self.operation.method, url, headers, body, self.name, digest=self._auth.digest
+            self.operation.method,
+            url,
+            headers,
+            body,
+            self.name,
+            digest=self._auth.digest,
+            stream_reply=self._binary,
         )
 
     def _body(
@@ -270,6 +285,8 @@ class HttpCall:
             if self._body_text is not None:
                 return self._body_text.render(render_scope).encode()
             data = _render_data(self._body_template, render_scope)
+            if self._body_kind == "multipartForm" and isinstance(data, list):
+                return multipart(data)
             if self._body_kind == "formUrlEncoded" and isinstance(data, dict):
                 return "&".join(
                     f"{quote(k, safe='')}={quote(to_text(v), safe='')}" for k, v in data.items()
@@ -285,6 +302,50 @@ class HttpCall:
 
     async def send(self, request: UpstreamRequest) -> UpstreamReply:
         return await self.upstream.send(request)
+
+
+def multipart(parts: list[Any]) -> bytes:
+    """`multipart/form-data` from the spec's parts: fields as text; a part with `filename` is
+    a file (its value base64-decoded when it is valid base64, else sent as text)."""
+    import base64
+    import binascii
+    import secrets
+
+    boundary = "naftiko-" + secrets.token_hex(12)
+    out = bytearray()
+    for part in parts:
+        if not isinstance(part, dict):
+            continue
+        name = _quoted(to_text(part.get("name")))
+        value = to_text(part.get("value"))
+        out += f"--{boundary}\r\n".encode()
+        filename = part.get("filename")
+        if filename:
+            content: bytes = value.encode()
+            try:
+                if value and len(value) % 4 == 0:
+                    content = base64.b64decode(value, validate=True)
+            except binascii.Error:
+                pass
+            kind = to_text(part.get("contentType")) or "application/octet-stream"
+            out += (
+                f'Content-Disposition: form-data; name="{name}"; '
+                f'filename="{_quoted(to_text(filename))}"\r\nContent-Type: {kind}\r\n\r\n'
+            ).encode()
+            out += content
+        else:
+            out += f'Content-Disposition: form-data; name="{name}"\r\n'.encode()
+            if part.get("contentType"):
+                out += f"Content-Type: {to_text(part.get('contentType'))}\r\n".encode()
+            out += b"\r\n" + value.encode()
+        out += b"\r\n"
+    out += f"--{boundary}--\r\n".encode()
+    return bytes(out)
+
+
+def _quoted(text: str) -> str:
+    """A value inside a quoted header parameter: no quote, CR or LF can break out."""
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\r", " ").replace("\n", " ")
 
 
 def _dumps(data: Any) -> bytes:

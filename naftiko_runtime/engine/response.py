@@ -110,7 +110,14 @@ def _avro(body: bytes, schema: str | None) -> Any:
     return decode_avro(body, schema)
 
 
+def _protobuf(body: bytes, schema: str | None) -> Any:
+    from naftiko_runtime.engine.formats.protobuf import decode_protobuf
+
+    return decode_protobuf(body, schema)
+
+
 _decoders: dict[str, Any] = {
+    "protobuf": _protobuf,
     "xml": _xml,
     "yaml": _yaml,
     "csv": _delimited("csv"),

@@ -21,6 +21,7 @@ class CallResult:
     shaped: Any = None
     stream: AsyncIterator[bytes] | None = None
     headers: tuple[tuple[bytes, bytes], ...] = ()  # extra response headers (forward)
+    binary: bool = False  # `outputRawFormat: binary`: bytes with the upstream's content type
 
     @property
     def data(self) -> Any:

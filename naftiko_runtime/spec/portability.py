@@ -1,6 +1,6 @@
 """`--strict`: report every use of the dialect that the reference engine would reject.
 
-Our schema accepts five deviations found in real specs because they carry meaning; the
+Our schema accepts six deviations found in real specs because they carry meaning; the
 reference `1.0.0-alpha2` schema does not. Each use becomes a `portability` error here.
 """
 
@@ -56,6 +56,8 @@ def _findings(data: Any) -> Iterator[tuple[DataPath, str]]:
                     op = as_dict(op)
                     obase = (*rbase, "operations", o)
                     yield from _name(op, obase, "name", "consumed operation name")
+                    if op.get("outputRawFormat") == "binary":
+                        yield (*obase, "outputRawFormat"), "outputRawFormat 'binary' (after alpha2)"
                     yield from _consumed_params(
                         op.get("inputParameters"), (*obase, "inputParameters")
                     )

@@ -332,3 +332,55 @@ def test_a_payload_in_the_wrong_format_is_a_502_naming_it(
     assert answer.json()["error"]["type"] == "upstream_bad_response"
     assert "not valid xml" in answer.json()["error"]["message"]
     gzip.compress(b"")  # (gzip bombs: see the hardening suite)
+
+
+RECORDS_PROTO = """\
+syntax = "proto2";
+
+package test.records;
+
+message RecordsList {
+  repeated Record records = 1;
+}
+
+message Record {
+  required string id = 1;
+  required string title = 2;
+  required string description = 3;
+  optional int64 views = 4;
+  optional Kind kind = 5;
+}
+
+enum Kind {
+  ARTICLE = 0;
+  VIDEO = 1;
+}
+"""
+
+
+def test_protobuf_first_message_is_the_type_and_numbers_stay_numbers(tmp_path: Path) -> None:
+    """ProtobufIntegrationTest's schema (records of id/title/description), decoded for real."""
+    from naftiko_runtime.engine.formats.protobuf import (
+        ProtobufError,
+        decode_protobuf,
+        message_class,
+    )
+
+    schema = tmp_path / "test-records.proto"
+    schema.write_text(RECORDS_PROTO)
+    cls = message_class(str(schema))
+    message = cls()
+    record = message.records.add()
+    record.id, record.title, record.description = "1", "T", "D"
+    record.views = 2**40
+    record.kind = 1
+    assert decode_protobuf(message.SerializeToString(), str(schema)) == {
+        "records": [{"id": "1", "title": "T", "description": "D", "views": 2**40, "kind": "VIDEO"}]
+    }
+    assert decode_protobuf(b"", str(schema)) == {}
+    with pytest.raises(ProtobufError, match="outputSchema"):
+        decode_protobuf(b"\x01", None)
+    with pytest.raises(ProtobufError, match="not found"):
+        decode_protobuf(b"\x01", str(tmp_path / "does-not-exist.proto"))
+    with pytest.raises(ProtobufError, match="not valid"):
+        decode_protobuf(b"\x0a\xff\xff", str(schema))
