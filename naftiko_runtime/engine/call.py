@@ -12,7 +12,7 @@ from typing import Any
 from naftiko_runtime.engine.inputs import InputSpec, coerce_inputs, named_scope
 from naftiko_runtime.engine.mapping import Shaper
 from naftiko_runtime.engine.request import CompiledArgs, HttpCall
-from naftiko_runtime.engine.response import decode, parse_json, status_error
+from naftiko_runtime.engine.response import decode, decode_async, parse_json, status_error
 from naftiko_runtime.engine.result import CallResult
 from naftiko_runtime.spec.model import Input
 from naftiko_runtime.upstream import UpstreamReply
@@ -68,6 +68,18 @@ class CallOperation:
         scope = self.scope(values) if self._needs_scope else None
         args = self._args.resolve(values, scope)
         reply = await self.call.send(self.call.request(args, scope))
+        if (
+            self._format != "json"
+            and reply.stream is None
+            and reply.status < 400
+            and reply.body
+            and reply.status != 204
+        ):
+            document = await decode_async(
+                reply, self._format, self.name, self.call.operation.output_schema
+            )
+            shaped = self._shape(document) if self._shape is not None else document
+            return CallResult(reply.status, "application/json", shaped=shaped)
         return self._result(reply)
 
     def _result(self, reply: UpstreamReply) -> CallResult:

@@ -69,6 +69,21 @@ def decode(reply: UpstreamReply, output_format: str, name: str, schema: str | No
         raise _bad(name, output_format, reply.status, str(exc)) from None
 
 
+OFF_LOOP_BYTES = 512 * 1024
+"""Payloads at least this large are decoded in a worker thread, so other requests go on."""
+
+
+async def decode_async(
+    reply: UpstreamReply, output_format: str, name: str, schema: str | None = None
+) -> Any:
+    """`decode`, off the event loop for large non-JSON payloads (orjson is fast enough)."""
+    if output_format != "json" and len(reply.body) >= OFF_LOOP_BYTES:
+        import asyncio
+
+        return await asyncio.to_thread(decode, reply, output_format, name, schema)
+    return decode(reply, output_format, name, schema)
+
+
 def _xml(body: bytes, schema: str | None) -> Any:
     from naftiko_runtime.engine.formats.xml import decode_xml
 

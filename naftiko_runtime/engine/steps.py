@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from naftiko_runtime.engine.lookup import lookup
 from naftiko_runtime.engine.request import HttpCall
-from naftiko_runtime.engine.response import decode, status_error
+from naftiko_runtime.engine.response import decode_async, status_error
 from naftiko_runtime.engine.values import Value
 from naftiko_runtime.errors import InvocationError, UpstreamError
 from naftiko_runtime.jsonpath import compile_path
@@ -138,7 +138,8 @@ class CallStepRunner:
             error.message = f"step '{self.name}': {error.message}"
             raise error
         state.replies[self.name] = reply
-        document = decode(reply, self._format, self.call.name, self.call.operation.output_schema)
+        schema = self.call.operation.output_schema
+        document = await decode_async(reply, self._format, self.call.name, schema)
         return self._project(document) if document is not None else None
 
 

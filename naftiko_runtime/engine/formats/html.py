@@ -22,40 +22,30 @@ def _text(element: Any) -> str:
     return _SPACES.sub(" ", element.text_content().replace("\xa0", " ")).strip()
 
 
-def _direct_rows(table: Any, section: str | None) -> list[Any]:
-    rows = []
+def _table(table: Any) -> list[dict[str, str]] | None:
+    """One pass over the table's own rows (not those of tables nested in it)."""
+    head: list[Any] = []
+    body: list[Any] = []
+    other: list[Any] = []
     for row in table.iter("tr"):
         parent = row.getparent()
-        if parent is None:
-            continue
         owner = parent if parent.tag == "table" else parent.getparent()
         if owner is not table:
-            continue  # a nested table's row
-        if (
-            section is None
-            or parent.tag == section
-            or (section == "tbody" and parent.tag == "table")
-        ):
-            rows.append(row)
-    return rows
-
-
-def _cells(row: Any, tag: str) -> list[Any]:
-    return [cell for cell in row if isinstance(cell.tag, str) and cell.tag == tag]
-
-
-def _table(table: Any) -> list[dict[str, str]] | None:
-    head = _direct_rows(table, "thead")
-    candidates = head[:1] or _direct_rows(table, None)[:1]
-    headers = [_text(c) for c in _cells(candidates[0], "th")] if candidates else []
-    body = _direct_rows(table, "tbody") or _direct_rows(table, None)
-    data = []
-    for row in body:
-        if _cells(row, "th"):
             continue
-        cells = _cells(row, "td")
-        if cells:
-            data.append([_text(c) for c in cells])
+        section = parent.tag
+        (head if section == "thead" else body if section in ("tbody", "table") else other).append(
+            row
+        )
+    first = head[:1] or (body or other)[:1]
+    headers = [_text(c) for c in first[0] if c.tag == "th"] if first else []
+    data = []
+    for row in body or other:
+        cells = [c for c in row if isinstance(c.tag, str)]
+        if any(c.tag == "th" for c in cells):
+            continue
+        values = [_text(c) for c in cells if c.tag == "td"]
+        if values:
+            data.append(values)
     return rows_of(headers, data)
 
 

@@ -24,40 +24,32 @@ class XmlError(ValueError):
 
 
 def _convert(element: Any) -> Any:
-    children = [child for child in element if isinstance(child.tag, str)]
-    text = (element.text or "").strip()
-    if not children and not element.attrib:
-        return text
+    """One element: a leaf is its text; otherwise its attributes and children as keys, a
+    name seen twice becoming a list (built in one pass)."""
+    if not len(element) and not element.attrib:
+        text = element.text
+        return text.strip() if text else ""
     node: dict[str, Any] = {}
     for key, value in element.attrib.items():
-        node[_local(key)] = value
-    for child in children:
-        name = _local(child.tag)
+        node[_local(key) if key[0] == "{" else key] = value
+    repeated: set[str] = set()
+    for child in element:
+        tag = child.tag
+        if not isinstance(tag, str):
+            continue  # comments and processing instructions
+        name = _local(tag) if tag[0] == "{" else tag
         value = _convert(child)
         if name in node:
-            existing = node[name]
-            if isinstance(existing, list) and getattr(existing, "_repeated", False):
-                existing.append(value)
+            if name in repeated:
+                node[name].append(value)
             else:
-                node[name] = _Repeated([existing, value])
+                node[name] = [node[name], value]
+                repeated.add(name)
         else:
             node[name] = value
+    text = (element.text or "").strip()
     if text:
         node[""] = text
-    return _plain(node)
-
-
-class _Repeated(list[Any]):
-    """A list made from repeated siblings (as opposed to a value that is a list)."""
-
-    _repeated = True
-
-
-def _plain(node: Any) -> Any:
-    if isinstance(node, _Repeated):
-        return [_plain(v) for v in node]
-    if isinstance(node, dict):
-        return {k: _plain(v) for k, v in node.items()}
     return node
 
 
@@ -75,6 +67,4 @@ def decode_xml(body: bytes) -> Any:
         raise XmlError("empty document")
     if root.getroottree().docinfo.doctype:
         raise XmlError("a document type declaration (DTD) is not accepted")
-    for entity in root.iter(etree.Entity):
-        raise XmlError(f"entity reference &{entity.name}; is not allowed")
     return _convert(root)
