@@ -192,6 +192,7 @@ class HttpCall:
                 self._body_template = _compile_data(body.data, context)
         self._needs_scope = needs_scope
         self._binary = operation.output_format == "binary"  # streamed through, never decoded
+        _preload_schema(operation)
 
     @property
     def needs_scope(self) -> bool:
@@ -302,6 +303,25 @@ class HttpCall:
 
     async def send(self, request: UpstreamRequest) -> UpstreamReply:
         return await self.upstream.send(request)
+
+
+def _preload_schema(operation: ConsumedOperation) -> None:
+    """Read an avro/protobuf schema at start-up: a missing or broken one stops `serve`."""
+    fmt, schema = operation.output_format, operation.output_schema
+    if fmt not in ("avro", "protobuf") or not schema:
+        return
+    try:
+        if fmt == "avro":
+            from naftiko_runtime.engine.formats.avro import _schema
+
+            _schema(schema)
+        else:
+            from naftiko_runtime.engine.formats.protobuf import message_class
+
+            message_class(schema)
+    except ValueError as exc:
+        where = operation.where
+        raise StartupError(f"{where.file}:{where.line}:{where.column}: {exc}") from None
 
 
 def multipart(parts: list[Any]) -> bytes:

@@ -11,6 +11,8 @@ Rule ids:
   forward-target        `forward.targetNamespace` names a consumed namespace
   apikey-placement      apikey authentication says `placement: header` or `query`
   output-depth          mapped outputs nest at most MAX_DEPTH levels
+  output-schema         avro and protobuf name their schema in `outputSchema`; an html
+                        `outputSchema` is a CSS selector that parses
 """
 
 from __future__ import annotations
@@ -41,7 +43,37 @@ def check_graph(
     found.extend(_check_consumes(doc, walk))
     found.extend(_check_forwards(doc, index, walk))
     found.extend(_check_output_depth(doc, walk))
+    found.extend(_check_output_schemas(doc, walk))
     return found
+
+
+def _check_output_schemas(doc: SourceDocument, walk: Walk) -> Iterator[Diagnostic]:
+    for node in walk.consumed_resources:
+        for o, op in enumerate(as_list(node.data.get("operations"))):
+            op = as_dict(op)
+            fmt = str(op.get("outputRawFormat", "json")).lower()
+            schema = op.get("outputSchema")
+            where = (*node.pointer, "operations", o)
+            if fmt in ("avro", "protobuf") and not (isinstance(schema, str) and schema.strip()):
+                kind = ".avsc" if fmt == "avro" else ".proto"
+                yield doc.diag(
+                    (*where, "outputRawFormat"),
+                    "output-schema",
+                    f"outputRawFormat {fmt} needs `outputSchema`: the {kind} file describing "
+                    "the payload",
+                    hint=f"add outputSchema: ./schemas/records{kind}",
+                )
+            elif fmt == "html" and isinstance(schema, str) and schema.strip():
+                try:
+                    import cssselect
+
+                    cssselect.parse(schema)
+                except Exception as exc:  # cssselect's SelectorSyntaxError
+                    yield doc.diag(
+                        (*where, "outputSchema"),
+                        "output-schema",
+                        f"outputSchema {schema!r} is not a CSS selector: {exc}",
+                    )
 
 
 def _suggest(name: str, known: list[str]) -> str | None:

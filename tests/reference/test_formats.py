@@ -4,7 +4,6 @@ REST and MCP, and the hostile payloads: entities, bombs, garbage."""
 
 from __future__ import annotations
 
-import gzip
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -249,8 +248,24 @@ capability:
       tools:
 {tools}
 """
+AVRO_SCHEMA = {
+    "type": "record",
+    "name": "Item",
+    "fields": [{"name": "id", "type": "string"}, {"name": "count", "type": "long"}],
+}
+
+
+def _avro_datum(value: dict[str, Any]) -> bytes:
+    import fastavro
+
+    out = io.BytesIO()
+    fastavro.schemaless_writer(out, fastavro.parse_schema(AVRO_SCHEMA), value)
+    return out.getvalue()
+
+
 FORMATS = {
     "html": ("/page", "text/html", PRODUCTS_HTML, "table"),
+    "avro": ("/avro", "application/avro", _avro_datum({"id": "a", "count": 2**40}), "item.avsc"),
     "markdown": ("/notes", "text/markdown", PRODUCTS_MD, None),
     "xml": ("/vessels", "application/xml", b"<v><vessel><code>A</code></vessel></v>", None),
     "tsv": ("/rows", "text/tab-separated-values", b"id\tname\n1\tAlice\n", None),
@@ -285,6 +300,7 @@ def served(
 ) -> Iterator[tuple[RecordingUpstream, dict[str, str]]]:
     spec = tmp_path_factory.mktemp("formats") / "formats.yaml"
     spec.write_text(_spec())
+    (spec.parent / "item.avsc").write_text(__import__("json").dumps(AVRO_SCHEMA))
     upstream = RecordingUpstream(
         script={
             path: Reply(body=body, content_type=kind) for path, kind, body, _ in FORMATS.values()
@@ -301,6 +317,7 @@ def served(
 
 EXPECTED: dict[str, Any] = {
     "/page": {"tables": [PRODUCTS]},
+    "/avro": {"id": "a", "count": 2**40},
     "/notes": {"frontMatter": {}, "tables": [PRODUCTS], "sections": []},
     "/vessels": {"vessel": {"code": "A"}},
     "/rows": [{"id": "1", "name": "Alice"}],
@@ -322,16 +339,40 @@ async def test_every_format_reaches_rest_and_mcp_as_the_same_json(
             assert (data if isinstance(EXPECTED[path], dict) else data["result"]) == EXPECTED[path]
 
 
-def test_a_payload_in_the_wrong_format_is_a_502_naming_it(
-    served: tuple[RecordingUpstream, dict[str, str]],
+BILLION_LAUGHS = (
+    b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa">'
+    + b"".join(
+        f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">'.encode() for i in range(8)
+    )
+    + b"]><r>&i;</r>"
+)
+
+
+@pytest.mark.parametrize(
+    ("path", "payload", "fmt"),
+    [
+        ("/vessels", b"<v><broken></v>", "xml"),
+        ("/vessels", BILLION_LAUGHS, "xml"),
+        ("/vessels", b'<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>', "xml"),
+        ("/avro", b"\x06\xff", "avro"),
+    ],
+    ids=["malformed-xml", "billion-laughs", "external-entity", "malformed-avro"],
+)
+def test_a_hostile_or_wrong_payload_is_a_502_naming_the_format(
+    served: tuple[RecordingUpstream, dict[str, str]], path: str, payload: bytes, fmt: str
 ) -> None:
     upstream, urls = served
-    upstream.script["/vessels"] = Reply(body=b"<v><broken></v>", content_type="application/xml")
-    answer = httpx.get(urls["rest"] + "/vessels", timeout=10)
-    assert answer.status_code == 502
-    assert answer.json()["error"]["type"] == "upstream_bad_response"
-    assert "not valid xml" in answer.json()["error"]["message"]
-    gzip.compress(b"")  # (gzip bombs: see the hardening suite)
+    good = upstream.script[path]
+    upstream.script[path] = Reply(body=payload, content_type=good.content_type)
+    try:
+        answer = httpx.get(urls["rest"] + path, timeout=10)
+        assert answer.status_code == 502
+        assert answer.json()["error"]["type"] == "upstream_bad_response"
+        assert f"not valid {fmt}" in answer.json()["error"]["message"]
+        assert "root:" not in answer.text  # nothing of /etc/passwd
+    finally:
+        upstream.script[path] = good
+    assert httpx.get(urls["rest"] + path, timeout=10).status_code == 200  # still serving
 
 
 RECORDS_PROTO = """\

@@ -193,3 +193,25 @@ def test_outputs_nested_too_deep_are_a_diagnostic_not_a_crash(
     code, diags = validate(write_spec, text)
     assert code == 1
     assert [d["rule"] for d in diags if d["severity"] == "error"] == ["output-depth"]
+
+
+def test_avro_and_protobuf_need_their_schema_and_html_selectors_parse(
+    write_spec: Callable[..., Path],
+) -> None:
+    for fmt in ("avro", "protobuf"):
+        text = BASE.replace(
+            "            - name: list-ships\n              method: GET\n",
+            f"            - name: list-ships\n              method: GET\n"
+            f"              outputRawFormat: {fmt}\n",
+        )
+        code, diags = validate(write_spec, text)
+        [found] = diags
+        assert (code, found["rule"]) == (1, "output-schema")
+        assert (found["line"], found["column"]) == position(text, fmt, 1)
+    text = BASE.replace(
+        "            - name: list-ships\n              method: GET\n",
+        "            - name: list-ships\n              method: GET\n"
+        '              outputRawFormat: html\n              outputSchema: "[[["\n',
+    )
+    code, diags = validate(write_spec, text)
+    assert [d["rule"] for d in diags] == ["output-schema"] and code == 1
