@@ -425,3 +425,45 @@ def test_protobuf_first_message_is_the_type_and_numbers_stay_numbers(tmp_path: P
         decode_protobuf(b"\x01", str(tmp_path / "does-not-exist.proto"))
     with pytest.raises(ProtobufError, match="not valid"):
         decode_protobuf(b"\x0a\xff\xff", str(schema))
+
+
+USERS = [
+    {"id": "1", "name": "Alice Smith", "email": "alice@example.com"},
+    {"id": "2", "name": "Bob Johnson", "email": "bob@example.com"},
+    {"id": "3", "name": "Carol White", "email": "carol@example.com"},
+]
+
+
+def test_xml_csv_and_yaml_integration_samples() -> None:
+    """XmlIntegrationTest, CsvIntegrationTest, YamlIntegrationTest: three users each way."""
+    xml = (
+        "<users>"
+        + "".join(
+            f"<user><id>{u['id']}</id><name>{u['name']}</name><email>{u['email']}</email></user>"
+            for u in USERS
+        )
+        + "</users>"
+    )
+    assert decode_xml(xml.encode()) == {"user": USERS}
+    csv_text = "id,name,email\n" + "".join(f"{u['id']},{u['name']},{u['email']}\n" for u in USERS)
+    assert decode_delimited(csv_text.encode(), "csv") == USERS
+    yaml_text = "users:\n" + "".join(
+        f'  - id: "{u["id"]}"\n    name: {u["name"]}\n    email: {u["email"]}\n' for u in USERS
+    )
+    assert decode(reply(yaml_text.encode()), "yaml", "x") == {"users": USERS}
+
+
+def test_rest_xml_output_format_with_a_declaration_and_indentation() -> None:
+    """RestXmlOutputFormatIntegrationTest's pretty-printed document (declaration, newlines)."""
+    body = (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<vessels>\n  <vessel>\n'
+        b"    <vesselCode>V001</vesselCode>\n    <vesselName>Sea Eagle</vesselName>\n  </vessel>\n"
+        b"  <vessel>\n    <vesselCode>V002</vesselCode>\n    <vesselName>Harbor Star</vesselName>\n"
+        b"  </vessel>\n</vessels>\n"
+    )
+    assert decode_xml(body) == {
+        "vessel": [
+            {"vesselCode": "V001", "vesselName": "Sea Eagle"},
+            {"vesselCode": "V002", "vesselName": "Harbor Star"},
+        ]
+    }
