@@ -287,10 +287,11 @@ class PyreqwestUpstream:
 
 async def _reqwest_read_capped(response: Any, request: UpstreamRequest, limit: int) -> bytes:
     declared = response.get_header("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        if not response.get_header("content-encoding"):
+    if declared and declared.isdigit() and not response.get_header("content-encoding"):
+        if int(declared) > limit:
             raise too_large(request, limit, response.status)
-    reader = response.body_reader
+        return bytes(await response.bytes())  # its size is known and allowed: one read
+    reader = response.body_reader  # compressed or of unknown length: counted as it comes
     chunks: list[bytes] = []
     size = 0
     while True:
