@@ -8,8 +8,6 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-import uvicorn
-
 from bench.data import LIST_BODY, ONE_BODY
 
 _HEADERS = [(b"content-type", b"application/json")]
@@ -36,13 +34,6 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 if __name__ == "__main__":
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=int(sys.argv[1]),
-        log_level="warning",
-        access_log=False,
-        loop="uvloop",
-        http="httptools",
-        lifespan="off",
-    )
+    from bench.peers.serving import run
+
+    run(app, int(sys.argv[1]), lifespan="off")

@@ -224,19 +224,17 @@ async def _stream(
     stream: AsyncIterator[bytes],
     name: str,
     redact: Redact,
+    headers: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
-    """Pass chunks through as they come; a failure mid-stream ends the stream and is logged."""
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", content_type.encode("latin-1")),
-                (b"cache-control", b"no-cache"),
-                (b"x-accel-buffering", b"no"),
-            ],
-        }
-    )
+    """Pass chunks through as they come; a failure mid-stream ends the stream and is logged.
+    `headers` replaces the event-stream defaults (a forwarded reply keeps its own)."""
+    if headers is None:
+        headers = [
+            (b"content-type", content_type.encode("latin-1")),
+            (b"cache-control", b"no-cache"),
+            (b"x-accel-buffering", b"no"),
+        ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     try:
         async for chunk in stream:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -433,19 +431,15 @@ def _forward_handler(endpoint: ForwardEndpoint, redact: Redact) -> Handler:
             for k, v in reply.headers or []
             if k.lower() in REPLY_HEADERS
         ]
-        await send({"type": "http.response.start", "status": reply.status, "headers": out_headers})
-        try:
-            async for chunk in reply.stream:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        except OSError:
-            pass
-        except Exception as exc:  # the status is sent already: end the body, say why
-            log.warning("forward to %s ended early: %s", forwarder.name, redact(str(exc)))
-        finally:
-            closer = getattr(reply.stream, "aclose", None)
-            if closer is not None:
-                await closer()
-        await send({"type": "http.response.body", "body": b""})
+        await _stream(
+            send,
+            reply.status,
+            reply.content_type,
+            reply.stream,
+            forwarder.name,
+            redact,
+            out_headers,
+        )
 
     return handle
 
