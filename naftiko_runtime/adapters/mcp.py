@@ -206,6 +206,10 @@ class McpHttpServer:
         if guard is not None and scope["type"] == "http" and not guard.allows(scope):
             await guard.reject(send)
             return
+        if scope["type"] == "http" and scope["path"] == "/":
+            # the port's root is the endpoint too, as the reference and Naftiko client
+            # configurations use it
+            scope = {**scope, "path": self.path, "raw_path": self.path.encode()}
         await self.sdk_app(scope, receive, send)
 
     @property
@@ -316,12 +320,18 @@ def _add_adapter(
     for tool in adapter.tools:
         operation = compile_op(capability, tool.invocation, aliases)
         inputs = tool.invocation.inputs
-        annotations = types.ToolAnnotations(
-            title=tool.label,
-            read_only_hint=tool.hints.read_only,
-            destructive_hint=tool.hints.destructive,
-            idempotent_hint=tool.hints.idempotent,
-            open_world_hint=tool.hints.open_world,
+        hints = tool.hints
+        declared = (hints.read_only, hints.destructive, hints.idempotent, hints.open_world)
+        annotations = (
+            types.ToolAnnotations(
+                title=tool.label,
+                read_only_hint=hints.read_only,
+                destructive_hint=hints.destructive,
+                idempotent_hint=hints.idempotent,
+                open_world_hint=hints.open_world,
+            )
+            if tool.label is not None or any(h is not None for h in declared)
+            else None  # no empty annotations object, as the reference lists tools
         )
         target.tools[tool.name] = _ToolEntry(
             types.Tool(
@@ -376,7 +386,11 @@ def build_mcp_servers(
             else:
                 port = options.port_map.get(adapter.port, adapter.port)
                 hosts.setdefault(port, options.host or adapter.address)
-                server_set = by_port.setdefault(port, McpServerSet("naftiko-runtime", redactor))
+                server_set = by_port.get(port) or by_port.setdefault(
+                    port, McpServerSet(adapter.namespace, redactor)
+                )
+                if adapter.namespace not in server_set.name.split("+"):
+                    server_set.name += "+" + adapter.namespace  # several adapters, one server
                 guard = guard_for(capability, adapter)
                 if port in guards and guards[port][0] != guard:
                     raise StartupError(

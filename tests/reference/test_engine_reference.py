@@ -302,3 +302,24 @@ def test_forward_maps_upstream_failures_like_any_call(
     )
     missing = get(urls, "/notion/missing")
     assert missing.status_code == 404 and NOTION_TOKEN not in missing.text
+
+
+# ---------------------------------------------------------------- MCP surface (issue 13)
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+@pytest.mark.parametrize("path", ["/mcp", "/"])
+async def test_both_protocol_eras_at_the_port_root_and_at_mcp(
+    served: tuple[RecordingUpstream, dict[str, str]], mode: str, path: str
+) -> None:
+    """McpIntegrationTest: the endpoint answers at the port's root as well as /mcp; the
+    server is named after the adapter's namespace; tools without hints carry no annotations.
+    Both eras: the handshake (`legacy`) and the stateless 2026-07-28 one."""
+    _, urls = served
+    url = urls["mcp"].removesuffix("/mcp") + path
+    async with Client(url, mode=mode) as client:
+        if mode == "legacy":  # the stateless era has no initialize handshake to name it
+            assert client.server_info is not None and client.server_info.name == "ref-mcp"
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+        assert tools["voyage-step"].annotations is None
+        assert tools["hello"].annotations is not None
+        result = await client.call_tool("hello", {"name": "Ada"})
+        assert result.structured_content == {"message": "Hello, Ada!", "source": "aggregate-mock"}
