@@ -26,6 +26,7 @@ import uvicorn
 from naftiko_runtime.adapters.inbound_auth import Guard, build_guard
 from naftiko_runtime.adapters.openapi import build_openapi
 from naftiko_runtime.adapters.rest import ForwardEndpoint, RestApp, RestEndpoint, build_rest_app
+from naftiko_runtime.adapters.skill import SkillApp
 from naftiko_runtime.binding import Redactor, resolve_bindings
 from naftiko_runtime.engine.compile import compile_operation, http_call_factory
 from naftiko_runtime.engine.forward import Forwarder
@@ -84,9 +85,10 @@ def _bind(host: str, port: int, reuse_port: bool = False) -> socket.socket:
 
 
 class Swappable:
-    """An ASGI app whose target can be replaced while serving (live reload)."""
+    """An ASGI app whose target can be replaced while serving (live reload): a REST app, or
+    a skill catalogue."""
 
-    def __init__(self, current: RestApp) -> None:
+    def __init__(self, current: RestApp | SkillApp) -> None:
         self.current = current
 
     @property
@@ -201,6 +203,18 @@ def compile_runtime(
                     )
                 )
     rest_apps: dict[int, Swappable] = {}
+    for capability in capabilities:
+        for skill_adapter in capability.skill:
+            port = options.port_map.get(skill_adapter.port, skill_adapter.port)
+            hosts.setdefault(port, options.host or _host(skill_adapter.address))
+            guard = build_guard(
+                skill_adapter.auth,
+                variables[capability.file],
+                f"{capability.file}: {skill_adapter.namespace}",
+            )
+            if guard is not None:
+                redactor.add(guard.secrets)
+            rest_apps[port] = Swappable(SkillApp(skill_adapter, guard))
     for port in set(rest_ops) | set(forwards):
         endpoints = rest_ops.setdefault(port, [])
         caps = titles[port]
@@ -429,8 +443,14 @@ async def serve_runtime(
             rest_sockets = bind_rest_sockets(runtime)[0]
         for port, app in runtime.rest_apps.items():
             servers.append((_Server(_uvicorn_config(app, options)), [rest_sockets[port]]))
-            count = len(runtime.rest_ops[port])
             workers = f", {len(children) + 1} workers" if children else ""
+            if isinstance(app.current, SkillApp):
+                count = len(app.current.skills)
+                listening.append(
+                    f"SKILL http://{runtime.hosts[port]}:{port}/skills  ({count} skills{workers})"
+                )
+                continue
+            count = len(runtime.rest_ops.get(port, []))
             listening.append(
                 f"REST  http://{runtime.hosts[port]}:{port}  ({count} operations{workers})"
             )

@@ -325,6 +325,38 @@ class McpAdapter:
 
 
 @dataclass(frozen=True, slots=True)
+class SkillTool:
+    """A skill's tool: derived from a sibling adapter's tool or operation, or an
+    instruction file beside the skill."""
+
+    name: str
+    description: str
+    source_namespace: str | None = None
+    action: str | None = None
+    instruction: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Skill:
+    name: str
+    description: str
+    fields: tuple[tuple[str, Any], ...]  # license, compatibility, ... as written, in order
+    location: str | None  # the skill's folder, resolved
+    tools: tuple[SkillTool, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SkillAdapter:
+    namespace: str
+    port: int
+    address: str
+    description: str | None
+    skills: tuple[Skill, ...]
+    modes: tuple[tuple[str, str], ...]  # sibling adapter namespace → its type (mcp, rest)
+    auth: Auth | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Binding:
     """Variables from one source: `keys` maps template variable → name in the source."""
 
@@ -352,6 +384,7 @@ class Capability:
     rest: tuple[RestAdapter, ...]
     mcp: tuple[McpAdapter, ...]
     unsupported: tuple[Unsupported, ...]
+    skill: tuple[SkillAdapter, ...] = ()
 
 
 # ---------------------------------------------------------------------------- building
@@ -766,6 +799,7 @@ def build_capability(index: SpecIndex) -> Capability:
             )
     rest_adapters: list[RestAdapter] = []
     mcp_adapters: list[McpAdapter] = []
+    skill_adapters: list[SkillAdapter] = []
     callers = list(iter_callers(data))
     for e, expose in enumerate(capability.get("exposes") or []):
         kind = expose.get("type")
@@ -809,6 +843,8 @@ def build_capability(index: SpecIndex) -> Capability:
                 rest_adapters[-1] = dataclasses.replace(rest_adapters[-1], forwards=tuple(forwards))
         elif kind == "mcp":
             mcp_adapters.append(_mcp_adapter(builder, expose, mine))
+        elif kind == "skill":
+            skill_adapters.append(_skill_adapter(builder, expose, capability))
         else:
             builder.unsupported.append(
                 Unsupported(f"{kind} adapter", builder.where(("capability", "exposes", e)))
@@ -824,6 +860,59 @@ def build_capability(index: SpecIndex) -> Capability:
         rest=tuple(rest_adapters),
         mcp=tuple(mcp_adapters),
         unsupported=tuple(builder.unsupported),
+        skill=tuple(skill_adapters),
+    )
+
+
+_SKILL_FIELDS = (
+    "license",
+    "compatibility",
+    "argument-hint",
+    "allowed-tools",
+    "user-invocable",
+    "disable-model-invocation",
+    "metadata",
+)
+
+
+def _skill_adapter(
+    builder: _Builder, expose: dict[str, Any], capability: dict[str, Any]
+) -> SkillAdapter:
+    modes = tuple(
+        (str(e["namespace"]), str(e["type"]))
+        for e in capability.get("exposes") or []
+        if isinstance(e, dict) and isinstance(e.get("namespace"), str) and e.get("type")
+    )
+    skills = []
+    for skill in expose.get("skills") or []:
+        tools = tuple(
+            SkillTool(
+                str(t["name"]),
+                str(t.get("description", "")),
+                _str((t.get("from") or {}).get("sourceNamespace")),
+                _str((t.get("from") or {}).get("action")),
+                _str(t.get("instruction")),
+            )
+            for t in skill.get("tools") or []
+            if isinstance(t, dict)
+        )
+        skills.append(
+            Skill(
+                str(skill["name"]),
+                str(skill.get("description", "")),
+                tuple((k, skill[k]) for k in _SKILL_FIELDS if k in skill),
+                builder.directory(_str(skill.get("location"))),
+                tools,
+            )
+        )
+    return SkillAdapter(
+        str(expose["namespace"]),
+        int(expose["port"]),
+        _str(expose.get("address")) or "127.0.0.1",
+        _str(expose.get("description")),
+        tuple(skills),
+        modes,
+        _auth(expose["authentication"]) if "authentication" in expose else None,
     )
 
 

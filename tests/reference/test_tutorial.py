@@ -317,3 +317,29 @@ async def test_every_tool_and_rest_operation_of_each_step_answers(step: int) -> 
             reply = httpx.request(method, served.urls[port] + path, json=body, timeout=10)
             assert reply.status_code in (200, 201), (step, path, reply.text)
         assert declared == set(), f"step {step}: REST operations not called: {declared}"
+
+
+SKILL_PORT = {7: 3003, 8: 3002, 9: 3002, 10: 3002, 11: 3003}
+
+
+@pytest.mark.parametrize("step", [7, 8, 9, 10, 11])
+def test_skill_catalog_and_detail(step: int) -> None:
+    """Step8/Step10/Step11 ...SkillCatalogShouldExposeFleetAndVoyageGroups,
+    ...FleetOpsSkillDetailShouldExposeDerivedMcpInvocationRefs,
+    skillVoyageOpsShouldIncludeVoyageManifestTool."""
+    with tutorial(step_file(step)) as served:
+        base = served.urls[SKILL_PORT[step]]
+        catalog = httpx.get(base + "/skills", timeout=10)
+        assert catalog.status_code == 200
+        assert catalog.json()["count"] == 2
+        assert {s["name"] for s in catalog.json()["skills"]} == {"fleet-ops", "voyage-ops"}
+        fleet = httpx.get(base + "/skills/fleet-ops", timeout=10).json()
+        assert fleet["name"] == "fleet-ops" and len(fleet["tools"]) == 4
+        for tool in fleet["tools"]:
+            assert tool["type"] == "derived"
+            assert tool["invocationRef"]["targetNamespace"] == "shipyard-tools"
+            assert tool["invocationRef"]["mode"] == "mcp" and tool["invocationRef"]["action"]
+        voyage = httpx.get(base + "/skills/voyage-ops", timeout=10).json()
+        expected = {"create-voyage", "get-voyage-manifest"} if step == 11 else {"create-voyage"}
+        assert {t["name"] for t in voyage["tools"]} == expected
+        assert httpx.get(base + "/skills/nope", timeout=10).status_code == 404
