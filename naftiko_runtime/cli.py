@@ -154,6 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--access-log", action="store_true")
     serve.add_argument(
+        "--control",
+        type=int,
+        metavar="PORT",
+        help="when no spec declares a control adapter, serve one on 127.0.0.1:PORT "
+        "(health, status, metrics)",
+    )
+    serve.add_argument(
         "--watch",
         action="store_true",
         help="reload when a spec changes (SIGHUP always reloads); a bad reload "
@@ -378,6 +385,7 @@ def _serve(
         access_log=args.access_log,
         http_client=args.http_client,
         scripting=ScriptSettings(timeout_ms=args.script_timeout, memory_mb=args.script_memory),
+        control_port=args.control,
     )
     extra = []
     before_simulator = env

@@ -23,6 +23,7 @@ from urllib.parse import urlparse
 
 import uvicorn
 
+from naftiko_runtime.adapters.control import ControlApp
 from naftiko_runtime.adapters.inbound_auth import Guard, build_guard
 from naftiko_runtime.adapters.openapi import build_openapi
 from naftiko_runtime.adapters.rest import ForwardEndpoint, RestApp, RestEndpoint, build_rest_app
@@ -32,6 +33,8 @@ from naftiko_runtime.engine.compile import compile_operation, http_call_factory
 from naftiko_runtime.engine.forward import Forwarder
 from naftiko_runtime.engine.result import Operation
 from naftiko_runtime.engine.scripting import ScriptEngines, ScriptSettings
+from naftiko_runtime.observability.metrics import Metrics
+from naftiko_runtime.observability.state import ControlState
 from naftiko_runtime.spec.model import AnyInvocation, Capability, McpAdapter
 from naftiko_runtime.upstream import Timeouts, Upstream, UpstreamClients
 
@@ -51,6 +54,7 @@ class ServeOptions:
     simulate: str = "never"  # never | auto | always
     access_log: bool = False
     http_client: str = "pyreqwest"
+    control_port: int | None = None  # `--control PORT`: a control adapter on loopback
     scripting: ScriptSettings = field(default_factory=ScriptSettings)
 
 
@@ -88,7 +92,7 @@ class Swappable:
     """An ASGI app whose target can be replaced while serving (live reload): a REST app, or
     a skill catalogue."""
 
-    def __init__(self, current: RestApp | SkillApp) -> None:
+    def __init__(self, current: RestApp | SkillApp | ControlApp) -> None:
         self.current = current
 
     @property
@@ -118,6 +122,7 @@ class Runtime:
     upstream: UpstreamClients
     redactor: Redactor
     hosts: dict[int, str]
+    state: ControlState | None = None
 
 
 def letta_namespaces(capabilities: Sequence[Capability]) -> list[str]:
@@ -136,15 +141,26 @@ def compile_runtime(
     environ: Mapping[str, str],
     options: ServeOptions,
     upstream: Upstream | UpstreamClients | None = None,
+    state: ControlState | None = None,
 ) -> Runtime:
-    """Resolve bindings and compile every exposed operation (raises BindingError)."""
+    """Resolve bindings and compile every exposed operation (raises BindingError). `state`
+    carries the control plane's metrics and readiness across reloads."""
     variables = resolve_bindings(capabilities, environ)
     redactor = Redactor()
     redactor.add(v for scope in variables.values() for v in scope.values())
+    controls = [(c, a) for c in capabilities for a in c.control]
+    if state is None and (controls or options.control_port is not None):
+        state = ControlState(Metrics())
+    metrics = state.metrics if state is not None else None
     if isinstance(upstream, UpstreamClients):
         clients = upstream
     else:
-        clients = UpstreamClients(options.http_client, options.timeouts, shared=upstream)
+        clients = UpstreamClients(
+            options.http_client, options.timeouts, shared=upstream, metrics=metrics
+        )
+    for _, control in controls[:1]:  # the spec's script settings (one control adapter)
+        for key, value in control.scripting or ():
+            _apply_script_setting(options, key, value)
 
     factories: dict[str, Any] = {}
     scripts = ScriptEngines(options.scripting)
@@ -203,6 +219,25 @@ def compile_runtime(
                     )
                 )
     rest_apps: dict[int, Swappable] = {}
+    if state is not None:
+        state.capabilities = [
+            {"file": c.file, "label": c.label, "specVersion": c.version} for c in capabilities
+        ]
+    for capability, control in controls[:1]:
+        port = options.port_map.get(control.port, control.port)
+        hosts.setdefault(port, options.host or _host(control.address))
+        guard = build_guard(control.auth, variables[capability.file], f"{capability.file}: control")
+        if guard is not None:
+            redactor.add(guard.secrets)
+        assert state is not None
+        scripting = options.scripting if control.scripting is not None else None
+        rest_apps[port] = Swappable(
+            ControlApp(state, scripting, guard, control.info, control.health, control.metrics)
+        )
+    if options.control_port is not None and not controls:
+        assert state is not None
+        hosts.setdefault(options.control_port, "127.0.0.1")
+        rest_apps[options.control_port] = Swappable(ControlApp(state, None))
     for capability in capabilities:
         for skill_adapter in capability.skill:
             port = options.port_map.get(skill_adapter.port, skill_adapter.port)
@@ -226,6 +261,7 @@ def compile_runtime(
                 redactor,
                 build_openapi(title, description, endpoints),
                 forwards.get(port, ()),
+                metrics,
             )
         )
 
@@ -240,7 +276,49 @@ def compile_runtime(
     mcp_servers, stdio_servers = _compile_mcp(
         capabilities, options, compiled, hosts, redactor, mcp_guard
     )
-    return Runtime(rest_apps, rest_ops, mcp_servers, stdio_servers, clients, redactor, hosts)
+    if state is not None:
+        state.adapters = [
+            {"type": kind, "namespace": namespace, "port": port}
+            for kind, namespace, port in _adapter_summary(capabilities, options)
+        ]
+        for server in mcp_servers.values():
+            server.server_set.metrics = metrics
+    return Runtime(rest_apps, rest_ops, mcp_servers, stdio_servers, clients, redactor, hosts, state)
+
+
+def _adapter_summary(
+    capabilities: Sequence[Capability], options: ServeOptions
+) -> list[tuple[str, str | None, int | None]]:
+    found: list[tuple[str, str | None, int | None]] = []
+    for c in capabilities:
+        for rest in c.rest:
+            found.append(("rest", rest.namespace, options.port_map.get(rest.port, rest.port)))
+        for mcp in c.mcp:
+            port = options.port_map.get(mcp.port, mcp.port) if mcp.port else None
+            found.append(("mcp", mcp.namespace, port))
+        for skill in c.skill:
+            found.append(("skill", skill.namespace, options.port_map.get(skill.port, skill.port)))
+        for control in c.control:
+            found.append(("control", None, options.port_map.get(control.port, control.port)))
+    if options.control_port is not None and not any(c.control for c in capabilities):
+        found.append(("control", None, options.control_port))
+    return found
+
+
+_SCRIPT_KEYS = {
+    "enabled": "enabled",
+    "defaultLocation": "default_location",
+    "defaultLanguage": "default_language",
+    "timeout": "timeout_ms",
+    "statementLimit": "statement_limit",
+}
+
+
+def _apply_script_setting(options: ServeOptions, key: str, value: Any) -> None:
+    if key in _SCRIPT_KEYS:
+        setattr(options.scripting, _SCRIPT_KEYS[key], value)
+    elif key == "allowedLanguages" and isinstance(value, list):
+        options.scripting.allowed_languages = tuple(str(v) for v in value)
 
 
 def _compile_mcp(
@@ -304,6 +382,10 @@ class Reloader:
     options: ServeOptions
     runtime: Runtime
 
+    def _record(self, ok: bool, diagnostics: list[str]) -> None:
+        if self.runtime.state is not None:
+            self.runtime.state.reloaded(ok, diagnostics)
+
     def reload(self) -> bool:
         from naftiko_runtime.errors import BindingError, StartupError
         from naftiko_runtime.report import render_text
@@ -318,13 +400,19 @@ class Reloader:
         if not result.ok:
             report = render_text(result.diagnostics, result.files, result.documents)
             log.error("reload rejected (%d errors); %s:\n%s", len(result.errors), keep, report)
+            self._record(False, report.splitlines())
             return False
         try:
             new = compile_runtime(
-                result.capabilities, self.environ(), self.options, upstream=self.runtime.upstream
+                result.capabilities,
+                self.environ(),
+                self.options,
+                upstream=self.runtime.upstream,
+                state=self.runtime.state,
             )
         except (BindingError, StartupError) as exc:
             log.error("reload rejected: %s; %s", exc, keep)
+            self._record(False, [str(exc)])
             return False
         old_ports = (sorted(self.runtime.rest_apps), sorted(self.runtime.mcp_servers))
         new_ports = (sorted(new.rest_apps), sorted(new.mcp_servers))
@@ -343,6 +431,7 @@ class Reloader:
             self.runtime.mcp_servers[port].server_set.replace_from(server.server_set)
             self.runtime.mcp_servers[port].guard = server.guard
         self.runtime.redactor.add(new.redactor.secrets)
+        self._record(True, [])
         operations = sum(len(ops) for ops in new.rest_ops.values())
         tools = sum(server.tool_count for server in new.mcp_servers.values())
         log.info(
@@ -450,6 +539,9 @@ async def serve_runtime(
                     f"SKILL http://{runtime.hosts[port]}:{port}/skills  ({count} skills{workers})"
                 )
                 continue
+            if isinstance(app.current, ControlApp):
+                listening.append(f"CONTROL http://{runtime.hosts[port]}:{port}/health/ready")
+                continue
             count = len(runtime.rest_ops.get(port, []))
             listening.append(
                 f"REST  http://{runtime.hosts[port]}:{port}  ({count} operations{workers})"
@@ -473,6 +565,8 @@ async def serve_runtime(
     loop = asyncio.get_running_loop()
 
     def stop() -> None:
+        if runtime.state is not None:
+            runtime.state.draining = True  # /health/ready turns 503
         for server, _ in servers:
             server.should_exit = True
         signal_workers(children, signal.SIGTERM)
@@ -500,6 +594,8 @@ async def serve_runtime(
         if any(task.done() for task in tasks):
             break
         await asyncio.sleep(0.01)
+    if runtime.state is not None and all(server.started for server, _ in servers):
+        runtime.state.serving = True  # /health/ready turns 200
     gc.collect()
     gc.freeze()  # start-up objects never need scanning again: shorter GC pauses under load
     if not rest_only:

@@ -366,17 +366,24 @@ class UpstreamClients:
         client: str = "pyreqwest",
         timeouts: Timeouts = Timeouts(),
         shared: Upstream | None = None,
+        metrics: Any = None,
     ) -> None:
         self._client = client
         self._timeouts = timeouts
         self._shared = shared
+        self._metrics = metrics  # observability.metrics.Metrics: every call counted and timed
         self._by_namespace: dict[str, Upstream] = {}
 
     def for_namespace(self, namespace: str) -> Upstream:
         if self._shared is not None:
             return self._shared
         if namespace not in self._by_namespace:
-            self._by_namespace[namespace] = make_upstream(self._client, self._timeouts)
+            client = make_upstream(self._client, self._timeouts)
+            if self._metrics is not None:
+                from naftiko_runtime.observability.metrics import MeteredUpstream
+
+                client = MeteredUpstream(client, namespace, self._metrics)
+            self._by_namespace[namespace] = client
         return self._by_namespace[namespace]
 
     @property

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,7 @@ class McpServerSet:
     resources: dict[str, _ResourceEntry] = field(default_factory=dict)
     prompts: dict[str, McpPrompt] = field(default_factory=dict)
     descriptions: list[str] = field(default_factory=list)
+    metrics: Any = None  # observability.metrics.Metrics, when a control plane is served
     _lists: (
         tuple[types.ListToolsResult, types.ListResourcesResult, types.ListPromptsResult] | None
     ) = None
@@ -123,6 +125,15 @@ class McpServerSet:
         )
 
     async def call(self, name: str, arguments: dict[str, Any]) -> types.CallToolResult:
+        if self.metrics is None or name not in self.tools:
+            return await self._call(name, arguments)
+        started = time.perf_counter()
+        result = await self._call(name, arguments)
+        status = 500 if result.is_error else 200
+        self.metrics.observe("mcp", name, status, time.perf_counter() - started)
+        return result
+
+    async def _call(self, name: str, arguments: dict[str, Any]) -> types.CallToolResult:
         entry = self.tools.get(name)
         if entry is None:
             raise MCPError(types.INVALID_PARAMS, f"unknown tool {name!r}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -279,6 +280,7 @@ class RestApp:
         redact: Redact,
         openapi: dict[str, Any] | None = None,
         forwards: Sequence[ForwardEndpoint] = (),
+        metrics: Any = None,
     ) -> None:
         self.openapi = openapi
         # longest prefix first: /a/b/ wins over /a/
@@ -291,6 +293,8 @@ class RestApp:
         dynamic: dict[str, tuple[re.Pattern[str], list[str], dict[str, Handler]]] = {}
         for endpoint in sorted(endpoints, key=_sort_key):
             handler = _handler(endpoint, redact)
+            if metrics is not None:  # the route template, never a request's values
+                handler = _metered(handler, f"{endpoint.method} {endpoint.path}", metrics)
             if "{" not in endpoint.path:
                 self.static.setdefault(endpoint.path, {})[endpoint.method] = handler
             else:
@@ -382,9 +386,32 @@ def build_rest_app(
     redact: Redact,
     openapi: dict[str, Any] | None = None,
     forwards: Sequence[ForwardEndpoint] = (),
+    metrics: Any = None,
 ) -> RestApp:
-    """One ASGI app serving `endpoints` (all REST operations of one port)."""
-    return RestApp(endpoints, redact, openapi, forwards)
+    """One ASGI app serving `endpoints` (all REST operations of one port); with `metrics`,
+    every request is counted and timed under its route template."""
+    return RestApp(endpoints, redact, openapi, forwards, metrics)
+
+
+def _metered(handler: Handler, name: str, metrics: Any) -> Handler:
+    async def handle(
+        scope: dict[str, Any], receive: Receive, send: Send, params: dict[str, str]
+    ) -> None:
+        status = 500
+        started = time.perf_counter()
+
+        async def watch(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await handler(scope, receive, watch, params)
+        finally:
+            metrics.observe("rest", name, status, time.perf_counter() - started)
+
+    return handle
 
 
 @dataclass(frozen=True)

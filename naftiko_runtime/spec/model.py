@@ -357,6 +357,19 @@ class SkillAdapter:
 
 
 @dataclass(frozen=True, slots=True)
+class ControlAdapter:
+    """The management plane: which endpoint groups it serves, and the script settings."""
+
+    port: int
+    address: str
+    health: bool
+    info: bool
+    metrics: bool
+    scripting: tuple[tuple[str, Any], ...] | None  # management.scripting, as written
+    auth: Auth | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Binding:
     """Variables from one source: `keys` maps template variable → name in the source."""
 
@@ -385,6 +398,8 @@ class Capability:
     mcp: tuple[McpAdapter, ...]
     unsupported: tuple[Unsupported, ...]
     skill: tuple[SkillAdapter, ...] = ()
+    control: tuple[ControlAdapter, ...] = ()
+    version: str = ""  # the spec's `naftiko` version
 
 
 # ---------------------------------------------------------------------------- building
@@ -800,6 +815,7 @@ def build_capability(index: SpecIndex) -> Capability:
     rest_adapters: list[RestAdapter] = []
     mcp_adapters: list[McpAdapter] = []
     skill_adapters: list[SkillAdapter] = []
+    control_adapters: list[ControlAdapter] = []
     callers = list(iter_callers(data))
     for e, expose in enumerate(capability.get("exposes") or []):
         kind = expose.get("type")
@@ -845,6 +861,8 @@ def build_capability(index: SpecIndex) -> Capability:
             mcp_adapters.append(_mcp_adapter(builder, expose, mine))
         elif kind == "skill":
             skill_adapters.append(_skill_adapter(builder, expose, capability))
+        elif kind == "control":
+            control_adapters.append(_control_adapter(expose))
         else:
             builder.unsupported.append(
                 Unsupported(f"{kind} adapter", builder.where(("capability", "exposes", e)))
@@ -861,6 +879,26 @@ def build_capability(index: SpecIndex) -> Capability:
         mcp=tuple(mcp_adapters),
         unsupported=tuple(builder.unsupported),
         skill=tuple(skill_adapters),
+        control=tuple(control_adapters),
+        version=str(data.get("naftiko", "")),
+    )
+
+
+def _control_adapter(expose: dict[str, Any]) -> ControlAdapter:
+    management = expose.get("management") or {}
+    observability = expose.get("observability") or {}
+    metrics = observability.get("enabled", True) is not False and (
+        ((observability.get("metrics") or {}).get("local") or {}).get("enabled", True) is not False
+    )
+    scripting = management.get("scripting")
+    return ControlAdapter(
+        int(expose["port"]),
+        _str(expose.get("address")) or "127.0.0.1",
+        management.get("health", True) is not False,
+        management.get("info", False) is True,
+        bool(metrics),
+        tuple(scripting.items()) if isinstance(scripting, dict) else None,
+        _auth(expose["authentication"]) if "authentication" in expose else None,
     )
 
 

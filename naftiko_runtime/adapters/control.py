@@ -1,0 +1,210 @@
+"""The control adapter: health, status, Prometheus metrics and script settings of this
+instance, on a port of their own (loopback by default), as the reference serves them.
+
+`/health/live` is `{"status": "UP"}` while the process runs; `/health/ready` is 200 only
+when every adapter serves and the instance is not draining (503 otherwise); `/status`
+describes the capabilities, adapters and the last reload; `/metrics` is the Prometheus text;
+`/scripting` reads the script steps' settings and, with the adapter's authentication, changes
+them with the reference's validation of each field.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+
+from naftiko_runtime import __version__
+from naftiko_runtime.adapters.inbound_auth import Guard
+from naftiko_runtime.engine.scripting import ScriptSettings
+from naftiko_runtime.observability.state import ControlState
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+LANGUAGES = ("javascript", "python", "groovy")
+
+
+class ControlApp:
+    openapi = None
+
+    def __init__(
+        self,
+        state: ControlState,
+        scripting: ScriptSettings | None,
+        guard: Guard | None = None,
+        info: bool = True,
+        health: bool = True,
+        metrics: bool = True,
+    ) -> None:
+        self.state = state
+        self.scripting = scripting
+        self.guard = guard
+        self.routes: dict[str, Callable[[dict[str, Any], Any, Send], Awaitable[None]]] = {}
+        if health:
+            self.routes["/health/live"] = self._live
+            self.routes["/health/ready"] = self._ready
+        if info:
+            self.routes["/status"] = self._status
+        if metrics:
+            self.routes["/metrics"] = self._metrics
+        if scripting is not None:
+            self.routes["/scripting"] = self._scripting
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        if self.guard is not None and not self.guard.allows(scope):
+            await self.guard.reject(send)
+            return
+        route = self.routes.get(scope["path"].rstrip("/") or "/")
+        if route is None:
+            await _json(send, 404, {"error": {"type": "not_found", "message": "no such endpoint"}})
+            return
+        await route(scope, receive, send)
+
+    async def _live(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
+        await _json(send, 200, {"status": "UP"})
+
+    async def _ready(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
+        ready = self.state.serving and not self.state.draining
+        status = "UP" if ready else ("DRAINING" if self.state.draining else "DEGRADED")
+        state = "started" if self.state.serving else "stopped"
+        adapters = [{**a, "state": state} for a in self.state.adapters]
+        await _json(send, 200 if ready else 503, {"status": status, "adapters": adapters})
+
+    async def _status(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
+        state = self.state
+        await _json(
+            send,
+            200,
+            {
+                "capabilities": state.capabilities,
+                "engine": {"name": "naftiko-runtime", "version": __version__},
+                "uptime": f"PT{int(time.time() - state.started)}S",
+                "adapters": state.adapters,
+                "draining": state.draining,
+                "lastReload": state.last_reload,
+            },
+        )
+
+    async def _metrics(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
+        body, kind = self.state.metrics.exposition()
+        await _respond(send, 200, body, kind)
+
+    async def _scripting(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
+        settings = self.scripting
+        assert settings is not None
+        if scope["method"] == "PUT":
+            if self.guard is None:
+                await _json(
+                    send,
+                    403,
+                    {
+                        "error": "changing script settings needs authentication on the control "
+                        "adapter"
+                    },
+                )
+                return
+            body = b""
+            while True:
+                message = await receive()
+                body += message.get("body", b"")
+                if not message.get("more_body"):
+                    break
+            try:
+                update = orjson.loads(body or b"{}")
+                if not isinstance(update, dict):
+                    raise ValueError("the body must be a JSON object")
+                apply_update(settings, update)
+            except (ValueError, orjson.JSONDecodeError) as exc:
+                await _json(send, 400, {"error": str(exc)})
+                return
+        elif scope["method"] not in ("GET", "HEAD"):
+            await _json(send, 405, {"error": "GET or PUT"})
+            return
+        await _json(send, 200, describe(settings))
+
+
+def describe(settings: ScriptSettings) -> dict[str, Any]:
+    stats = settings.stats
+    average = stats.total_seconds * 1000 / stats.executions if stats.executions else 0.0
+    out: dict[str, Any] = {"enabled": settings.permitted()}
+    if settings.default_location:
+        out["defaultLocation"] = settings.default_location
+    if settings.default_language:
+        out["defaultLanguage"] = settings.default_language
+    out["timeout"] = settings.timeout_ms
+    out["statementLimit"] = settings.statement_limit
+    if settings.allowed_languages:
+        out["allowedLanguages"] = list(settings.allowed_languages)
+    out["stats"] = {
+        "totalExecutions": stats.executions,
+        "totalErrors": stats.errors,
+        "averageDurationMs": round(average, 2),
+    }
+    if stats.last_at is not None:
+        out["stats"]["lastExecutionAt"] = time.strftime(
+            "%Y-%m-%dT%H:%M:%SZ", time.gmtime(stats.last_at)
+        )
+    return out
+
+
+def _positive(update: dict[str, Any], key: str) -> int:
+    value = update[key]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"'{key}' must be an integer greater than or equal to 1")
+    if value < 1:
+        raise ValueError(f"'{key}' must be greater than or equal to 1")
+    return value
+
+
+def _language(value: Any) -> str:
+    if value not in LANGUAGES:
+        raise ValueError(f"Unsupported language '{value}'. Supported: {list(LANGUAGES)}")
+    return str(value)
+
+
+def apply_update(settings: ScriptSettings, update: dict[str, Any]) -> None:
+    """Validate every field first, then apply: a bad update changes nothing."""
+    changes: dict[str, Any] = {}
+    if "enabled" in update:
+        if not isinstance(update["enabled"], bool):
+            raise ValueError("'enabled' must be a boolean")
+        changes["enabled"] = update["enabled"]
+    if "timeout" in update:
+        changes["timeout_ms"] = _positive(update, "timeout")
+    if "statementLimit" in update:
+        changes["statement_limit"] = _positive(update, "statementLimit")
+    if "defaultLocation" in update:
+        location = update["defaultLocation"]
+        if not isinstance(location, str) or not location.startswith("file:///"):
+            raise ValueError("'defaultLocation' must be an absolute file:/// URI")
+        changes["default_location"] = location
+    if "defaultLanguage" in update:
+        changes["default_language"] = _language(update["defaultLanguage"])
+    if "allowedLanguages" in update:
+        languages = update["allowedLanguages"]
+        if not isinstance(languages, list):
+            raise ValueError("'allowedLanguages' must be an array")
+        changes["allowed_languages"] = tuple(_language(v) for v in languages)
+    for key, value in changes.items():
+        setattr(settings, key, value)
+
+
+async def _json(send: Send, status: int, payload: Any) -> None:
+    await _respond(send, status, orjson.dumps(payload), "application/json")
+
+
+async def _respond(send: Send, status: int, body: bytes, kind: str) -> None:
+    headers = [(b"content-type", kind.encode()), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

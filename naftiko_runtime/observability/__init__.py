@@ -1,0 +1,1 @@
+"""Metrics of a running instance: what the control adapter's /metrics exposes."""
