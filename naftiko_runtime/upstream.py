@@ -134,6 +134,23 @@ class AiohttpUpstream:
             self._session = None
 
 
+async def read_stream(stream: AsyncIterator[bytes], request: UpstreamRequest, limit: int) -> bytes:
+    """A stream read to its end, refused past `limit` bytes (the stream is closed)."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in stream:
+            size += len(chunk)
+            if size > limit:
+                raise too_large(request, limit)
+            chunks.append(chunk)
+    finally:
+        closer = getattr(stream, "aclose", None)
+        if closer is not None:
+            await closer()
+    return b"".join(chunks)
+
+
 def too_large(request: UpstreamRequest, limit: int, status: int | None = None) -> UpstreamError:
     return UpstreamError(
         "bad_response",
@@ -340,7 +357,7 @@ async def _digest_fallback(request: UpstreamRequest, timeouts: Timeouts) -> Upst
     try:
         reply = await client.send(request)
         if reply.stream is not None:
-            reply.body = b"".join([chunk async for chunk in reply.stream])
+            reply.body = await read_stream(reply.stream, request, timeouts.max_body)
             reply.stream = None
         return reply
     finally:

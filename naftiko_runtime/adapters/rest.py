@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, quote, unquote
 
 import orjson
 
@@ -21,7 +21,7 @@ from naftiko_runtime.engine.forward import REPLY_HEADERS, Forwarder
 from naftiko_runtime.engine.response import status_error
 from naftiko_runtime.engine.result import Operation
 from naftiko_runtime.engine.scripting import ScriptError
-from naftiko_runtime.errors import InvocationError, NaftikoError, UpstreamError
+from naftiko_runtime.errors import InvocationError, UpstreamError
 from naftiko_runtime.jsonpath import compile_path
 from naftiko_runtime.spec.index import norm
 
@@ -48,8 +48,17 @@ def _error_body(kind: str, message: str, **extra: Any) -> bytes:
     return orjson.dumps({"error": {"type": kind, "message": message, **extra}})
 
 
+class PayloadTooLarge(InvocationError):
+    """The client sent more than this runtime reads."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, [{"name": "body", "problem": "too large"}])
+
+
 def error_reply(exc: Exception, redact: Redact) -> tuple[int, bytes, bytes]:
     """The one place runtime errors become HTTP statuses: (status, content type, body)."""
+    if isinstance(exc, PayloadTooLarge):
+        return 413, b"application/json", _error_body("payload_too_large", exc.message)
     if isinstance(exc, InvocationError):
         return (
             400,
@@ -145,7 +154,7 @@ def _handler(endpoint: RestEndpoint, redact: Redact) -> Handler:
             if body_inputs:
                 inputs.update(await _body_inputs(receive, body_inputs))
             result = await operation(inputs)
-        except NaftikoError as exc:
+        except Exception as exc:  # ours map to their status; anything else is a logged 500
             status, kind, body = error_reply(exc, redact)
             await _respond(send, status, body, kind)
             return
@@ -184,9 +193,14 @@ async def _body_inputs(receive: Receive, inputs: list[tuple[str, Any]]) -> dict[
     """Body inputs as the reference reads them: a `$.path` into the JSON body, else the
     field of the input's name, else (one body input) the whole body."""
     chunks = []
+    size = 0
     while True:
         message = await receive()
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_FORWARD_BODY:
+            raise PayloadTooLarge(f"request body is larger than {MAX_FORWARD_BODY} bytes")
+        chunks.append(chunk)
         if not message.get("more_body"):
             break
     raw = b"".join(chunks)
@@ -343,8 +357,12 @@ class RestApp:
             other = path[:-1] if path.endswith("/") else path + "/"
             if len(path) > 1 and self.match(other) is not None:
                 query = scope["query_string"]
-                location = other + ("?" + query.decode("latin-1") if query else "")
-                await _respond(send, 307, b"", extra=[(b"location", location.encode("latin-1"))])
+                raw = scope.get("raw_path") or other.encode()
+                target = raw[:-1] if raw.endswith(b"/") else raw + b"/"
+                location = quote(target, safe="/%:@!$&'()*+,;=-._~").encode()
+                if query:
+                    location += b"?" + query
+                await _respond(send, 307, b"", extra=[(b"location", location)])
                 return
             await _respond(
                 send, 404, _error_body("not_found", f"no route for {scope['method']} {path}")
@@ -439,14 +457,14 @@ def _forward_handler(endpoint: ForwardEndpoint, redact: Redact) -> Handler:
         has_body = any(k in (b"content-length", b"transfer-encoding") for k, _ in headers)
         body = _request_stream(receive, MAX_FORWARD_BODY) if has_body else None
         raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
-        request = forwarder.request(
-            scope["method"], raw_path, scope["query_string"].decode("latin-1"), headers, body
-        )
         try:
+            request = forwarder.request(
+                scope["method"], raw_path, scope["query_string"].decode("latin-1"), headers, body
+            )
             reply = await forwarder.send(request)
             if reply.stream is None and reply.status >= 400:
                 raise status_error(reply, forwarder.name)
-        except NaftikoError as exc:
+        except Exception as exc:  # ours map to their status; anything else is a logged 500
             status, kind, payload = error_reply(exc, redact)
             await _respond(send, status, payload, kind)
             return

@@ -24,6 +24,7 @@ from naftiko_runtime.engine.steps import (
     Runner,
     ScriptRunner,
     ScriptStepRunner,
+    path_root,
     plan_stages,
     project_output,
     template_roots,
@@ -109,9 +110,9 @@ def _argument_reads(arguments: tuple[Argument, ...]) -> set[str]:
         if argument.reference is not None:
             reads.add(argument.reference)
         elif argument.template is not None:
-            text = argument.template.strip()
-            if text.startswith("$."):
-                reads.add(text[2:].partition(".")[0])
+            root = path_root(argument.template)
+            if root is not None:
+                reads.add(root)
             else:
                 reads |= template_roots(Template(argument.template))
     return reads

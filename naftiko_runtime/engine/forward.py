@@ -9,11 +9,11 @@ authentication; without authentication of its own, a trusted `Authorization` pas
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from naftiko_runtime.engine.credentials import compile_auth
 from naftiko_runtime.engine.request import join_base
-from naftiko_runtime.errors import StartupError
+from naftiko_runtime.errors import InvocationError, StartupError
 from naftiko_runtime.spec.model import ForwardRoute
 from naftiko_runtime.templating import Template
 from naftiko_runtime.upstream import Upstream, UpstreamReply, UpstreamRequest
@@ -89,7 +89,13 @@ class Forwarder:
         self._query = (*fixed_query, *self.auth.query)
 
     def matches(self, raw_path: str) -> bool:
-        return raw_path.startswith(self.prefix) or raw_path + "/" == self.prefix
+        """The prefix, on a segment boundary (`/github` is not `/github-internal`)."""
+        prefix = self.prefix
+        if raw_path == prefix or raw_path + "/" == prefix:
+            return True
+        if not raw_path.startswith(prefix):
+            return False
+        return prefix.endswith("/") or raw_path[len(prefix)] in "/?"
 
     def request(
         self,
@@ -100,6 +106,12 @@ class Forwarder:
         body: AsyncIterator[bytes] | None,
     ) -> UpstreamRequest:
         remainder = raw_path[len(self.prefix) :] if raw_path.startswith(self.prefix) else ""
+        for part in remainder.split("/"):
+            if unquote(part) in (".", ".."):  # URL parsers collapse them, even encoded
+                problem = [{"name": "path", "problem": "'.' and '..' segments are not forwarded"}]
+                raise InvocationError("a forwarded path cannot hold '.' or '..'", problem)
+        # the raw bytes as they came, percent-encoded where a path may not hold them raw
+        remainder = quote(remainder.encode("latin-1"), safe="/%:@!$&'()*+,;=-._~")
         url = self.base + ("/" + remainder.lstrip("/") if remainder else "")
         extra = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in self._query)
         query_string = "&".join(q for q in (query, extra) if q)

@@ -33,6 +33,7 @@ _CONTENT_TYPES = {
     "multipartForm": "multipart/form-data",
     "raw": "text/plain; charset=utf-8",
 }
+_HEADER_SAFE_VALUE = re.compile(r"[\x00-\x1f\x7f]")  # what a part header may not hold
 _HEADER_SAFE = re.compile(r"^[^\x00-\x08\x0a-\x1f\x7f]*$")
 
 
@@ -144,6 +145,7 @@ class HttpCall:
         "_single_body",
         "_needs_scope",
         "_binary",
+        "_boundary",
     )
 
     def __init__(
@@ -192,6 +194,7 @@ class HttpCall:
                 self._body_template = _compile_data(body.data, context)
         self._needs_scope = needs_scope
         self._binary = operation.output_format == "binary"  # streamed through, never decoded
+        self._boundary = ""
         _preload_schema(operation)
 
     @property
@@ -265,8 +268,7 @@ class HttpCall:
         if body is not None:
             content_type = self._content_type
             if self._body_kind == "multipartForm":
-                boundary = body[2 : body.index(b"\r\n")].decode()  # the first delimiter line
-                content_type = f"multipart/form-data; boundary={boundary}"
+                content_type = f"multipart/form-data; boundary={self._boundary}"
             headers.append(("Content-Type", content_type))
         return UpstreamRequest(
             self.operation.method,
@@ -287,7 +289,8 @@ class HttpCall:
                 return self._body_text.render(render_scope).encode()
             data = _render_data(self._body_template, render_scope)
             if self._body_kind == "multipartForm" and isinstance(data, list):
-                return multipart(data)
+                self._boundary, encoded = multipart(data)
+                return encoded
             if self._body_kind == "formUrlEncoded" and isinstance(data, dict):
                 return "&".join(
                     f"{quote(k, safe='')}={quote(to_text(v), safe='')}" for k, v in data.items()
@@ -324,9 +327,10 @@ def _preload_schema(operation: ConsumedOperation) -> None:
         raise StartupError(f"{where.file}:{where.line}:{where.column}: {exc}") from None
 
 
-def multipart(parts: list[Any]) -> bytes:
-    """`multipart/form-data` from the spec's parts: fields as text; a part with `filename` is
-    a file (its value base64-decoded when it is valid base64, else sent as text)."""
+def multipart(parts: list[Any]) -> tuple[str, bytes]:
+    """(boundary, `multipart/form-data` body) from the spec's parts: fields as text; a part
+    with `filename` is a file, its value base64-decoded when its content type is not text
+    and the value is valid base64 (else sent as written). Part headers cannot be injected."""
     import base64
     import binascii
     import secrets
@@ -340,14 +344,16 @@ def multipart(parts: list[Any]) -> bytes:
         value = to_text(part.get("value"))
         out += f"--{boundary}\r\n".encode()
         filename = part.get("filename")
+        kind = _HEADER_SAFE_VALUE.sub(" ", to_text(part.get("contentType")))
         if filename:
             content: bytes = value.encode()
+            kind = kind or "application/octet-stream"
+            textual = kind.startswith("text/") or "json" in kind or "xml" in kind
             try:
-                if value and len(value) % 4 == 0:
+                if value and len(value) % 4 == 0 and not textual:
                     content = base64.b64decode(value, validate=True)
             except binascii.Error:
                 pass
-            kind = to_text(part.get("contentType")) or "application/octet-stream"
             out += (
                 f'Content-Disposition: form-data; name="{name}"; '
                 f'filename="{_quoted(to_text(filename))}"\r\nContent-Type: {kind}\r\n\r\n'
@@ -355,12 +361,12 @@ def multipart(parts: list[Any]) -> bytes:
             out += content
         else:
             out += f'Content-Disposition: form-data; name="{name}"\r\n'.encode()
-            if part.get("contentType"):
-                out += f"Content-Type: {to_text(part.get('contentType'))}\r\n".encode()
+            if kind:
+                out += f"Content-Type: {kind}\r\n".encode()
             out += b"\r\n" + value.encode()
         out += b"\r\n"
     out += f"--{boundary}--\r\n".encode()
-    return bytes(out)
+    return boundary, bytes(out)
 
 
 def _quoted(text: str) -> str:

@@ -35,11 +35,13 @@ def status_error(reply: UpstreamReply, name: str) -> UpstreamError:
 
 
 def parse_json(body: bytes, name: str, status: int) -> Any:
+    """orjson, and the standard parser for what orjson refuses. (orjson reads an integer past
+    64 bits as a float; keeping it exact would cost a scan of every body: not done here.)"""
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
         pass
-    try:  # integers beyond 64 bits stay exact through the standard parser
+    try:
         import json
 
         return json.loads(body)
@@ -59,10 +61,11 @@ def decode(reply: UpstreamReply, output_format: str, name: str, schema: str | No
         return None
     if output_format == "json":
         return parse_json(reply.body, name, reply.status)
-    try:
-        return _decoders[output_format](reply.body, schema)
-    except KeyError:
+    decoder = _decoders.get(output_format)
+    if decoder is None:
         return reply.body.decode("utf-8", errors="replace")
+    try:
+        return decoder(reply.body, schema)
     except UpstreamError:
         raise
     except Exception as exc:  # every decoder's own error: the payload is not that format
@@ -91,11 +94,9 @@ def _xml(body: bytes, schema: str | None) -> Any:
 
 
 def _yaml(body: bytes, schema: str | None) -> Any:
-    import yaml
+    from naftiko_runtime.engine.formats.yaml_safe import load_first
 
-    for document in yaml.safe_load_all(body.decode("utf-8", errors="replace")):
-        return document  # the first document, as the reference reads it
-    return None
+    return load_first(body.decode("utf-8", errors="replace"))  # the first, as the reference
 
 
 def _delimited(fmt: str) -> Any:

@@ -33,7 +33,12 @@ class CallResult:
     def body(self) -> bytes:
         if self.raw is not None:
             return self.raw
-        return orjson.dumps(self.shaped)
+        try:
+            return orjson.dumps(self.shaped)
+        except TypeError:  # integers beyond 64 bits: the standard encoder keeps them exact
+            import json
+
+            return json.dumps(self.shaped, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 class Operation(Protocol):

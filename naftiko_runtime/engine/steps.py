@@ -11,6 +11,7 @@ templates; nothing depends on that).
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -24,10 +25,12 @@ from naftiko_runtime.jsonpath import compile_path
 from naftiko_runtime.spec.index import norm
 from naftiko_runtime.spec.model import OutputField
 from naftiko_runtime.templating import Template
-from naftiko_runtime.upstream import UpstreamReply
+from naftiko_runtime.upstream import UpstreamReply, read_stream
 
 MAX_PARALLEL_STEPS = 8
 """Steps of one request in flight at once."""
+MAX_STEP_BODY = 16 * 1024 * 1024
+"""A streamed reply a step reads in full is refused past this (as `--max-upstream-body`)."""
 
 
 @dataclass
@@ -41,15 +44,27 @@ class RunState:
     replies: dict[str, UpstreamReply] = field(default_factory=dict)
 
 
-def step_path(expression: str) -> Callable[[Mapping[str, Any]], Any] | None:
-    """`$.step-name.a.b` → a reader over step outputs; None if not of that form."""
+def split_step_path(expression: str) -> tuple[str, str] | None:
+    """`$.step-name.a[0].b` → ("step-name", "$.a[0].b"); None if not of that form. The one
+    rule for where a step's name ends, shared by validation, dependencies and reading."""
     text = expression.strip()
     if not text.startswith("$."):
         return None
-    step, _, rest = text[2:].partition(".")
-    if not step:
+    match = re.match(r"[^.\[]+", text[2:])
+    if match is None:
         return None
-    inner = compile_path("$." + rest) if rest else None
+    step = match.group(0)
+    rest = text[2 + len(step) :]
+    return step, ("$" + rest if rest else "")
+
+
+def step_path(expression: str) -> Callable[[Mapping[str, Any]], Any] | None:
+    """`$.step-name.a.b` → a reader over step outputs; None if not of that form."""
+    split = split_step_path(expression)
+    if split is None:
+        return None
+    step, rest = split
+    inner = compile_path(rest) if rest else None
 
     def read(outputs: Mapping[str, Any]) -> Any:
         node = outputs.get(step)
@@ -61,10 +76,8 @@ def step_path(expression: str) -> Callable[[Mapping[str, Any]], Any] | None:
 
 
 def path_root(expression: str) -> str | None:
-    text = expression.strip()
-    if not text.startswith("$."):
-        return None
-    return text[2:].partition(".")[0].partition("[")[0] or None
+    split = split_step_path(expression)
+    return split[0] if split else None
 
 
 def template_roots(template: Template) -> set[str]:
@@ -130,8 +143,8 @@ class CallStepRunner:
         except UpstreamError as exc:
             exc.message = f"step '{self.name}': {exc.message}"
             raise
-        if reply.stream is not None:  # a step needs the whole document
-            reply.body = b"".join([chunk async for chunk in reply.stream])
+        if reply.stream is not None:  # a step needs the whole document, within the cap
+            reply.body = await read_stream(reply.stream, request, MAX_STEP_BODY)
             reply.stream = None
         if reply.status >= 400:
             error = status_error(reply, self.call.name)
@@ -200,7 +213,8 @@ class ScriptStepRunner:
 
     async def run(self, params: dict[str, Any], state: RunState) -> Any:
         context: dict[str, Any] = dict(params)
-        context.update(state.outputs)
+        # every earlier step's output (its deps are all the earlier steps), none after it
+        context.update({name: state.outputs[name] for name in self.deps if name in state.outputs})
         for key, _normalised, value in self._arguments:
             resolved = value(context, {**state.variables, **context})
             if resolved is not None:
@@ -234,27 +248,24 @@ def plan_stages(steps: Sequence[Runner]) -> tuple[tuple[Runner, ...], ...]:
 async def run_stages(
     stages: tuple[tuple[Runner, ...], ...], state: RunState, limit: int = MAX_PARALLEL_STEPS
 ) -> None:
-    """Run every stage; a failing step ends the run (its siblings are cancelled). In a stage
-    of several steps the first runs in this task and the others in their own (at most
-    `limit` at once), which costs one task less than gathering them all."""
+    """Run every stage; a failing step ends the run at once and its running siblings are
+    cancelled. A stage of one step runs in this task (no task to create)."""
     for stage in stages:
         for start in range(0, len(stage), limit):
             batch = stage[start : start + limit]
-            first = batch[0]
             if len(batch) == 1:
-                _store(first, await first.run(_params_for(first, state), state), state)
+                step = batch[0]
+                _store(step, await step.run(_params_for(step, state), state), state)
                 continue
-            others = [
-                asyncio.ensure_future(step.run(_params_for(step, state), state))
-                for step in batch[1:]
+            tasks = [
+                asyncio.ensure_future(step.run(_params_for(step, state), state)) for step in batch
             ]
             try:
-                result = await first.run(_params_for(first, state), state)
-                results = [result, *(await asyncio.gather(*others))]
+                results = await asyncio.gather(*tasks)  # the first failure is raised at once
             except BaseException:
-                for task in others:
+                for task in tasks:
                     task.cancel()
-                await asyncio.gather(*others, return_exceptions=True)
+                await asyncio.gather(*tasks, return_exceptions=True)
                 raise
             for step, value in zip(batch, results, strict=True):
                 _store(step, value, state)

@@ -37,10 +37,12 @@ def compile_value(argument: Argument, steps: frozenset[str] = frozenset()) -> tu
 
         return constant, False
     text = argument.template
-    stripped = text.strip()
-    root, _, rest = stripped[2:].partition(".")
-    if stripped.startswith("$.") and root in steps:
-        inner = compile_path("$." + rest) if rest else None
+    from naftiko_runtime.engine.steps import split_step_path
+
+    split = split_step_path(text)
+    if split is not None and split[0] in steps:
+        root, rest = split
+        inner = compile_path(rest) if rest else None
 
         def path(base: Mapping[str, Any], scope: Mapping[str, Any] | None) -> Any:
             node = (scope if scope is not None else base).get(root)

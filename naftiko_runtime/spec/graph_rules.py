@@ -82,10 +82,12 @@ def _suggest(name: str, known: list[str]) -> str | None:
 
 
 def _root(expression: str) -> str | None:
+    """The step a `$.step...` path reads (the engine's own rule: name up to `.` or `[`)."""
+    import re
+
     text = expression.strip()
-    if not text.startswith("$."):
-        return None
-    return text[2:].partition(".")[0].partition("[")[0] or None
+    match = re.match(r"\$\.([^.\[]+)", text)
+    return match.group(1) if match else None
 
 
 def _template_roots(text: str) -> set[str]:

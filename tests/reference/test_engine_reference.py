@@ -323,3 +323,29 @@ async def test_both_protocol_eras_at_the_port_root_and_at_mcp(
         assert tools["hello"].annotations is not None
         result = await client.call_tool("hello", {"name": "Ada"})
         assert result.structured_content == {"message": "Hello, Ada!", "source": "aggregate-mock"}
+
+
+# ---------------------------------------------------------------- found in review
+def test_forward_refuses_dot_segments_and_keeps_the_segment_boundary(
+    served: tuple[RecordingUpstream, dict[str, str]],
+) -> None:
+    """`..` (plain or encoded) never reaches the upstream with the namespace's credentials."""
+    import socket
+
+    upstream, urls = served
+    host, port = urls["rest"].removeprefix("http://").split(":")
+    for path in ("/notion/pages/../admin", "/notion/%2e%2e/admin", "/notion/%2E%2E/admin"):
+        before = len(upstream.seen)
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+            answer = sock.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 400"), (path, answer[:100])
+        assert len(upstream.seen) == before
+    assert get(urls, "/notion-internal/x").status_code == 404  # not the /notion/ forward
+
+
+def test_step_paths_with_an_index_read_and_wait_for_that_step() -> None:
+    from naftiko_runtime.engine.steps import path_root, step_path
+
+    assert path_root("$.ships[0].imo") == "ships"
+    assert step_path("$.ships[0].imo")({"ships": [{"imo": "I-1"}]}) == "I-1"  # type: ignore[misc]

@@ -79,6 +79,7 @@ async def test_execute_should_inject_with_parameters(suffix: str) -> None:
     runner = ScriptStepRunner(
         "filter", script(f"filter-by-threshold.{suffix}"), (("threshold", "threshold", value),)
     )
+    runner.deps = ("fetch-items",)  # set by plan_stages: a script reads every earlier step
     state = RunState({"minStock": 10}, {}, outputs={"fetch-items": ITEMS})
     result = await runner.run({"minStock": 10}, state)
     assert [item["name"] for item in result] == ["Widget", "Gizmo"]
@@ -135,13 +136,30 @@ async def test_a_memory_bomb_is_stopped_by_the_memory_limit(suffix: str) -> None
 
 @pytest.mark.parametrize(
     "file",
-    ["require-fs.js", "host-access.py", "network.py", "escape.py", "open-file.py"],
+    [
+        "require-fs.js",
+        "host-access.py",
+        "network.py",
+        "escape.py",
+        "open-file.py",
+        "module-escape.py",
+        "codecs-escape.py",
+        "attrgetter-escape.py",
+        "format-escape.py",
+        "getattr-escape.py",
+        "nan.py",
+    ],
 )
 async def test_no_file_network_process_or_interpreter_access(file: str) -> None:
     """executeShouldDenyHostAccess / executeShouldDenyHostAccessInPython, and more."""
     with pytest.raises(ScriptError) as failure:
         await run(script(file))
     assert failure.value.kind == "failed"
+
+
+async def test_curated_modules_still_work() -> None:
+    result = await run(script("allowed-modules.py"))
+    assert result == {"mean": 2, "root": 4.0, "text": "[1]"}
 
 
 async def test_a_throwing_script_reports_its_message() -> None:

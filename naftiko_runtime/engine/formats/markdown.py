@@ -25,9 +25,9 @@ def _front_matter(text: str) -> tuple[dict[str, Any], str]:
     rest = text[end + len("\n---\n") :]
     if not raw:
         return {}, rest
-    import yaml
+    from naftiko_runtime.engine.formats.yaml_safe import load_first
 
-    data = yaml.safe_load(raw)
+    data = load_first(raw)
     return (data if isinstance(data, dict) else {}), rest
 
 

@@ -81,6 +81,8 @@ class _WarmPool:
 
 
 _POOLS: dict[tuple[int, tuple[int, int]], _WarmPool] = {}
+MAX_RUNNING = 4
+_RUNNING: dict[int, asyncio.Semaphore] = {}
 
 
 def _pool(memory_mb: int, cpu_seconds: int) -> _WarmPool:
@@ -95,14 +97,28 @@ async def run_python(
     step: str, sources: list[tuple[str, str]], context: dict[str, Any], settings: ScriptSettings
 ) -> Any:
     timeout = settings.timeout_ms / 1000
-    request = orjson.dumps(
-        {
-            "step": step,
-            "sources": sources,
-            "context": context,
-            "statement_limit": settings.statement_limit,
-        }
-    )
+    payload = {
+        "step": step,
+        "sources": sources,
+        "context": context,
+        "statement_limit": settings.statement_limit,
+    }
+    try:
+        request = orjson.dumps(payload)
+    except TypeError:  # integers beyond 64 bits: the standard encoder keeps them exact
+        import json
+
+        try:
+            request = json.dumps(payload).encode()
+        except (TypeError, ValueError) as exc:
+            raise ScriptError("failed", step, f"script step '{step}': inputs: {exc}") from None
+    loop_id = id(asyncio.get_running_loop())
+    gate = _RUNNING.get(loop_id) or _RUNNING.setdefault(loop_id, asyncio.Semaphore(MAX_RUNNING))
+    async with gate:  # at most this many script interpreters at once
+        return await _run(step, request, settings, timeout)
+
+
+async def _run(step: str, request: bytes, settings: ScriptSettings, timeout: float) -> Any:
     process = await _pool(settings.memory_mb, max(1, int(timeout) + 1)).take()
     try:
         out, _ = await asyncio.wait_for(process.communicate(request), timeout)
@@ -124,7 +140,15 @@ async def run_python(
                 f"script step '{step}' was stopped by its resource limits",
             )
         raise ScriptError("failed", step, f"script step '{step}' failed without a result")
-    answer = orjson.loads(out)
+    try:
+        answer = orjson.loads(out)
+    except orjson.JSONDecodeError:
+        import json
+
+        try:
+            answer = json.loads(out)  # integers beyond 64 bits
+        except ValueError:
+            raise ScriptError("failed", step, f"script step '{step}' answered garbage") from None
     if "error" in answer:
         kind = answer.get("kind", "failed")
         raise ScriptError(kind, step, f"script step '{step}' {answer['error']}")

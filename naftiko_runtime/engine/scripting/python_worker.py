@@ -12,22 +12,106 @@ import os
 import sys
 from typing import Any
 
-ALLOWED_MODULES = frozenset(
-    {
-        "json",
-        "math",
-        "statistics",
-        "re",
-        "datetime",
-        "itertools",
-        "functools",
-        "collections",
-        "decimal",
-        "fractions",
-        "string",
-        "operator",
-    }
-)
+# What `import` gives a script: a namespace of chosen pure functions, never the module itself
+# (a module's own imports, such as statistics.sys or json.codecs, would lead out).
+_CURATED: dict[str, tuple[str, ...]] = {
+    "json": ("loads", "dumps"),
+    "math": (
+        "ceil",
+        "floor",
+        "sqrt",
+        "exp",
+        "log",
+        "log10",
+        "log2",
+        "pow",
+        "fabs",
+        "fsum",
+        "isclose",
+        "isfinite",
+        "isinf",
+        "isnan",
+        "prod",
+        "trunc",
+        "gcd",
+        "lcm",
+        "pi",
+        "e",
+        "inf",
+        "nan",
+        "sin",
+        "cos",
+        "tan",
+        "asin",
+        "acos",
+        "atan",
+        "atan2",
+        "hypot",
+        "degrees",
+        "radians",
+        "comb",
+        "perm",
+        "factorial",
+        "copysign",
+        "fmod",
+        "modf",
+    ),
+    "statistics": (
+        "mean",
+        "fmean",
+        "geometric_mean",
+        "harmonic_mean",
+        "median",
+        "median_low",
+        "median_high",
+        "mode",
+        "multimode",
+        "pstdev",
+        "pvariance",
+        "stdev",
+        "variance",
+        "quantiles",
+    ),
+    "re": (
+        "compile",
+        "search",
+        "match",
+        "fullmatch",
+        "findall",
+        "finditer",
+        "sub",
+        "subn",
+        "split",
+        "escape",
+        "IGNORECASE",
+        "MULTILINE",
+        "DOTALL",
+    ),
+    "itertools": (
+        "chain",
+        "islice",
+        "groupby",
+        "accumulate",
+        "product",
+        "permutations",
+        "combinations",
+        "zip_longest",
+        "count",
+        "repeat",
+        "starmap",
+        "takewhile",
+        "dropwhile",
+        "pairwise",
+        "compress",
+        "filterfalse",
+    ),
+    "functools": ("reduce",),
+    "collections": ("Counter", "OrderedDict", "defaultdict", "deque"),
+    "datetime": ("date", "datetime", "time", "timedelta", "timezone"),
+    "decimal": ("Decimal",),
+    "fractions": ("Fraction",),
+}
+ALLOWED_MODULES = frozenset(_CURATED)
 
 
 class StatementLimit(Exception):
@@ -35,18 +119,57 @@ class StatementLimit(Exception):
 
 
 def _answer(payload: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(payload, default=str))
+    try:
+        text = json.dumps(payload, allow_nan=False)
+    except (TypeError, ValueError) as exc:  # NaN, infinities, objects that are not JSON
+        text = json.dumps({"error": f"failed: result is not JSON: {exc}"})
+    sys.stdout.write(text)
     sys.stdout.flush()
 
 
-try:  # imported before the request arrives: a warm worker only waits for its script
+def _drop_privileges() -> None:
+    """Run the script with no network and, under root, as nobody (best effort: what the
+    kernel refuses here, the rest of the sandbox still holds)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).unshare(0x40000000)  # CLONE_NEWNET: no interfaces
+    except (OSError, AttributeError):
+        pass
+    if os.getuid() == 0:
+        try:
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+        except OSError:
+            pass
+
+
+def _curated() -> dict[str, Any]:
+    import types
+
+    out: dict[str, Any] = {}
+    for module_name, names in _CURATED.items():
+        module = __import__(module_name)
+        out[module_name] = types.SimpleNamespace(**{n: getattr(module, n) for n in names})
+    return out
+
+
+# Everything is imported before the request arrives and before privileges are dropped (the
+# interpreter's files may not be readable afterwards): a warm worker only waits for its script.
+try:
     import RestrictedPython  # noqa: F401
+    import RestrictedPython.Eval  # noqa: F401
+    import RestrictedPython.Guards  # noqa: F401
 except ImportError:  # pragma: no cover - declared dependency
     pass
+_curated()
+import operator  # noqa: E402,F401 - for _inplace, after the drop
 
 
 def main() -> None:
     request = json.loads(sys.stdin.read())
+    _drop_privileges()
     limit = int(request["statement_limit"])
     try:
         from RestrictedPython import (  # type: ignore[attr-defined]
@@ -59,20 +182,25 @@ def main() -> None:
             full_write_guard,
             guarded_iter_unpack_sequence,
             guarded_unpack_sequence,
+            safer_getattr,
         )
     except ImportError as exc:  # pragma: no cover - declared dependency
         _answer({"error": f"cannot start the Python sandbox: {exc}", "kind": "config"})
         return
 
+    curated = _curated()
+
     def guarded_import(
         name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0
     ) -> Any:
-        if level != 0 or name.partition(".")[0] not in ALLOWED_MODULES:
+        if level != 0 or name not in curated:
             raise ImportError(f"import of {name!r} is not allowed in a script step")
-        return __import__(name, globals, locals, fromlist, level)
+        return curated[name]
 
     builtins = dict(safe_builtins)
     builtins.update(limited_builtins)
+    for unsafe in ("getattr", "setattr", "delattr", "vars", "dir", "type", "super"):
+        builtins.pop(unsafe, None)
     for name in (
         "sum",
         "min",
@@ -100,7 +228,7 @@ def main() -> None:
         "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
         "_unpack_sequence_": guarded_unpack_sequence,
         "_write_": full_write_guard,
-        "_getattr_": _safe_getattr,
+        "_getattr_": safer_getattr,  # no `_names`, and no str.format (it reads attributes)
         "_inplacevar_": _inplace,
         "__name__": "script",
         "context": request["context"],
@@ -147,14 +275,7 @@ def main() -> None:
         _answer({"error": f"failed: result is not JSON: {exc}"})
 
 
-def _safe_getattr(obj: Any, name: str, default: Any = None) -> Any:
-    if name.startswith("_"):
-        raise AttributeError(f"attribute {name!r} is not allowed in a script step")
-    return getattr(obj, name) if default is None else getattr(obj, name, default)
-
-
 def _inplace(op: str, x: Any, y: Any) -> Any:
-    import operator
 
     table: dict[str, Any] = {
         "+=": operator.iadd,
