@@ -83,6 +83,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="also build every operation and tool as serve would (no port, no secrets)",
     )
 
+    for verb, what in (
+        ("health", "is a running instance ready? (exit 1 when not)"),
+        ("status", "what a running instance serves"),
+        ("metrics", "a running instance's metrics"),
+    ):
+        probe = commands.add_parser(verb, help=what)
+        probe.add_argument(
+            "--control",
+            default="http://127.0.0.1:9191",
+            metavar="URL",
+            help="the instance's control port (default %(default)s)",
+        )
+        probe.add_argument("--format", choices=("text", "json"), default="text")
+
     rules = commands.add_parser("rules", help="list every rule validate knows")
     rules.add_argument("--format", choices=("text", "markdown", "json"), default="text")
 
@@ -193,6 +207,8 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, environ: Mapping[st
         if args.command == "rules":
             stdout.write(_rules(args.format))
             return EXIT_OK
+        if args.command in ("health", "status", "metrics"):
+            return _probe(args, stdout)
         if args.command == "openapi":
             return _openapi(args, stdout, stderr)
         if args.command == "serve":
@@ -201,6 +217,58 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, environ: Mapping[st
         stderr.write(f"naftiko-runtime: error: {exc}\n")
         return EXIT_USAGE
     return EXIT_USAGE  # pragma: no cover - argparse requires a command
+
+
+def _probe(args: argparse.Namespace, stdout: TextIO) -> int:
+    """Read a running instance's control port and print it for people (or as JSON)."""
+    import httpx
+
+    path = {"health": "/health/ready", "status": "/status", "metrics": "/metrics"}[args.command]
+    try:
+        reply = httpx.get(args.control.rstrip("/") + path, timeout=10)
+    except httpx.HTTPError as exc:
+        raise UsageError(f"cannot reach the control port at {args.control}: {exc}") from None
+    if args.command == "metrics":
+        if args.format == "json":
+            from prometheus_client.parser import text_string_to_metric_families
+
+            samples = [
+                {"name": s.name, "labels": s.labels, "value": s.value}
+                for family in text_string_to_metric_families(reply.text)
+                for s in family.samples
+            ]
+            stdout.write(json.dumps(samples, indent=2) + "\n")
+        else:
+            stdout.write(reply.text)
+        return EXIT_OK if reply.is_success else EXIT_INVALID
+    data = reply.json()
+    if args.format == "json":
+        stdout.write(json.dumps(data, indent=2) + "\n")
+    elif args.command == "health":
+        stdout.write(f"{data.get('status')}\n")
+        for adapter in data.get("adapters", []):
+            where = f":{adapter['port']}" if adapter.get("port") else ""
+            stdout.write(
+                f"  {adapter['type']:<8}{adapter.get('namespace') or '':<28}{where:<8}"
+                f"{adapter.get('state', '')}\n"
+            )
+    else:
+        for capability in data.get("capabilities", []):
+            stdout.write(
+                f"{capability.get('label') or capability['file']}  "
+                f"(naftiko {capability.get('specVersion')})\n"
+            )
+        engine = data.get("engine", {})
+        stdout.write(
+            f"engine {engine.get('name')} {engine.get('version')}, "
+            f"up {data.get('uptime')}, draining: {data.get('draining')}\n"
+        )
+        last = data.get("lastReload")
+        if last:
+            stdout.write(f"last reload: {'ok' if last['ok'] else 'rejected'}\n")
+    if args.command == "health":
+        return EXIT_OK if reply.status_code == 200 else EXIT_INVALID
+    return EXIT_OK if reply.is_success else EXIT_INVALID
 
 
 def _rule_list(value: str) -> list[str]:

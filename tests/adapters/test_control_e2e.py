@@ -157,3 +157,22 @@ def test_control_without_scripting_management_has_no_scripting_endpoint(
 ) -> None:
     assert httpx.get(letta["control"] + "/scripting", timeout=10).status_code == 404
     Path  # noqa: B018 - (imported for the fixtures above)
+
+
+def test_cli_verbs_read_the_control_port(letta: dict[str, str]) -> None:
+    import json as json_
+
+    from tests.conftest import cli
+
+    health = cli("health", "--control", letta["control"])
+    assert health.code == 0 and health.out.startswith("UP\n") and "rest" in health.out
+    status = cli("status", "--control", letta["control"], "--format", "json")
+    assert status.code == 0 and json_.loads(status.out)["engine"]["name"] == "naftiko-runtime"
+    metrics = cli("metrics", "--control", letta["control"], "--format", "json")
+    assert metrics.code == 0
+    assert any(
+        s["name"] == "naftiko_reloads_total" or s["name"].startswith("naftiko_")
+        for s in json_.loads(metrics.out)
+    )
+    down = cli("health", "--control", "http://127.0.0.1:9")
+    assert down.code == 2 and "cannot reach" in down.err
