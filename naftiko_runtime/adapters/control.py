@@ -17,11 +17,11 @@ from typing import Any
 import orjson
 
 from naftiko_runtime import __version__
+from naftiko_runtime.adapters.asgi import Send, lifespan, respond, respond_json
 from naftiko_runtime.adapters.inbound_auth import Guard
 from naftiko_runtime.engine.scripting import ScriptSettings
 from naftiko_runtime.observability.state import ControlState
 
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 LANGUAGES = ("javascript", "python", "groovy")
 
 
@@ -53,13 +53,8 @@ class ControlApp:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await lifespan(receive, send)
+            return
         if scope["type"] != "http":
             return
         if self.guard is not None and not self.guard.allows(scope):
@@ -67,23 +62,25 @@ class ControlApp:
             return
         route = self.routes.get(scope["path"].rstrip("/") or "/")
         if route is None:
-            await _json(send, 404, {"error": {"type": "not_found", "message": "no such endpoint"}})
+            await respond_json(
+                send, 404, {"error": {"type": "not_found", "message": "no such endpoint"}}
+            )
             return
         await route(scope, receive, send)
 
     async def _live(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
-        await _json(send, 200, {"status": "UP"})
+        await respond_json(send, 200, {"status": "UP"})
 
     async def _ready(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
         ready = self.state.serving and not self.state.draining
         status = "UP" if ready else ("DRAINING" if self.state.draining else "DEGRADED")
         state = "started" if self.state.serving else "stopped"
         adapters = [{**a, "state": state} for a in self.state.adapters]
-        await _json(send, 200 if ready else 503, {"status": status, "adapters": adapters})
+        await respond_json(send, 200 if ready else 503, {"status": status, "adapters": adapters})
 
     async def _status(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
         state = self.state
-        await _json(
+        await respond_json(
             send,
             200,
             {
@@ -98,14 +95,14 @@ class ControlApp:
 
     async def _metrics(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
         body, kind = self.state.metrics.exposition()
-        await _respond(send, 200, body, kind)
+        await respond(send, 200, body, kind)
 
     async def _scripting(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
         settings = self.scripting
         assert settings is not None
         if scope["method"] == "PUT":
             if self.guard is None:
-                await _json(
+                await respond_json(
                     send,
                     403,
                     {
@@ -126,12 +123,12 @@ class ControlApp:
                     raise ValueError("the body must be a JSON object")
                 apply_update(settings, update)
             except (ValueError, orjson.JSONDecodeError) as exc:
-                await _json(send, 400, {"error": str(exc)})
+                await respond_json(send, 400, {"error": str(exc)})
                 return
         elif scope["method"] not in ("GET", "HEAD"):
-            await _json(send, 405, {"error": "GET or PUT"})
+            await respond_json(send, 405, {"error": "GET or PUT"})
             return
-        await _json(send, 200, describe(settings))
+        await respond_json(send, 200, describe(settings))
 
 
 def describe(settings: ScriptSettings) -> dict[str, Any]:
@@ -198,13 +195,3 @@ def apply_update(settings: ScriptSettings, update: dict[str, Any]) -> None:
         changes["allowed_languages"] = tuple(_language(v) for v in languages)
     for key, value in changes.items():
         setattr(settings, key, value)
-
-
-async def _json(send: Send, status: int, payload: Any) -> None:
-    await _respond(send, status, orjson.dumps(payload), "application/json")
-
-
-async def _respond(send: Send, status: int, body: bytes, kind: str) -> None:
-    headers = [(b"content-type", kind.encode()), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

@@ -12,17 +12,16 @@ import io
 import mimetypes
 import re
 import zipfile
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 import orjson
 
+from naftiko_runtime.adapters.asgi import Send, lifespan, respond, respond_json
 from naftiko_runtime.adapters.inbound_auth import Guard
 from naftiko_runtime.spec.model import Skill, SkillAdapter
 
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 _SEGMENT = re.compile(r"^[A-Za-z0-9._-]+$")
 _ROUTE = re.compile(
     r"^/skills(?:/(?P<name>[^/]+)(?:/(?P<rest>download|contents)(?P<file>/.*)?)?)?/?$"
@@ -113,13 +112,8 @@ class SkillApp:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await lifespan(receive, send)
+            return
         if scope["type"] != "http":
             return
         if self.guard is not None and not self.guard.allows(scope):
@@ -128,26 +122,30 @@ class SkillApp:
         raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1").split("?")[0]
         match = _ROUTE.match(raw)
         if match is None:
-            await _json(
+            await respond_json(
                 send, 404, {"error": {"type": "not_found", "message": f"no route for {raw}"}}
             )
             return
         if scope["method"] not in ("GET", "HEAD"):
-            await _json(send, 405, {"error": {"type": "method_not_allowed", "message": "GET only"}})
+            await respond_json(
+                send, 405, {"error": {"type": "method_not_allowed", "message": "GET only"}}
+            )
             return
         name, rest, file = match.group("name"), match.group("rest"), match.group("file")
         if name is None:
-            await _respond(send, 200, self.catalog, "application/json")
+            await respond(send, 200, self.catalog, "application/json")
             return
         skill = self.skills.get(unquote(name))
         if skill is None:
-            await _json(send, 404, _not_found(f"Skill not found: {unquote(name)}"))
+            await respond_json(send, 404, _not_found(f"Skill not found: {unquote(name)}"))
             return
         if rest is None:
-            await _respond(send, 200, self.detail(skill), "application/json")
+            await respond(send, 200, self.detail(skill), "application/json")
             return
         if skill.location is None or not Path(skill.location).is_dir():
-            await _json(send, 404, _not_found(f"No location configured for skill: {skill.name}"))
+            await respond_json(
+                send, 404, _not_found(f"No location configured for skill: {skill.name}")
+            )
             return
         root = Path(skill.location)
         if rest == "download":
@@ -155,7 +153,7 @@ class SkillApp:
             with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
                 for path in _files(root):
                     archive.write(path, path.relative_to(root).as_posix())
-            await _respond(send, 200, buffer.getvalue(), "application/zip")
+            await respond(send, 200, buffer.getvalue(), "application/zip")
             return
         if not file or file == "/":
             listing = [
@@ -166,28 +164,20 @@ class SkillApp:
                 }
                 for p in _files(root)
             ]
-            await _json(send, 200, {"name": skill.name, "files": listing})
+            await respond_json(send, 200, {"name": skill.name, "files": listing})
             return
         try:
             target = inside(root, file[1:])
         except PathRefused as exc:
-            await _json(send, 400, {"error": {"type": "invalid_request", "message": str(exc)}})
+            await respond_json(
+                send, 400, {"error": {"type": "invalid_request", "message": str(exc)}}
+            )
             return
         if not target.is_file():
-            await _json(send, 404, _not_found(f"File not found: {unquote(file[1:])}"))
+            await respond_json(send, 404, _not_found(f"File not found: {unquote(file[1:])}"))
             return
-        await _respond(send, 200, target.read_bytes(), media_type(target.name))
+        await respond(send, 200, target.read_bytes(), media_type(target.name))
 
 
 def _not_found(message: str) -> dict[str, Any]:
     return {"error": {"type": "not_found", "message": message}}
-
-
-async def _json(send: Send, status: int, payload: Any) -> None:
-    await _respond(send, status, orjson.dumps(payload), "application/json")
-
-
-async def _respond(send: Send, status: int, body: bytes, kind: str) -> None:
-    headers = [(b"content-type", kind.encode()), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

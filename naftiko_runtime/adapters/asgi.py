@@ -1,0 +1,31 @@
+"""What the small raw-ASGI adapters share: the lifespan handshake and JSON answers."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+async def lifespan(receive: Any, send: Send) -> None:
+    """Answer the server's start-up and shut-down messages (nothing to prepare)."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def respond(send: Send, status: int, body: bytes, kind: str) -> None:
+    headers = [(b"content-type", kind.encode()), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def respond_json(send: Send, status: int, payload: Any) -> None:
+    await respond(send, status, orjson.dumps(payload), "application/json")
