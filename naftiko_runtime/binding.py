@@ -44,18 +44,14 @@ class Redactor:
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    """`KEY=value` lines (`export`, quotes and comments allowed), as docker/dotenv write them."""
-    values: dict[str, str] = {}
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.removeprefix("export ").partition("=")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[key.strip()] = value
-    return values
+    """A dotenv file read by python-dotenv: `export`, quotes, escapes, inline comments and
+    multi-line values as dotenv tools write them; nothing is interpolated or exported."""
+    from dotenv import dotenv_values
+
+    if not path.is_file():
+        raise FileNotFoundError(2, "No such file or directory", str(path))
+    values = dotenv_values(path, interpolate=False, encoding="utf-8")
+    return {key: value for key, value in values.items() if value is not None}
 
 
 def _location_values(binding: Binding, spec_file: str) -> dict[str, str] | None:

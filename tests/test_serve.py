@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from naftiko_runtime.errors import BindingError
@@ -31,3 +33,25 @@ def test_missing_bindings_name_every_variable_and_line() -> None:
         ("LETTA_API_KEY", 15),
         ("LETTA_API_KEY", 15),
     ]
+
+
+def test_env_files_read_as_dotenv_tools_write_them(tmp_path: Path) -> None:
+    """Inline comments, escapes, quotes with `#` inside, multi-line values (python-dotenv)."""
+    from naftiko_runtime.binding import read_env_file
+
+    env = tmp_path / ".env"
+    env.write_text(
+        "# secrets\n"
+        "export TOKEN=abc123  # the comment is not part of it\n"
+        'QUOTED="has # hash and \\"quotes\\""\n'
+        "SINGLE='raw \\n stays'\n"
+        'LINES="one\\ntwo"\n'
+        "EMPTY=\n"
+    )
+    assert read_env_file(env) == {
+        "TOKEN": "abc123",
+        "QUOTED": 'has # hash and "quotes"',
+        "SINGLE": "raw \\n stays",
+        "LINES": "one\ntwo",
+        "EMPTY": "",
+    }
