@@ -32,8 +32,9 @@ class Guard:
 
     header: bytes | None
     query: str | None
-    expected: bytes
+    expected: bytes  # the credential (for Authorization: after the scheme)
     challenge: bytes
+    scheme: bytes | None = None  # lower-case; compared case-insensitively, as RFC 9110 says
 
     @property
     def secrets(self) -> list[str]:
@@ -44,7 +45,11 @@ class Guard:
         if self.header is not None:
             for key, value in scope["headers"]:
                 if key == self.header:
-                    return hmac.compare_digest(value, self.expected)
+                    if self.scheme is None:
+                        return hmac.compare_digest(value, self.expected)
+                    scheme, _, credential = value.strip().partition(b" ")
+                    same_scheme = scheme.lower() == self.scheme
+                    return hmac.compare_digest(credential.strip(), self.expected) and same_scheme
             return False
         assert self.query is not None
         for key, value in parse_qsl(scope["query_string"].decode("latin-1")):
@@ -79,11 +84,14 @@ def build_guard(auth: Auth | None, variables: Mapping[str, str], where: str) -> 
         token = render(auth.token)
         if not token:
             raise StartupError(f"{where}: bearer authentication has an empty token")
-        return Guard(b"authorization", None, f"Bearer {token}".encode(), b'Bearer realm="naftiko"')
+        return Guard(b"authorization", None, token.encode(), b'Bearer realm="naftiko"', b"bearer")
     if auth.type == "basic":
-        pair = f"{render(auth.username)}:{render(auth.password)}".encode()
+        user, password = render(auth.username), render(auth.password)
+        if not user or not password:
+            raise StartupError(f"{where}: basic authentication has an empty user or password")
+        pair = f"{user}:{password}".encode()
         return Guard(
-            b"authorization", None, b"Basic " + base64.b64encode(pair), b'Basic realm="naftiko"'
+            b"authorization", None, base64.b64encode(pair), b'Basic realm="naftiko"', b"basic"
         )
     if auth.type == "apikey":
         key, value = render(auth.key) or "X-API-Key", render(auth.value)

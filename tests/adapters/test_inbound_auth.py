@@ -108,6 +108,15 @@ def test_bearer_protects_rest_and_mcp(tmp_path: Path, upstream: str) -> None:
             urls["rest"] + "/items", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
         )
         assert right.status_code == 200
+        for scheme in ("bearer", "BEARER"):  # auth schemes are case-insensitive (RFC 9110)
+            lower = httpx.get(
+                urls["rest"] + "/items", headers={"Authorization": f"{scheme} {TOKEN}"}, timeout=10
+            )
+            assert lower.status_code == 200
+        other_scheme = httpx.get(
+            urls["rest"] + "/items", headers={"Authorization": f"Basic {TOKEN}"}, timeout=10
+        )
+        assert other_scheme.status_code == 401
         headers = {"Accept": "application/json, text/event-stream"}
         mcp_anonymous = httpx.post(urls["mcp"], json=INITIALIZE, headers=headers, timeout=10)
         assert mcp_anonymous.status_code == 401
@@ -128,6 +137,16 @@ def test_apikey_in_the_query(tmp_path: Path, upstream: str) -> None:
         assert httpx.get(urls["rest"] + "/items", timeout=10).status_code == 401
         ok = httpx.get(urls["rest"] + f"/items?access_key={TOKEN}", timeout=10)
         assert ok.status_code == 200
+
+
+def test_basic_with_an_empty_user_or_password_refuses_to_start(
+    tmp_path: Path, upstream: str
+) -> None:
+    auth = '        type: basic\n        username: "admin"\n        password: ""'
+    process, _ = serve(tmp_path, upstream, auth)
+    with process:
+        assert process.process.wait(timeout=20) == 1
+        assert "empty user or password" in process.output()
 
 
 @pytest.mark.parametrize("kind", ["digest", "oauth2"])
