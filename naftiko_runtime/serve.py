@@ -382,11 +382,20 @@ class Reloader:
     options: ServeOptions
     runtime: Runtime
 
+    _files: list[str] = field(default_factory=list)
+
     def _record(self, ok: bool, diagnostics: list[str]) -> None:
         if self.runtime.state is not None:
             self.runtime.state.reloaded(ok, diagnostics)
 
     def reload(self) -> bool:
+        """Load, check and compile, then swap in (all on the calling thread)."""
+        new = self.prepare()
+        return new is not None and self.apply(new)
+
+    def prepare(self) -> Runtime | None:
+        """Load, check and compile the specs again: safe to run in a worker thread, so a
+        large reload never stalls requests (only `apply` touches what is serving)."""
         from naftiko_runtime.errors import BindingError, StartupError
         from naftiko_runtime.report import render_text
         from naftiko_runtime.spec.load import UsageError, load_paths
@@ -396,12 +405,12 @@ class Reloader:
             result = load_paths(self.paths)
         except UsageError as exc:
             log.error("reload rejected: %s; %s", exc, keep)
-            return False
+            return None
         if not result.ok:
             report = render_text(result.diagnostics, result.files, result.documents)
             log.error("reload rejected (%d errors); %s:\n%s", len(result.errors), keep, report)
             self._record(False, report.splitlines())
-            return False
+            return None
         try:
             new = compile_runtime(
                 result.capabilities,
@@ -413,7 +422,13 @@ class Reloader:
         except (BindingError, StartupError) as exc:
             log.error("reload rejected: %s; %s", exc, keep)
             self._record(False, [str(exc)])
-            return False
+            return None
+        self._files = list(result.files)
+        return new
+
+    def apply(self, new: Runtime) -> bool:
+        """Swap a prepared configuration in (on the event loop: one step, no await)."""
+        keep = "still serving the previous configuration"
         old_ports = (sorted(self.runtime.rest_apps), sorted(self.runtime.mcp_servers))
         new_ports = (sorted(new.rest_apps), sorted(new.mcp_servers))
         if old_ports != new_ports:
@@ -436,7 +451,7 @@ class Reloader:
         tools = sum(server.tool_count for server in new.mcp_servers.values())
         log.info(
             "reloaded %s: %d REST operations, %d MCP tools",
-            ", ".join(result.files),
+            ", ".join(self._files),
             operations,
             tools,
         )
@@ -575,11 +590,27 @@ async def serve_runtime(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop)
 
-    def reload() -> None:
-        """Reload here; workers reload too, but only a configuration this process accepted."""
+    reloading: list[asyncio.Task[None]] = []
+    pending = [False]
+
+    async def reload_off_loop() -> None:
         assert reloader is not None
-        if reloader.reload():
-            signal_workers(children, signal.SIGHUP)
+        while True:
+            pending[0] = False
+            new = await asyncio.to_thread(reloader.prepare)  # validation and compilation
+            if new is not None and reloader.apply(new):
+                signal_workers(children, signal.SIGHUP)
+            if not pending[0]:
+                return
+
+    def reload() -> None:
+        """Reload here (prepared off the event loop, swapped in at once); workers reload too,
+        but only a configuration this process accepted. A signal during a reload runs one
+        more afterwards, so the last edit always wins."""
+        if reloading and not reloading[-1].done():
+            pending[0] = True
+            return
+        reloading[:] = [asyncio.ensure_future(reload_off_loop())]
 
     if reloader is not None:
         with contextlib.suppress(NotImplementedError, RuntimeError):

@@ -92,3 +92,23 @@ async def test_valid_change_is_applied_and_bad_one_is_rejected(live: dict[str, A
     assert "[call-target]" in output and "did you mean 'letta-jobs.list_jobs'" in output
     assert "still serving the previous configuration" in output
     assert list(jobs(live)[0]) == ["id"]  # the last good configuration still serves
+
+
+def test_signals_during_a_reload_are_not_lost(tmp_path: Path) -> None:
+    """Reloads run off the event loop one at a time; a SIGHUP that arrives while one is
+    running triggers another afterwards, so the last edit on disk is what serves."""
+    spec = tmp_path / "letta-jobs.yaml"
+    text = (CAPABILITIES / "letta-jobs.yaml").read_text()
+    spec.write_text(text)
+    only_status = ONLY_IDS.replace("id:", "status:").replace("$.id", "$.status")
+    with serve_bundled(path=tmp_path) as (process, urls):
+        live = {"spec": spec, "process": process, "watch": False, **urls}
+        spec.write_text(text.replace(REST_LIST_OUTPUT, ONLY_IDS, 1))
+        process.process.send_signal(signal.SIGHUP)
+        time.sleep(0.02)  # the first reload is now reading and compiling
+        spec.write_text(text.replace(REST_LIST_OUTPUT, only_status, 1))
+        process.process.send_signal(signal.SIGHUP)
+        wait_for(lambda: list(jobs(live)[0]) == ["status"], "the last edit")
+        time.sleep(1.0)  # no stale reload may land afterwards
+        assert list(jobs(live)[0]) == ["status"]
+        assert "Traceback" not in process.output()
