@@ -24,6 +24,7 @@ from starlette.applications import Starlette
 
 from naftiko_runtime import __version__
 from naftiko_runtime.adapters.inbound_auth import Guard
+from naftiko_runtime.adapters.sse import EventStreamDecoder
 from naftiko_runtime.binding import Redactor
 from naftiko_runtime.engine.inputs import input_schema
 from naftiko_runtime.engine.result import CallResult, Operation
@@ -282,25 +283,26 @@ async def _collect(result: CallResult) -> Any:
         return result.data
     events: list[Any] = []
     size = 0
-    buffer = b""
+    decoder = EventStreamDecoder()
+
+    def add(data: bytes) -> None:
+        if data == b"[DONE]":
+            return
+        try:
+            events.append(orjson.loads(data))
+        except orjson.JSONDecodeError:
+            events.append(data.decode("utf-8", "replace"))
+
     async for chunk in result.stream:
         size += len(chunk)
         if size > MAX_STREAM_BYTES:
             raise UpstreamError(
                 "bad_response", "stream too large for a tool result", operation="stream"
             )
-        buffer += chunk
-        while b"\n\n" in buffer:
-            event, buffer = buffer.split(b"\n\n", 1)
-            data = b"\n".join(
-                line[5:].lstrip() for line in event.splitlines() if line.startswith(b"data:")
-            )
-            if not data or data == b"[DONE]":
-                continue
-            try:
-                events.append(orjson.loads(data))
-            except orjson.JSONDecodeError:
-                events.append(data.decode("utf-8", "replace"))
+        for data in decoder.feed(chunk):
+            add(data)
+    for data in decoder.close():
+        add(data)
     return {"events": events}
 
 

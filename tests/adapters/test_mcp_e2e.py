@@ -256,3 +256,26 @@ def test_mcp_inspector_cli_lists_and_calls_tools(letta: dict[str, str]) -> None:
     assert (
         result.get("isError") in (None, False) and len(result["structuredContent"]["result"]) == 2
     )
+
+
+async def test_stream_results_read_crlf_events_and_keep_an_unterminated_last_one() -> None:
+    """An upstream stream is one tool result: CRLF-framed events (as many servers send) and a
+    last event the upstream closed without its blank line are all in it."""
+    upstream = RecordingUpstream()
+    chunks = [b'data: {"n": 1}\r\n\r\ndata: {"n"', b": 2}\r\n\r", b'\ndata: {"n": 3}']
+    upstream.script["/v1/runs/run-1/stream"] = Reply(
+        content_type="text/event-stream", chunks=chunks
+    )
+    with running(upstream) as url:
+        port = free_port()
+        args = [str(CAPABILITIES), "--upstream", f"*={url}", "--port", f"9090={port}"]
+        args += ["--port", f"8080={free_port()}"]
+        with ServeProcess(args, env={"LETTA_API_KEY": "sk-stream"}) as p:
+            p.wait_ready(f"http://127.0.0.1:{port}/mcp")
+            result = await call(
+                f"http://127.0.0.1:{port}/mcp",
+                "retrieve-stream-run",
+                {"run_id": "run-1", "body": {}},
+            )
+    assert result.is_error is False
+    assert result.structured_content["events"] == [{"n": 1}, {"n": 2}, {"n": 3}]
