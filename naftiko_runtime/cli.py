@@ -168,6 +168,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--access-log", action="store_true")
     serve.add_argument(
+        "--grace",
+        type=float,
+        metavar="SECONDS",
+        help="after SIGTERM, how long requests in flight may take to finish "
+        "(default: --timeout, at least 5)",
+    )
+    serve.add_argument(
         "--control",
         type=int,
         metavar="PORT",
@@ -454,6 +461,7 @@ def _serve(
         http_client=args.http_client,
         scripting=ScriptSettings(timeout_ms=args.script_timeout, memory_mb=args.script_memory),
         control_port=args.control,
+        grace=args.grace,
     )
     extra = []
     before_simulator = env

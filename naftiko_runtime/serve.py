@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import gc
 import logging
+import math
 import os
 import secrets
 import signal
@@ -56,6 +57,12 @@ class ServeOptions:
     http_client: str = "pyreqwest"
     control_port: int | None = None  # `--control PORT`: a control adapter on loopback
     scripting: ScriptSettings = field(default_factory=ScriptSettings)
+    grace: float | None = None  # `--grace`: seconds in-flight requests get after SIGTERM
+
+    @property
+    def grace_seconds(self) -> float:
+        """By default a request already running may take its whole `--timeout` to finish."""
+        return self.grace if self.grace is not None else max(self.timeouts.total, 5.0)
 
 
 def parse_mapping(items: Sequence[str], what: str) -> dict[str, str]:
@@ -350,7 +357,7 @@ def _uvicorn_config(app: Any, options: ServeOptions) -> uvicorn.Config:
         access_log=options.access_log,
         proxy_headers=False,
         log_level="warning",
-        timeout_graceful_shutdown=5,
+        timeout_graceful_shutdown=max(1, math.ceil(options.grace_seconds)),
     )
 
 

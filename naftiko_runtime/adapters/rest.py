@@ -6,6 +6,8 @@ result (or error) back into a response. Errors map to status codes in `error_rep
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -91,6 +93,18 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Handler = Callable[[dict[str, Any], Receive, Send, dict[str, str]], Awaitable[None]]
 
 
+SHUTTING_DOWN = _error_body(
+    "shutting_down", "the server stopped before this request finished; retry it"
+)
+
+
+async def _cut_by_shutdown(send: Send) -> None:
+    """The grace period after SIGTERM ran out with this request in flight (the server cancels
+    it): answer the documented 503 JSON rather than the server's bare plain-text 500."""
+    with contextlib.suppress(Exception):
+        await _respond(send, 503, SHUTTING_DOWN, extra=((b"connection", b"close"),))
+
+
 async def _respond(
     send: Send,
     status: int,
@@ -154,6 +168,9 @@ def _handler(endpoint: RestEndpoint, redact: Redact) -> Handler:
             if body_inputs:
                 inputs.update(await _body_inputs(receive, body_inputs))
             result = await operation(inputs)
+        except asyncio.CancelledError:
+            await _cut_by_shutdown(send)
+            raise
         except Exception as exc:  # ours map to their status; anything else is a logged 500
             status, kind, body = error_reply(exc, redact)
             await _respond(send, status, body, kind)
@@ -464,6 +481,9 @@ def _forward_handler(endpoint: ForwardEndpoint, redact: Redact) -> Handler:
             reply = await forwarder.send(request)
             if reply.stream is None and reply.status >= 400:
                 raise status_error(reply, forwarder.name)
+        except asyncio.CancelledError:
+            await _cut_by_shutdown(send)
+            raise
         except Exception as exc:  # ours map to their status; anything else is a logged 500
             status, kind, payload = error_reply(exc, redact)
             await _respond(send, status, payload, kind)
