@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote
+from urllib.parse import parse_qsl, quote, unquote, unquote_to_bytes
 
 import orjson
 
@@ -93,6 +93,30 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Handler = Callable[[dict[str, Any], Receive, Send, dict[str, str]], Awaitable[None]]
 
 
+SLASH_IN_SEGMENT = "\ue000"  # stands for an encoded `/` inside one segment while routing
+
+
+def _query_pairs(raw: bytes) -> list[tuple[str, str]]:
+    """Query pairs as UTF-8 text; bytes that are not UTF-8 are the client's error (400), never
+    silently replaced with U+FFFD on their way upstream."""
+    try:
+        return parse_qsl(raw.decode("utf-8"), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        raise InvocationError(
+            "the query string is not valid UTF-8", [{"name": "query", "problem": "not UTF-8"}]
+        ) from None
+
+
+def _routable_path(raw: bytes) -> str:
+    """The path to route on, decoded segment by segment from the raw bytes, so `%2F` stays
+    inside its segment (a GitLab-style `group%2Fproject` id is one parameter)."""
+    segments = []
+    for segment in raw.split(b"/"):
+        text = unquote_to_bytes(segment).decode("utf-8")  # strict: bad bytes are a 400
+        segments.append(text.replace("/", SLASH_IN_SEGMENT))
+    return "/".join(segments)
+
+
 SHUTTING_DOWN = _error_body(
     "shutting_down", "the server stopped before this request finished; retry it"
 )
@@ -152,7 +176,7 @@ def _handler(endpoint: RestEndpoint, redact: Redact) -> Handler:
         try:
             raw_query = scope["query_string"]
             if query_names and raw_query:
-                for key, value in parse_qsl(raw_query.decode("latin-1"), keep_blank_values=True):
+                for key, value in _query_pairs(raw_query):
                     name = query_names.get(norm(key))
                     if name is None:
                         continue
@@ -351,7 +375,10 @@ class RestApp:
         for regex, names, handlers in self.dynamic:
             found = regex.match(path)
             if found is not None:
-                return handlers, dict(zip(names, found.groups(), strict=True))
+                values = found.groups()
+                if SLASH_IN_SEGMENT in path:
+                    values = tuple(v.replace(SLASH_IN_SEGMENT, "/") for v in values)
+                return handlers, dict(zip(names, values, strict=True))
         return None
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
@@ -362,6 +389,15 @@ class RestApp:
         if kind != "http":
             return
         path = scope["path"]
+        raw_path = scope.get("raw_path")
+        if raw_path is not None and (b"%" in raw_path or not raw_path.isascii()):
+            try:
+                path = _routable_path(raw_path)
+            except UnicodeDecodeError:
+                problem = [{"name": "path", "problem": "not UTF-8"}]
+                message = "the request path is not valid UTF-8"
+                await _respond(send, 400, _error_body("invalid_request", message, problems=problem))
+                return
         found = self.match(path)
         if found is None and self.forwards:
             raw_path = scope.get("raw_path") or path.encode()
@@ -382,7 +418,9 @@ class RestApp:
                 await _respond(send, 307, b"", extra=[(b"location", location)])
                 return
             await _respond(
-                send, 404, _error_body("not_found", f"no route for {scope['method']} {path}")
+                send,
+                404,
+                _error_body("not_found", f"no route for {scope['method']} {scope['path']}"),
             )
             return
         handlers, params = found

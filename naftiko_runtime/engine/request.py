@@ -49,11 +49,12 @@ class _ParamSpec:
 
 def segment(value: Any) -> str:
     """One percent-encoded path segment. `.` and `..` are refused: URL parsers (WHATWG,
-    yarl) collapse them even when encoded, which would change the upstream path."""
-    text = quote(to_text(value), safe="")
-    if text in (".", ".."):
-        raise BadValue("a path value cannot be '.' or '..'")
-    return text
+    yarl) collapse them even when encoded, which would change the upstream path; so are they
+    between slashes (`../admin`), since an upstream that decodes `%2F` would climb too."""
+    raw = to_text(value)
+    if "." in raw and any(part in (".", "..") for part in raw.split("/")):
+        raise BadValue("a path value cannot be '.' or '..', nor hold them between slashes")
+    return quote(raw, safe="")
 
 
 def split_path(path: str) -> tuple[str | tuple[str], ...]:

@@ -107,9 +107,9 @@ def test_dot_segments_and_encoded_slashes_never_change_the_upstream_path(
     connection.request("GET", "/v1/jobs/%2E%2E")
     response = connection.getresponse()
     assert response.status == 400 and b"cannot be '.' or '..'" in response.read()
-    connection.request("GET", "/v1/jobs/..%2F..%2Fadmin")
+    connection.request("GET", "/v1/jobs/..%2F..%2Fadmin")  # one segment holding `../../admin`
     response = connection.getresponse()
-    assert response.status == 404 and orjson.loads(response.read())["error"]["type"] == "not_found"
+    assert response.status == 400 and b"nor hold them between slashes" in response.read()
     assert recorder.seen == []  # neither request reached the upstream
 
 
@@ -300,3 +300,29 @@ def test_port_in_use_is_a_clear_error(served: tuple[str, ServeProcess]) -> None:
     ) as process:
         assert process.process.wait(timeout=20) == 1
         assert f"cannot listen on 127.0.0.1:{taken}" in process.output()
+
+
+def test_encoded_slash_stays_inside_its_segment(
+    served: tuple[str, ServeProcess], recorder: RecordingUpstream
+) -> None:
+    """Routing reads the raw path: `group%2Fproject` is one `job_id`, sent upstream encoded."""
+    response = get(served[0] + "/v1/jobs/group%2Fproject")
+    assert response.status_code == 200
+    assert recorder.seen[-1].raw_path == "/v1/jobs/group%2Fproject"
+    response = get(served[0] + "/v1/jobs/caf%C3%A9")  # UTF-8 text is data as usual
+    assert response.status_code == 200
+    assert recorder.seen[-1].raw_path == "/v1/jobs/caf%C3%A9"
+
+
+@pytest.mark.parametrize(
+    ("target", "name"),
+    [("/v1/jobs/%FF%FE", "path"), ("/v1/jobs/?limit=%FF", "query"), ("/v1/%C3/x", "path")],
+)
+def test_bytes_that_are_not_utf8_are_a_400_not_replaced(
+    served: tuple[str, ServeProcess], recorder: RecordingUpstream, target: str, name: str
+) -> None:
+    response = get(served[0] + target)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request" and error["problems"][0]["name"] == name
+    assert recorder.seen == []  # nothing with U+FFFD went upstream
