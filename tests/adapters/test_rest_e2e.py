@@ -326,3 +326,19 @@ def test_bytes_that_are_not_utf8_are_a_400_not_replaced(
     error = response.json()["error"]
     assert error["type"] == "invalid_request" and error["problems"][0]["name"] == name
     assert recorder.seen == []  # nothing with U+FFFD went upstream
+
+
+@pytest.mark.parametrize("depth", [1000, 5000])
+def test_a_json_body_nested_too_deep_is_a_400(
+    served: tuple[str, ServeProcess], recorder: RecordingUpstream, depth: int
+) -> None:
+    body = '{"a":' * depth + "1" + "}" * depth
+    response = httpx.post(
+        served[0] + "/v1/runs/run-1/stream",
+        content=body,
+        headers={"content-type": "application/json"},
+        timeout=10,
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["problems"][0]["name"] == "body"
+    assert recorder.seen == []
