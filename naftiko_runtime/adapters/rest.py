@@ -343,6 +343,12 @@ class RestApp:
             (f, _forward_handler(f, redact))
             for f in sorted(forwards, key=lambda f: -len(f.forwarder.prefix))
         ]
+        guards = [e.guard for e in endpoints] + [f.guard for f in forwards]
+        # an authenticated port: what is not routed is answered 401 unless some adapter's
+        # credentials pass, so 404/405/redirects never reveal which routes exist
+        self.gate: tuple[Guard, ...] = ()
+        if guards and all(g is not None for g in guards):
+            self.gate = tuple({id(g): g for g in guards if g is not None}.values())
         self.static: dict[str, dict[str, Handler]] = {}
         self.dynamic: list[tuple[re.Pattern[str], list[str], dict[str, Handler]]] = []
         dynamic: dict[str, tuple[re.Pattern[str], list[str], dict[str, Handler]]] = {}
@@ -367,6 +373,12 @@ class RestApp:
                 await _respond(send, 200, document)
 
             self.static.setdefault("/openapi.json", {})["GET"] = serve_openapi
+
+    async def _passes_gate(self, scope: dict[str, Any], send: Send) -> bool:
+        if any(guard.allows(scope) for guard in self.gate):
+            return True
+        await self.gate[0].reject(send)
+        return False
 
     def match(self, path: str) -> tuple[dict[str, Handler], dict[str, str]] | None:
         methods = self.static.get(path)
@@ -407,6 +419,8 @@ class RestApp:
                     await handle(scope, receive, send, {})
                     return
         if found is None:
+            if self.gate and not await self._passes_gate(scope, send):
+                return
             other = path[:-1] if path.endswith("/") else path + "/"
             if len(path) > 1 and self.match(other) is not None:
                 query = scope["query_string"]
@@ -427,6 +441,8 @@ class RestApp:
         method = scope["method"]
         handler = handlers.get(method) or (handlers.get("GET") if method == "HEAD" else None)
         if handler is None:
+            if self.gate and not await self._passes_gate(scope, send):
+                return
             allow = ", ".join(sorted(handlers)).encode()
             await _respond(
                 send,

@@ -130,6 +130,29 @@ def test_bearer_protects_rest_and_mcp(tmp_path: Path, upstream: str) -> None:
         assert TOKEN not in process.output()
 
 
+def test_an_authenticated_port_reveals_no_route_without_credentials(
+    tmp_path: Path, upstream: str
+) -> None:
+    """Unknown paths, wrong methods and trailing-slash redirects answer 401 to anonymous
+    clients, exactly like real routes, so probing cannot map the API; with credentials they
+    get their usual 404/405/307. `/openapi.json` stays public."""
+    process, urls = serve(tmp_path, upstream, BEARER)
+    with process:
+        process.wait_ready(urls["rest"] + "/openapi.json")
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        probes = [("GET", "/nope"), ("DELETE", "/items"), ("GET", "/items/")]
+        for method, path in probes:
+            anonymous = httpx.request(method, urls["rest"] + path, timeout=10)
+            assert anonymous.status_code == 401, (method, path)
+            assert anonymous.json()["error"]["type"] == "unauthorized"
+        statuses = [
+            httpx.request(method, urls["rest"] + path, headers=auth, timeout=10).status_code
+            for method, path in probes
+        ]
+        assert statuses == [404, 405, 307]
+        assert httpx.get(urls["rest"] + "/openapi.json", timeout=10).status_code == 200
+
+
 def test_apikey_in_the_query(tmp_path: Path, upstream: str) -> None:
     process, urls = serve(tmp_path, upstream, APIKEY_QUERY)
     with process:
