@@ -168,6 +168,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--access-log", action="store_true")
     serve.add_argument(
+        "--header-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="seconds a client may take to send a request's headers (408 JSON after; "
+        "default %(default)s)",
+    )
+    serve.add_argument(
+        "--max-header-size",
+        type=int,
+        default=64,
+        metavar="KB",
+        help="largest request head a client may send (431 JSON above; default %(default)s)",
+    )
+    serve.add_argument(
         "--grace",
         type=float,
         metavar="SECONDS",
@@ -462,6 +477,8 @@ def _serve(
         scripting=ScriptSettings(timeout_ms=args.script_timeout, memory_mb=args.script_memory),
         control_port=args.control,
         grace=args.grace,
+        header_timeout=args.header_timeout,
+        max_header_bytes=args.max_header_size * 1024,
     )
     extra = []
     before_simulator = env

@@ -58,6 +58,8 @@ class ServeOptions:
     control_port: int | None = None  # `--control PORT`: a control adapter on loopback
     scripting: ScriptSettings = field(default_factory=ScriptSettings)
     grace: float | None = None  # `--grace`: seconds in-flight requests get after SIGTERM
+    header_timeout: float = 10.0  # `--header-timeout`: seconds a request's headers may take
+    max_header_bytes: int = 64 * 1024  # `--max-header-size`
 
     @property
     def grace_seconds(self) -> float:
@@ -351,7 +353,8 @@ def _uvicorn_config(app: Any, options: ServeOptions) -> uvicorn.Config:
     return uvicorn.Config(
         app,
         loop="uvloop" if _has("uvloop") else "asyncio",
-        http="httptools" if _has("httptools") else "h11",
+        http=_http_protocol(options),
+        h11_max_incomplete_event_size=options.max_header_bytes,
         lifespan="on",
         interface="asgi3",  # auto-detection mistakes bound coroutine methods for ASGI2
         access_log=options.access_log,
@@ -359,6 +362,15 @@ def _uvicorn_config(app: Any, options: ServeOptions) -> uvicorn.Config:
         log_level="warning",
         timeout_graceful_shutdown=max(1, math.ceil(options.grace_seconds)),
     )
+
+
+def _http_protocol(options: ServeOptions) -> Any:
+    """httptools with header time and size bounds when it is installed, else h11."""
+    if not _has("httptools"):
+        return "h11"
+    from naftiko_runtime.adapters.http_protocol import bounded_protocol
+
+    return bounded_protocol(options.header_timeout, options.max_header_bytes)
 
 
 def _has(module: str) -> bool:

@@ -1,0 +1,101 @@
+"""uvicorn's httptools protocol with the bounds a gateway needs on slow or bloated clients:
+a request's headers must arrive within a time limit and a size limit (uvicorn holds a socket
+that never finishes its headers forever, and buffers headers of any size), and the errors the
+server itself answers are the runtime's JSON envelope instead of plain text."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+DEFAULT_HEADER_TIMEOUT = 10.0
+DEFAULT_MAX_HEADER_BYTES = 64 * 1024
+_REASONS = {400: b"Bad Request", 408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
+
+
+def _reply(status: int, kind: str, message: str) -> bytes:
+    body = orjson.dumps({"error": {"type": kind, "message": message}})
+    return b"".join(
+        [
+            b"HTTP/1.1 %d %s\r\n" % (status, _REASONS[status]),
+            b"content-type: application/json\r\n",
+            b"content-length: %d\r\n" % len(body),
+            b"connection: close\r\n\r\n",
+            body,
+        ]
+    )
+
+
+class BoundedHttpToolsProtocol(HttpToolsProtocol):
+    """Every request's headers (the first and each keep-alive one) are timed and sized."""
+
+    header_timeout = DEFAULT_HEADER_TIMEOUT
+    max_header_bytes = DEFAULT_MAX_HEADER_BYTES
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._header_bytes = 0
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._await_headers()
+
+    def _await_headers(self) -> None:
+        self._header_bytes = 0
+        self._header_timer = self.loop.call_later(self.header_timeout, self._headers_too_slow)
+
+    def _headers_done(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def data_received(self, data: bytes) -> None:
+        waiting = self._header_timer is not None
+        super().data_received(data)
+        if not waiting or self._header_timer is None or self.transport.is_closing():
+            return
+        self._header_bytes += len(data)  # still inside the headers after this chunk
+        if self._header_bytes > self.max_header_bytes:
+            self._headers_done()
+            limit = self.max_header_bytes // 1024
+            self._close_with(431, "headers_too_large", f"request headers exceed {limit} KiB")
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self._header_timer is None:  # the next request on a kept-alive connection
+            self._await_headers()
+
+    def on_headers_complete(self) -> None:
+        self._headers_done()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._headers_done()
+        super().connection_lost(exc)
+
+    def _headers_too_slow(self) -> None:
+        self._header_timer = None
+        if self.transport.is_closing():
+            return
+        if self._header_bytes == 0 and self.cycle is None:
+            self.transport.close()  # an idle socket that never sent a byte: just close it
+            return
+        seconds = f"{self.header_timeout:g}"
+        self._close_with(408, "request_timeout", f"request headers not received in {seconds} s")
+
+    def send_400_response(self, msg: str) -> None:
+        self._close_with(400, "invalid_request", msg)
+
+    def _close_with(self, status: int, kind: str, message: str) -> None:
+        self.transport.write(_reply(status, kind, message))
+        self.transport.close()
+
+
+def bounded_protocol(header_timeout: float, max_header_bytes: int) -> type[Any]:
+    """The protocol class uvicorn builds per connection, carrying this server's limits."""
+    return type(
+        "BoundedHttpToolsProtocol",
+        (BoundedHttpToolsProtocol,),
+        {"header_timeout": header_timeout, "max_header_bytes": max_header_bytes},
+    )

@@ -1,0 +1,101 @@
+"""Slow and bloated clients over real sockets: headers must arrive within `--header-timeout`
+and `--max-header-size`, idle sockets are closed, and the server's own errors are JSON."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from tests.fixtures.process import serve_bundled
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[dict[str, Any]]:
+    with serve_bundled("--header-timeout", "1", "--max-header-size", "16") as (process, urls):
+        host, port = urls["rest"].removeprefix("http://").split(":")
+        yield {"process": process, "address": (host, int(port)), **urls}
+
+
+def connect(server: dict[str, Any]) -> socket.socket:
+    sock = socket.create_connection(server["address"], timeout=10)
+    return sock
+
+
+def read_all(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    out = b""
+    while chunk := sock.recv(65536):
+        out += chunk
+    return out
+
+
+def json_reply(raw: bytes) -> tuple[int, dict[str, Any]]:
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert b"content-type: application/json" in head.lower()
+    return int(head.split(b" ")[1]), orjson.loads(body)
+
+
+def test_a_socket_that_never_sends_is_closed(server: dict[str, Any]) -> None:
+    sockets = [connect(server) for _ in range(40)]
+    started = time.monotonic()
+    assert all(read_all(s) == b"" for s in sockets)  # closed by the server, nothing sent
+    assert time.monotonic() - started < 8
+    for sock in sockets:
+        sock.close()
+    assert httpx.get(server["rest"] + "/v1/jobs/?limit=1", timeout=10).status_code == 200
+
+
+def test_headers_that_never_finish_get_a_408(server: dict[str, Any]) -> None:
+    sock = connect(server)
+    sock.sendall(b"GET /v1/jobs/ HTTP/1.1\r\nHost: x\r\nX-Slow: a")
+    status, body = json_reply(read_all(sock))
+    assert status == 408 and body["error"]["type"] == "request_timeout"
+    sock.close()
+
+
+def test_headers_trickled_byte_by_byte_are_cut_at_the_timeout(server: dict[str, Any]) -> None:
+    sock = connect(server)
+    sock.sendall(b"GET /v1/jobs/ HTTP/1.1\r\nHost: x\r\n")
+    started = time.monotonic()
+    with pytest.raises((BrokenPipeError, ConnectionResetError)):
+        while time.monotonic() - started < 8:
+            sock.sendall(b"X-Drip: 1\r\n")
+            time.sleep(0.2)
+    assert time.monotonic() - started < 5  # cut after about one second, not held
+    sock.close()
+
+
+def test_oversized_headers_get_a_431(server: dict[str, Any]) -> None:
+    sock = connect(server)
+    sock.sendall(b"GET /v1/jobs/ HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 40_000)
+    status, body = json_reply(read_all(sock))
+    assert status == 431 and body["error"]["type"] == "headers_too_large"
+    sock.close()
+
+
+def test_malformed_requests_get_the_json_envelope(server: dict[str, Any]) -> None:
+    sock = connect(server)
+    sock.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+    status, body = json_reply(read_all(sock))
+    assert status == 400 and body["error"]["type"] == "invalid_request"
+    sock.close()
+
+
+def test_keep_alive_requests_and_large_bodies_still_work(server: dict[str, Any]) -> None:
+    with httpx.Client(timeout=10) as client:
+        for _ in range(3):
+            assert client.get(server["rest"] + "/v1/jobs/?limit=1").status_code == 200
+            time.sleep(0.4)  # idle between requests, within the keep-alive period
+        big = client.post(
+            server["rest"] + "/v1/runs/missing/stream",
+            content=orjson.dumps({"pad": "x" * 2_000_000}),
+            headers={"content-type": "application/json"},
+        )
+        assert big.status_code == 404  # the 2 MB body was read, routed and answered
+    assert "Traceback" not in server["process"].output()
