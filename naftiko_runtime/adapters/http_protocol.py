@@ -37,34 +37,34 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._awaiting = True  # inside a request's head: from the first byte to its end
         self._header_bytes = 0
-        self._header_timer: asyncio.TimerHandle | None = None
-        self._await_headers()
-
-    def _await_headers(self) -> None:
-        self._header_bytes = 0
-        self._header_timer = self.loop.call_later(self.header_timeout, self._headers_too_slow)
+        self._header_timer: asyncio.TimerHandle | None = self.loop.call_later(
+            self.header_timeout, self._headers_too_slow
+        )
 
     def _headers_done(self) -> None:
+        self._awaiting = False
         if self._header_timer is not None:
             self._header_timer.cancel()
             self._header_timer = None
 
     def data_received(self, data: bytes) -> None:
-        waiting = self._header_timer is not None
         super().data_received(data)
-        if not waiting or self._header_timer is None or self.transport.is_closing():
-            return
-        self._header_bytes += len(data)  # still inside the headers after this chunk
+        if not self._awaiting or self.transport.is_closing():
+            return  # the common case: a whole head arrived in one chunk, no timer needed
+        self._header_bytes += len(data)
         if self._header_bytes > self.max_header_bytes:
             self._headers_done()
             limit = self.max_header_bytes // 1024
             self._close_with(431, "headers_too_large", f"request headers exceed {limit} KiB")
+        elif self._header_timer is None:  # a kept-alive request whose head is still coming
+            self._header_timer = self.loop.call_later(self.header_timeout, self._headers_too_slow)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        if self._header_timer is None:  # the next request on a kept-alive connection
-            self._await_headers()
+        self._awaiting = True
+        self._header_bytes = 0
 
     def on_headers_complete(self) -> None:
         self._headers_done()
