@@ -401,18 +401,16 @@ class Reloader:
     options: ServeOptions
     runtime: Runtime
 
-    _files: list[str] = field(default_factory=list)
-
     def _record(self, ok: bool, diagnostics: list[str]) -> None:
         if self.runtime.state is not None:
             self.runtime.state.reloaded(ok, diagnostics)
 
     def reload(self) -> bool:
         """Load, check and compile, then swap in (all on the calling thread)."""
-        new = self.prepare()
-        return new is not None and self.apply(new)
+        prepared = self.prepare()
+        return prepared is not None and self.apply(*prepared)
 
-    def prepare(self) -> Runtime | None:
+    def prepare(self) -> tuple[Runtime, list[str]] | None:
         """Load, check and compile the specs again: safe to run in a worker thread, so a
         large reload never stalls requests (only `apply` touches what is serving)."""
         from naftiko_runtime.errors import BindingError, StartupError
@@ -442,10 +440,9 @@ class Reloader:
             log.error("reload rejected: %s; %s", exc, keep)
             self._record(False, [str(exc)])
             return None
-        self._files = list(result.files)
-        return new
+        return new, list(result.files)
 
-    def apply(self, new: Runtime) -> bool:
+    def apply(self, new: Runtime, files: Sequence[str]) -> bool:
         """Swap a prepared configuration in (on the event loop: one step, no await)."""
         keep = "still serving the previous configuration"
         old_ports = (sorted(self.runtime.rest_apps), sorted(self.runtime.mcp_servers))
@@ -470,7 +467,7 @@ class Reloader:
         tools = sum(server.tool_count for server in new.mcp_servers.values())
         log.info(
             "reloaded %s: %d REST operations, %d MCP tools",
-            ", ".join(self._files),
+            ", ".join(files),
             operations,
             tools,
         )
@@ -609,27 +606,29 @@ async def serve_runtime(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop)
 
-    reloading: list[asyncio.Task[None]] = []
-    pending = [False]
+    reloading: asyncio.Task[None] | None = None
+    reload_again = False
 
     async def reload_off_loop() -> None:
+        nonlocal reload_again
         assert reloader is not None
         while True:
-            pending[0] = False
-            new = await asyncio.to_thread(reloader.prepare)  # validation and compilation
-            if new is not None and reloader.apply(new):
+            reload_again = False
+            prepared = await asyncio.to_thread(reloader.prepare)  # validate and compile
+            if prepared is not None and reloader.apply(*prepared):
                 signal_workers(children, signal.SIGHUP)
-            if not pending[0]:
+            if not reload_again:
                 return
 
     def reload() -> None:
         """Reload here (prepared off the event loop, swapped in at once); workers reload too,
         but only a configuration this process accepted. A signal during a reload runs one
         more afterwards, so the last edit always wins."""
-        if reloading and not reloading[-1].done():
-            pending[0] = True
+        nonlocal reloading, reload_again
+        if reloading is not None and not reloading.done():
+            reload_again = True
             return
-        reloading[:] = [asyncio.ensure_future(reload_off_loop())]
+        reloading = asyncio.ensure_future(reload_off_loop())
 
     if reloader is not None:
         with contextlib.suppress(NotImplementedError, RuntimeError):

@@ -7,6 +7,8 @@ from typing import Any
 
 import orjson
 
+from naftiko_runtime.adapters.inbound_auth import Guard
+
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
@@ -19,6 +21,20 @@ async def lifespan(receive: Any, send: Send) -> None:
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})
             return
+
+
+async def admit(scope: dict[str, Any], receive: Any, send: Send, guard: Guard | None) -> bool:
+    """The preamble of every small adapter: lifespan answered, non-HTTP ignored, the adapter's
+    authentication enforced (401 sent). True when the request is to be served."""
+    if scope["type"] == "lifespan":
+        await lifespan(receive, send)
+        return False
+    if scope["type"] != "http":
+        return False
+    if guard is not None and not guard.allows(scope):
+        await guard.reject(send)
+        return False
+    return True
 
 
 async def respond(send: Send, status: int, body: bytes, kind: str) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from naftiko_runtime import __version__
-from naftiko_runtime.adapters.asgi import Send, lifespan, respond, respond_json
+from naftiko_runtime.adapters.asgi import Send, admit, respond, respond_json
 from naftiko_runtime.adapters.inbound_auth import Guard
 from naftiko_runtime.engine.scripting import ScriptSettings
 from naftiko_runtime.observability.state import ControlState
@@ -52,13 +52,7 @@ class ControlApp:
             self.routes["/scripting"] = self._scripting
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await lifespan(receive, send)
-            return
-        if scope["type"] != "http":
-            return
-        if self.guard is not None and not self.guard.allows(scope):
-            await self.guard.reject(send)
+        if not await admit(scope, receive, send, self.guard):
             return
         route = self.routes.get(scope["path"].rstrip("/") or "/")
         if route is None:

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, quote, unquote, unquote_to_bytes
 
 import orjson
 
+from naftiko_runtime.adapters.asgi import lifespan
 from naftiko_runtime.adapters.inbound_auth import Guard
 from naftiko_runtime.engine.forward import REPLY_HEADERS, Forwarder
 from naftiko_runtime.engine.response import status_error
@@ -396,7 +397,7 @@ class RestApp:
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "lifespan":
-            await _lifespan(receive, send)
+            await lifespan(receive, send)
             return
         if kind != "http":
             return
@@ -452,16 +453,6 @@ class RestApp:
             )
             return
         await handler(scope, receive, send, params)
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
 
 
 def _sort_key(endpoint: RestEndpoint) -> tuple[int, str]:

@@ -18,7 +18,7 @@ from urllib.parse import unquote
 
 import orjson
 
-from naftiko_runtime.adapters.asgi import Send, lifespan, respond, respond_json
+from naftiko_runtime.adapters.asgi import Send, admit, respond, respond_json
 from naftiko_runtime.adapters.inbound_auth import Guard
 from naftiko_runtime.spec.model import Skill, SkillAdapter
 
@@ -111,13 +111,7 @@ class SkillApp:
         )
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await lifespan(receive, send)
-            return
-        if scope["type"] != "http":
-            return
-        if self.guard is not None and not self.guard.allows(scope):
-            await self.guard.reject(send)
+        if not await admit(scope, receive, send, self.guard):
             return
         raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1").split("?")[0]
         match = _ROUTE.match(raw)
