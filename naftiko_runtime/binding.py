@@ -7,17 +7,16 @@ names, values name the entry in the source. Every missing entry is reported at o
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from naftiko_runtime.errors import BindingError
+from naftiko_runtime.redaction import MIN_SECRET_LENGTH, Redactor
 from naftiko_runtime.spec.model import Binding, Capability
 
-MIN_SECRET_LENGTH = 4
+__all__ = ["MIN_SECRET_LENGTH", "Redactor", "Secret"]
 
 
 class Secret(str):
@@ -25,22 +24,6 @@ class Secret(str):
 
     def __repr__(self) -> str:
         return "Secret('***')"
-
-
-@dataclass
-class Redactor:
-    """Replaces every known secret value in a text with `***`."""
-
-    secrets: set[str] = field(default_factory=set)
-    _pattern: re.Pattern[str] | None = None
-
-    def add(self, values: Iterable[str]) -> None:
-        self.secrets.update(v for v in values if len(v) >= MIN_SECRET_LENGTH)
-        ordered = sorted(self.secrets, key=len, reverse=True)
-        self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
-
-    def __call__(self, text: str) -> str:
-        return self._pattern.sub("***", text) if self._pattern else text
 
 
 def read_env_file(path: Path) -> dict[str, str]:

@@ -359,7 +359,8 @@ def _uvicorn_config(app: Any, options: ServeOptions) -> uvicorn.Config:
         interface="asgi3",  # auto-detection mistakes bound coroutine methods for ASGI2
         access_log=options.access_log,
         proxy_headers=False,
-        log_level="warning",
+        log_config=None,  # uvicorn's records go to the one redacting root handler
+        log_level=None,
         timeout_graceful_shutdown=max(1, math.ceil(options.grace_seconds)),
     )
 
@@ -684,22 +685,28 @@ def simulator_plan(
 
 
 def configure_logging(redactor: Redactor | None = None, stream: TextIO = sys.stderr) -> None:
+    """One handler on the root logger, so the runtime's, uvicorn's (errors and access lines),
+    the MCP SDK's and asyncio's records all pass one redacting formatter: the whole
+    formatted line, tracebacks included, is redacted."""
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    if redactor is not None:
-        handler.addFilter(_RedactingFilter(redactor))
-    root = logging.getLogger("naftiko_runtime")
+    handler.setFormatter(
+        _RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", redactor)
+    )
+    root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(os.environ.get("NAFTIKO_LOG_LEVEL", "INFO").upper())
-    root.propagate = False
+    root.setLevel(logging.WARNING)
+    ours = logging.getLogger("naftiko_runtime")
+    ours.handlers[:] = []
+    ours.setLevel(os.environ.get("NAFTIKO_LOG_LEVEL", "INFO").upper())
+    ours.propagate = True
+    logging.getLogger("uvicorn.access").setLevel(logging.INFO)  # shown with --access-log only
 
 
-class _RedactingFilter(logging.Filter):
-    def __init__(self, redactor: Redactor) -> None:
-        super().__init__()
+class _RedactingFormatter(logging.Formatter):
+    def __init__(self, fmt: str, redactor: Redactor | None) -> None:
+        super().__init__(fmt)
         self.redactor = redactor
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = self.redactor(record.getMessage())
-        record.args = ()
-        return True
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return self.redactor(text) if self.redactor is not None else text

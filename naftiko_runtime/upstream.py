@@ -101,11 +101,18 @@ class AiohttpUpstream:
             )
         except TimeoutError:
             raise _timeout(request) from None
-        except (aiohttp.ClientSSLError, ssl.SSLError) as exc:
-            raise _connect(request, f"TLS failure: {type(exc).__name__}") from None
+        except (aiohttp.ClientSSLError, ssl.SSLError):
+            raise _connect(request, "TLS failure") from None
         except (aiohttp.ClientConnectionError, OSError) as exc:
             raise _connect(request, _describe(exc)) from None
+        except aiohttp.ClientResponseError as exc:  # a status line or header it cannot parse
+            raise invalid_response(request, _parse_failure(exc)) from None
+        except aiohttp.ClientError:
+            raise invalid_response(request, "it cannot be read") from None
         content_type = response.headers.get("Content-Type", "")
+        if not content_type.isascii():
+            response.release()
+            raise invalid_response(request, "its Content-Type is not ASCII", response.status)
         if request.stream_reply and response.status < 400:
             headers = [(k, v) for k, v in response.headers.items()]
             return UpstreamReply(
@@ -149,6 +156,26 @@ async def read_stream(stream: AsyncIterator[bytes], request: UpstreamRequest, li
         if closer is not None:
             await closer()
     return b"".join(chunks)
+
+
+def invalid_response(
+    request: UpstreamRequest, why: str, status: int | None = None
+) -> UpstreamError:
+    return UpstreamError(
+        "bad_response",
+        f"upstream sent an invalid HTTP response for {request.operation}: {why}",
+        operation=request.operation,
+        upstream_status=status,
+    )
+
+
+def _parse_failure(exc: aiohttp.ClientResponseError) -> str:
+    """What was wrong, without the URL (it holds query credentials) or the upstream's bytes."""
+    cause = exc.__cause__
+    while cause is not None and cause.__cause__ is not None:
+        cause = cause.__cause__
+    names = {"LineTooLong": "a line is too long", "BadStatusLine": "bad status line"}
+    return names.get(type(cause).__name__, "it cannot be parsed")
 
 
 def too_large(request: UpstreamRequest, limit: int, status: int | None = None) -> UpstreamError:
@@ -212,7 +239,9 @@ def _describe(exc: BaseException) -> str:
         return f"connection to {exc.host}:{exc.port} failed ({exc.os_error.strerror or 'refused'})"
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return "the server closed the connection"
-    return type(exc).__name__
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return "the body ended early or is malformed"
+    return "the connection failed"
 
 
 class PyreqwestUpstream:
@@ -266,9 +295,17 @@ class PyreqwestUpstream:
             raise _timeout(request) from None
         except (errors.ConnectError, errors.NetworkError, errors.TransportError) as exc:
             raise _connect(request, _reqwest_reason(exc)) from None
-        except errors.PyreqwestError as exc:
-            raise _connect(request, type(exc).__name__) from None
-        content_type = response.get_header("content-type") or ""
+        except errors.DecodeError as exc:  # a status line or header it cannot parse
+            raise invalid_response(request, _reqwest_cause(exc)) from None
+        except errors.PyreqwestError:
+            raise _connect(request, "the connection failed") from None
+        try:
+            content_type = response.get_header("content-type") or ""
+        except ValueError:  # not ASCII
+            content_type = "\ufffd"
+        if not content_type.isascii():
+            await streamed.__aexit__(None, None, None)
+            raise invalid_response(request, "its Content-Type is not ASCII", response.status)
         if request.stream_reply and response.status < 400:
             headers = [(str(k), str(v)) for k, v in response.headers.items()]
             return UpstreamReply(
@@ -285,10 +322,10 @@ class PyreqwestUpstream:
             body = await _reqwest_read_capped(response, request, self._timeouts.max_body)
         except (errors.RequestTimeoutError, errors.ReadTimeoutError):
             raise _timeout(request) from None
-        except errors.PyreqwestError as exc:
+        except errors.PyreqwestError:
             raise UpstreamError(
                 "bad_response",
-                f"upstream response for {request.operation} was cut off: {type(exc).__name__}",
+                f"upstream response for {request.operation} was cut off: the body ended early",
                 operation=request.operation,
                 upstream_status=response.status,
             ) from None
@@ -335,10 +372,18 @@ async def _reqwest_chunks(
             yield bytes(chunk)
     except (errors.RequestTimeoutError, errors.ReadTimeoutError):
         raise _timeout(request) from None
-    except errors.PyreqwestError as exc:
-        raise _connect(request, type(exc).__name__) from None
+    except errors.PyreqwestError:
+        raise _connect(request, "the stream was cut") from None
     finally:
         await streamed.__aexit__(None, None, None)
+
+
+def _reqwest_cause(exc: BaseException) -> str:
+    """hyper's innermost reason ("invalid HTTP status-code parsed"); the outer causes name
+    the URL, which may hold a query credential."""
+    causes = (getattr(exc, "details", None) or {}).get("causes") or []
+    message = str(causes[-1].get("message", "")) if causes else ""
+    return message if message and "://" not in message else "it cannot be parsed"
 
 
 def _reqwest_reason(exc: BaseException) -> str:
@@ -349,7 +394,9 @@ def _reqwest_reason(exc: BaseException) -> str:
         return "name resolution failed"
     if "certificate" in text or "tls" in text or "ssl" in text:
         return "TLS failure"
-    return type(exc).__name__
+    if "body" in text or "decode" in text or "parse" in text or "invalid" in text:
+        return "it sent an invalid HTTP response"
+    return "the connection failed"
 
 
 async def _digest_fallback(request: UpstreamRequest, timeouts: Timeouts) -> UpstreamReply:

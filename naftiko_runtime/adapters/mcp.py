@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ from naftiko_runtime.spec.model import (
 )
 from naftiko_runtime.templating import Template
 
+log = logging.getLogger("naftiko_runtime.mcp")
+
 MCP_PATH = "/mcp"
 MAX_STREAM_BYTES = 4 * 1024 * 1024
 MAX_BINARY_BYTES = 16 * 1024 * 1024
@@ -62,7 +65,7 @@ class McpServerSet:
     """Everything one MCP endpoint serves, merged from every adapter on the same port."""
 
     name: str
-    redact: Callable[[str], str]
+    redact: Redactor
     tools: dict[str, _ToolEntry] = field(default_factory=dict)
     resources: dict[str, _ResourceEntry] = field(default_factory=dict)
     prompts: dict[str, McpPrompt] = field(default_factory=dict)
@@ -150,11 +153,21 @@ class McpServerSet:
         except InvocationError as exc:
             return _error(exc.message)
         except UpstreamError as exc:
-            return _error(self.redact(_upstream_message(exc)))
+            return _error(_upstream_message(exc, self.redact))
         except NaftikoError as exc:
             return _error(self.redact(str(exc)))
-        structured = data if isinstance(data, dict) else {"result": data}
+        except Exception as exc:  # a defect: logged (redacted), never shown to the client
+            log.exception("tool %s failed: %s", name, self.redact(repr(exc)))
+            return _error("internal error; see the server log")
         text = orjson.dumps(data).decode() if data is not None else "null"
+        redacted = self.redact(text)
+        if redacted != text:  # an upstream 2xx echoing a secret
+            text = redacted
+            try:
+                data = orjson.loads(redacted)
+            except orjson.JSONDecodeError:  # a match spanned JSON syntax: keep the text only
+                data = redacted
+        structured = data if isinstance(data, dict) else {"result": data}
         return types.CallToolResult(
             content=[types.TextContent(type="text", text=text)],
             structured_content=structured,
@@ -271,10 +284,12 @@ async def _binary_result(tool: str, result: CallResult) -> types.CallToolResult:
     return types.CallToolResult(content=[content], is_error=False)
 
 
-def _upstream_message(exc: UpstreamError) -> str:
+def _upstream_message(exc: UpstreamError, redact: Callable[[str], str]) -> str:
+    """The error and the start of the upstream's body, redacted before it is cut."""
     if exc.body:
-        return f"{exc.message}: {exc.body[:2000].decode('utf-8', 'replace')}"
-    return exc.message
+        body = redact(exc.body.decode("utf-8", "replace"))[:2000]
+        return f"{redact(exc.message)}: {body}"
+    return redact(exc.message)
 
 
 async def _collect(result: CallResult) -> Any:

@@ -21,15 +21,15 @@ import orjson
 from naftiko_runtime.adapters.asgi import lifespan
 from naftiko_runtime.adapters.inbound_auth import Guard
 from naftiko_runtime.engine.forward import REPLY_HEADERS, Forwarder
-from naftiko_runtime.engine.response import status_error
+from naftiko_runtime.engine.response import MAX_ERROR_BODY, status_error
 from naftiko_runtime.engine.result import Operation
 from naftiko_runtime.engine.scripting import ScriptError
 from naftiko_runtime.errors import InvocationError, UpstreamError
 from naftiko_runtime.jsonpath import compile_path
+from naftiko_runtime.redaction import Redactor
 from naftiko_runtime.spec.index import norm
 
 log = logging.getLogger("naftiko_runtime.rest")
-Redact = Callable[[str], str]
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class PayloadTooLarge(InvocationError):
         super().__init__(message, [{"name": "body", "problem": "too large"}])
 
 
-def error_reply(exc: Exception, redact: Redact) -> tuple[int, bytes, bytes]:
+def error_reply(exc: Exception, redact: Redactor) -> tuple[int, bytes, bytes]:
     """The one place runtime errors become HTTP statuses: (status, content type, body)."""
     if isinstance(exc, PayloadTooLarge):
         return 413, b"application/json", _error_body("payload_too_large", exc.message)
@@ -70,8 +70,7 @@ def error_reply(exc: Exception, redact: Redact) -> tuple[int, bytes, bytes]:
         )
     if isinstance(exc, UpstreamError):
         if exc.kind == "status" and exc.upstream_status is not None and exc.upstream_status < 500:
-            body = exc.body or b""
-            text = redact(body.decode("utf-8", "replace")).encode() if body else b""
+            text = redact.redact_bytes(exc.body)[:MAX_ERROR_BODY] if exc.body else b""
             kind = (exc.content_type or "application/json").split(";")[0].encode()
             return exc.upstream_status, kind, text
         payload = exc.to_json()
@@ -146,7 +145,7 @@ async def _respond(
     await send({"type": "http.response.body", "body": body})
 
 
-def _handler(endpoint: RestEndpoint, redact: Redact) -> Handler:
+def _handler(endpoint: RestEndpoint, redact: Redactor) -> Handler:
     """Request → inputs → compiled operation → response, for one route and method."""
     operation = endpoint.operation
     by_location: dict[str, list[str]] = {}
@@ -209,7 +208,7 @@ def _handler(endpoint: RestEndpoint, redact: Redact) -> Handler:
             await send({"type": "http.response.start", "status": result.status, "headers": []})
             await send({"type": "http.response.body", "body": b""})
             return
-        await _respond(send, result.status, result.body())
+        await _respond(send, result.status, redact.redact_bytes(result.body()))
 
     return handle
 
@@ -280,7 +279,7 @@ async def _stream(
     content_type: str,
     stream: AsyncIterator[bytes],
     name: str,
-    redact: Redact,
+    redact: Redactor,
     headers: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
     """Pass chunks through as they come; a failure mid-stream ends the stream and is logged.
@@ -292,9 +291,15 @@ async def _stream(
             (b"x-accel-buffering", b"no"),
         ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
+    scrub = redact.stream()
     try:
         async for chunk in stream:
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            chunk = scrub.feed(chunk)
+            if chunk:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        rest = scrub.flush()
+        if rest:
+            await send({"type": "http.response.body", "body": rest, "more_body": True})
     except OSError:  # the client went away
         pass
     except Exception as exc:  # the status is sent already: end the stream, say why in the log
@@ -333,7 +338,7 @@ class RestApp:
     def __init__(
         self,
         endpoints: Sequence[RestEndpoint],
-        redact: Redact,
+        redact: Redactor,
         openapi: dict[str, Any] | None = None,
         forwards: Sequence[ForwardEndpoint] = (),
         metrics: Any = None,
@@ -463,7 +468,7 @@ def _sort_key(endpoint: RestEndpoint) -> tuple[int, str]:
 
 def build_rest_app(
     endpoints: Sequence[RestEndpoint],
-    redact: Redact,
+    redact: Redactor,
     openapi: dict[str, Any] | None = None,
     forwards: Sequence[ForwardEndpoint] = (),
     metrics: Any = None,
@@ -505,7 +510,7 @@ class ForwardEndpoint:
 MAX_FORWARD_BODY = 10 * 1024 * 1024
 
 
-def _forward_handler(endpoint: ForwardEndpoint, redact: Redact) -> Handler:
+def _forward_handler(endpoint: ForwardEndpoint, redact: Redactor) -> Handler:
     forwarder = endpoint.forwarder
     guard = endpoint.guard
 
@@ -534,10 +539,11 @@ def _forward_handler(endpoint: ForwardEndpoint, redact: Redact) -> Handler:
             await _respond(send, status, payload, kind)
             return
         if reply.stream is None:
-            await _respond(send, reply.status, reply.body, reply.content_type.encode("latin-1"))
+            scrubbed = redact.redact_bytes(reply.body)
+            await _respond(send, reply.status, scrubbed, reply.content_type.encode("latin-1"))
             return
         out_headers = [
-            (k.lower().encode("latin-1"), v.encode("latin-1"))
+            (k.lower().encode("latin-1"), redact(v).encode("latin-1"))  # a Location too
             for k, v in reply.headers or []
             if k.lower() in REPLY_HEADERS
         ]

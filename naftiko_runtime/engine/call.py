@@ -12,7 +12,13 @@ from typing import Any
 from naftiko_runtime.engine.inputs import InputSpec, coerce_inputs, named_scope
 from naftiko_runtime.engine.mapping import Shaper
 from naftiko_runtime.engine.request import CompiledArgs, HttpCall
-from naftiko_runtime.engine.response import decode, decode_async, parse_json, status_error
+from naftiko_runtime.engine.response import (
+    decode,
+    decode_async,
+    failed,
+    parse_json,
+    status_error,
+)
 from naftiko_runtime.engine.result import CallResult
 from naftiko_runtime.spec.model import Input
 from naftiko_runtime.upstream import UpstreamReply
@@ -71,7 +77,7 @@ class CallOperation:
         if (
             self._format != "json"
             and reply.stream is None
-            and reply.status < 400
+            and not failed(reply.status)
             and reply.body
             and reply.status != 204
         ):
@@ -87,7 +93,7 @@ class CallOperation:
             binary = self._format == "binary"
             kind = reply.content_type or ("application/octet-stream" if binary else "")
             return CallResult(reply.status, kind, stream=reply.stream, binary=binary)
-        if reply.status >= 400:
+        if failed(reply.status):
             raise status_error(reply, self.name)
         if not reply.body or reply.status == 204:
             return CallResult(reply.status, reply.content_type, shaped=None, raw=b"")

@@ -14,16 +14,31 @@ from naftiko_runtime.errors import UpstreamError
 from naftiko_runtime.upstream import UpstreamReply
 
 MAX_ERROR_BODY = 64 * 1024
+"""How much of an upstream 4xx body a client sees: cut by the adapter after redaction (a
+secret cut in two by the limit would otherwise leave its first half unredacted)."""
+
+
+def failed(status: int) -> bool:
+    """An answer that is not a result: 4xx/5xx, and a 3xx (redirects are never followed; a
+    304 to a conditional request is an empty result)."""
+    return status >= 300 and status != 304
 
 
 def status_error(reply: UpstreamReply, name: str) -> UpstreamError:
+    if reply.status < 400:
+        return UpstreamError(
+            "redirect",
+            f"upstream answered {name} with a redirect (HTTP {reply.status}), not followed",
+            operation=name,
+            upstream_status=reply.status,
+        )
     if reply.status < 500:
         return UpstreamError(
             "status",
             f"upstream answered {name} with HTTP {reply.status}",
             operation=name,
             upstream_status=reply.status,
-            body=reply.body[:MAX_ERROR_BODY],
+            body=reply.body,
             content_type=reply.content_type,
         )
     return UpstreamError(

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from naftiko_runtime.engine.lookup import lookup
 from naftiko_runtime.engine.request import HttpCall
-from naftiko_runtime.engine.response import decode_async, status_error
+from naftiko_runtime.engine.response import decode_async, failed, status_error
 from naftiko_runtime.engine.values import Value
 from naftiko_runtime.errors import InvocationError, UpstreamError
 from naftiko_runtime.jsonpath import compile_path
@@ -146,7 +146,7 @@ class CallStepRunner:
         if reply.stream is not None:  # a step needs the whole document, within the cap
             reply.body = await read_stream(reply.stream, request, MAX_STEP_BODY)
             reply.stream = None
-        if reply.status >= 400:
+        if failed(reply.status):
             error = status_error(reply, self.call.name)
             error.message = f"step '{self.name}': {error.message}"
             raise error
