@@ -17,13 +17,12 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import unquote, urlparse
 
-import orjson
 from mcp import types
 from mcp.server.lowlevel import Server
 from mcp.shared.exceptions import MCPError
 from starlette.applications import Starlette
 
-from naftiko_runtime import __version__
+from naftiko_runtime import __version__, jsoncodec
 from naftiko_runtime.adapters.inbound_auth import Guard
 from naftiko_runtime.adapters.sse import EventStreamDecoder
 from naftiko_runtime.binding import Redactor
@@ -159,13 +158,13 @@ class McpServerSet:
         except Exception as exc:  # a defect: logged (redacted), never shown to the client
             log.exception("tool %s failed: %s", name, self.redact(repr(exc)))
             return _error("internal error; see the server log")
-        text = orjson.dumps(data).decode() if data is not None else "null"
+        text = jsoncodec.dumps(data).decode() if data is not None else "null"
         redacted = self.redact(text)
         if redacted != text:  # an upstream 2xx echoing a secret
             text = redacted
             try:
-                data = orjson.loads(redacted)
-            except orjson.JSONDecodeError:  # a match spanned JSON syntax: keep the text only
+                data = jsoncodec.loads(redacted)
+            except ValueError:  # a match spanned JSON syntax: keep the text only
                 data = redacted
         structured = data if isinstance(data, dict) else {"result": data}
         return types.CallToolResult(
@@ -184,7 +183,7 @@ class McpServerSet:
                 data = await _collect(await entry.operation({}))
             except NaftikoError as exc:
                 raise MCPError(types.INTERNAL_ERROR, self.redact(str(exc))) from None
-            text = orjson.dumps(data).decode()
+            text = jsoncodec.dumps(data).decode()
         else:
             assert entry.location is not None
             try:
@@ -304,8 +303,8 @@ async def _collect(result: CallResult) -> Any:
         if data == b"[DONE]":
             return
         try:
-            events.append(orjson.loads(data))
-        except orjson.JSONDecodeError:
+            events.append(jsoncodec.loads(data))
+        except (ValueError, RecursionError):
             events.append(data.decode("utf-8", "replace"))
 
     async for chunk in result.stream:

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, quote, unquote, unquote_to_bytes
 
 import orjson
 
+from naftiko_runtime import jsoncodec
 from naftiko_runtime.adapters.asgi import lifespan
 from naftiko_runtime.adapters.inbound_auth import Guard
 from naftiko_runtime.engine.forward import REPLY_HEADERS, Forwarder
@@ -248,8 +249,8 @@ async def _body_inputs(receive: Receive, inputs: list[tuple[str, Any]]) -> dict[
     if not raw:
         return {}
     try:
-        payload = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+        payload = jsoncodec.loads(raw)
+    except (ValueError, RecursionError):
         raise InvocationError(
             "request body is not valid JSON", [{"name": "body", "problem": "not JSON"}]
         ) from None

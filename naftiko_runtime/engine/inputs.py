@@ -10,8 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
+from naftiko_runtime import jsoncodec
 from naftiko_runtime.errors import InvocationError
 from naftiko_runtime.spec.index import norm
 from naftiko_runtime.spec.model import Input
@@ -70,8 +69,8 @@ def to_array(value: Any) -> list[Any]:
         return value
     if isinstance(value, str) and value.startswith("["):
         try:
-            parsed = orjson.loads(value)
-        except orjson.JSONDecodeError:
+            parsed = jsoncodec.loads(value)
+        except (ValueError, RecursionError):
             raise BadValue("expected an array") from None
         if isinstance(parsed, list):
             return parsed
@@ -83,8 +82,8 @@ def to_object(value: Any) -> dict[str, Any]:
         return value
     if isinstance(value, str):
         try:
-            parsed = orjson.loads(value)
-        except orjson.JSONDecodeError:
+            parsed = jsoncodec.loads(value)
+        except (ValueError, RecursionError):
             raise BadValue("expected a JSON object") from None
         if isinstance(parsed, dict):
             return parsed

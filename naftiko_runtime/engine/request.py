@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import orjson
-
+from naftiko_runtime import jsoncodec
 from naftiko_runtime.engine.credentials import OutboundAuth
 from naftiko_runtime.engine.inputs import COERCE, BadValue, invalid
 from naftiko_runtime.engine.values import Value, compile_value
@@ -377,16 +376,11 @@ def _quoted(text: str) -> str:
 
 def _dumps(data: Any) -> bytes:
     try:
-        return orjson.dumps(data)
-    except TypeError:  # integers beyond 64 bits: the standard encoder keeps them exact
-        import json
-
-        try:
-            return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
-        except (ValueError, RecursionError):
-            raise InvocationError(
-                "request body cannot be encoded", [{"name": "body", "problem": "too deep"}]
-            ) from None
+        return jsoncodec.dumps(data)
+    except (ValueError, RecursionError):
+        raise InvocationError(
+            "request body cannot be encoded", [{"name": "body", "problem": "too deep"}]
+        ) from None
 
 
 def _param_spec(param: Param, fixed: Template | None) -> _ParamSpec:

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
+from naftiko_runtime import jsoncodec
 from naftiko_runtime.errors import UpstreamError
 from naftiko_runtime.upstream import UpstreamReply
 
@@ -50,11 +49,11 @@ def status_error(reply: UpstreamReply, name: str) -> UpstreamError:
 
 
 def parse_json(body: bytes, name: str, status: int) -> Any:
-    """orjson, and the standard parser for what orjson refuses. (orjson reads an integer past
-    64 bits as a float; keeping it exact would cost a scan of every body: not done here.)"""
+    """orjson (integers past 64 bits kept exact), and the standard parser for what orjson
+    refuses."""
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
+        return jsoncodec.loads(body)
+    except (ValueError, RecursionError):
         pass
     try:
         import json

@@ -6,8 +6,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import orjson
-
+from naftiko_runtime import jsoncodec
 from naftiko_runtime.spec.model import Input
 
 
@@ -27,18 +26,13 @@ class CallResult:
     def data(self) -> Any:
         """The result as a JSON value (parses raw bytes when the body was passed through)."""
         if self.raw is not None:
-            return orjson.loads(self.raw) if self.raw else None
+            return jsoncodec.loads(self.raw) if self.raw else None
         return self.shaped
 
     def body(self) -> bytes:
         if self.raw is not None:
             return self.raw
-        try:
-            return orjson.dumps(self.shaped)
-        except TypeError:  # integers beyond 64 bits: the standard encoder keeps them exact
-            import json
-
-            return json.dumps(self.shaped, separators=(",", ":"), ensure_ascii=False).encode()
+        return jsoncodec.dumps(self.shaped)
 
 
 class Operation(Protocol):
