@@ -129,9 +129,32 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout",
         type=float,
         default=30.0,
-        help="seconds an upstream exchange may take (504 after)",
+        help="seconds an upstream exchange may take until its body is read (504 after); "
+        "a stream that has started is bounded by --stream-idle-timeout instead",
     )
     serve.add_argument("--connect-timeout", type=float, default=5.0)
+    serve.add_argument(
+        "--stream-idle-timeout",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="seconds an upstream stream may stay silent before it is cut (with an error "
+        "event; default %(default)s)",
+    )
+    serve.add_argument(
+        "--upstream-connections",
+        type=int,
+        default=256,
+        metavar="N",
+        help="connections each consumed namespace may hold at once (default %(default)s)",
+    )
+    serve.add_argument(
+        "--pool-wait",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="seconds a request waits for one of them before a 503 (default %(default)s)",
+    )
     serve.add_argument(
         "--max-upstream-body",
         type=float,
@@ -464,12 +487,21 @@ def _serve(
             env = {**read_env_file(Path(args.env_file)), **env}
         except OSError as exc:
             raise UsageError(f"--env-file {args.env_file}: {exc.strerror}") from None
+    if args.upstream_connections < 1:
+        raise UsageError("--upstream-connections must be at least 1")
+    if args.pool_wait < 0 or args.stream_idle_timeout <= 0:
+        raise UsageError("--pool-wait must be 0 or more and --stream-idle-timeout above 0")
     options = ServeOptions(
         host=args.host,
         port_map=ports,
         upstreams=upstreams,
         timeouts=Timeouts(
-            args.connect_timeout, args.timeout, int(args.max_upstream_body * 1024 * 1024)
+            args.connect_timeout,
+            args.timeout,
+            int(args.max_upstream_body * 1024 * 1024),
+            idle=args.stream_idle_timeout,
+            pool=args.pool_wait,
+            connections=args.upstream_connections,
         ),
         simulate=args.simulate,
         access_log=args.access_log,

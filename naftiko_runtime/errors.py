@@ -60,7 +60,8 @@ class UpstreamError(NaftikoError):
     """The consumed API failed or answered with an error.
 
     `kind` is one of: "status" (the upstream answered 4xx/5xx), "redirect" (3xx), "connect",
-    "timeout", "bad_response". `body` keeps an upstream 4xx body so it can be passed through.
+    "timeout", "busy" (no pooled connection free in time), "bad_response". `body` keeps an
+    upstream 4xx body so it can be passed through.
     """
 
     def __init__(

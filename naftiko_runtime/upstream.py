@@ -6,6 +6,7 @@ The hot path uses aiohttp's client: measured here it costs a fraction of httpx's
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -26,11 +27,16 @@ MAX_BODY = 16 * 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class Timeouts:
-    """Seconds: `connect` to open a connection, `total` for the whole exchange."""
+    """Seconds: `connect` to open a connection, `total` for an exchange until its body is
+    read, `idle` between two chunks of a stream once it has started (a stream may run longer
+    than `total`), `pool` to wait for one of the `connections` a namespace may hold."""
 
     connect: float = 5.0
     total: float = 30.0
     max_body: int = MAX_BODY  # bytes of a (decompressed) upstream body read in full
+    idle: float = 30.0
+    pool: float = 1.0
+    connections: int = 256
 
 
 @dataclass(slots=True)
@@ -65,17 +71,17 @@ class Upstream(Protocol):
 class AiohttpUpstream:
     """One pooled aiohttp session shared by every operation; created inside the running loop."""
 
-    def __init__(self, timeouts: Timeouts = Timeouts(), limit: int = 256) -> None:
+    def __init__(self, timeouts: Timeouts = Timeouts()) -> None:
         self._timeouts = timeouts
-        self._limit = limit
         self._session: aiohttp.ClientSession | None = None
+        self._digests: dict[tuple[str, str], aiohttp.DigestAuthMiddleware] = {}
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None:
-            connector = aiohttp.TCPConnector(limit=self._limit, ttl_dns_cache=300)
-            timeout = aiohttp.ClientTimeout(
-                total=self._timeouts.total, sock_connect=self._timeouts.connect
-            )
+            connector = aiohttp.TCPConnector(limit=self._timeouts.connections, ttl_dns_cache=300)
+            # the total and idle bounds are ours (`send`, `_chunks`): aiohttp's `total`
+            # would cut a stream that is still sending
+            timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._timeouts.connect)
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 timeout=timeout,
@@ -84,11 +90,27 @@ class AiohttpUpstream:
             )
         return self._session
 
+    def _digest(self, credentials: tuple[str, str]) -> aiohttp.DigestAuthMiddleware:
+        """One middleware per credential pair: it keeps the server's challenge, so later
+        requests answer it at once instead of being challenged again."""
+        middleware = self._digests.get(credentials)
+        if middleware is None:
+            middleware = self._digests[credentials] = aiohttp.DigestAuthMiddleware(*credentials)
+        return middleware
+
     async def send(self, request: UpstreamRequest) -> UpstreamReply:
+        deadline = asyncio.get_running_loop().time() + self._timeouts.total
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await self._send(request)
+        except TimeoutError:
+            raise _timeout(request) from None
+
+    async def _send(self, request: UpstreamRequest) -> UpstreamReply:
         session = self._open()
         middlewares: Sequence[aiohttp.DigestAuthMiddleware] = ()
         if request.digest is not None:
-            middlewares = (aiohttp.DigestAuthMiddleware(*request.digest),)
+            middlewares = (self._digest(request.digest),)
         try:
             response = await session.request(
                 request.method,
@@ -115,11 +137,11 @@ class AiohttpUpstream:
             raise invalid_response(request, "its Content-Type is not ASCII", response.status)
         if request.stream_reply and response.status < 400:
             headers = [(k, v) for k, v in response.headers.items()]
-            return UpstreamReply(
-                response.status, content_type, stream=_chunks(response, request), headers=headers
-            )
+            stream = _chunks(response, request, self._timeouts.idle)
+            return UpstreamReply(response.status, content_type, stream=stream, headers=headers)
         if content_type.split(";")[0].strip().lower() in STREAM_TYPES and response.status < 300:
-            return UpstreamReply(response.status, content_type, stream=_chunks(response, request))
+            stream = _chunks(response, request, self._timeouts.idle)
+            return UpstreamReply(response.status, content_type, stream=stream)
         try:
             body = await _read_capped(response, request, self._timeouts.max_body)
         except TimeoutError:
@@ -205,13 +227,18 @@ async def _read_capped(
 
 
 async def _chunks(
-    response: aiohttp.ClientResponse, request: UpstreamRequest
+    response: aiohttp.ClientResponse, request: UpstreamRequest, idle: float
 ) -> AsyncIterator[bytes]:
+    """The stream as it comes, cut when the upstream is silent for `idle` seconds."""
     try:
-        async for chunk in response.content.iter_any():
+        while True:
+            async with asyncio.timeout(idle):
+                chunk = await response.content.readany()
+            if not chunk:
+                return
             yield chunk
     except TimeoutError:
-        raise _timeout(request) from None
+        raise _stalled(request) from None
     except (aiohttp.ClientError, OSError) as exc:
         raise _connect(request, _describe(exc)) from None
     finally:
@@ -222,6 +249,14 @@ def _timeout(request: UpstreamRequest) -> UpstreamError:
     return UpstreamError(
         "timeout",
         f"upstream did not answer {request.operation} in time",
+        operation=request.operation,
+    )
+
+
+def _stalled(request: UpstreamRequest) -> UpstreamError:
+    return UpstreamError(
+        "timeout",
+        f"upstream stream for {request.operation} went silent and was cut",
         operation=request.operation,
     )
 
@@ -251,30 +286,42 @@ class PyreqwestUpstream:
     dot-segment collapsing cannot change an upstream path.
     """
 
-    def __init__(self, timeouts: Timeouts = Timeouts(), limit: int = 256) -> None:
+    def __init__(self, timeouts: Timeouts = Timeouts()) -> None:
         self._timeouts = timeouts
-        self._limit = limit
         self._client: Any = None
+        self._digest: AiohttpUpstream | None = None
 
     def _open(self) -> Any:
         if self._client is None:
             from pyreqwest.client import ClientBuilder
 
+            # the total bound is ours (`send`); reqwest's would cut a stream still sending,
+            # its read timeout is the idle bound between two chunks
             self._client = (
                 ClientBuilder()
-                .timeout(timedelta(seconds=self._timeouts.total))
+                .read_timeout(timedelta(seconds=self._timeouts.idle))
                 .connect_timeout(timedelta(seconds=self._timeouts.connect))
-                .max_connections(self._limit)
+                .max_connections(self._timeouts.connections)
                 .follow_redirects(False)
                 .build()
             )
         return self._client
 
     async def send(self, request: UpstreamRequest) -> UpstreamReply:
+        if request.digest is not None:  # digest needs a challenge round-trip: aiohttp does it
+            if self._digest is None:
+                self._digest = AiohttpUpstream(self._timeouts)
+            return await _buffered(self._digest, request, self._timeouts)
+        deadline = asyncio.get_running_loop().time() + self._timeouts.total
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await self._send(request)
+        except TimeoutError:
+            raise _timeout(request) from None
+
+    async def _send(self, request: UpstreamRequest) -> UpstreamReply:
         from pyreqwest import exceptions as errors
 
-        if request.digest is not None:  # digest needs a challenge round-trip: aiohttp does it
-            return await _digest_fallback(request, self._timeouts)
         builder = self._open().request(request.method, request.url)
         for key, value in request.headers:
             builder = builder.header(key, value)
@@ -337,6 +384,9 @@ class PyreqwestUpstream:
         if self._client is not None:
             await self._client.close()
             self._client = None
+        if self._digest is not None:
+            await self._digest.close()
+            self._digest = None
 
 
 async def _reqwest_read_capped(response: Any, request: UpstreamRequest, limit: int) -> bytes:
@@ -371,7 +421,7 @@ async def _reqwest_chunks(
                 return
             yield bytes(chunk)
     except (errors.RequestTimeoutError, errors.ReadTimeoutError):
-        raise _timeout(request) from None
+        raise _stalled(request) from None
     except errors.PyreqwestError:
         raise _connect(request, "the stream was cut") from None
     finally:
@@ -399,26 +449,91 @@ def _reqwest_reason(exc: BaseException) -> str:
     return "the connection failed"
 
 
-async def _digest_fallback(request: UpstreamRequest, timeouts: Timeouts) -> UpstreamReply:
-    client = AiohttpUpstream(timeouts, limit=8)
-    try:
-        reply = await client.send(request)
-        if reply.stream is not None:
-            reply.body = await read_stream(reply.stream, request, timeouts.max_body)
-            reply.stream = None
+async def _buffered(
+    client: AiohttpUpstream, request: UpstreamRequest, timeouts: Timeouts
+) -> UpstreamReply:
+    reply = await client.send(request)
+    if reply.stream is not None:
+        reply.body = await read_stream(reply.stream, request, timeouts.max_body)
+        reply.stream = None
+    return reply
+
+
+class PooledUpstream:
+    """At most `connections` exchanges at once through `inner`; a request that gets none
+    within `pool` seconds is refused at once (503 `upstream_busy`) instead of queueing for
+    the whole timeout behind a stuck upstream. A streamed reply holds its slot until the
+    stream is read to its end or closed."""
+
+    def __init__(self, inner: Upstream, timeouts: Timeouts) -> None:
+        self._inner = inner
+        self._slots = asyncio.Semaphore(timeouts.connections)
+        self._wait = timeouts.pool
+        self._size = timeouts.connections
+
+    async def send(self, request: UpstreamRequest) -> UpstreamReply:
+        try:
+            async with asyncio.timeout(self._wait):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise UpstreamError(
+                "busy",
+                f"all {self._size} connections to the upstream of {request.operation} are in "
+                f"use; none was free within {self._wait:g} s",
+                operation=request.operation,
+            ) from None
+        try:
+            reply = await self._inner.send(request)
+        except BaseException:
+            self._slots.release()
+            raise
+        if reply.stream is None:
+            self._slots.release()
+        else:
+            reply.stream = _Releasing(reply.stream, self._slots)
         return reply
-    finally:
-        await client.close()
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+class _Releasing:
+    """A stream that gives its pool slot back once, when it ends or is closed (started or
+    not: an async generator's `finally` would not run if it was never iterated)."""
+
+    def __init__(self, stream: AsyncIterator[bytes], slots: asyncio.Semaphore) -> None:
+        self._stream = stream
+        self._slots: asyncio.Semaphore | None = slots
+
+    def __aiter__(self) -> _Releasing:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            return await self._stream.__anext__()
+        except BaseException:
+            await self.aclose()
+            raise
+
+    async def aclose(self) -> None:
+        slots, self._slots = self._slots, None
+        if slots is None:
+            return
+        try:
+            closer = getattr(self._stream, "aclose", None)
+            if closer is not None:
+                await closer()
+        finally:
+            slots.release()
 
 
 CLIENTS = {"aiohttp": AiohttpUpstream, "pyreqwest": PyreqwestUpstream}
 
 
 def make_upstream(name: str, timeouts: Timeouts) -> Upstream:
-    """The client named on the command line (`--http-client`)."""
+    """The client named on the command line (`--http-client`), bounded by its pool."""
     factory: Any = CLIENTS[name]
-    upstream: Upstream = factory(timeouts)
-    return upstream
+    return PooledUpstream(factory(timeouts), timeouts)
 
 
 class UpstreamClients:

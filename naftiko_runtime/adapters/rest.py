@@ -59,6 +59,9 @@ class PayloadTooLarge(InvocationError):
         super().__init__(message, [{"name": "body", "problem": "too large"}])
 
 
+_UPSTREAM_STATUS = {"timeout": 504, "busy": 503}  # every other upstream failure is a 502
+
+
 def error_reply(exc: Exception, redact: Redactor) -> tuple[int, bytes, bytes]:
     """The one place runtime errors become HTTP statuses: (status, content type, body)."""
     if isinstance(exc, PayloadTooLarge):
@@ -76,7 +79,8 @@ def error_reply(exc: Exception, redact: Redactor) -> tuple[int, bytes, bytes]:
             return exc.upstream_status, kind, text
         payload = exc.to_json()
         payload["error"]["message"] = redact(exc.message)
-        return 504 if exc.kind == "timeout" else 502, b"application/json", orjson.dumps(payload)
+        status = _UPSTREAM_STATUS.get(exc.kind, 502)
+        return status, b"application/json", orjson.dumps(payload)
     if isinstance(exc, ScriptError):
         status = 504 if exc.kind == "timeout" else 500
         payload = {"type": f"script_{exc.kind}", "message": redact(exc.message), "step": exc.step}
@@ -283,7 +287,9 @@ async def _stream(
     redact: Redactor,
     headers: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
-    """Pass chunks through as they come; a failure mid-stream ends the stream and is logged.
+    """Pass chunks through as they come (redacted). A failure mid-stream is logged and shown:
+    an event stream ends with an `event: error` carrying the error JSON, any other stream is
+    cut without its terminating chunk, so no client mistakes it for a complete body.
     `headers` replaces the event-stream defaults (a forwarded reply keeps its own)."""
     if headers is None:
         headers = [
@@ -303,8 +309,13 @@ async def _stream(
             await send({"type": "http.response.body", "body": rest, "more_body": True})
     except OSError:  # the client went away
         pass
-    except Exception as exc:  # the status is sent already: end the stream, say why in the log
+    except Exception as exc:  # the status is sent already: say why in the stream and the log
         log.warning("stream from %s ended early: %s", name, redact(str(exc)))
+        if not content_type.lower().startswith("text/event-stream"):
+            return  # uvicorn closes the connection: the body is visibly incomplete
+        _, _, payload = error_reply(exc, redact)
+        event = b"event: error\ndata: " + payload + b"\n\n"
+        await send({"type": "http.response.body", "body": event, "more_body": True})
     finally:
         closer = getattr(stream, "aclose", None)
         if closer is not None:
