@@ -199,6 +199,29 @@ def build_parser() -> argparse.ArgumentParser:
         "default %(default)s)",
     )
     serve.add_argument(
+        "--mcp-session-idle",
+        type=float,
+        default=300.0,
+        metavar="S",
+        help="seconds a handshake-era MCP session may stay idle before it is closed "
+        "(default %(default)s)",
+    )
+    serve.add_argument(
+        "--mcp-sessions-per-client",
+        type=int,
+        default=64,
+        metavar="N",
+        help="open MCP sessions one client address may hold (429 past it; default %(default)s)",
+    )
+    serve.add_argument(
+        "--body-timeout",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="seconds a client may take to send a request's body after its headers (408 "
+        "JSON after; default %(default)s)",
+    )
+    serve.add_argument(
         "--max-header-size",
         type=int,
         default=64,
@@ -487,6 +510,8 @@ def _serve(
             env = {**read_env_file(Path(args.env_file)), **env}
         except OSError as exc:
             raise UsageError(f"--env-file {args.env_file}: {exc.strerror}") from None
+    if args.mcp_sessions_per_client < 1 or args.mcp_session_idle <= 0:
+        raise UsageError("--mcp-sessions-per-client must be at least 1, --mcp-session-idle above 0")
     if args.upstream_connections < 1:
         raise UsageError("--upstream-connections must be at least 1")
     if args.pool_wait < 0 or args.stream_idle_timeout <= 0:
@@ -510,6 +535,9 @@ def _serve(
         control_port=args.control,
         grace=args.grace,
         header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
+        mcp_session_idle=args.mcp_session_idle,
+        mcp_sessions_per_client=args.mcp_sessions_per_client,
         max_header_bytes=args.max_header_size * 1024,
     )
     extra = []

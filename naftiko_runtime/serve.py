@@ -59,6 +59,9 @@ class ServeOptions:
     scripting: ScriptSettings = field(default_factory=ScriptSettings)
     grace: float | None = None  # `--grace`: seconds in-flight requests get after SIGTERM
     header_timeout: float = 10.0  # `--header-timeout`: seconds a request's headers may take
+    body_timeout: float = 30.0  # `--body-timeout`: seconds its body may take after them
+    mcp_session_idle: float = 300.0  # `--mcp-session-idle`: seconds before a session closes
+    mcp_sessions_per_client: int = 64  # `--mcp-sessions-per-client`: open sessions per peer
     max_header_bytes: int = 64 * 1024  # `--max-header-size`
 
     @property
@@ -371,7 +374,7 @@ def _http_protocol(options: ServeOptions) -> Any:
         return "h11"
     from naftiko_runtime.adapters.http_protocol import bounded_protocol
 
-    return bounded_protocol(options.header_timeout, options.max_header_bytes)
+    return bounded_protocol(options.header_timeout, options.max_header_bytes, options.body_timeout)
 
 
 def _has(module: str) -> bool:

@@ -1,7 +1,8 @@
 """uvicorn's httptools protocol with the bounds a gateway needs on slow or bloated clients:
 a request's headers must arrive within a time limit and a size limit (uvicorn holds a socket
-that never finishes its headers forever, and buffers headers of any size), and the errors the
-server itself answers are the runtime's JSON envelope instead of plain text."""
+that never finishes its headers forever, and buffers headers of any size), its body within
+another time limit, and the errors the server itself answers are the runtime's JSON envelope
+instead of plain text."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 DEFAULT_HEADER_TIMEOUT = 10.0
+DEFAULT_BODY_TIMEOUT = 30.0
 DEFAULT_MAX_HEADER_BYTES = 64 * 1024
 _REASONS = {400: b"Bad Request", 408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
 
@@ -30,10 +32,12 @@ def _reply(status: int, kind: str, message: str) -> bytes:
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
-    """Every request's headers (the first and each keep-alive one) are timed and sized."""
+    """Every request's headers (the first and each keep-alive one) are timed and sized, and
+    a body still arriving after its headers is timed too."""
 
     header_timeout = DEFAULT_HEADER_TIMEOUT
     max_header_bytes = DEFAULT_MAX_HEADER_BYTES
+    body_timeout = DEFAULT_BODY_TIMEOUT
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -42,6 +46,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._header_timer: asyncio.TimerHandle | None = self.loop.call_later(
             self.header_timeout, self._headers_too_slow
         )
+        self._body_timer: asyncio.TimerHandle | None = None
 
     def _headers_done(self) -> None:
         self._awaiting = False
@@ -51,6 +56,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
+        cycle = self.cycle
+        if cycle is not None and cycle.more_body and self._body_timer is None:
+            # a body that did not come with its head (no timer for the usual whole request)
+            self._body_timer = self.loop.call_later(self.body_timeout, self._body_too_slow)
         if not self._awaiting or self.transport.is_closing():
             return  # the common case: a whole head arrived in one chunk, no timer needed
         self._header_bytes += len(data)
@@ -70,9 +79,29 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._headers_done()
         super().on_headers_complete()
 
+    def on_message_complete(self) -> None:
+        self._body_done()
+        super().on_message_complete()
+
+    def _body_done(self) -> None:
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+
     def connection_lost(self, exc: Exception | None) -> None:
         self._headers_done()
+        self._body_done()
         super().connection_lost(exc)
+
+    def _body_too_slow(self) -> None:
+        self._body_timer = None
+        if self.transport.is_closing():
+            return
+        if self.cycle is not None and self.cycle.response_started:
+            self.transport.close()  # the app answered already: only the connection is left
+            return
+        seconds = f"{self.body_timeout:g}"
+        self._close_with(408, "request_timeout", f"request body not received in {seconds} s")
 
     def _headers_too_slow(self) -> None:
         self._header_timer = None
@@ -92,10 +121,13 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
-def bounded_protocol(header_timeout: float, max_header_bytes: int) -> type[Any]:
+def bounded_protocol(
+    header_timeout: float, max_header_bytes: int, body_timeout: float = DEFAULT_BODY_TIMEOUT
+) -> type[Any]:
     """The protocol class uvicorn builds per connection, carrying this server's limits."""
-    return type(
-        "BoundedHttpToolsProtocol",
-        (BoundedHttpToolsProtocol,),
-        {"header_timeout": header_timeout, "max_header_bytes": max_header_bytes},
-    )
+    limits = {
+        "header_timeout": header_timeout,
+        "max_header_bytes": max_header_bytes,
+        "body_timeout": body_timeout,
+    }
+    return type("BoundedHttpToolsProtocol", (BoundedHttpToolsProtocol,), limits)

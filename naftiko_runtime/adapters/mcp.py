@@ -11,7 +11,7 @@ import base64
 import functools
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -24,6 +24,7 @@ from starlette.applications import Starlette
 
 from naftiko_runtime import __version__, jsoncodec
 from naftiko_runtime.adapters.inbound_auth import Guard
+from naftiko_runtime.adapters.mcp_sessions import SessionBound
 from naftiko_runtime.adapters.sse import EventStreamDecoder
 from naftiko_runtime.binding import Redactor
 from naftiko_runtime.engine.inputs import input_schema
@@ -224,12 +225,20 @@ class McpHttpServer:
     path: str
     server_set: McpServerSet
     guard: Guard | None = None
+    sessions: SessionBound | None = None
 
     async def app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         guard = self.guard
         if guard is not None and scope["type"] == "http" and not guard.allows(scope):
             await guard.reject(send)
             return
+        bound = self.sessions
+        if bound is not None and scope["type"] == "http" and bound.opens_session(scope):
+            client = (scope.get("client") or ("?",))[0]
+            if not bound.admits(client):
+                await bound.refuse(send)
+                return
+            send = bound.recording(client, send)
         if scope["type"] == "http" and scope["path"] == "/":
             # the port's root is the endpoint too, as the reference and Naftiko client
             # configurations use it
@@ -428,11 +437,26 @@ def build_mcp_servers(
             _add_adapter(server_set, capability, adapter, compile_op)
     servers = {}
     for port, server_set in by_port.items():
-        app = server_set.server().streamable_http_app(
-            streamable_http_path=MCP_PATH, host=hosts[port]
+        server = server_set.server()
+        app = server.streamable_http_app(
+            streamable_http_path=MCP_PATH,
+            host=hosts[port],
+            session_idle_timeout=options.mcp_session_idle,
         )
-        servers[port] = McpHttpServer(app, MCP_PATH, server_set, guards[port][0])
+        bound = SessionBound(options.mcp_sessions_per_client, _live_sessions(server))
+        servers[port] = McpHttpServer(app, MCP_PATH, server_set, guards[port][0], bound)
     return servers, stdio
+
+
+def _live_sessions(server: Server[Any]) -> Callable[[], Collection[str]]:
+    """The ids of the sessions the SDK's manager still holds (it drops expired ones)."""
+
+    def live() -> Collection[str]:
+        manager = getattr(server, "_session_manager", None)
+        instances = getattr(manager, "_server_instances", None)
+        return instances.keys() if isinstance(instances, dict) else ()
+
+    return live
 
 
 def serve_stdio(runtime: Any, stderr: TextIO, background: Sequence[Any] = ()) -> int:

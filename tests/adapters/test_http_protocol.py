@@ -1,5 +1,6 @@
 """Slow and bloated clients over real sockets: headers must arrive within `--header-timeout`
-and `--max-header-size`, idle sockets are closed, and the server's own errors are JSON."""
+and `--max-header-size`, a body within `--body-timeout`, idle sockets are closed, and the
+server's own errors are JSON."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from tests.fixtures.process import serve_bundled
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[dict[str, Any]]:
-    with serve_bundled("--header-timeout", "1", "--max-header-size", "16") as (process, urls):
+    limits = ("--header-timeout", "1", "--max-header-size", "16", "--body-timeout", "1")
+    with serve_bundled(*limits) as (process, urls):
         host, port = urls["rest"].removeprefix("http://").split(":")
         yield {"process": process, "address": (host, int(port)), **urls}
 
@@ -79,6 +81,19 @@ def test_headers_trickled_byte_by_byte_are_cut_at_the_timeout(server: dict[str, 
             sock.sendall(b"X-Drip: 1\r\n")
             time.sleep(0.2)
     assert time.monotonic() - started < 5  # cut after about one second, not held
+    sock.close()
+
+
+def test_a_body_that_stops_coming_is_cut_at_the_body_timeout(server: dict[str, Any]) -> None:
+    sock = connect(server)
+    head = b"POST /v1/runs/run-1/stream HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+    sock.sendall(head + b"\r\nContent-Length: 1000\r\n\r\n")
+    sock.sendall(b'{"stream_tokens": ')  # and nothing more
+    started = time.monotonic()
+    answered, body = json_reply(read_all(sock))
+    assert (answered, body["error"]["type"]) == (408, "request_timeout")
+    assert "body" in body["error"]["message"]
+    assert time.monotonic() - started < 8
     sock.close()
 
 

@@ -1,0 +1,69 @@
+"""Handshake-era MCP sessions bounded per client, on top of the SDK's own bounds.
+
+The SDK closes a session after an idle period and refuses new ones past a global count, so
+one client opening thousands of sessions can still lock every other client out until they
+expire. This keeps a count per peer address: a client at its bound gets a 429 for a new
+session while others are served. (Behind a proxy every client has the proxy's address: raise
+the bound there, or rely on the proxy's own limits.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from typing import Any
+
+from naftiko_runtime.adapters.asgi import Send, respond_json
+
+SESSION_HEADER = b"mcp-session-id"
+
+
+class SessionBound:
+    """`live()` is the set of session ids the SDK still holds (expired ones drop out)."""
+
+    def __init__(self, per_client: int, live: Callable[[], Collection[str]]) -> None:
+        self.per_client = per_client
+        self._live = live
+        self._by_client: dict[str, set[str]] = {}
+
+    def opens_session(self, scope: dict[str, Any]) -> bool:
+        if scope["method"] != "POST":
+            return False
+        return not any(key == SESSION_HEADER for key, _ in scope["headers"])
+
+    def admits(self, client: str) -> bool:
+        sessions = self._by_client.get(client)
+        if not sessions:
+            return True
+        live = self._live()
+        sessions.intersection_update(live)
+        if not sessions:
+            del self._by_client[client]
+            return True
+        return len(sessions) < self.per_client
+
+    def recording(self, client: str, send: Send) -> Send:
+        """`send`, noting the session id the SDK hands this client, if any."""
+
+        async def record(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                for key, value in message.get("headers") or []:
+                    if key.lower() == SESSION_HEADER:
+                        self._by_client.setdefault(client, set()).add(value.decode("latin-1"))
+            await send(message)
+
+        return record
+
+    async def refuse(self, send: Send) -> None:
+        await respond_json(
+            send,
+            429,
+            {
+                "jsonrpc": "2.0",
+                "id": None,
+                "error": {
+                    "code": -32000,
+                    "message": f"this client already holds {self.per_client} open MCP "
+                    "sessions; close one (DELETE) or let one expire",
+                },
+            },
+        )
