@@ -10,7 +10,6 @@ import argparse
 import contextlib
 import json
 import os
-import signal
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -393,7 +392,7 @@ def _rules(fmt: str) -> str:
 def compile_diagnostics(capabilities: Sequence[Any]) -> list[Diagnostic]:
     """`validate --compile`: build what `serve` builds, with placeholder secrets and upstream,
     one capability at a time, so each failure is reported where it was declared."""
-    from naftiko_runtime.serve import ServeOptions, compile_runtime
+    from naftiko_runtime.runtime import ServeOptions, compile_runtime
 
     found = []
     for capability in capabilities:
@@ -447,7 +446,7 @@ class _AnyValue(Mapping[str, str]):
 
 
 def _openapi(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    from naftiko_runtime.serve import ServeOptions, compile_runtime
+    from naftiko_runtime.runtime import ServeOptions, compile_runtime
 
     result = _load_valid(args.paths, stderr)
     if result is None:
@@ -482,18 +481,10 @@ def _serve(
 ) -> int:
 
     from naftiko_runtime.binding import read_env_file
-    from naftiko_runtime.serve import (
-        Reloader,
-        ServeOptions,
-        bind_rest_sockets,
-        compile_runtime,
-        configure_logging,
-        fork_workers,
-        parse_mapping,
-        serve_runtime,
-        signal_workers,
-        simulator_plan,
-    )
+    from naftiko_runtime.logs import configure_logging
+    from naftiko_runtime.process import bind_rest_sockets, serve
+    from naftiko_runtime.runtime import Reloader, ServeOptions, compile_runtime, parse_mapping
+    from naftiko_runtime.simulators import simulator_plan
     from naftiko_runtime.upstream import Timeouts
 
     try:
@@ -571,7 +562,7 @@ def _serve(
     configure_logging(runtime.redactor, stderr)
     if args.stdio:
         from naftiko_runtime.adapters.mcp import serve_stdio
-        from naftiko_runtime.serve import background_servers
+        from naftiko_runtime.process import background_servers
 
         return serve_stdio(runtime, stderr, background_servers(extra, options))
     if args.workers < 1:
@@ -581,40 +572,9 @@ def _serve(
     except OSError as exc:
         stderr.write(f"naftiko-runtime: error: {exc}\n")
         return EXIT_INVALID
-    index, children = fork_workers(sockets)
-    is_child = index > 0
-    try:
-        _run(
-            serve_runtime(
-                runtime,
-                options,
-                stderr,
-                extra,
-                sockets[index],
-                rest_only=is_child,
-                children=children,
-                reloader=Reloader(list(args.paths), reload_environ, options, runtime),
-                watch=args.watch,
-            )
-        )
-    except OSError as exc:
-        stderr.write(f"naftiko-runtime: error: {exc}\n")
-        signal_workers(children, signal.SIGTERM)
-        return EXIT_INVALID
-    if is_child:
-        os._exit(0)
-    return EXIT_OK
-
-
-def _run(coroutine: Any) -> None:
-    import asyncio
-
-    try:
-        import uvloop
-
-        uvloop.run(coroutine)
-    except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
-        asyncio.run(coroutine)
+    reloader = Reloader(list(args.paths), reload_environ, options, runtime)
+    status = serve(runtime, options, stderr, extra, sockets, reloader, args.watch)
+    return EXIT_INVALID if status == 2 else status
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,7 +12,7 @@ from naftiko_runtime.cli import _AnyValue
 from naftiko_runtime.engine.call import CallOperation
 from naftiko_runtime.engine.orchestration import OrchestratedOperation
 from naftiko_runtime.errors import StartupError
-from naftiko_runtime.serve import ServeOptions, compile_runtime
+from naftiko_runtime.runtime import ServeOptions, compile_runtime
 from naftiko_runtime.spec.load import expand_paths, load_paths
 from naftiko_runtime.upstream import UpstreamReply, UpstreamRequest
 from tests.conftest import CORPUS

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from naftiko_runtime.errors import BindingError
-from naftiko_runtime.serve import ServeOptions, compile_runtime
+from naftiko_runtime.runtime import ServeOptions, compile_runtime
 from naftiko_runtime.spec.load import load_paths
 from tests.conftest import CAPABILITIES
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from naftiko_runtime.simulator import LettaState, build_simulator
+from naftiko_runtime.simulators.letta import LettaState, build_simulator
 
 pytestmark = pytest.mark.anyio
 

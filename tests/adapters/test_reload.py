@@ -112,3 +112,35 @@ def test_signals_during_a_reload_are_not_lost(tmp_path: Path) -> None:
         time.sleep(1.0)  # no stale reload may land afterwards
         assert list(jobs(live)[0]) == ["status"]
         assert "Traceback" not in process.output()
+
+
+def _rss_mib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) // 1024
+    raise AssertionError("no VmRSS")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
+def test_memory_stays_flat_across_repeated_reloads(tmp_path: Path) -> None:
+    """Each reload builds the new configuration beside the old one, so RSS rises once to
+    about two configurations' worth; after that, more reloads must not add to it."""
+    from tests.fixtures.process import ServeProcess
+    from tests.fixtures.specs import many_operations
+    from tests.fixtures.upstream import free_port
+
+    (tmp_path / "many.yaml").write_text(many_operations(300))
+    rest, mcp = free_port(), free_port()
+    args = [str(tmp_path), "--port", f"8080={rest}", "--port", f"9090={mcp}"]
+    with ServeProcess(args) as process:
+        process.wait_ready(f"http://127.0.0.1:{rest}/openapi.json", 60)
+        samples = {}
+        for count in range(1, 31):
+            done = process.output().count("reloaded ")
+            process.process.send_signal(signal.SIGHUP)
+            wait_for(lambda done=done: process.output().count("reloaded ") > done, "reload", 30)
+            if count in (10, 30):
+                samples[count] = _rss_mib(process.process.pid)
+        assert httpx.get(f"http://127.0.0.1:{rest}/items/7/x", timeout=10).status_code == 502
+    growth = samples[30] - samples[10]
+    assert growth < 20, f"RSS grew {growth} MiB over 20 reloads: {samples}"

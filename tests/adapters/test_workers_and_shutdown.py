@@ -1,5 +1,7 @@
 """`--workers 2`: both processes answer, and SIGTERM to the first stops every worker; requests
-in flight get the grace period (`--grace`, by default `--timeout`) to finish."""
+in flight get the grace period (`--grace`, by default `--timeout`) to finish; a worker that
+dies stops the instance (exit 1, for its supervisor to restart), and so does a parent that
+dies (its workers do not linger)."""
 
 from __future__ import annotations
 
@@ -50,6 +52,30 @@ def test_two_workers_serve_and_stop_together() -> None:
             time.sleep(0.05)
         assert not any(alive(pid) for pid in workers)
         assert "Traceback" not in process.output()
+
+
+def wait_gone(pids: list[int], timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not any(alive(pid) for pid in pids)
+
+
+def test_a_worker_that_dies_stops_the_instance_with_status_1() -> None:
+    with serve_bundled("--workers", "2") as (process, _):
+        (worker,) = children(process.process.pid)
+        os.kill(worker, signal.SIGKILL)
+        assert process.process.wait(timeout=20) == 1
+        assert f"pid {worker}) exited with status -9" in process.output()
+        assert "stopping this instance" in process.output()
+
+
+def test_workers_do_not_outlive_a_killed_parent() -> None:
+    with serve_bundled("--workers", "2") as (process, _):
+        workers = children(process.process.pid)
+        process.process.kill()
+        process.process.wait(timeout=10)
+        assert wait_gone(workers)
 
 
 def request_during_sigterm(extra: list[str], delay: float, signal_after: float = 0.5) -> Any:

@@ -12,7 +12,7 @@ import yaml
 
 from naftiko_runtime.cli import _AnyValue
 from naftiko_runtime.errors import StartupError
-from naftiko_runtime.serve import ServeOptions, compile_runtime
+from naftiko_runtime.runtime import ServeOptions, compile_runtime
 from naftiko_runtime.spec.load import load_paths
 from naftiko_runtime.spec.schema import schema_verdicts_agree
 from naftiko_runtime.spec.source import load_source

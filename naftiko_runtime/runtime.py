@@ -1,28 +1,16 @@
-"""Run every exposed adapter: REST apps per port, MCP servers, and optionally the simulator.
+"""The runtime: every exposed adapter assembled from validated specs, and live reload.
 
 Order matters for a good failure: validate (same diagnostics as `validate`), resolve every
-binding, bind every socket, and only then start serving. Nothing listens if anything fails.
+binding, compile every operation, and only then hand the result to the process to serve.
+Nothing here opens a socket, forks or handles a signal (that is `process`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import dataclasses
-import gc
 import logging
-import math
-import os
-import secrets
-import signal
-import socket
-import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TextIO
-from urllib.parse import urlparse
-
-import uvicorn
+from typing import TYPE_CHECKING, Any
 
 from naftiko_runtime.adapters.control import ControlApp
 from naftiko_runtime.adapters.inbound_auth import Guard, build_guard
@@ -43,7 +31,6 @@ if TYPE_CHECKING:
     from naftiko_runtime.adapters.mcp import McpHttpServer, McpServerSet
 
 log = logging.getLogger("naftiko_runtime")
-LETTA_HOSTS = ("api.letta.com",)
 
 
 @dataclass
@@ -84,22 +71,6 @@ def parse_mapping(items: Sequence[str], what: str) -> dict[str, str]:
     return result
 
 
-def _bind(host: str, port: int, reuse_port: bool = False) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if reuse_port:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
-
-
 class Swappable:
     """An ASGI app whose target can be replaced while serving (live reload): a REST app, or
     a skill catalogue."""
@@ -115,14 +86,6 @@ class Swappable:
         await self.current(scope, receive, send)
 
 
-class _Server(uvicorn.Server):
-    """A uvicorn server that leaves signal handling to the process (several share a loop)."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 @dataclass
 class Runtime:
     """Everything compiled for serving: the apps, their sockets' addresses, the upstream."""
@@ -135,17 +98,6 @@ class Runtime:
     redactor: Redactor
     hosts: dict[int, str]
     state: ControlState | None = None
-
-
-def letta_namespaces(capabilities: Sequence[Capability]) -> list[str]:
-    return sorted(
-        {
-            op.namespace
-            for c in capabilities
-            for op in c.operations
-            if urlparse(op.base_uri).hostname in LETTA_HOSTS
-        }
-    )
 
 
 def compile_runtime(
@@ -352,46 +304,6 @@ def _host(address: str) -> str:
     return "127.0.0.1" if address in ("localhost",) else address
 
 
-def _uvicorn_config(app: Any, options: ServeOptions) -> uvicorn.Config:
-    return uvicorn.Config(
-        app,
-        loop="uvloop" if _has("uvloop") else "asyncio",
-        http=_http_protocol(options),
-        h11_max_incomplete_event_size=options.max_header_bytes,
-        lifespan="on",
-        interface="asgi3",  # auto-detection mistakes bound coroutine methods for ASGI2
-        access_log=options.access_log,
-        proxy_headers=False,
-        log_config=None,  # uvicorn's records go to the one redacting root handler
-        log_level=None,
-        timeout_graceful_shutdown=max(1, math.ceil(options.grace_seconds)),
-    )
-
-
-def _http_protocol(options: ServeOptions) -> Any:
-    """httptools with header time and size bounds when it is installed, else h11."""
-    if not _has("httptools"):
-        return "h11"
-    from naftiko_runtime.adapters.http_protocol import bounded_protocol
-
-    return bounded_protocol(options.header_timeout, options.max_header_bytes, options.body_timeout)
-
-
-def _has(module: str) -> bool:
-    try:
-        __import__(module)
-    except ImportError:
-        return False
-    return True
-
-
-def background_servers(
-    extra: Sequence[tuple[Any, socket.socket, str]], options: ServeOptions
-) -> list[tuple[_Server, list[socket.socket]]]:
-    """uvicorn servers for extra apps (the simulator) run beside another transport."""
-    return [(_Server(_uvicorn_config(app, options)), [sock]) for app, sock, _ in extra]
-
-
 @dataclass
 class Reloader:
     """Re-validate and recompile the specs; swap them in only when everything is valid.
@@ -476,240 +388,3 @@ class Reloader:
             tools,
         )
         return True
-
-
-def signal_workers(children: Sequence[int], signum: int) -> None:
-    """Send `signum` to the forked workers that are still there."""
-    for pid in children:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signum)
-
-
-async def watch_specs(paths: Sequence[str], on_change: Callable[[], None]) -> None:
-    """Call `on_change` whenever a spec file under `paths` changes (`--watch`)."""
-    import watchfiles
-
-    async for _ in watchfiles.awatch(*paths):
-        on_change()
-
-
-def bind_rest_sockets(runtime: Runtime, workers: int = 1) -> list[dict[int, socket.socket]]:
-    """One listening socket per REST port per worker, all bound before anything serves.
-
-    Several workers each get their own SO_REUSEPORT socket, so the kernel spreads connections
-    over them. A plain bind first proves the port is free: SO_REUSEPORT alone would let us
-    share a port silently with another process.
-    """
-    bound: list[dict[int, socket.socket]] = [{} for _ in range(workers)]
-    try:
-        for port in runtime.rest_apps:
-            host = runtime.hosts[port]
-            if workers == 1:
-                bound[0][port] = _bind(host, port)
-                continue
-            _bind(host, port).close()
-            for sockets in bound:
-                sockets[port] = _bind(host, port, reuse_port=True)
-    except OSError:
-        for sockets in bound:
-            for sock in sockets.values():
-                sock.close()
-        raise
-    return bound
-
-
-def fork_workers(sockets: list[dict[int, socket.socket]]) -> tuple[int, list[int]]:
-    """Fork one REST-only worker per extra socket set; returns (worker index, child PIDs).
-
-    Worker 0 is this process (it also serves MCP and the simulator); each process keeps only
-    its own sockets open.
-    """
-    children: list[int] = []
-    index = 0
-    for n in range(1, len(sockets)):
-        pid = os.fork()
-        if pid == 0:
-            _die_with_parent()
-            index, children = n, []
-            break
-        children.append(pid)
-    for n, owned in enumerate(sockets):
-        if n != index:
-            for sock in owned.values():
-                sock.close()
-    return index, children
-
-
-def _die_with_parent() -> None:
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-async def serve_runtime(
-    runtime: Runtime,
-    options: ServeOptions,
-    stderr: TextIO,
-    extra: Sequence[tuple[Any, socket.socket, str]] = (),
-    rest_sockets: dict[int, socket.socket] | None = None,
-    rest_only: bool = False,
-    children: Sequence[int] = (),
-    reloader: Reloader | None = None,
-    watch: bool = False,
-) -> None:
-    """Serve until SIGINT/SIGTERM. Every port is bound before anything starts serving."""
-    servers: list[tuple[_Server, list[socket.socket]]] = []
-    listening: list[str] = []
-    try:
-        if rest_sockets is None:
-            rest_sockets = bind_rest_sockets(runtime)[0]
-        for port, app in runtime.rest_apps.items():
-            servers.append((_Server(_uvicorn_config(app, options)), [rest_sockets[port]]))
-            workers = f", {len(children) + 1} workers" if children else ""
-            if isinstance(app.current, SkillApp):
-                count = len(app.current.skills)
-                listening.append(
-                    f"SKILL http://{runtime.hosts[port]}:{port}/skills  ({count} skills{workers})"
-                )
-                continue
-            if isinstance(app.current, ControlApp):
-                listening.append(f"CONTROL http://{runtime.hosts[port]}:{port}/health/ready")
-                continue
-            count = len(runtime.rest_ops.get(port, []))
-            listening.append(
-                f"REST  http://{runtime.hosts[port]}:{port}  ({count} operations{workers})"
-            )
-        if not rest_only:
-            for app, sock, label in extra:
-                servers.append((_Server(_uvicorn_config(app, options)), [sock]))
-                listening.append(label)
-            for port, server in runtime.mcp_servers.items():
-                sock = _bind(runtime.hosts[port], port)
-                servers.append((_Server(_uvicorn_config(server.app, options)), [sock]))
-                listening.append(
-                    f"MCP   http://{runtime.hosts[port]}:{port}{server.path}  "
-                    f"({server.tool_count} tools)"
-                )
-    except OSError:
-        for _, socks in servers:
-            for sock in socks:
-                sock.close()
-        raise
-    loop = asyncio.get_running_loop()
-
-    def stop() -> None:
-        if runtime.state is not None:
-            runtime.state.draining = True  # /health/ready turns 503
-        for server, _ in servers:
-            server.should_exit = True
-        signal_workers(children, signal.SIGTERM)
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop)
-
-    reloading: asyncio.Task[None] | None = None
-    reload_again = False
-
-    async def reload_off_loop() -> None:
-        nonlocal reload_again
-        assert reloader is not None
-        while True:
-            reload_again = False
-            prepared = await asyncio.to_thread(reloader.prepare)  # validate and compile
-            if prepared is not None and reloader.apply(*prepared):
-                signal_workers(children, signal.SIGHUP)
-            if not reload_again:
-                return
-
-    def reload() -> None:
-        """Reload here (prepared off the event loop, swapped in at once); workers reload too,
-        but only a configuration this process accepted. A signal during a reload runs one
-        more afterwards, so the last edit always wins."""
-        nonlocal reloading, reload_again
-        if reloading is not None and not reloading.done():
-            reload_again = True
-            return
-        reloading = asyncio.ensure_future(reload_off_loop())
-
-    if reloader is not None:
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signal.SIGHUP, reload)
-    tasks = [asyncio.create_task(server.serve(sockets=socks)) for server, socks in servers]
-    watcher = (
-        asyncio.create_task(watch_specs(reloader.paths, reload))
-        if watch and reloader is not None and not rest_only
-        else None
-    )
-    while not all(server.started for server, _ in servers):
-        if any(task.done() for task in tasks):
-            break
-        await asyncio.sleep(0.01)
-    if runtime.state is not None and all(server.started for server, _ in servers):
-        runtime.state.serving = True  # /health/ready turns 200
-    gc.collect()
-    gc.freeze()  # start-up objects never need scanning again: shorter GC pauses under load
-    if not rest_only:
-        for line in listening:
-            stderr.write(f"naftiko-runtime: serving {line}\n")
-        stderr.flush()
-    try:
-        await asyncio.gather(*tasks)
-    finally:
-        if watcher is not None:
-            watcher.cancel()
-        await runtime.upstream.close()
-        for pid in children:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
-
-
-def simulator_plan(
-    capabilities: Sequence[Capability], environ: Mapping[str, str], options: ServeOptions
-) -> tuple[dict[str, str], ServeOptions, Any, socket.socket] | None:
-    """When the simulator is wanted: the environment, options and app to run it with."""
-    wanted = options.simulate == "always" or (
-        options.simulate == "auto" and "LETTA_API_KEY" not in environ and not options.upstreams
-    )
-    if not wanted:
-        return None
-    from naftiko_runtime.simulator import build_simulator
-
-    token = environ.get("LETTA_API_KEY") or "sim-" + secrets.token_urlsafe(18)
-    sock = _bind("127.0.0.1", 0)
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    upstreams = dict(options.upstreams)
-    for namespace in letta_namespaces(capabilities):
-        upstreams.setdefault(namespace, url)
-    new_options = dataclasses.replace(options, upstreams=upstreams)
-    return {**environ, "LETTA_API_KEY": token}, new_options, build_simulator(token=token), sock
-
-
-def configure_logging(redactor: Redactor | None = None, stream: TextIO = sys.stderr) -> None:
-    """One handler on the root logger, so the runtime's, uvicorn's (errors and access lines),
-    the MCP SDK's and asyncio's records all pass one redacting formatter: the whole
-    formatted line, tracebacks included, is redacted."""
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(
-        _RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", redactor)
-    )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.WARNING)
-    ours = logging.getLogger("naftiko_runtime")
-    ours.handlers[:] = []
-    ours.setLevel(os.environ.get("NAFTIKO_LOG_LEVEL", "INFO").upper())
-    ours.propagate = True
-    logging.getLogger("uvicorn.access").setLevel(logging.INFO)  # shown with --access-log only
-
-
-class _RedactingFormatter(logging.Formatter):
-    def __init__(self, fmt: str, redactor: Redactor | None) -> None:
-        super().__init__(fmt)
-        self.redactor = redactor
-
-    def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
-        return self.redactor(text) if self.redactor is not None else text
