@@ -1,0 +1,340 @@
+"""Soak: mixed REST and MCP traffic against an upstream that changes its fault every second.
+
+    python -m bench.soak [--duration 60] [--concurrency 16] [--http-client pyreqwest]
+
+The upstream cycles through: healthy, down (not listening), slow (past `--timeout`), garbage
+(not HTTP), reset (closed mid-answer), huge (past `--max-upstream-body`), echoing the query
+credential back in a 401. The report gives requests, answers by status and error type, p50
+and p99, peak RSS and RSS at the start and end of the second half, and checks the promises of
+the hardening work: no 5xx other than the documented 502/503/504, no secret in any answer or
+log line. Exit status 1 when one is broken. Loopback only; stops only what it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import itertools
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import quote, quote_plus
+
+import httpx
+
+KEY = "soak-k3y/+=&secret"
+FORMS = (KEY, quote(KEY), quote(KEY, safe=""), quote_plus(KEY))
+MODES = ("ok", "down", "slow", "garbage", "reset", "huge", "echo")
+DOCUMENTED_5XX = {502, 503, 504}
+SPEC = """\
+naftiko: "1.0.0-alpha2"
+binds:
+  - namespace: env
+    keys:
+      API_KEY: API_KEY
+capability:
+  consumes:
+    - type: http
+      namespace: api
+      baseUri: "http://127.0.0.1:9"
+      authentication:
+        type: apikey
+        key: api_key
+        placement: query
+        value: "{{env.API_KEY}}"
+      resources:
+        - name: items
+          path: "/items"
+          operations:
+            - name: list-items
+              method: GET
+              outputParameters:
+                - name: items
+                  type: array
+                  value: "$.items"
+  exposes:
+    - type: rest
+      namespace: soak
+      port: 8080
+      resources:
+        - path: "/items"
+          operations:
+            - method: GET
+              name: items
+              call: api.list-items
+    - type: mcp
+      namespace: soak-mcp
+      port: 9090
+      tools:
+        - name: items
+          description: "The items"
+          call: api.list-items
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class FaultyUpstream:
+    """A raw HTTP server whose behaviour is `mode`; in mode `down` it does not listen."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.mode = "ok"
+        self.loop = asyncio.new_event_loop()
+        self._server: asyncio.Server | None = None
+        self._open: set[asyncio.StreamWriter] = set()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._listen(), self.loop).result(5)
+
+    def switch(self, mode: str) -> None:
+        asyncio.run_coroutine_threadsafe(self._switch(mode), self.loop).result(5)
+
+    async def _switch(self, mode: str) -> None:
+        self.mode = mode
+        if mode == "down" and self._server is not None:
+            self._server.close()  # no new connections: refused
+            self._server = None
+            for writer in list(self._open):  # and the kept-alive ones are gone too
+                writer.close()
+        elif mode != "down" and self._server is None:
+            await self._listen()
+
+    async def _listen(self) -> None:
+        self._server = await asyncio.start_server(
+            self._handle, "127.0.0.1", self.port, reuse_address=True
+        )
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._open.add(writer)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                target = head.split(b" ", 2)[1]
+                mode = self.mode
+                if mode == "slow":
+                    await asyncio.sleep(3)
+                if mode == "garbage":
+                    writer.write(b"\x00garbage, not HTTP\r\n\r\n")
+                    break
+                if mode == "reset":
+                    writer.write(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"it')
+                    break
+                if mode == "echo":
+                    body = json.dumps({"error": f"bad key in {target.decode()}"}).encode()
+                    status = b"401 Unauthorized"
+                elif mode == "huge":
+                    body = b'{"items": ["' + b"x" * (3 * 1024 * 1024) + b'"]}'
+                    status = b"200 OK"
+                else:
+                    body = b'{"items": [1, 2, 3]}'
+                    status = b"200 OK"
+                writer.write(
+                    b"HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+                    % (status, len(body))
+                    + body
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            self._open.discard(writer)
+            writer.close()
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+    async def _shutdown(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for writer in list(self._open):
+            writer.close()
+        current = asyncio.current_task()
+        tasks = [t for t in asyncio.all_tasks() if t is not current]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Tally:
+    def __init__(self) -> None:
+        self.answers: collections.Counter[str] = collections.Counter()
+        self.latencies: list[float] = []
+        self.undocumented: list[str] = []
+        self.leaks: list[str] = []
+
+    def record(self, what: str, started: float, text: str, status: int | None = None) -> None:
+        self.latencies.append(time.perf_counter() - started)
+        self.answers[what] += 1
+        if status is not None and status >= 500 and status not in DOCUMENTED_5XX:
+            self.undocumented.append(f"{status}: {text[:200]}")
+        if any(form in text for form in FORMS):
+            self.leaks.append(text[:200])
+
+
+async def rest_load(url: str, deadline: float, tally: Tally) -> None:
+    async with httpx.AsyncClient(timeout=10) as client:
+        while time.monotonic() < deadline:
+            started = time.perf_counter()
+            try:
+                reply = await client.get(url)
+            except httpx.HTTPError as exc:
+                tally.record(f"client error {type(exc).__name__}", started, str(exc))
+                continue
+            kind = ""
+            if reply.status_code != 200:
+                kind = " " + _error_type(reply)
+            tally.record(f"REST {reply.status_code}{kind}", started, reply.text, reply.status_code)
+
+
+def _error_type(reply: httpx.Response) -> str:
+    try:
+        error = reply.json().get("error")
+    except (ValueError, AttributeError):
+        return "(not JSON)"
+    if isinstance(error, dict) and "type" in error:
+        return str(error["type"])
+    return "(the upstream's body, passed through)"
+
+
+async def mcp_load(url: str, deadline: float, tally: Tally) -> None:
+    from mcp import Client
+
+    async with Client(url) as client:
+        while time.monotonic() < deadline:
+            started = time.perf_counter()
+            try:
+                result = await client.call_tool("items", {})
+            except Exception as exc:  # a protocol error is what the soak looks for
+                tally.record(f"MCP protocol error {type(exc).__name__}", started, str(exc))
+                continue
+            text = " ".join(getattr(c, "text", "") for c in result.content)
+            tally.record("MCP error result" if result.is_error else "MCP ok", started, text)
+
+
+async def drive(rest: str, mcp: str, duration: float, concurrency: int, tally: Tally) -> None:
+    deadline = time.monotonic() + duration
+    workers = [rest_load(rest, deadline, tally) for _ in range(concurrency)]
+    workers += [mcp_load(mcp, deadline, tally) for _ in range(2)]
+    await asyncio.gather(*workers)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.soak")
+    parser.add_argument("--duration", type=float, default=60.0)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--http-client", default="pyreqwest")
+    args = parser.parse_args(argv)
+
+    workdir = Path(tempfile.mkdtemp(prefix="naftiko-soak-"))
+    (workdir / "soak.yaml").write_text(SPEC)
+    upstream = FaultyUpstream(free_port())
+    upstream.start()
+    rest_port, mcp_port = free_port(), free_port()
+    log = (workdir / "serve.log").open("w")
+    server = subprocess.Popen(
+        [
+            sys.executable, "-m", "naftiko_runtime", "serve", str(workdir / "soak.yaml"),
+            "--upstream", f"api=http://127.0.0.1:{upstream.port}",
+            "--port", f"8080={rest_port}", "--port", f"9090={mcp_port}",
+            "--timeout", "1", "--max-upstream-body", "1", "--access-log",
+            "--http-client", args.http_client,
+        ],
+        env={**os.environ, "API_KEY": KEY},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    rest = f"http://127.0.0.1:{rest_port}/items"
+    try:
+        for _ in range(200):
+            try:
+                httpx.get(rest, timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        tally = Tally()
+        rss: list[tuple[float, float]] = []
+        stop = threading.Event()
+
+        def faults() -> None:
+            started = time.monotonic()
+            for mode in itertools.cycle(MODES):
+                if stop.wait(1.0):
+                    return
+                upstream.switch(mode)
+                rss.append((time.monotonic() - started, rss_mb(server.pid)))
+
+        injector = threading.Thread(target=faults, daemon=True)
+        injector.start()
+        mcp = f"http://127.0.0.1:{mcp_port}/mcp"
+        asyncio.run(drive(rest, mcp, args.duration, args.concurrency, tally))
+        stop.set()
+        injector.join(5)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        upstream.stop()
+        log.close()
+    log_text = (workdir / "serve.log").read_text(errors="replace")
+    log_leaks = sum(log_text.count(form) for form in FORMS)
+    return report(args, tally, rss, log_leaks, log_text.count("Traceback"))
+
+
+def report(
+    args: argparse.Namespace,
+    tally: Tally,
+    rss: list[tuple[float, float]],
+    log_leaks: int,
+    tracebacks: int,
+) -> int:
+    total = sum(tally.answers.values())
+    latencies = sorted(tally.latencies)
+    p99 = latencies[int(len(latencies) * 0.99) - 1] if latencies else 0.0
+    print(f"soak: {args.duration:g} s, {args.concurrency} REST + 2 MCP clients, "
+          f"{args.http_client}, faults cycling {', '.join(MODES)} every second")  # fmt: skip
+    print(f"requests: {total} ({total / args.duration:.0f}/s)")
+    print(f"latency: p50 {statistics.median(latencies) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms")
+    print("answers:")
+    for what, count in tally.answers.most_common():
+        print(f"  {count:8d}  {what}")
+    half = [mb for at, mb in rss if at >= args.duration / 2]
+    peak = max((mb for _, mb in rss), default=0.0)
+    print(f"RSS: peak {peak:.0f} MB; second half from {half[0] if half else 0:.0f} "
+          f"to {half[-1] if half else 0:.0f} MB")  # fmt: skip
+    print(f"undocumented 5xx: {len(tally.undocumented)}; secrets in answers: "
+          f"{len(tally.leaks)}; in the log: {log_leaks}; tracebacks: {tracebacks}")  # fmt: skip
+    for line in tally.undocumented[:5] + tally.leaks[:5]:
+        print(f"  {line}")
+    broken = tally.undocumented or tally.leaks or log_leaks or tracebacks
+    return 1 if broken else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
