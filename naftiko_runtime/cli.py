@@ -86,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("health", "is a running instance ready? (exit 1 when not)"),
         ("status", "what a running instance serves"),
         ("metrics", "a running instance's metrics"),
+        ("traces", "a running instance's recent traces, newest first"),
     ):
         probe = commands.add_parser(verb, help=what)
         probe.add_argument(
@@ -95,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
             help="the instance's control port (default %(default)s)",
         )
         probe.add_argument("--format", choices=("text", "json"), default="text")
+        if verb == "traces":
+            probe.add_argument("--operation", help="only traces whose root span name has this")
+            probe.add_argument("--status", choices=("OK", "ERROR"), help="only these")
 
     rules = commands.add_parser("rules", help="list every rule validate knows")
     rules.add_argument("--format", choices=("text", "markdown", "json"), default="text")
@@ -188,7 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="serve the MCP adapter over stdin/stdout (for MCP client configs)",
     )
-    serve.add_argument("--access-log", action="store_true")
+    serve.add_argument(
+        "--access-log",
+        action="store_true",
+        help="one line per request: request id (echoed as X-Request-Id), method, route "
+        "template, status, duration, upstream time; never a query string or header",
+    )
     serve.add_argument(
         "--header-timeout",
         type=float,
@@ -196,6 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds a client may take to send a request's headers (408 JSON after; "
         "default %(default)s)",
+    )
+    serve.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="log lines as text or as one JSON object per line (default %(default)s)",
     )
     serve.add_argument(
         "--mcp-session-idle",
@@ -274,7 +289,7 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, environ: Mapping[st
         if args.command == "rules":
             stdout.write(_rules(args.format))
             return EXIT_OK
-        if args.command in ("health", "status", "metrics"):
+        if args.command in ("health", "status", "metrics", "traces"):
             return _probe(args, stdout)
         if args.command == "openapi":
             return _openapi(args, stdout, stderr)
@@ -290,9 +305,15 @@ def _probe(args: argparse.Namespace, stdout: TextIO) -> int:
     """Read a running instance's control port and print it for people (or as JSON)."""
     import httpx
 
-    path = {"health": "/health/ready", "status": "/status", "metrics": "/metrics"}[args.command]
+    paths = {"health": "/health/ready", "status": "/status", "metrics": "/metrics"}
+    path = paths.get(args.command, "/traces")
+    query = {
+        key: value
+        for key in ("operation", "status")
+        if (value := getattr(args, key, None)) is not None
+    }
     try:
-        reply = httpx.get(args.control.rstrip("/") + path, timeout=10)
+        reply = httpx.get(args.control.rstrip("/") + path, params=query, timeout=10)
     except httpx.HTTPError as exc:
         raise UsageError(f"cannot reach the control port at {args.control}: {exc}") from None
     if args.command == "metrics":
@@ -311,6 +332,14 @@ def _probe(args: argparse.Namespace, stdout: TextIO) -> int:
     data = reply.json()
     if args.format == "json":
         stdout.write(json.dumps(data, indent=2) + "\n")
+    elif args.command == "traces":
+        stdout.write(f"{data.get('bufferUsed')} of {data.get('bufferSize')} traces kept\n")
+        for trace in data.get("traces", []):
+            stdout.write(
+                f"{trace['timestamp']}  {trace['traceId']}  {trace['status']:<5}  "
+                f"{trace['durationMs']:>9.1f} ms  {trace['spanCount']:>3} spans  "
+                f"{trace['operation']}\n"
+            )
     elif args.command == "health":
         stdout.write(f"{data.get('status')}\n")
         for adapter in data.get("adapters", []):
@@ -559,7 +588,7 @@ def _serve(
     except (BindingError, StartupError) as exc:
         stderr.write(f"naftiko-runtime: error: {exc}\n")
         return EXIT_INVALID
-    configure_logging(runtime.redactor, stderr)
+    configure_logging(runtime.redactor, stderr, args.log_format)
     if args.stdio:
         from naftiko_runtime.adapters.mcp import serve_stdio
         from naftiko_runtime.process import background_servers

@@ -1,28 +1,39 @@
-"""Logging: one redacting handler for every logger of the process."""
+"""Logging: one redacting handler for every logger of the process, as text or JSON lines.
+
+Every record (the runtime's, uvicorn's, the MCP SDK's, asyncio's) goes to one handler on the
+root logger whose formatter redacts the whole formatted line, tracebacks included, after it
+is rendered, so JSON escaping cannot hide a secret (the redactor matches escaped forms too).
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import sys
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
-from naftiko_runtime.binding import Redactor
+from naftiko_runtime.redaction import Redactor
 
-if TYPE_CHECKING:
-    pass
-
-log = logging.getLogger("naftiko_runtime")
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
-def configure_logging(redactor: Redactor | None = None, stream: TextIO = sys.stderr) -> None:
-    """One handler on the root logger, so the runtime's, uvicorn's (errors and access lines),
-    the MCP SDK's and asyncio's records all pass one redacting formatter: the whole
-    formatted line, tracebacks included, is redacted."""
+def configure_logging(
+    redactor: Redactor | None = None, stream: TextIO = sys.stderr, fmt: str = "text"
+) -> None:
+    """`fmt` is `text` (one readable line per record) or `json` (one JSON object per line,
+    with an access line's fields as keys)."""
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(
-        _RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", redactor)
-    )
+    inner: logging.Formatter
+    if fmt == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
+        inner = JsonFormatter(
+            JSON_FIELDS, rename_fields={"levelname": "level", "name": "logger", "asctime": "time"}
+        )
+    else:
+        inner = logging.Formatter(TEXT_FORMAT)
+    handler.setFormatter(_Redacting(inner, redactor))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
@@ -30,14 +41,14 @@ def configure_logging(redactor: Redactor | None = None, stream: TextIO = sys.std
     ours.handlers[:] = []
     ours.setLevel(os.environ.get("NAFTIKO_LOG_LEVEL", "INFO").upper())
     ours.propagate = True
-    logging.getLogger("uvicorn.access").setLevel(logging.INFO)  # shown with --access-log only
 
 
-class _RedactingFormatter(logging.Formatter):
-    def __init__(self, fmt: str, redactor: Redactor | None) -> None:
-        super().__init__(fmt)
+class _Redacting(logging.Formatter):
+    def __init__(self, inner: logging.Formatter, redactor: Redactor | None) -> None:
+        super().__init__()
+        self.inner = inner
         self.redactor = redactor
 
     def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
+        text = self.inner.format(record)
         return self.redactor(text) if self.redactor is not None else text

@@ -69,6 +69,29 @@ class _Server(uvicorn.Server):
             self.ready.set()
 
 
+def _meter_sessions(runtime: Runtime) -> None:
+    """MCP session counts on the control plane's metrics (read at scrape time)."""
+    assert runtime.state is not None
+    metrics = runtime.state.metrics
+    for port, server in runtime.mcp_servers.items():
+        bound = server.sessions
+        if bound is None:
+            continue
+        metrics.mcp_sessions.labels(str(port)).set_function(bound.open_sessions)
+        bound.on_refuse = metrics.mcp_sessions_refused.labels(str(port)).inc
+
+
+def _logged(
+    app: Any, adapter: str, route_of: Callable[[str, str], str] | None, options: ServeOptions
+) -> Any:
+    """`app` with an access line per request when `--access-log` asks for them."""
+    if not options.access_log:
+        return app
+    from naftiko_runtime.observability.access import AccessLog
+
+    return AccessLog(app, adapter, route_of)
+
+
 def _uvicorn_config(app: Any, options: ServeOptions) -> uvicorn.Config:
     return uvicorn.Config(
         app,
@@ -77,7 +100,7 @@ def _uvicorn_config(app: Any, options: ServeOptions) -> uvicorn.Config:
         h11_max_incomplete_event_size=options.max_header_bytes,
         lifespan="on",
         interface="asgi3",  # auto-detection mistakes bound coroutine methods for ASGI2
-        access_log=options.access_log,
+        access_log=False,  # the runtime writes its own access lines (observability.access)
         proxy_headers=False,
         log_config=None,  # uvicorn's records go to the one redacting root handler
         log_level=None,
@@ -255,7 +278,8 @@ async def serve_runtime(
         if rest_sockets is None:
             rest_sockets = bind_rest_sockets(runtime)[0]
         for port, app in runtime.rest_apps.items():
-            servers.append((_Server(_uvicorn_config(app, options)), [rest_sockets[port]]))
+            served = _logged(app, app.kind, app.route_of, options)
+            servers.append((_Server(_uvicorn_config(served, options)), [rest_sockets[port]]))
             workers = f", {len(children) + 1} workers" if children else ""
             if isinstance(app.current, SkillApp):
                 count = len(app.current.skills)
@@ -276,7 +300,8 @@ async def serve_runtime(
                 listening.append(label)
             for port, server in runtime.mcp_servers.items():
                 sock = bind(runtime.hosts[port], port)
-                servers.append((_Server(_uvicorn_config(server.app, options)), [sock]))
+                mcp_app = _logged(server.app, "mcp", None, options)
+                servers.append((_Server(_uvicorn_config(mcp_app, options)), [sock]))
                 listening.append(
                     f"MCP   http://{runtime.hosts[port]}:{port}{server.path}  "
                     f"({server.tool_count} tools)"
@@ -286,6 +311,8 @@ async def serve_runtime(
             for sock in socks:
                 sock.close()
         raise
+    if runtime.state is not None and not rest_only:
+        _meter_sessions(runtime)
     loop = asyncio.get_running_loop()
     stopping = False
     status = 0
@@ -383,6 +410,8 @@ async def serve_runtime(
         if watcher is not None:
             watcher.cancel()
         await runtime.upstream.close()
+        if runtime.tracing is not None:  # export what is still batched
+            await asyncio.to_thread(runtime.tracing.shutdown)
         for child in children:
             child.join(options.grace_seconds + 5)
             if child.is_alive():

@@ -85,6 +85,14 @@ class Swappable:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         await self.current(scope, receive, send)
 
+    def route_of(self, method: str, path: str) -> str:
+        route_of = getattr(self.current, "route_of", None)
+        return route_of(method, path) if route_of is not None else path
+
+    @property
+    def kind(self) -> str:
+        return type(self.current).__name__.removesuffix("App").lower()
+
 
 @dataclass
 class Runtime:
@@ -98,6 +106,10 @@ class Runtime:
     redactor: Redactor
     hosts: dict[int, str]
     state: ControlState | None = None
+    tracing: Any = None  # observability.tracing.Tracing, when on
+
+
+_NOT_BUILT: Any = object()
 
 
 def compile_runtime(
@@ -106,9 +118,10 @@ def compile_runtime(
     options: ServeOptions,
     upstream: Upstream | UpstreamClients | None = None,
     state: ControlState | None = None,
+    tracing: Any = _NOT_BUILT,
 ) -> Runtime:
     """Resolve bindings and compile every exposed operation (raises BindingError). `state`
-    carries the control plane's metrics and readiness across reloads."""
+    and `tracing` carry the control plane's metrics, readiness and traces across reloads."""
     variables = resolve_bindings(capabilities, environ)
     redactor = Redactor()
     redactor.add(v for scope in variables.values() for v in scope.values())
@@ -116,12 +129,15 @@ def compile_runtime(
     if state is None and (controls or options.control_port is not None):
         state = ControlState(Metrics())
     metrics = state.metrics if state is not None else None
+    if tracing is _NOT_BUILT:
+        tracing = _tracing(controls, options, environ, variables)
     if isinstance(upstream, UpstreamClients):
         clients = upstream
     else:
         clients = UpstreamClients(
-            options.http_client, options.timeouts, shared=upstream, metrics=metrics
-        )
+            options.http_client, options.timeouts, shared=upstream, metrics=metrics,
+            tracing=tracing,
+        )  # fmt: skip
     for _, control in controls[:1]:  # the spec's script settings (one control adapter)
         for key, value in control.scripting or ():
             _apply_script_setting(options, key, value)
@@ -195,13 +211,17 @@ def compile_runtime(
             redactor.add(guard.secrets)
         assert state is not None
         scripting = options.scripting if control.scripting is not None else None
+        traces = tracing.buffer if tracing is not None else None
         rest_apps[port] = Swappable(
-            ControlApp(state, scripting, guard, control.info, control.health, control.metrics)
+            ControlApp(
+                state, scripting, guard, control.info, control.health, control.metrics, traces
+            )
         )
     if options.control_port is not None and not controls:
         assert state is not None
         hosts.setdefault(options.control_port, "127.0.0.1")
-        rest_apps[options.control_port] = Swappable(ControlApp(state, None))
+        traces = tracing.buffer if tracing is not None else None
+        rest_apps[options.control_port] = Swappable(ControlApp(state, None, traces=traces))
     for capability in capabilities:
         for skill_adapter in capability.skill:
             port = options.port_map.get(skill_adapter.port, skill_adapter.port)
@@ -226,6 +246,7 @@ def compile_runtime(
                 build_openapi(title, description, endpoints),
                 forwards.get(port, ()),
                 metrics,
+                tracing,
             )
         )
 
@@ -247,7 +268,39 @@ def compile_runtime(
         ]
         for server in mcp_servers.values():
             server.server_set.metrics = metrics
-    return Runtime(rest_apps, rest_ops, mcp_servers, stdio_servers, clients, redactor, hosts, state)
+    for server in mcp_servers.values():
+        server.server_set.tracing = tracing
+    return Runtime(
+        rest_apps, rest_ops, mcp_servers, stdio_servers, clients, redactor, hosts, state, tracing
+    )
+
+
+def _tracing(
+    controls: Sequence[tuple[Capability, Any]],
+    options: ServeOptions,
+    environ: Mapping[str, str],
+    variables: Mapping[str, Mapping[str, str]],
+) -> Any:
+    """The process's tracing (None when off): the spec's control adapter says, else
+    `--control` (its /traces), else the OTel variables. The SDK is imported only then."""
+    from naftiko_runtime.spec.model import TracingSpec
+
+    spec = controls[0][1].tracing if controls else None
+    has_control = bool(controls)
+    if not controls and options.control_port is not None:
+        spec, has_control = TracingSpec(), True
+    wanted = has_control or any(
+        environ.get(name)
+        for name in ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+    )
+    if not wanted:
+        return None
+    from naftiko_runtime.observability.tracing import activate, build_tracing
+
+    scope = variables[controls[0][0].file] if controls else {}
+    tracing = build_tracing(spec, has_control, environ, scope)
+    activate(tracing)
+    return tracing
 
 
 def _adapter_summary(
@@ -351,6 +404,7 @@ class Reloader:
                 self.options,
                 upstream=self.runtime.upstream,
                 state=self.runtime.state,
+                tracing=self.runtime.tracing,
             )
         except (BindingError, StartupError) as exc:
             log.error("reload rejected: %s; %s", exc, keep)

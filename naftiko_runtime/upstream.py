@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,6 +18,7 @@ import aiohttp
 import yarl
 
 from naftiko_runtime.errors import UpstreamError
+from naftiko_runtime.observability.access import add_upstream_time
 
 STREAM_TYPES = ("text/event-stream",)
 
@@ -482,11 +484,14 @@ class PooledUpstream:
                 f"use; none was free within {self._wait:g} s",
                 operation=request.operation,
             ) from None
+        started = time.perf_counter()
         try:
             reply = await self._inner.send(request)
         except BaseException:
             self._slots.release()
+            add_upstream_time(time.perf_counter() - started)
             raise
+        add_upstream_time(time.perf_counter() - started)
         if reply.stream is None:
             self._slots.release()
         else:
@@ -546,8 +551,10 @@ class UpstreamClients:
         timeouts: Timeouts = Timeouts(),
         shared: Upstream | None = None,
         metrics: Any = None,
+        tracing: Any = None,
     ) -> None:
         self._client = client
+        self._tracing = tracing  # observability.tracing.Tracing: every call a client span
         self._timeouts = timeouts
         self._shared = shared
         self._metrics = metrics  # observability.metrics.Metrics: every call counted and timed
@@ -562,6 +569,10 @@ class UpstreamClients:
                 from naftiko_runtime.observability.metrics import MeteredUpstream
 
                 client = MeteredUpstream(client, namespace, self._metrics)
+            if self._tracing is not None:
+                from naftiko_runtime.observability.tracing import TracedUpstream
+
+                client = TracedUpstream(client, namespace, self._tracing)
             self._by_namespace[namespace] = client
         return self._by_namespace[namespace]
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 
@@ -36,8 +37,10 @@ class ControlApp:
         info: bool = True,
         health: bool = True,
         metrics: bool = True,
+        traces: Any = None,
     ) -> None:
         self.state = state
+        self.traces = traces  # observability.tracing.TraceBuffer
         self.scripting = scripting
         self.guard = guard
         self.routes: dict[str, Callable[[dict[str, Any], Any, Send], Awaitable[None]]] = {}
@@ -50,11 +53,17 @@ class ControlApp:
             self.routes["/metrics"] = self._metrics
         if scripting is not None:
             self.routes["/scripting"] = self._scripting
+        if traces is not None:
+            self.routes["/traces"] = self._traces
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
         if not await admit(scope, receive, send, self.guard):
             return
-        route = self.routes.get(scope["path"].rstrip("/") or "/")
+        path = scope["path"].rstrip("/") or "/"
+        route = self.routes.get(path)
+        if route is None and self.traces is not None and path.startswith("/traces/"):
+            await self._trace(path.removeprefix("/traces/"), send)
+            return
         if route is None:
             await respond_json(
                 send, 404, {"error": {"type": "not_found", "message": "no such endpoint"}}
@@ -86,6 +95,20 @@ class ControlApp:
                 "lastReload": state.last_reload,
             },
         )
+
+    async def _traces(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
+        """Recent trace summaries, newest first, filtered by `operation` (a substring of the
+        root span's name) and `status` (OK or ERROR), as the reference lists them."""
+        query = dict(parse_qsl(scope["query_string"].decode("latin-1")))
+        listing = self.traces.listing(query.get("operation"), query.get("status"))
+        await respond_json(send, 200, listing)
+
+    async def _trace(self, trace_id: str, send: Send) -> None:
+        found = self.traces.trace(trace_id)
+        if found is None:
+            await respond_json(send, 404, {"error": f"Trace not found: {trace_id}"})
+            return
+        await respond_json(send, 200, found)
 
     async def _metrics(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
         body, kind = self.state.metrics.exposition()

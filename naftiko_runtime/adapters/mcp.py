@@ -71,6 +71,7 @@ class McpServerSet:
     prompts: dict[str, McpPrompt] = field(default_factory=dict)
     descriptions: list[str] = field(default_factory=list)
     metrics: Any = None  # observability.metrics.Metrics, when a control plane is served
+    tracing: Any = None  # observability.tracing.Tracing, when on
     _lists: (
         tuple[types.ListToolsResult, types.ListResourcesResult, types.ListPromptsResult] | None
     ) = None
@@ -98,7 +99,9 @@ class McpServerSet:
             return self.lists()[0]
 
         async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
-            return await self.call(params.name, params.arguments or {})
+            if self.tracing is None:
+                return await self.call(params.name, params.arguments or {})
+            return await self._traced_call(ctx, params)
 
         async def list_resources(ctx: Any, params: Any) -> types.ListResourcesResult:
             return self.lists()[1]
@@ -127,6 +130,28 @@ class McpServerSet:
             on_list_prompts=list_prompts,
             on_get_prompt=get_prompt,
         )
+
+    async def _traced_call(
+        self, ctx: Any, params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
+        """An `mcp.tool` span continuing the client's trace: from the request's `_meta`
+        (`traceparent`), else from the HTTP request's headers."""
+        from opentelemetry.trace import StatusCode
+
+        tracing = self.tracing
+        meta = getattr(ctx, "meta", None)
+        if isinstance(meta, dict) and "traceparent" in meta:
+            context = tracing.extract_meta(meta)
+        else:
+            request = getattr(ctx, "request", None)
+            headers = getattr(getattr(request, "headers", None), "raw", None) or []
+            context = tracing.extract_headers(headers)
+        attributes = {"naftiko.adapter.type": "mcp", "naftiko.operation.id": params.name}
+        with tracing.server_span("mcp.tool", context, attributes) as span:
+            result = await self.call(params.name, params.arguments or {})
+            if result.is_error:
+                span.set_status(StatusCode.ERROR)
+            return result
 
     async def call(self, name: str, arguments: dict[str, Any]) -> types.CallToolResult:
         if self.metrics is None or name not in self.tools:

@@ -24,6 +24,10 @@ class SessionBound:
         self.per_client = per_client
         self._live = live
         self._by_client: dict[str, set[str]] = {}
+        self.on_refuse: Callable[[], None] | None = None  # counts refusals (metrics)
+
+    def open_sessions(self) -> int:
+        return len(self._live())
 
     def opens_session(self, scope: dict[str, Any]) -> bool:
         if scope["method"] != "POST":
@@ -54,6 +58,8 @@ class SessionBound:
         return record
 
     async def refuse(self, send: Send) -> None:
+        if self.on_refuse is not None:
+            self.on_refuse()
         await respond_json(
             send,
             429,

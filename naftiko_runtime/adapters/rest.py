@@ -354,6 +354,7 @@ class RestApp:
         openapi: dict[str, Any] | None = None,
         forwards: Sequence[ForwardEndpoint] = (),
         metrics: Any = None,
+        tracing: Any = None,
     ) -> None:
         self.openapi = openapi
         # longest prefix first: /a/b/ wins over /a/
@@ -374,6 +375,8 @@ class RestApp:
             handler = _handler(endpoint, redact)
             if metrics is not None:  # the route template, never a request's values
                 handler = _metered(handler, f"{endpoint.method} {endpoint.path}", metrics)
+            if tracing is not None:
+                handler = _traced(handler, endpoint, tracing)
             if "{" not in endpoint.path:
                 self.static.setdefault(endpoint.path, {})[endpoint.method] = handler
             else:
@@ -382,6 +385,7 @@ class RestApp:
                     dynamic[endpoint.path] = (regex, names, {})
                 dynamic[endpoint.path][2][endpoint.method] = handler
         self.dynamic = list(dynamic.values())
+        self.templates = {regex: path for path, (regex, _, _) in dynamic.items()}
         if openapi is not None:
             document = orjson.dumps(openapi)
 
@@ -410,6 +414,18 @@ class RestApp:
                     values = tuple(v.replace(SLASH_IN_SEGMENT, "/") for v in values)
                 return handlers, dict(zip(names, values, strict=True))
         return None
+
+    def route_of(self, method: str, path: str) -> str:
+        """The route template a path is served by (for access lines), `-` when none."""
+        if path in self.static:
+            return path
+        for regex, _, _ in self.dynamic:
+            if regex.match(path):
+                return self.templates[regex]
+        for forward, _ in self.forwards:
+            if forward.forwarder.matches(path):
+                return forward.forwarder.prefix + "*"
+        return "-"
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -484,10 +500,11 @@ def build_rest_app(
     openapi: dict[str, Any] | None = None,
     forwards: Sequence[ForwardEndpoint] = (),
     metrics: Any = None,
+    tracing: Any = None,
 ) -> RestApp:
     """One ASGI app serving `endpoints` (all REST operations of one port); with `metrics`,
-    every request is counted and timed under its route template."""
-    return RestApp(endpoints, redact, openapi, forwards, metrics)
+    every request is counted and timed under its route template, with `tracing` a span."""
+    return RestApp(endpoints, redact, openapi, forwards, metrics, tracing)
 
 
 def _metered(handler: Handler, name: str, metrics: Any) -> Handler:
@@ -507,6 +524,36 @@ def _metered(handler: Handler, name: str, metrics: Any) -> Handler:
             await handler(scope, receive, watch, params)
         finally:
             metrics.observe("rest", name, status, time.perf_counter() - started)
+
+    return handle
+
+
+def _traced(handler: Handler, endpoint: RestEndpoint, tracing: Any) -> Handler:
+    """A `rest.request` server span per request, as the reference names it, continuing the
+    client's trace (`traceparent`); the route template, never the request's values."""
+    from opentelemetry.trace import StatusCode
+
+    attributes = {
+        "naftiko.adapter.type": "rest",
+        "naftiko.operation.id": f"{endpoint.path} {endpoint.method}",
+        "http.request.method": endpoint.method,
+        "http.route": endpoint.path,
+    }
+
+    async def handle(
+        scope: dict[str, Any], receive: Receive, send: Send, params: dict[str, str]
+    ) -> None:
+        context = tracing.extract_headers(scope["headers"])
+        with tracing.server_span("rest.request", context, attributes) as span:
+
+            async def watch(message: dict[str, Any]) -> None:
+                if message["type"] == "http.response.start":
+                    span.set_attribute("http.response.status_code", message["status"])
+                    if message["status"] >= 500:
+                        span.set_status(StatusCode.ERROR)
+                await send(message)
+
+            await handler(scope, receive, watch, params)
 
     return handle
 

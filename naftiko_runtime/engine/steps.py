@@ -22,6 +22,7 @@ from naftiko_runtime.engine.response import decode_async, failed, status_error
 from naftiko_runtime.engine.values import Value
 from naftiko_runtime.errors import InvocationError, UpstreamError
 from naftiko_runtime.jsonpath import compile_path
+from naftiko_runtime.observability import current
 from naftiko_runtime.spec.index import norm
 from naftiko_runtime.spec.model import OutputField
 from naftiko_runtime.templating import Template
@@ -255,11 +256,9 @@ async def run_stages(
             batch = stage[start : start + limit]
             if len(batch) == 1:
                 step = batch[0]
-                _store(step, await step.run(_params_for(step, state), state), state)
+                _store(step, await _run(step, state), state)
                 continue
-            tasks = [
-                asyncio.ensure_future(step.run(_params_for(step, state), state)) for step in batch
-            ]
+            tasks = [asyncio.ensure_future(_run(step, state)) for step in batch]
             try:
                 results = await asyncio.gather(*tasks)  # the first failure is raised at once
             except BaseException:
@@ -269,6 +268,19 @@ async def run_stages(
                 raise
             for step, value in zip(batch, results, strict=True):
                 _store(step, value, state)
+
+
+async def _run(step: Runner, state: RunState) -> Any:
+    if current.ACTIVE is None:
+        return await step.run(_params_for(step, state), state)
+    kind = type(step).__name__.removesuffix("StepRunner").lower()
+    attributes = {"naftiko.step.name": step.name}
+    if isinstance(step, CallStepRunner):
+        attributes["naftiko.step.call"] = step.call.name
+    elif isinstance(step, LookupStepRunner):
+        attributes["naftiko.step.match"] = step.match
+    with current.step_span(kind, attributes):
+        return await step.run(_params_for(step, state), state)
 
 
 def _params_for(step: Runner, state: RunState) -> dict[str, Any]:

@@ -55,7 +55,18 @@ class Metrics:
         self.reloads = Counter(
             "naftiko_reloads", "Reloads, by outcome", ["outcome"], registry=self.registry
         )
-        self.mcp_sessions = Gauge("naftiko_mcp_tools", "MCP tools served", registry=self.registry)
+        self.mcp_sessions = Gauge(
+            "naftiko_mcp_sessions",
+            "Open handshake-era MCP sessions, by MCP port",
+            ["port"],
+            registry=self.registry,
+        )
+        self.mcp_sessions_refused = Counter(
+            "naftiko_mcp_sessions_refused",
+            "New MCP sessions refused because the client held --mcp-sessions-per-client",
+            ["port"],
+            registry=self.registry,
+        )
 
     def observe(self, adapter: str, operation: str, status: int, seconds: float) -> None:
         outcome = f"{status // 100}xx"

@@ -367,6 +367,18 @@ class ControlAdapter:
     metrics: bool
     scripting: tuple[tuple[str, Any], ...] | None  # management.scripting, as written
     auth: Auth | None = None
+    tracing: TracingSpec | None = None  # observability.traces/exporters (None: disabled)
+
+
+@dataclass(frozen=True, slots=True)
+class TracingSpec:
+    """A control adapter's tracing settings: sampling ratio, propagation format, the /traces
+    ring buffer (None when off) and the OTLP endpoint (a template over the binds)."""
+
+    sampling: float = 1.0
+    propagation: str = "w3c"
+    buffer_size: int | None = 100
+    otlp_endpoint: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -891,6 +903,17 @@ def _control_adapter(expose: dict[str, Any]) -> ControlAdapter:
         ((observability.get("metrics") or {}).get("local") or {}).get("enabled", True) is not False
     )
     scripting = management.get("scripting")
+    traces = observability.get("traces") or {}
+    local = traces.get("local") or {}
+    otlp = (observability.get("exporters") or {}).get("otlp") or {}
+    tracing = None
+    if observability.get("enabled", True) is not False:
+        tracing = TracingSpec(
+            float(traces.get("sampling", 1.0)),
+            str(traces.get("propagation", "w3c")),
+            int(local.get("buffer-size", 100)) if local.get("enabled", True) is not False else None,
+            _str(otlp.get("endpoint")),
+        )
     return ControlAdapter(
         int(expose["port"]),
         _str(expose.get("address")) or "127.0.0.1",
@@ -899,6 +922,7 @@ def _control_adapter(expose: dict[str, Any]) -> ControlAdapter:
         bool(metrics),
         tuple(scripting.items()) if isinstance(scripting, dict) else None,
         _auth(expose["authentication"]) if "authentication" in expose else None,
+        tracing,
     )
 
 

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.fixtures.process import serve_bundled
+from tests.fixtures.upstream import free_port
 
 INITIALIZE = {
     "jsonrpc": "2.0",
@@ -26,11 +27,26 @@ INITIALIZE = {
 HEADERS = {"accept": "application/json, text/event-stream"}
 
 
+CONTROL = free_port()
+
+
 @pytest.fixture(scope="module")
 def mcp_url() -> Iterator[str]:
     limits = ("--mcp-sessions-per-client", "3", "--mcp-session-idle", "1")
-    with serve_bundled(*limits) as (_, urls):
+    with serve_bundled(*limits, "--control", str(CONTROL)) as (_, urls):
         yield urls["mcp"]
+
+
+def metric(name: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(f"http://127.0.0.1:{CONTROL}/metrics", timeout=10).text
+    return sum(
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == name
+    )
 
 
 def open_session(client: httpx.Client, url: str) -> httpx.Response:
@@ -50,6 +66,8 @@ def test_one_client_at_its_bound_does_not_lock_others_out(mcp_url: str) -> None:
         assert "3 open MCP sessions" in refused.json()["error"]["message"]
         served = open_session(other, mcp_url)
         assert served.status_code == 200 and served.headers.get("mcp-session-id")
+        assert metric("naftiko_mcp_sessions") >= 4
+        assert metric("naftiko_mcp_sessions_refused_total") >= 1
 
 
 def test_idle_sessions_expire_and_free_the_bound(mcp_url: str) -> None:
