@@ -4,9 +4,9 @@ A secret is matched character by character, each character as itself or in any e
 runtime produces or an upstream commonly uses when it echoes a request back: percent-encoding
 (`quote` and `quote_plus`, hex digits in either case), JSON string escapes (`\\/`, `\\"`,
 `\\uXXXX` in either case, as Gson writes `=` in base64), mixed freely. Bodies are scanned only
-when one secret's longest run of never-escaped characters occurs in them, or a `\\u` escape
-does (which may stand for any character), so a reply without a secret costs a few substring
-searches.
+when one secret's longest run of never-escaped characters occurs in them, or a backslash
+does (a `\\uXXXX` escape may stand for any character), so a reply without a secret costs a
+few substring searches.
 """
 
 from __future__ import annotations
@@ -75,7 +75,8 @@ class Redactor:
         self._pattern = re.compile("|".join(secret_pattern(s) for s in ordered))
         anchors = [_anchor(s) for s in ordered]
         self._always = any(a is None for a in anchors)
-        self._text_anchors = tuple({a for a in anchors if a is not None} | {"\\u"})
+        # a backslash may start a \\uXXXX escape of any character (one byte: a memchr)
+        self._text_anchors = tuple({a for a in anchors if a is not None} | {"\\"})
         self._anchors = tuple(a.encode() for a in self._text_anchors)
 
     def __call__(self, text: str) -> str:
