@@ -346,8 +346,14 @@ async def serve_runtime(
 
     for child in children:
         loop.add_reader(child.sentinel, child_exited, child)
+
+    def parent_gone() -> None:
+        assert parent_sentinel is not None
+        loop.remove_reader(parent_sentinel)  # at EOF it stays readable: once is enough
+        fail("the parent process is gone")
+
     if parent_sentinel is not None:
-        loop.add_reader(parent_sentinel, lambda: fail("the parent process is gone"))
+        loop.add_reader(parent_sentinel, parent_gone)
 
     reloading: asyncio.Task[None] | None = None
     reload_again = False

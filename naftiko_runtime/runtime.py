@@ -124,12 +124,14 @@ def compile_runtime(
     and `tracing` carry the control plane's metrics, readiness and traces across reloads."""
     variables = resolve_bindings(capabilities, environ)
     redactor = Redactor()
-    redactor.add(v for scope in variables.values() for v in scope.values())
+    # every bound value leaves logs and errors; only credentials leave pass-through bodies
+    redactor.add((v for scope in variables.values() for v in scope.values()), credential=False)
     controls = [(c, a) for c in capabilities for a in c.control]
     if state is None and (controls or options.control_port is not None):
         state = ControlState(Metrics())
     metrics = state.metrics if state is not None else None
-    if tracing is _NOT_BUILT:
+    tracing_given = tracing is not _NOT_BUILT
+    if not tracing_given:
         tracing = _tracing(controls, options, environ, variables)
     if isinstance(upstream, UpstreamClients):
         clients = upstream
@@ -270,6 +272,8 @@ def compile_runtime(
             server.server_set.metrics = metrics
     for server in mcp_servers.values():
         server.server_set.tracing = tracing
+    if not tracing_given:  # the first compile's redactor: reloads add their secrets to it
+        _trace_redaction(tracing, redactor)
     return Runtime(
         rest_apps, rest_ops, mcp_servers, stdio_servers, clients, redactor, hosts, state, tracing
     )
@@ -301,6 +305,11 @@ def _tracing(
     tracing = build_tracing(spec, has_control, environ, scope)
     activate(tracing)
     return tracing
+
+
+def _trace_redaction(tracing: Any, redactor: Redactor) -> None:
+    if tracing is not None:
+        tracing.redact = redactor
 
 
 def _adapter_summary(
@@ -431,7 +440,8 @@ class Reloader:
         for port, server in new.mcp_servers.items():
             self.runtime.mcp_servers[port].server_set.replace_from(server.server_set)
             self.runtime.mcp_servers[port].guard = server.guard
-        self.runtime.redactor.add(new.redactor.secrets)
+        self.runtime.redactor.add(new.redactor.secrets, credential=False)
+        self.runtime.redactor.add(new.redactor.bodies.secrets)
         self._record(True, [])
         operations = sum(len(ops) for ops in new.rest_ops.values())
         tools = sum(server.tool_count for server in new.mcp_servers.values())

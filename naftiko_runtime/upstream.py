@@ -292,11 +292,11 @@ class PyreqwestUpstream:
         if self._client is None:
             from pyreqwest.client import ClientBuilder
 
-            # the total bound is ours (`send`); reqwest's would cut a stream still sending,
-            # its read timeout is the idle bound between two chunks
+            # the total bound is ours (`send`); reqwest's would cut a stream still sending;
+            # its read timeout is only a backstop (the stream idle bound is `_reqwest_chunks`)
             self._client = (
                 ClientBuilder()
-                .read_timeout(timedelta(seconds=self._timeouts.idle))
+                .read_timeout(timedelta(seconds=max(self._timeouts.idle, self._timeouts.total)))
                 .connect_timeout(timedelta(seconds=self._timeouts.connect))
                 .max_connections(self._timeouts.connections)
                 .follow_redirects(False)
@@ -350,12 +350,14 @@ class PyreqwestUpstream:
             return UpstreamReply(
                 response.status,
                 content_type,
-                stream=_reqwest_chunks(streamed, response, request),
+                stream=_reqwest_chunks(streamed, response, request, self._timeouts.idle),
                 headers=headers,
             )
         if content_type.split(";")[0].strip().lower() in STREAM_TYPES and response.status < 300:
             return UpstreamReply(
-                response.status, content_type, stream=_reqwest_chunks(streamed, response, request)
+                response.status,
+                content_type,
+                stream=_reqwest_chunks(streamed, response, request, self._timeouts.idle),
             )
         try:
             body = await _reqwest_read_capped(response, request, self._timeouts.max_body)
@@ -401,18 +403,20 @@ async def _reqwest_read_capped(response: Any, request: UpstreamRequest, limit: i
 
 
 async def _reqwest_chunks(
-    streamed: Any, response: Any, request: UpstreamRequest
+    streamed: Any, response: Any, request: UpstreamRequest, idle: float
 ) -> AsyncIterator[bytes]:
+    """The stream as it comes, cut when the upstream is silent for `idle` seconds."""
     from pyreqwest import exceptions as errors
 
     reader = response.body_reader  # chunks as they arrive: no buffering of event streams
     try:
         while True:
-            chunk = await reader.read_chunk()
+            async with asyncio.timeout(idle):
+                chunk = await reader.read_chunk()
             if chunk is None:
                 return
             yield bytes(chunk)
-    except (errors.RequestTimeoutError, errors.ReadTimeoutError):
+    except (TimeoutError, errors.RequestTimeoutError, errors.ReadTimeoutError):
         raise _stalled(request) from None
     except errors.PyreqwestError:
         raise _connect(request, "the stream was cut") from None
@@ -559,6 +563,11 @@ class _Releasing:
     def __init__(self, stream: AsyncIterator[bytes], slots: asyncio.Semaphore) -> None:
         self._stream = stream
         self._slots: asyncio.Semaphore | None = slots
+
+    def __del__(self) -> None:  # a consumer that dropped the stream unclosed: no slot lost
+        slots, self._slots = self._slots, None
+        if slots is not None:
+            slots.release()
 
     def __aiter__(self) -> _Releasing:
         return self

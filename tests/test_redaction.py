@@ -61,3 +61,24 @@ def test_a_secret_split_across_stream_chunks(redactor: Redactor, size: int) -> N
 def test_a_stream_without_secrets_is_not_held_back(redactor: Redactor) -> None:
     scrub = redactor.stream()
     assert scrub.feed(b"data: hello\n\n") == b"data: hello\n\n"
+
+
+def test_a_long_token_is_redacted_in_streams_without_recursion() -> None:
+    """A 2 KB bearer token (a JWT, a cloud session token) split across stream chunks."""
+    token = "eyJ" + "a1B2c3D4" * 256
+    redactor = Redactor()
+    redactor.add([token])
+    data = f"data: {token}\n\ndata: %41 \\u0041 ok\n\n".encode()
+    scrub = redactor.stream()
+    out = [scrub.feed(data[i : i + 700]) for i in range(0, len(data), 700)]
+    assert b"".join(out) + scrub.flush() == b"data: ***\n\ndata: %41 \\u0041 ok\n\n"
+
+
+@pytest.mark.parametrize(
+    "form",
+    ["abc%7Edefgh123", "abc%7edefgh123", "p&amp;ss~w0rd", "p&#38;ss~w0rd"],
+)
+def test_tilde_and_markup_forms(form: str) -> None:
+    redactor = Redactor()
+    redactor.add(["abc~defgh123", "p&ss~w0rd"])
+    assert redactor(f"<fault>{form}</fault>") == "<fault>***</fault>"

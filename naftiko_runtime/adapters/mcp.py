@@ -185,7 +185,7 @@ class McpServerSet:
             log.exception("tool %s failed: %s", name, self.redact(repr(exc)))
             return _error("internal error; see the server log")
         text = jsoncodec.dumps(data).decode() if data is not None else "null"
-        redacted = self.redact(text)
+        redacted = self.redact.bodies(text)
         if redacted != text:  # an upstream 2xx echoing a secret
             text = redacted
             try:
@@ -259,11 +259,24 @@ class McpHttpServer:
             return
         bound = self.sessions
         if bound is not None and scope["type"] == "http" and bound.opens_session(scope):
+            first = await receive()  # is it an `initialize`? (stateless calls open nothing)
+            receive = _replaying(first, receive)
+            if b'"initialize"' not in first.get("body", b""):
+                await self._serve(scope, receive, send)
+                return
             client = (scope.get("client") or ("?",))[0]
             if not bound.admits(client):
                 await bound.refuse(send)
                 return
-            send = bound.recording(client, send)
+            record, finish = bound.recording(client, send)
+            try:
+                await self._serve(scope, receive, record)
+            finally:
+                finish()
+            return
+        await self._serve(scope, receive, send)
+
+    async def _serve(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"] == "/":
             # the port's root is the endpoint too, as the reference and Naftiko client
             # configurations use it
@@ -273,6 +286,19 @@ class McpHttpServer:
     @property
     def tool_count(self) -> int:
         return len(self.server_set.tools)
+
+
+def _replaying(first: dict[str, Any], receive: Any) -> Any:
+    """`receive` that gives `first` (already read) once, then reads on."""
+    pending = [first]
+
+    async def replay() -> dict[str, Any]:
+        if pending:
+            return pending.pop()
+        message: dict[str, Any] = await receive()
+        return message
+
+    return replay
 
 
 def _error(message: str) -> types.CallToolResult:
@@ -341,14 +367,20 @@ async def _collect(result: CallResult) -> Any:
         except (ValueError, RecursionError):
             events.append(data.decode("utf-8", "replace"))
 
-    async for chunk in result.stream:
-        size += len(chunk)
-        if size > MAX_STREAM_BYTES:
-            raise UpstreamError(
-                "bad_response", "stream too large for a tool result", operation="stream"
-            )
-        for data in decoder.feed(chunk):
-            add(data)
+    stream = result.stream
+    try:
+        async for chunk in stream:
+            size += len(chunk)
+            if size > MAX_STREAM_BYTES:
+                raise UpstreamError(
+                    "bad_response", "stream too large for a tool result", operation="stream"
+                )
+            for data in decoder.feed(chunk):
+                add(data)
+    finally:  # an early end still closes the upstream stream (and frees its pool slot)
+        closer = getattr(stream, "aclose", None)
+        if closer is not None:
+            await closer()
     for data in decoder.close():
         add(data)
     return {"events": events}

@@ -24,6 +24,7 @@ class SessionBound:
         self.per_client = per_client
         self._live = live
         self._by_client: dict[str, set[str]] = {}
+        self._opening: dict[str, int] = {}  # session-less requests in flight, per client
         self.on_refuse: Callable[[], None] | None = None  # counts refusals (metrics)
 
     def open_sessions(self) -> int:
@@ -35,27 +36,46 @@ class SessionBound:
         return not any(key == SESSION_HEADER for key, _ in scope["headers"])
 
     def admits(self, client: str) -> bool:
+        """Whether `client` may open one more session; when it may, the attempt is counted
+        until `done` (so concurrent openings cannot pass the bound together)."""
         sessions = self._by_client.get(client)
-        if not sessions:
-            return True
-        live = self._live()
-        sessions.intersection_update(live)
-        if not sessions:
-            del self._by_client[client]
-            return True
-        return len(sessions) < self.per_client
+        if sessions:
+            sessions.intersection_update(self._live())
+            if not sessions:
+                del self._by_client[client]
+        held = len(sessions or ()) + self._opening.get(client, 0)
+        if held >= self.per_client:
+            return False
+        self._opening[client] = self._opening.get(client, 0) + 1
+        return True
 
-    def recording(self, client: str, send: Send) -> Send:
-        """`send`, noting the session id the SDK hands this client, if any."""
+    def done(self, client: str) -> None:
+        left = self._opening.get(client, 1) - 1
+        if left:
+            self._opening[client] = left
+        else:
+            self._opening.pop(client, None)
+
+    def recording(self, client: str, send: Send) -> tuple[Send, Callable[[], None]]:
+        """`send`, noting the session id the SDK hands this client (the opening attempt
+        ends there: the SDK may keep the request running), and a `finish` for when no
+        answer came at all."""
+        open_attempt = [True]
+
+        def finish() -> None:
+            if open_attempt[0]:
+                open_attempt[0] = False
+                self.done(client)
 
         async def record(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 for key, value in message.get("headers") or []:
                     if key.lower() == SESSION_HEADER:
                         self._by_client.setdefault(client, set()).add(value.decode("latin-1"))
+                finish()
             await send(message)
 
-        return record
+        return record, finish
 
     async def refuse(self, send: Send) -> None:
         if self.on_refuse is not None:

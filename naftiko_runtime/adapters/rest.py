@@ -27,7 +27,7 @@ from naftiko_runtime.engine.result import Operation
 from naftiko_runtime.engine.scripting import ScriptError
 from naftiko_runtime.errors import InvocationError, UpstreamError
 from naftiko_runtime.jsonpath import compile_path
-from naftiko_runtime.redaction import Redactor
+from naftiko_runtime.redaction import Redactor, is_text
 from naftiko_runtime.spec.index import norm
 
 log = logging.getLogger("naftiko_runtime.rest")
@@ -74,8 +74,11 @@ def error_reply(exc: Exception, redact: Redactor) -> tuple[int, bytes, bytes]:
         )
     if isinstance(exc, UpstreamError):
         if exc.kind == "status" and exc.upstream_status is not None and exc.upstream_status < 500:
-            text = redact.redact_bytes(exc.body)[:MAX_ERROR_BODY] if exc.body else b""
             kind = (exc.content_type or "application/json").split(";")[0].encode()
+            body = exc.body or b""
+            if body and is_text(kind.decode("latin-1")):
+                body = redact.bodies.redact_bytes(body)
+            text = body[:MAX_ERROR_BODY]
             return exc.upstream_status, kind, text
         payload = exc.to_json()
         payload["error"]["message"] = redact(exc.message)
@@ -170,6 +173,7 @@ def _handler(endpoint: RestEndpoint, redact: Redactor) -> Handler:
     cookie_names = set(by_location.get("cookie", []))
 
     guard = endpoint.guard
+    bodies = redact.bodies
 
     async def handle(
         scope: dict[str, Any], receive: Receive, send: Send, params: dict[str, str]
@@ -206,14 +210,20 @@ def _handler(endpoint: RestEndpoint, redact: Redactor) -> Handler:
             return
         if result.stream is not None:
             await _stream(
-                send, result.status, result.content_type, result.stream, operation.name, redact
+                send,
+                result.status,
+                result.content_type,
+                result.stream,
+                operation.name,
+                redact,
+                gone=receive,  # the body is read: the next message can only be a disconnect
             )
             return
         if result.raw == b"" and result.shaped is None:
             await send({"type": "http.response.start", "status": result.status, "headers": []})
             await send({"type": "http.response.body", "body": b""})
             return
-        await _respond(send, result.status, redact.redact_bytes(result.body()))
+        await _respond(send, result.status, bodies.redact_bytes(result.body()))
 
     return handle
 
@@ -286,8 +296,11 @@ async def _stream(
     name: str,
     redact: Redactor,
     headers: list[tuple[bytes, bytes]] | None = None,
+    gone: Receive | None = None,
 ) -> None:
-    """Pass chunks through as they come (redacted). A failure mid-stream is logged and shown:
+    """Pass chunks through as they come (redacted). With `gone` (the request's `receive`,
+    its body already read), a client that disconnects ends the upstream stream at once
+    instead of it being read to its end for nobody. A failure mid-stream is logged and shown:
     an event stream ends with an `event: error` carrying the error JSON, any other stream is
     cut without its terminating chunk, so no client mistakes it for a complete body.
     `headers` replaces the event-stream defaults (a forwarded reply keeps its own)."""
@@ -298,17 +311,35 @@ async def _stream(
             (b"x-accel-buffering", b"no"),
         ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
-    scrub = redact.stream()
+    scrub = redact.bodies.stream() if is_text(content_type) else None
+    watcher = asyncio.ensure_future(_on_disconnect(gone)) if gone is not None else None
+    streaming = [True]
+    if watcher is not None:
+        task = asyncio.current_task()
+
+        def client_gone(w: asyncio.Future[None]) -> None:
+            if streaming[0] and not w.cancelled() and task is not None:
+                task.cancel()
+
+        watcher.add_done_callback(client_gone)
     try:
         async for chunk in stream:
-            chunk = scrub.feed(chunk)
+            if scrub is not None:
+                chunk = scrub.feed(chunk)
             if chunk:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        rest = scrub.flush()
+        rest = scrub.flush() if scrub is not None else b""
         if rest:
             await send({"type": "http.response.body", "body": rest, "more_body": True})
     except OSError:  # the client went away
         pass
+    except asyncio.CancelledError:
+        if watcher is None or not watcher.done() or watcher.cancelled():
+            raise  # a shutdown, not the client leaving
+        current = asyncio.current_task()
+        if current is not None:
+            current.uncancel()
+        return
     except Exception as exc:  # the status is sent already: say why in the stream and the log
         log.warning("stream from %s ended early: %s", name, redact(str(exc)))
         if not content_type.lower().startswith("text/event-stream"):
@@ -317,10 +348,18 @@ async def _stream(
         event = b"event: error\ndata: " + payload + b"\n\n"
         await send({"type": "http.response.body", "body": event, "more_body": True})
     finally:
+        streaming[0] = False
+        if watcher is not None and not watcher.done():
+            watcher.cancel()
         closer = getattr(stream, "aclose", None)
         if closer is not None:
             await closer()
     await send({"type": "http.response.body", "body": b""})
+
+
+async def _on_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 _PARAM = re.compile(r"\{([^{}]+)\}")
@@ -598,11 +637,14 @@ def _forward_handler(endpoint: ForwardEndpoint, redact: Redactor) -> Handler:
             await _respond(send, status, payload, kind)
             return
         if reply.stream is None:
-            scrubbed = redact.redact_bytes(reply.body)
+            scrubbed = reply.body
+            if is_text(reply.content_type):
+                scrubbed = redact.bodies.redact_bytes(reply.body)
             await _respond(send, reply.status, scrubbed, reply.content_type.encode("latin-1"))
             return
         out_headers = [
-            (k.lower().encode("latin-1"), redact(v).encode("latin-1"))  # a Location too
+            # redacted (a Location too); raw bytes back as they came (not always latin-1)
+            (k.lower().encode("latin-1"), redact(v).encode("utf-8", "surrogateescape"))
             for k, v in reply.headers or []
             if k.lower() in REPLY_HEADERS
         ]
@@ -624,8 +666,11 @@ async def _request_stream(receive: Receive, limit: int) -> AsyncIterator[bytes]:
     total = 0
     while True:
         message = await receive()
-        if message["type"] == "http.disconnect":
-            return
+        if message["type"] == "http.disconnect":  # cut short: never a complete body upstream
+            raise InvocationError(
+                "the client went away before its body was complete",
+                [{"name": "body", "problem": "incomplete"}],
+            )
         chunk = message.get("body", b"")
         total += len(chunk)
         if total > limit:

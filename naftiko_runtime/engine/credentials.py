@@ -19,10 +19,12 @@ class OutboundAuth:
     headers: tuple[tuple[str, str], ...] = ()
     query: tuple[tuple[str, str], ...] = ()
     digest: tuple[str, str] | None = None
+    passwords: tuple[str, ...] = ()  # what a header was derived from (basic's password)
 
     @property
     def secrets(self) -> list[str]:
         values = [value for _, value in self.headers] + [value for _, value in self.query]
+        values.extend(self.passwords)
         for _, value in self.headers:
             scheme, _, credential = value.partition(" ")
             if scheme in ("Bearer", "Basic") and credential:
@@ -48,7 +50,7 @@ def compile_auth(auth: Auth | None, variables: Mapping[str, str]) -> OutboundAut
     if auth.type == "basic":
         user_pass = f"{render(auth.username)}:{render(auth.password)}".encode()
         basic = "Basic " + base64.b64encode(user_pass).decode()
-        return OutboundAuth(headers=(("Authorization", basic),))
+        return OutboundAuth(headers=(("Authorization", basic),), passwords=(render(auth.password),))
     if auth.type == "apikey":
         pair = ((render(auth.key) or "X-API-Key", render(auth.value)),)
         if auth.placement == "query":

@@ -14,5 +14,7 @@ ACTIVE: Any = None  # observability.tracing.Tracing
 def step_span(kind: str, attributes: dict[str, Any]) -> Iterator[None]:
     """A span around one orchestration step, named as the reference names it (`step.call`,
     `step.lookup`, `step.script`); call only when ACTIVE is set."""
-    with ACTIVE.tracer.start_as_current_span(f"step.{kind}", attributes=attributes):
+    with ACTIVE.tracer.start_as_current_span(
+        f"step.{kind}", attributes=attributes, record_exception=False
+    ):
         yield

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -119,6 +119,7 @@ class Tracing:
             self.provider.add_span_processor(self.buffer)
         self.tracer = self.provider.get_tracer("naftiko_runtime", __version__)
         self.propagator: TextMapPropagator = _propagator(spec.propagation)
+        self.redact: Callable[[str], str] = lambda text: text  # the runtime's redactor
 
     def extract_headers(self, headers: Iterable[tuple[bytes, bytes]]) -> Context:
         carrier = {
@@ -145,7 +146,11 @@ class Tracing:
         self, name: str, context: Context, attributes: dict[str, Any]
     ) -> Iterator[trace.Span]:
         with self.tracer.start_as_current_span(
-            name, context=context, kind=SpanKind.SERVER, attributes=attributes
+            name,
+            context=context,
+            kind=SpanKind.SERVER,
+            attributes=attributes,
+            record_exception=False,  # an exception's text may hold a value: never exported
         ) as span:
             yield span
 
@@ -203,13 +208,17 @@ class TracedUpstream:
     async def send(self, request: UpstreamRequest) -> UpstreamReply:
         attributes = {
             "http.request.method": request.method,
-            "url.full": request.url.split("?", 1)[0],  # never the query: it may hold a key
+            # never the query (it may hold a key); the path redacted (it may hold a token)
+            "url.full": self.tracing.redact(request.url.split("?", 1)[0]),
             "naftiko.namespace": self.namespace,
             "naftiko.operation.id": request.operation,
         }
         tracer = self.tracing.tracer
         with tracer.start_as_current_span(
-            f"http.client.{request.method}", kind=SpanKind.CLIENT, attributes=attributes
+            f"http.client.{request.method}",
+            kind=SpanKind.CLIENT,
+            attributes=attributes,
+            record_exception=False,
         ) as span:
             self.tracing.inject(request.headers)
             try:

@@ -30,6 +30,7 @@ binds:
       API_KEY: API_KEY
       USER_NAME: USER_NAME
       USER_PASS: USER_PASS
+      PAGE_SIZE: PAGE_SIZE
 capability:
   consumes:
     - type: http
@@ -192,9 +193,9 @@ def served(
 ) -> Iterator[dict[str, Any]]:
     spec = tmp_path_factory.mktemp("hostile") / "hostile.yaml"
     spec.write_text(SPEC)
-    replies = {**ECHOES, **BASIC_ECHOES, **FAULTS}
+    replies = {**ECHOES, **BASIC_ECHOES, **FAULTS, "page": lambda h: _json("200 OK", PAGE)}
     rest, mcp = free_port(), free_port()
-    env = {"API_KEY": KEY, "USER_NAME": USER, "USER_PASS": PASSWORD}
+    env = {"API_KEY": KEY, "USER_NAME": USER, "USER_PASS": PASSWORD, "PAGE_SIZE": "1000"}
     with raw_upstream(replies) as base:
         args = [str(spec), "--upstream", f"*={base}", "--http-client", request.param]
         args += ["--port", f"8080={rest}", "--port", f"9090={mcp}", "--timeout", "5"]
@@ -203,6 +204,16 @@ def served(
             urls = {"rest": f"http://127.0.0.1:{rest}", "mcp": f"http://127.0.0.1:{mcp}/mcp"}
             process.wait_ready(urls["rest"] + "/openapi.json")
             yield {**urls, "process": process}
+
+
+PAGE = '{"limit": 1000, "items": []}'
+
+
+def test_a_bound_value_that_is_no_credential_stays_in_bodies(served: dict[str, Any]) -> None:
+    """Only credentials leave pass-through bodies: `PAGE_SIZE=1000` is bound but is not
+    authentication, so an upstream's `{"limit": 1000}` stays valid JSON."""
+    reply = httpx.get(f"{served['rest']}/f/page", timeout=10)
+    assert reply.json() == {"limit": 1000, "items": []}
 
 
 def _leaks(text: str) -> list[str]:

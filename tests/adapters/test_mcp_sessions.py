@@ -60,7 +60,9 @@ def client_from(address: str) -> httpx.Client:
 def test_one_client_at_its_bound_does_not_lock_others_out(mcp_url: str) -> None:
     with client_from("127.0.0.1") as greedy, client_from("127.0.0.2") as other:
         opened = [open_session(greedy, mcp_url) for _ in range(3)]
-        assert all(r.status_code == 200 and r.headers.get("mcp-session-id") for r in opened)
+        assert all(r.status_code == 200 and r.headers.get("mcp-session-id") for r in opened), [
+            (r.status_code, r.text[:200]) for r in opened
+        ]
         refused = open_session(greedy, mcp_url)
         assert refused.status_code == 429
         assert "3 open MCP sessions" in refused.json()["error"]["message"]
@@ -83,3 +85,18 @@ def test_idle_sessions_expire_and_free_the_bound(mcp_url: str) -> None:
             if status == 200:
                 break
         assert status == 200  # the idle ones were closed by --mcp-session-idle
+
+
+def test_concurrent_openings_cannot_pass_the_bound_together(mcp_url: str) -> None:
+    import asyncio
+
+    async def burst() -> list[int]:
+        transport = httpx.AsyncHTTPTransport(local_address="127.0.0.4")
+        async with httpx.AsyncClient(transport=transport, timeout=10) as client:
+            replies = await asyncio.gather(
+                *(client.post(mcp_url, json=INITIALIZE, headers=HEADERS) for _ in range(12))
+            )
+        return [r.status_code for r in replies]
+
+    statuses = asyncio.run(burst())
+    assert statuses.count(200) <= 3 and statuses.count(429) >= 9, statuses

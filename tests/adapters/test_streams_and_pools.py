@@ -5,6 +5,7 @@ request finding the pool full gets a fast 503, and a digest namespace is challen
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -174,3 +175,14 @@ def test_a_digest_namespace_is_challenged_once(served: dict[str, Any]) -> None:
         reply = httpx.get(served["url"] + "/items", timeout=10)
         assert reply.status_code == 200 and reply.json() == {"ok": "digest"}
     assert served["upstream"].challenges - before <= 1
+
+
+def test_a_client_leaving_a_stream_frees_its_upstream_connection(served: dict[str, Any]) -> None:
+    """With one connection per namespace: a client that reads one event of a 2 s stream and
+    leaves must not hold the connection for the rest of it (the next call would be a 503)."""
+    with httpx.Client(timeout=10) as client:
+        with client.stream("GET", served["url"] + "/stream/long") as reply:
+            next(reply.iter_lines())
+    time.sleep(0.3)
+    again = httpx.get(served["url"] + "/stream/long", timeout=10)
+    assert again.status_code == 200, again.text
