@@ -234,3 +234,44 @@ def test_the_cli_prints_recent_traces(traced: dict[str, Any]) -> None:
         check=True,
     ).stdout
     assert all(t["status"] == "OK" for t in json.loads(as_json)["traces"])
+
+
+def test_the_standard_otel_variable_turns_tracing_on_without_a_control_adapter(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    receiver, upstream = OtlpReceiver(), RecordingUpstream()
+    spec_text = SPEC.split("    - type: control")[0]
+    with running(receiver) as otlp, running(upstream) as base:
+        spec = tmp_path_factory.mktemp("otel-env") / "traced.yaml"
+        spec.write_text(spec_text)
+        rest = free_port()
+        args = [str(spec), "--upstream", f"api={base}", "--port", f"8080={rest}"]
+        args += ["--port", f"9090={free_port()}"]
+        env = {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"{otlp}/v1/traces"}
+        with ServeProcess(args, env=env) as process:
+            process.wait_ready(f"http://127.0.0.1:{rest}/openapi.json")
+            trace_id = "2af7651916cd43dd8448eb211c80319e"
+            traceparent = f"00-{trace_id}-d7ad6b7169203333-01"
+            httpx.get(f"http://127.0.0.1:{rest}/users", headers={"traceparent": traceparent})
+            names = {s["name"] for s in receiver.of_trace(trace_id, 2)}
+    assert names >= {"rest.request", "http.client.GET"}
+
+
+def test_without_configuration_nothing_is_traced(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """No control adapter, no OTel variable: tracing is off and nothing is wrapped, so no
+    trace context reaches the upstream."""
+    upstream = RecordingUpstream()
+    with running(upstream) as base:
+        spec = tmp_path_factory.mktemp("untraced") / "untraced.yaml"
+        spec.write_text(SPEC.split("    - type: control")[0])
+        rest = free_port()
+        args = [str(spec), "--upstream", f"api={base}", "--port", f"8080={rest}"]
+        with ServeProcess([*args, "--port", f"9090={free_port()}"]) as process:
+            process.wait_ready(f"http://127.0.0.1:{rest}/openapi.json")
+            reply = httpx.get(
+                f"http://127.0.0.1:{rest}/users", headers={"traceparent": TRACEPARENT}
+            )
+            assert reply.status_code == 200
+    assert "traceparent" not in upstream.seen[-1].headers
