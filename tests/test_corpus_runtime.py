@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from naftiko_runtime.cli import _AnyValue
 from naftiko_runtime.engine.call import CallOperation
@@ -15,7 +16,7 @@ from naftiko_runtime.errors import StartupError
 from naftiko_runtime.runtime import ServeOptions, compile_runtime
 from naftiko_runtime.spec.load import expand_paths, load_paths
 from naftiko_runtime.upstream import UpstreamReply, UpstreamRequest
-from tests.conftest import CORPUS
+from tests.conftest import CAPABILITIES, CORPUS
 
 pytestmark = [
     pytest.mark.anyio,
@@ -64,7 +65,8 @@ class Recorder:
 
 async def test_every_corpus_operation_and_tool_runs(capsys: pytest.CaptureFixture[str]) -> None:
     counts = {"files": 0, "rest": 0, "tools": 0, "orchestrated": 0, "unservable": 0}
-    for path in expand_paths([CORPUS]):
+    counts["typed"] = 0
+    for path in expand_paths([CORPUS, CAPABILITIES]):
         result = load_paths([path])
         if not result.ok or not result.capabilities:
             continue
@@ -108,10 +110,20 @@ async def test_every_corpus_operation_and_tool_runs(capsys: pytest.CaptureFixtur
                 outcome = await server.call(name, arguments)
                 assert outcome.is_error is False, (path.name, name, outcome.content)
                 counts["tools"] += 1
+                declared = entry.tool.output_schema
+                if declared is not None:  # structured output validates against it
+                    Draft202012Validator.check_schema(declared)
+                    assert declared["type"] == "object", (path.name, name)
+                    errors = list(
+                        Draft202012Validator(declared).iter_errors(outcome.structured_content)
+                    )
+                    assert errors == [], (path.name, name, declared, outcome.structured_content)
+                    counts["typed"] += 1
     with capsys.disabled():
         print(
             f"\ncorpus runtime: {counts['files']} capabilities, {counts['rest']} REST "
             f"operations ({counts['orchestrated']} orchestrated) and {counts['tools']} MCP tools "
-            f"called; {counts['unservable']} not servable here (missing script files)"
+            f"called ({counts['typed']} with an outputSchema their result validates against); "
+            f"{counts['unservable']} not servable here (missing script files)"
         )
     assert counts["files"] >= 80 and counts["rest"] >= 300 and counts["tools"] >= 300

@@ -28,6 +28,7 @@ from naftiko_runtime.adapters.mcp_sessions import SessionBound
 from naftiko_runtime.adapters.sse import EventStreamDecoder
 from naftiko_runtime.binding import Redactor
 from naftiko_runtime.engine.inputs import input_schema
+from naftiko_runtime.engine.outputs import tool_output_schema
 from naftiko_runtime.engine.result import CallResult, Operation
 from naftiko_runtime.errors import InvocationError, NaftikoError, StartupError, UpstreamError
 from naftiko_runtime.spec.model import (
@@ -51,6 +52,7 @@ class _ToolEntry:
     tool: types.Tool
     operation: Operation
     accepted: frozenset[str]
+    wrap: bool = False  # the outputSchema wraps results as {"result": ...}
 
 
 @dataclass
@@ -192,7 +194,7 @@ class McpServerSet:
                 data = jsoncodec.loads(redacted)
             except ValueError:  # a match spanned JSON syntax: keep the text only
                 data = redacted
-        structured = data if isinstance(data, dict) else {"result": data}
+        structured = data if isinstance(data, dict) and not entry.wrap else {"result": data}
         return types.CallToolResult(
             content=[types.TextContent(type="text", text=text)],
             structured_content=structured,
@@ -426,16 +428,19 @@ def _add_adapter(
             if tool.label is not None or any(h is not None for h in declared)
             else None  # no empty annotations object, as the reference lists tools
         )
+        output_schema, wrap = tool_output_schema(tool.invocation)
         target.tools[tool.name] = _ToolEntry(
             types.Tool(
                 name=tool.name,
                 title=tool.label,
                 description=tool.description,
                 input_schema=input_schema(inputs),
+                output_schema=output_schema,
                 annotations=annotations,
             ),
             operation,
             frozenset(i.name for i in inputs),
+            wrap,
         )
     for resource in adapter.resources:
         reader = (

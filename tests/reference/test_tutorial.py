@@ -343,3 +343,19 @@ def test_skill_catalog_and_detail(step: int) -> None:
         expected = {"create-voyage", "get-voyage-manifest"} if step == 11 else {"create-voyage"}
         assert {t["name"] for t in voyage["tools"]} == expected
         assert httpx.get(base + "/skills/nope", timeout=10).status_code == 404
+
+
+async def test_orchestrated_tools_advertise_an_output_schema_their_results_meet() -> None:
+    """Beyond the reference: a tool with declared outputs lists an `outputSchema` derived
+    from them, and the official client's structured result validates against it."""
+    from jsonschema import Draft202012Validator
+
+    with tutorial(step_file(11)) as served:
+        async with served.client() as client:
+            tools = {t.name: t for t in (await client.list_tools()).tools}
+            schema = tools["get-voyage-manifest"].output_schema
+            assert schema is not None and schema["type"] == "object"
+            assert {"voyageId", "ship", "crew", "cargo"} <= set(schema["properties"])
+            assert schema["properties"]["crew"]["type"] == ["array", "null"]
+            result = await client.call_tool("get-voyage-manifest", {"voyageId": "VOY-2026-042"})
+    assert list(Draft202012Validator(schema).iter_errors(result.structured_content)) == []
