@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 from urllib.parse import unquote, urlparse
 
 from mcp import types
@@ -42,6 +42,7 @@ from naftiko_runtime.templating import Template
 log = logging.getLogger("naftiko_runtime.mcp")
 
 MCP_PATH = "/mcp"
+LIST_TTL_MS = 60_000
 MAX_STREAM_BYTES = 4 * 1024 * 1024
 MAX_BINARY_BYTES = 16 * 1024 * 1024
 Compile = Callable[[Capability, AnyInvocation, tuple[str, ...]], Operation]
@@ -74,6 +75,7 @@ class McpServerSet:
     descriptions: list[str] = field(default_factory=list)
     metrics: Any = None  # observability.metrics.Metrics, when a control plane is served
     tracing: Any = None  # observability.tracing.Tracing, when on
+    private: bool = False  # the endpoint is authenticated: cached lists stay per client
     _lists: (
         tuple[types.ListToolsResult, types.ListResourcesResult, types.ListPromptsResult] | None
     ) = None
@@ -131,7 +133,26 @@ class McpServerSet:
             on_read_resource=read_resource,
             on_list_prompts=list_prompts,
             on_get_prompt=get_prompt,
+            cache_hints=self.cache_hints(),
         )
+
+    def cache_hints(self) -> dict[Any, Any]:
+        """Freshness hints for 2026-07-28 clients: the lists (tools, resources, templates,
+        prompts, discovery) change only on a reload, so they are fresh for LIST_TTL_MS,
+        shared across clients unless the endpoint is authenticated. Results that call an
+        upstream (`resources/read`) are never fresh: the upstream decides."""
+        from mcp.server.caching import CacheHint
+
+        scope: Literal["public", "private"] = "private" if self.private else "public"
+        listed = CacheHint(ttl_ms=LIST_TTL_MS, scope=scope)
+        return {
+            "tools/list": listed,
+            "prompts/list": listed,
+            "resources/list": listed,
+            "resources/templates/list": listed,
+            "server/discover": listed,
+            "resources/read": CacheHint(ttl_ms=0, scope="private"),
+        }
 
     async def _traced_call(
         self, ctx: Any, params: types.CallToolRequestParams
@@ -499,6 +520,7 @@ def build_mcp_servers(
             _add_adapter(server_set, capability, adapter, compile_op)
     servers = {}
     for port, server_set in by_port.items():
+        server_set.private = guards[port][0] is not None
         server = server_set.server()
         app = server.streamable_http_app(
             streamable_http_path=MCP_PATH,

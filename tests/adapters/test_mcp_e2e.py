@@ -279,3 +279,13 @@ async def test_stream_results_read_crlf_events_and_keep_an_unterminated_last_one
             )
     assert result.is_error is False
     assert result.structured_content["events"] == [{"n": 1}, {"n": 2}, {"n": 3}]
+
+
+async def test_lists_carry_freshness_hints_for_2026_clients(letta: dict[str, str]) -> None:
+    """2026-07-28 clients get `ttlMs`/`cacheScope` on the lists (they change only on a
+    reload), shared (`public`) on an endpoint without authentication."""
+    async with Client(letta["mcp"]) as client:
+        tools = await client.list_tools()
+        prompts = await client.list_prompts()
+    assert (tools.ttl_ms, tools.cache_scope) == (60_000, "public")
+    assert (prompts.ttl_ms, prompts.cache_scope) == (60_000, "public")

@@ -352,7 +352,9 @@ async def test_orchestrated_tools_advertise_an_output_schema_their_results_meet(
 
     with tutorial(step_file(11)) as served:
         async with served.client() as client:
-            tools = {t.name: t for t in (await client.list_tools()).tools}
+            listed = await client.list_tools()
+            assert listed.cache_scope == "private"  # an authenticated endpoint: per client
+            tools = {t.name: t for t in listed.tools}
             schema = tools["get-voyage-manifest"].output_schema
             assert schema is not None and schema["type"] == "object"
             assert {"voyageId", "ship", "crew", "cargo"} <= set(schema["properties"])
