@@ -593,7 +593,9 @@ def _serve(
         from naftiko_runtime.adapters.mcp import serve_stdio
         from naftiko_runtime.process import background_servers
 
-        return serve_stdio(runtime, stderr, background_servers(extra, options))
+        return serve_stdio(
+            runtime, stderr, background_servers(extra, options), options.grace_seconds
+        )
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
     try:

@@ -543,7 +543,55 @@ def _live_sessions(server: Server[Any]) -> Callable[[], Collection[str]]:
     return live
 
 
-def serve_stdio(runtime: Any, stderr: TextIO, background: Sequence[Any] = ()) -> int:
+async def _run_draining(server: Server[Any], read: Any, write: Any, grace: float) -> None:
+    """`server.run` over stdio, except that the end of input waits (up to `grace` seconds)
+    until every request already read is answered: a client that writes its requests and
+    closes stdin gets every answer (the SDK would cancel those still running)."""
+    import anyio
+
+    to_server, from_client = anyio.create_memory_object_stream[Any](64)
+    to_client, from_server = anyio.create_memory_object_stream[Any](64)
+    pending = 0
+    answered = anyio.Event()
+
+    def kind(item: Any) -> tuple[bool, bool]:
+        message = getattr(item, "message", item)
+        root = getattr(message, "root", message)
+        has_id = getattr(root, "id", None) is not None
+        is_request = has_id and getattr(root, "method", None) is not None
+        return is_request, has_id and not is_request
+
+    async def pump_in() -> None:
+        nonlocal pending
+        async with to_server:
+            async for item in read:
+                if kind(item)[0]:
+                    pending += 1
+                await to_server.send(item)
+            with anyio.move_on_after(grace):
+                while pending > 0:
+                    await answered.wait()
+
+    async def pump_out() -> None:
+        nonlocal pending, answered
+        async with write:  # closed when the server is done: stdio's writer ends with it
+            async for item in from_server:
+                await write.send(item)
+                if kind(item)[1]:
+                    pending -= 1
+                    answered.set()
+                    answered = anyio.Event()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(pump_in)
+        group.start_soon(pump_out)
+        async with to_client:
+            await server.run(from_client, to_client, server.create_initialization_options())
+
+
+def serve_stdio(
+    runtime: Any, stderr: TextIO, background: Sequence[Any] = (), grace: float = 30.0
+) -> int:
     """Serve MCP over stdin/stdout: the stdio adapters, else every MCP adapter merged.
 
     `background` are uvicorn servers with their sockets (the simulator) run alongside.
@@ -576,7 +624,7 @@ def serve_stdio(runtime: Any, stderr: TextIO, background: Sequence[Any] = ()) ->
                 group.start_soon(functools.partial(uvicorn_server.serve, sockets=sockets))
             try:
                 async with stdio_server() as (read, write):
-                    await server.run(read, write, server.create_initialization_options())
+                    await _run_draining(server, read, write, grace)
             finally:
                 for uvicorn_server, _ in background:
                     uvicorn_server.should_exit = True

@@ -289,3 +289,44 @@ async def test_lists_carry_freshness_hints_for_2026_clients(letta: dict[str, str
         prompts = await client.list_prompts()
     assert (tools.ttl_ms, tools.cache_scope) == (60_000, "public")
     assert (prompts.ttl_ms, prompts.cache_scope) == (60_000, "public")
+
+
+def test_stdio_answers_every_request_in_flight_when_input_ends() -> None:
+    """A client that writes its requests and closes stdin gets every answer before exit."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import CAPABILITIES
+
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 0,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "eof", "version": "1"},
+        },
+    }
+    calls = [
+        {
+            "jsonrpc": "2.0",
+            "id": n,
+            "method": "tools/call",
+            "params": {"name": "list-jobs", "arguments": {"limit": "1"}},
+        }
+        for n in range(1, 13)
+    ]
+    lines = [initialize, {"jsonrpc": "2.0", "method": "notifications/initialized"}, *calls]
+    done = subprocess.run(
+        [sys.executable, "-m", "naftiko_runtime", "serve", "--stdio", "--simulate", "always"]
+        + [str(CAPABILITIES)],
+        input="".join(json.dumps(m) + "\n" for m in lines),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    answered = sorted(json.loads(line)["id"] for line in done.stdout.splitlines() if line)
+    assert answered == list(range(13)), done.stderr[-2000:]
+    assert done.returncode == 0
