@@ -283,10 +283,10 @@ class McpHttpServer:
         bound = self.sessions
         if bound is not None and scope["type"] == "http" and bound.opens_session(scope):
             first = await receive()  # is it an `initialize`? (stateless calls open nothing)
-            receive = _replaying(first, receive)
             if b'"initialize"' not in first.get("body", b""):
-                await self._serve(scope, receive, send)
+                await self._serve(scope, _replaying(first, receive), send)
                 return
+            receive = _replaying(_completed_initialize(first), receive)
             client = (scope.get("client") or ("?",))[0]
             if not bound.admits(client):
                 await bound.refuse(send)
@@ -309,6 +309,34 @@ class McpHttpServer:
     @property
     def tool_count(self) -> int:
         return len(self.server_set.tools)
+
+
+HANDSHAKE_DEFAULTS = {
+    "protocolVersion": "2025-11-25",
+    "capabilities": {},
+    "clientInfo": {"name": "unnamed-client", "version": "0"},
+}
+
+
+def _completed_initialize(message: dict[str, Any]) -> dict[str, Any]:
+    """An `initialize` whose `params` leave out what the reference does not require (it
+    accepts `params: {}`) gets the handshake defaults; anything else is left as sent."""
+    if message.get("more_body"):
+        return message
+    try:
+        request = jsoncodec.loads(message.get("body", b""))
+    except (ValueError, RecursionError):
+        return message
+    if not isinstance(request, dict) or request.get("method") != "initialize":
+        return message
+    params = request.get("params")
+    if params is not None and not isinstance(params, dict):
+        return message
+    given = params or {}
+    completed = {**HANDSHAKE_DEFAULTS, **given}
+    if completed == given:
+        return message
+    return {**message, "body": jsoncodec.dumps({**request, "params": completed})}
 
 
 def _replaying(first: dict[str, Any], receive: Any) -> Any:

@@ -330,3 +330,26 @@ def test_stdio_answers_every_request_in_flight_when_input_ends() -> None:
     answered = sorted(json.loads(line)["id"] for line in done.stdout.splitlines() if line)
     assert answered == list(range(13)), done.stderr[-2000:]
     assert done.returncode == 0
+
+
+def test_initialize_with_empty_params_is_accepted_as_the_reference_does(
+    letta: dict[str, str],
+) -> None:
+    """Follows the reference's McpServerResource: `initialize` with `params: {}` opens a
+    session (the handshake defaults fill what the client left out)."""
+    headers = {"accept": "application/json, text/event-stream"}
+    opened = httpx.post(
+        letta["mcp"],
+        json={"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}},
+        headers=headers,
+        timeout=10,
+    )
+    assert opened.status_code == 200 and '"serverInfo"' in opened.text, opened.text
+    session = opened.headers["mcp-session-id"]
+    listed = httpx.post(
+        letta["mcp"],
+        json={"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+        headers={**headers, "mcp-session-id": session, "mcp-protocol-version": "2025-11-25"},
+        timeout=10,
+    )
+    assert listed.status_code == 200 and '"list-jobs"' in listed.text, listed.text
