@@ -23,6 +23,7 @@ from mcp.shared.exceptions import MCPError
 from starlette.applications import Starlette
 
 from naftiko_runtime import __version__, jsoncodec
+from naftiko_runtime.adapters.asgi import respond_json
 from naftiko_runtime.adapters.inbound_auth import Guard
 from naftiko_runtime.adapters.mcp_sessions import SessionBound
 from naftiko_runtime.adapters.sse import EventStreamDecoder
@@ -276,6 +277,27 @@ class McpHttpServer:
     sessions: SessionBound | None = None
 
     async def app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """The endpoint; a defect is logged (redacted) and answered as a JSON-RPC error,
+        never uvicorn's plain-text 500."""
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: dict[str, Any]) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self._app(scope, receive, watch)
+        except Exception as exc:
+            log.exception("MCP request failed: %s", self.server_set.redact(repr(exc)))
+            if not started:
+                error = {"code": -32603, "message": "internal error; see the server log"}
+                await respond_json(send, 500, {"jsonrpc": "2.0", "id": None, "error": error})
+
+    async def _app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         guard = self.guard
         if guard is not None and scope["type"] == "http" and not guard.allows(scope):
             await guard.reject(send)
