@@ -43,7 +43,7 @@ from naftiko_runtime.templating import Template
 log = logging.getLogger("naftiko_runtime.mcp")
 
 MCP_PATH = "/mcp"
-LIST_TTL_MS = 60_000
+LIST_TTL_MS = 10_000  # a reload reaches a 2026-07-28 client within this
 MAX_STREAM_BYTES = 4 * 1024 * 1024
 MAX_BINARY_BYTES = 16 * 1024 * 1024
 Compile = Callable[[Capability, AnyInvocation, tuple[str, ...]], Operation]

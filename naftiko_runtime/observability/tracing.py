@@ -11,7 +11,6 @@ tool and namespace names, methods and statuses: never a query string or a header
 from __future__ import annotations
 
 import contextlib
-import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -184,12 +183,12 @@ def build_tracing(
             return None
         spec = TracingSpec(buffer_size=None)
     endpoint = Template(spec.otlp_endpoint).render(variables) if spec.otlp_endpoint else None
-    if not endpoint and not from_env and not spec.buffer_size:
+    if not endpoint and from_env:  # as the OTel variables define them (never os.environ)
+        traces = environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        endpoint = traces or environ["OTEL_EXPORTER_OTLP_ENDPOINT"].rstrip("/") + "/v1/traces"
+    if not endpoint and not spec.buffer_size:
         return None
-    for name in ENDPOINT_VARIABLES:  # the exporter reads these itself
-        if environ.get(name) and name not in os.environ:
-            os.environ[name] = environ[name]
-    return Tracing(spec, endpoint or None, export=bool(endpoint) or from_env)
+    return Tracing(spec, endpoint or None, export=bool(endpoint))
 
 
 def activate(tracing: Tracing | None) -> None:

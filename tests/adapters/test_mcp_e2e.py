@@ -287,8 +287,8 @@ async def test_lists_carry_freshness_hints_for_2026_clients(letta: dict[str, str
     async with Client(letta["mcp"]) as client:
         tools = await client.list_tools()
         prompts = await client.list_prompts()
-    assert (tools.ttl_ms, tools.cache_scope) == (60_000, "public")
-    assert (prompts.ttl_ms, prompts.cache_scope) == (60_000, "public")
+    assert (tools.ttl_ms, tools.cache_scope) == (10_000, "public")
+    assert (prompts.ttl_ms, prompts.cache_scope) == (10_000, "public")
 
 
 def test_stdio_answers_every_request_in_flight_when_input_ends() -> None:
