@@ -430,6 +430,7 @@ def compile_diagnostics(capabilities: Sequence[Any]) -> list[Diagnostic]:
                 [capability],
                 _AnyValue(),
                 ServeOptions(upstreams={"*": "http://compile.invalid"}),
+                tracing=None,  # nothing runs: no tracer, no exporter thread
             )
         except (StartupError, ValueError) as exc:
             line, column = _where_of(str(exc), capability.file)
@@ -485,6 +486,7 @@ def _openapi(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             result.capabilities,
             _AnyValue(),
             ServeOptions(upstreams={"*": "http://upstream.invalid"}),
+            tracing=None,
         )
     except StartupError as exc:
         stderr.write(f"naftiko-runtime: error: {exc}\n")

@@ -341,7 +341,7 @@ async def serve_runtime(
 
     def child_exited(child: BaseProcess) -> None:
         loop.remove_reader(child.sentinel)
-        child.join(0)
+        child.join(1)  # gone already (its sentinel closed): this only reaps it
         fail(f"worker {child.name} (pid {child.pid}) exited with status {child.exitcode}")
 
     for child in children:

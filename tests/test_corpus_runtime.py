@@ -77,7 +77,9 @@ async def test_every_corpus_operation_and_tool_runs(capsys: pytest.CaptureFixtur
         # some real specs template their host (`https://{subdomain}.{site}`): point all at one
         options = ServeOptions(upstreams={"*": "http://upstream.test/base"})
         try:
-            runtime = compile_runtime(result.capabilities, _AnyValue(), options, upstream=recorder)
+            runtime = compile_runtime(
+                result.capabilities, _AnyValue(), options, upstream=recorder, tracing=None
+            )
         except StartupError as exc:  # e.g. script files the corpus does not carry
             assert "script step" in str(exc), (path.name, str(exc))
             counts["unservable"] += 1

@@ -89,6 +89,7 @@ def _check(path: Path) -> bool:
                 result.capabilities,
                 _AnyValue(),
                 ServeOptions(upstreams={"*": "http://upstream.invalid"}),
+                tracing=None,
             )
         except StartupError:
             pass  # a clear refusal (e.g. unverifiable inbound auth) is an answer, not a crash
