@@ -153,6 +153,8 @@ class FaultyUpstream:
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
             pass
+        except asyncio.CancelledError:  # the soak is over
+            pass
         finally:
             self._open.discard(writer)
             writer.close()
