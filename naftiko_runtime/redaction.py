@@ -74,7 +74,8 @@ class Redactor:
     from): a bound `PAGE_SIZE=1000` must not turn `{"limit": 1000}` into invalid JSON."""
 
     secrets: set[str] = field(default_factory=set)
-    credentials: Redactor | None = None
+    credentials_only: bool = False  # this is some redactor's `bodies`
+    _bodies: Redactor | None = None
     _pattern: re.Pattern[str] | None = None
     _anchors: tuple[bytes, ...] = ()
     _text_anchors: tuple[str, ...] = ()
@@ -83,17 +84,18 @@ class Redactor:
     def add(self, values: Iterable[str], credential: bool = True) -> None:
         """`credential`: the values also leave pass-through bodies (see the class)."""
         kept = [v for v in values if len(v) >= MIN_SECRET_LENGTH]
-        bodies = self.bodies
-        if credential and bodies is not self:
-            bodies._add(kept)
+        if credential and not self.credentials_only:
+            self.bodies._add(kept)
         self._add(kept)
 
     @property
     def bodies(self) -> Redactor:
         """The redactor for upstream bodies passed through: credentials only."""
-        if self.credentials is None:
-            self.credentials = Redactor(credentials=_LEAF)
-        return self if self.credentials is _LEAF else self.credentials
+        if self.credentials_only:
+            return self
+        if self._bodies is None:
+            self._bodies = Redactor(credentials_only=True)
+        return self._bodies
 
     def _add(self, values: Iterable[str]) -> None:
         self.secrets.update(values)
@@ -130,9 +132,6 @@ class Redactor:
 
     def stream(self) -> StreamRedactor:
         return StreamRedactor(self)
-
-
-_LEAF = Redactor.__new__(Redactor)  # marks a credentials-only redactor (its own `bodies`)
 
 
 @dataclass

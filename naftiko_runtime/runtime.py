@@ -22,6 +22,7 @@ from naftiko_runtime.engine.compile import compile_operation, http_call_factory
 from naftiko_runtime.engine.forward import Forwarder
 from naftiko_runtime.engine.result import Operation
 from naftiko_runtime.engine.scripting import ScriptEngines, ScriptSettings
+from naftiko_runtime.observability.current import ENDPOINT_VARIABLES
 from naftiko_runtime.observability.metrics import Metrics
 from naftiko_runtime.observability.state import ControlState
 from naftiko_runtime.spec.model import AnyInvocation, Capability, McpAdapter
@@ -272,8 +273,8 @@ def compile_runtime(
             server.server_set.metrics = metrics
     for server in mcp_servers.values():
         server.server_set.tracing = tracing
-    if not tracing_given:  # the first compile's redactor: reloads add their secrets to it
-        _trace_redaction(tracing, redactor)
+    if not tracing_given and tracing is not None:
+        tracing.redact = redactor  # the first compile's: reloads add their secrets to it
     return Runtime(
         rest_apps, rest_ops, mcp_servers, stdio_servers, clients, redactor, hosts, state, tracing
     )
@@ -293,10 +294,7 @@ def _tracing(
     has_control = bool(controls)
     if not controls and options.control_port is not None:
         spec, has_control = TracingSpec(), True
-    wanted = has_control or any(
-        environ.get(name)
-        for name in ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
-    )
+    wanted = has_control or any(environ.get(name) for name in ENDPOINT_VARIABLES)
     if not wanted:
         return None
     from naftiko_runtime.observability.tracing import activate, build_tracing
@@ -305,11 +303,6 @@ def _tracing(
     tracing = build_tracing(spec, has_control, environ, scope)
     activate(tracing)
     return tracing
-
-
-def _trace_redaction(tracing: Any, redactor: Redactor) -> None:
-    if tracing is not None:
-        tracing.redact = redactor
 
 
 def _adapter_summary(

@@ -160,6 +160,14 @@ class AiohttpUpstream:
             self._session = None
 
 
+async def close_stream(stream: AsyncIterator[bytes]) -> None:
+    """Close a reply stream, which frees its connection and pool slot (a stream that is
+    not an async generator or `_Releasing` may have nothing to close)."""
+    closer = getattr(stream, "aclose", None)
+    if closer is not None:
+        await closer()
+
+
 async def read_stream(stream: AsyncIterator[bytes], request: UpstreamRequest, limit: int) -> bytes:
     """A stream read to its end, refused past `limit` bytes (the stream is closed)."""
     chunks: list[bytes] = []
@@ -171,9 +179,7 @@ async def read_stream(stream: AsyncIterator[bytes], request: UpstreamRequest, li
                 raise too_large(request, limit)
             chunks.append(chunk)
     finally:
-        closer = getattr(stream, "aclose", None)
-        if closer is not None:
-            await closer()
+        await close_stream(stream)
     return b"".join(chunks)
 
 
@@ -584,9 +590,7 @@ class _Releasing:
         if slots is None:
             return
         try:
-            closer = getattr(self._stream, "aclose", None)
-            if closer is not None:
-                await closer()
+            await close_stream(self._stream)
         finally:
             slots.release()
 

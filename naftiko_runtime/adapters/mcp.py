@@ -39,6 +39,7 @@ from naftiko_runtime.spec.model import (
     McpPrompt,
 )
 from naftiko_runtime.templating import Template
+from naftiko_runtime.upstream import close_stream
 
 log = logging.getLogger("naftiko_runtime.mcp")
 
@@ -396,9 +397,7 @@ async def _binary_result(tool: str, result: CallResult) -> types.CallToolResult:
                 )
             chunks.append(chunk)
     finally:
-        closer = getattr(result.stream, "aclose", None)
-        if closer is not None:
-            await closer()
+        await close_stream(result.stream)
     data = base64.b64encode(b"".join(chunks)).decode()
     mime = (result.content_type or "application/octet-stream").split(";")[0].strip()
     content: types.ContentBlock
@@ -451,9 +450,7 @@ async def _collect(result: CallResult) -> Any:
             for data in decoder.feed(chunk):
                 add(data)
     finally:  # an early end still closes the upstream stream (and frees its pool slot)
-        closer = getattr(stream, "aclose", None)
-        if closer is not None:
-            await closer()
+        await close_stream(stream)
     for data in decoder.close():
         add(data)
     return {"events": events}

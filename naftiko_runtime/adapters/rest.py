@@ -29,6 +29,7 @@ from naftiko_runtime.errors import InvocationError, UpstreamError
 from naftiko_runtime.jsonpath import compile_path
 from naftiko_runtime.redaction import Redactor, is_text
 from naftiko_runtime.spec.index import norm
+from naftiko_runtime.upstream import close_stream
 
 log = logging.getLogger("naftiko_runtime.rest")
 
@@ -351,9 +352,7 @@ async def _stream(
         streaming[0] = False
         if watcher is not None and not watcher.done():
             watcher.cancel()
-        closer = getattr(stream, "aclose", None)
-        if closer is not None:
-            await closer()
+        await close_stream(stream)
     await send({"type": "http.response.body", "body": b""})
 
 

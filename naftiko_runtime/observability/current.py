@@ -8,6 +8,9 @@ from collections.abc import Iterator
 from typing import Any
 
 ACTIVE: Any = None  # observability.tracing.Tracing
+ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+"""The standard OTel variables that turn export on (read here to decide whether tracing
+is wanted before the SDK is imported)."""
 
 
 @contextlib.contextmanager

@@ -29,11 +29,10 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from naftiko_runtime import __version__
 from naftiko_runtime.errors import UpstreamError
 from naftiko_runtime.observability import current
+from naftiko_runtime.observability.current import ENDPOINT_VARIABLES
 from naftiko_runtime.spec.model import TracingSpec
 from naftiko_runtime.templating import Template
 from naftiko_runtime.upstream import Upstream, UpstreamReply, UpstreamRequest
-
-ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 
 
 class TraceBuffer(SpanProcessor):

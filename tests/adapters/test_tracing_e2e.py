@@ -193,6 +193,8 @@ def test_steps_are_spans_under_the_request(traced: dict[str, Any]) -> None:
 
 
 async def test_an_mcp_tool_call_continues_the_trace_in_meta(traced: dict[str, Any]) -> None:
+    """Follows ObservabilityMcpIntegrationTest (`mcp.tool` with its attributes), plus the
+    `_meta` context the reference does not read."""
     trace_id = "1af7651916cd43dd8448eb211c80319d"
     meta = {"traceparent": f"00-{trace_id}-c7ad6b7169203332-01"}
     async with Client(traced["mcp"]) as client:
