@@ -250,11 +250,25 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: --timeout, at least 5)",
     )
     serve.add_argument(
+        "--drain-delay",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="after SIGTERM, keep accepting for S seconds with /health/ready at 503, so "
+        "balancers stop sending before the listeners close (default %(default)s; SIGINT "
+        "never waits)",
+    )
+    serve.add_argument(
+        "--mcp-stateless",
+        action="store_true",
+        help="serve handshake-era MCP clients without sessions, so any worker or instance "
+        "answers any request (implied by --workers above 1)",
+    )
+    serve.add_argument(
         "--control",
-        type=int,
-        metavar="PORT",
-        help="when no spec declares a control adapter, serve one on 127.0.0.1:PORT "
-        "(health, status, metrics)",
+        metavar="[HOST:]PORT",
+        help="when no spec declares a control adapter, serve one on HOST:PORT (health, "
+        "status, metrics; HOST defaults to 127.0.0.1: give 0.0.0.0 for a container's probes)",
     )
     serve.add_argument(
         "--watch",
@@ -272,7 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         default=1,
-        help="processes serving the REST ports (MCP stays in the first)",
+        help="processes serving every port (the kernel spreads connections over them; "
+        "handshake-era MCP then runs without sessions, as with --mcp-stateless)",
     )
     return parser
 
@@ -513,7 +528,7 @@ def _serve(
 
     from naftiko_runtime.binding import read_env_file
     from naftiko_runtime.logs import configure_logging
-    from naftiko_runtime.process import bind_rest_sockets, serve
+    from naftiko_runtime.process import bind_sockets, serve
     from naftiko_runtime.runtime import Reloader, ServeOptions, compile_runtime, parse_mapping
     from naftiko_runtime.simulators import simulator_plan
     from naftiko_runtime.upstream import Timeouts
@@ -538,6 +553,9 @@ def _serve(
         raise UsageError("--upstream-connections must be at least 1")
     if args.pool_wait < 0 or args.stream_idle_timeout <= 0:
         raise UsageError("--pool-wait must be 0 or more and --stream-idle-timeout above 0")
+    control_host, control_port = _control_address(args.control)
+    if args.drain_delay < 0:
+        raise UsageError("--drain-delay must be 0 or more")
     options = ServeOptions(
         host=args.host,
         port_map=ports,
@@ -554,8 +572,11 @@ def _serve(
         access_log=args.access_log,
         http_client=args.http_client,
         scripting=ScriptSettings(timeout_ms=args.script_timeout, memory_mb=args.script_memory),
-        control_port=args.control,
+        control_port=control_port,
+        control_host=control_host,
         grace=args.grace,
+        drain_delay=args.drain_delay,
+        mcp_stateless=args.mcp_stateless or args.workers > 1,
         header_timeout=args.header_timeout,
         body_timeout=args.body_timeout,
         mcp_session_idle=args.mcp_session_idle,
@@ -601,13 +622,24 @@ def _serve(
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
     try:
-        sockets = bind_rest_sockets(runtime, args.workers)
+        sockets = bind_sockets(runtime, args.workers)
     except OSError as exc:
         stderr.write(f"naftiko-runtime: error: {exc}\n")
         return EXIT_INVALID
     reloader = Reloader(list(args.paths), reload_environ, options, runtime)
     status = serve(runtime, options, stderr, extra, sockets, reloader, args.watch)
     return EXIT_INVALID if status == 2 else status
+
+
+def _control_address(value: str | None) -> tuple[str, int | None]:
+    """`--control 9191` or `--control 0.0.0.0:9191` (an IPv6 host in brackets)."""
+    if value is None:
+        return "127.0.0.1", None
+    host, _, port = value.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"--control must be PORT or HOST:PORT, got {value!r}")
+    return host, int(port)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -148,8 +148,9 @@ async def watch_specs(paths: Sequence[str], on_change: Callable[[], None]) -> No
         on_change()
 
 
-def bind_rest_sockets(runtime: Runtime, workers: int = 1) -> list[dict[int, socket.socket]]:
-    """One listening socket per REST port per worker, all bound before anything serves.
+def bind_sockets(runtime: Runtime, workers: int = 1) -> list[dict[int, socket.socket]]:
+    """One listening socket per REST and MCP port per worker, all bound before anything
+    serves.
 
     Several workers each get their own SO_REUSEPORT socket, so the kernel spreads connections
     over them. A plain bind first proves the port is free: SO_REUSEPORT alone would let us
@@ -157,7 +158,7 @@ def bind_rest_sockets(runtime: Runtime, workers: int = 1) -> list[dict[int, sock
     """
     bound: list[dict[int, socket.socket]] = [{} for _ in range(workers)]
     try:
-        for port in runtime.rest_apps:
+        for port in [*runtime.rest_apps, *runtime.mcp_servers]:
             host = runtime.hosts[port]
             if workers == 1:
                 bound[0][port] = bind(host, port)
@@ -184,9 +185,9 @@ def serve(
 ) -> int:
     """Serve until SIGINT/SIGTERM with one process per socket set; the exit status.
 
-    Worker 0 is this process (it also serves MCP, control and the simulator); the others are
-    forked here, before any thread or event loop exists, and serve only the REST ports. Each
-    process keeps only its own sockets open.
+    Worker 0 is this process (it also runs the simulator and the spec watcher); the others are
+    forked here, before any thread or event loop exists, and serve every REST, MCP and control
+    port on sockets of their own. Each process keeps only its own sockets open.
     """
     context = multiprocessing.get_context("fork")
     children: list[BaseProcess] = []
@@ -228,7 +229,7 @@ def _worker(
     index: int,
     reloader: Reloader | None,
 ) -> None:
-    """A forked worker: its own sockets, the REST ports only, and a watch on its parent."""
+    """A forked worker: its own sockets, and a watch on its parent."""
     for n, owned in enumerate(sockets):
         if n != index:
             for sock in owned.values():
@@ -239,8 +240,8 @@ def _worker(
             runtime,
             options,
             stderr,
-            rest_sockets=sockets[index],
-            rest_only=True,
+            sockets=sockets[index],
+            worker=index,
             reloader=reloader,
             parent_sentinel=parent.sentinel if parent is not None else None,
         )
@@ -263,8 +264,8 @@ async def serve_runtime(
     options: ServeOptions,
     stderr: TextIO,
     extra: Sequence[tuple[Any, socket.socket, str]] = (),
-    rest_sockets: dict[int, socket.socket] | None = None,
-    rest_only: bool = False,
+    sockets: dict[int, socket.socket] | None = None,
+    worker: int = 0,
     children: Sequence[BaseProcess] = (),
     reloader: Reloader | None = None,
     watch: bool = False,
@@ -275,12 +276,12 @@ async def serve_runtime(
     servers: list[tuple[_Server, list[socket.socket]]] = []
     listening: list[str] = []
     try:
-        if rest_sockets is None:
-            rest_sockets = bind_rest_sockets(runtime)[0]
+        if sockets is None:
+            sockets = bind_sockets(runtime)[0]
+        workers = f", {len(children) + 1} workers" if children else ""
         for port, app in runtime.rest_apps.items():
             served = _logged(app, app.kind, app.route_of, options)
-            servers.append((_Server(_uvicorn_config(served, options)), [rest_sockets[port]]))
-            workers = f", {len(children) + 1} workers" if children else ""
+            servers.append((_Server(_uvicorn_config(served, options)), [sockets[port]]))
             if isinstance(app.current, SkillApp):
                 count = len(app.current.skills)
                 listening.append(
@@ -294,37 +295,56 @@ async def serve_runtime(
             listening.append(
                 f"REST  http://{runtime.hosts[port]}:{port}  ({count} operations{workers})"
             )
-        if not rest_only:
-            for app, sock, label in extra:
-                servers.append((_Server(_uvicorn_config(app, options)), [sock]))
-                listening.append(label)
-            for port, server in runtime.mcp_servers.items():
-                sock = bind(runtime.hosts[port], port)
-                mcp_app = _logged(server.app, "mcp", None, options)
-                servers.append((_Server(_uvicorn_config(mcp_app, options)), [sock]))
-                listening.append(
-                    f"MCP   http://{runtime.hosts[port]}:{port}{server.path}  "
-                    f"({server.tool_count} tools)"
-                )
+        for app, sock, label in extra:
+            servers.append((_Server(_uvicorn_config(app, options)), [sock]))
+            listening.append(label)
+        for port, server in runtime.mcp_servers.items():
+            mcp_app = _logged(server.app, "mcp", None, options)
+            servers.append((_Server(_uvicorn_config(mcp_app, options)), [sockets[port]]))
+            stateless = ", stateless" if server.stateless else ""
+            listening.append(
+                f"MCP   http://{runtime.hosts[port]}:{port}{server.path}  "
+                f"({server.tool_count} tools{workers}{stateless})"
+            )
     except OSError:
         for _, socks in servers:
             for sock in socks:
                 sock.close()
         raise
-    if runtime.state is not None and not rest_only:
+    if runtime.state is not None:
         _meter_sessions(runtime)
     loop = asyncio.get_running_loop()
     stopping = False
     status = 0
 
-    def stop() -> None:
-        nonlocal stopping
-        stopping = True
-        if runtime.state is not None:
-            runtime.state.draining = True  # /health/ready turns 503
+    draining: asyncio.TimerHandle | None = None
+
+    def close() -> None:
+        """Stop accepting; uvicorn then gives what is in flight `--grace` seconds."""
         for server, _ in servers:
             server.should_exit = True
-        signal_workers(children, signal.SIGTERM)
+
+    def stop(delay: float = 0.0) -> None:
+        """Drain: `/health/ready` turns 503 at once; after `delay` seconds (`--drain-delay`,
+        time for balancers and endpoint lists to notice) no new connection is accepted. A
+        second signal while waiting closes at once."""
+        nonlocal stopping, draining
+        if runtime.state is not None:
+            runtime.state.draining = True
+        if stopping:
+            if draining is not None:
+                draining.cancel()
+                draining = None
+                signal_workers(children, signal.SIGINT)
+                close()
+            return
+        stopping = True
+        signal_workers(children, signal.SIGTERM if delay > 0 else signal.SIGINT)
+        if delay > 0:
+            log.info("draining: readiness is 503; closing in %.1f s", delay)
+            draining = loop.call_later(delay, close)
+        else:
+            close()
 
     def fail(why: str) -> None:
         """Something this instance needs is gone: stop all of it, exit 1 (see the module)."""
@@ -335,9 +355,9 @@ async def serve_runtime(
         status = 1
         stop()
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop)
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGINT, stop)  # at a terminal: no delay
+        loop.add_signal_handler(signal.SIGTERM, stop, options.drain_delay)
 
     def child_exited(child: BaseProcess) -> None:
         loop.remove_reader(child.sentinel)
@@ -393,7 +413,7 @@ async def serve_runtime(
         task.add_done_callback(server_ended)
     watcher = (
         asyncio.create_task(watch_specs(reloader.paths, reload))
-        if watch and reloader is not None and not rest_only
+        if watch and reloader is not None and worker == 0
         else None
     )
     ready: asyncio.Future[Any] = asyncio.gather(*(s.ready.wait() for s, _ in servers))
@@ -404,7 +424,7 @@ async def serve_runtime(
             runtime.state.serving = True  # /health/ready turns 200
         gc.collect()
         gc.freeze()  # start-up objects never need scanning again: shorter GC pauses under load
-        if not rest_only:
+        if worker == 0:
             for line in listening:
                 stderr.write(f"naftiko-runtime: serving {line}\n")
             stderr.flush()

@@ -46,6 +46,9 @@ class ServeOptions:
     control_port: int | None = None  # `--control PORT`: a control adapter on loopback
     scripting: ScriptSettings = field(default_factory=ScriptSettings)
     grace: float | None = None  # `--grace`: seconds in-flight requests get after SIGTERM
+    drain_delay: float = 0.0  # `--drain-delay`: seconds still accepting, readiness 503
+    mcp_stateless: bool = False  # `--mcp-stateless` (implied by `--workers` above 1)
+    control_host: str = "127.0.0.1"  # `--control HOST:PORT`
     header_timeout: float = 10.0  # `--header-timeout`: seconds a request's headers may take
     body_timeout: float = 30.0  # `--body-timeout`: seconds its body may take after them
     mcp_session_idle: float = 300.0  # `--mcp-session-idle`: seconds before a session closes
@@ -222,7 +225,7 @@ def compile_runtime(
         )
     if options.control_port is not None and not controls:
         assert state is not None
-        hosts.setdefault(options.control_port, "127.0.0.1")
+        hosts.setdefault(options.control_port, options.control_host)
         traces = tracing.buffer if tracing is not None else None
         rest_apps[options.control_port] = Swappable(ControlApp(state, None, traces=traces))
     for capability in capabilities:

@@ -25,7 +25,7 @@ from starlette.applications import Starlette
 from naftiko_runtime import __version__, jsoncodec
 from naftiko_runtime.adapters.asgi import respond_json
 from naftiko_runtime.adapters.inbound_auth import Guard
-from naftiko_runtime.adapters.mcp_sessions import SessionBound
+from naftiko_runtime.adapters.mcp_sessions import SESSION_HEADER, SessionBound
 from naftiko_runtime.adapters.sse import EventStreamDecoder
 from naftiko_runtime.binding import Redactor
 from naftiko_runtime.engine.inputs import input_schema
@@ -275,7 +275,8 @@ class McpHttpServer:
     path: str
     server_set: McpServerSet
     guard: Guard | None = None
-    sessions: SessionBound | None = None
+    sessions: SessionBound | None = None  # None when stateless: there are none to bound
+    stateless: bool = False
 
     async def app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """The endpoint; a defect is logged (redacted) and answered as a JSON-RPC error,
@@ -304,12 +305,15 @@ class McpHttpServer:
             await guard.reject(send)
             return
         bound = self.sessions
-        if bound is not None and scope["type"] == "http" and bound.opens_session(scope):
+        if scope["type"] == "http" and _without_session(scope):
             first = await receive()  # is it an `initialize`? (stateless calls open nothing)
             if b'"initialize"' not in first.get("body", b""):
                 await self._serve(scope, _replaying(first, receive), send)
                 return
             receive = _replaying(_completed_initialize(first), receive)
+            if bound is None:
+                await self._serve(scope, receive, send)
+                return
             client = (scope.get("client") or ("?",))[0]
             if not bound.admits(client):
                 await bound.refuse(send)
@@ -332,6 +336,13 @@ class McpHttpServer:
     @property
     def tool_count(self) -> int:
         return len(self.server_set.tools)
+
+
+def _without_session(scope: dict[str, Any]) -> bool:
+    """A POST that names no session: the only kind that may be an `initialize`."""
+    if scope["method"] != "POST":
+        return False
+    return not any(key == SESSION_HEADER for key, _ in scope["headers"])
 
 
 HANDSHAKE_DEFAULTS = {
@@ -569,13 +580,21 @@ def build_mcp_servers(
     for port, server_set in by_port.items():
         server_set.private = guards[port][0] is not None
         server = server_set.server()
+        stateless = bool(options.mcp_stateless)
         app = server.streamable_http_app(
             streamable_http_path=MCP_PATH,
             host=hosts[port],
-            session_idle_timeout=options.mcp_session_idle,
+            stateless_http=stateless,
+            session_idle_timeout=None if stateless else options.mcp_session_idle,
         )
-        bound = SessionBound(options.mcp_sessions_per_client, _live_sessions(server))
-        servers[port] = McpHttpServer(app, MCP_PATH, server_set, guards[port][0], bound)
+        bound = (
+            None
+            if stateless
+            else SessionBound(options.mcp_sessions_per_client, _live_sessions(server))
+        )
+        servers[port] = McpHttpServer(
+            app, MCP_PATH, server_set, guards[port][0], bound, stateless=stateless
+        )
     return servers, stdio
 
 

@@ -30,11 +30,6 @@ class SessionBound:
     def open_sessions(self) -> int:
         return len(self._live())
 
-    def opens_session(self, scope: dict[str, Any]) -> bool:
-        if scope["method"] != "POST":
-            return False
-        return not any(key == SESSION_HEADER for key, _ in scope["headers"])
-
     def admits(self, client: str) -> bool:
         """Whether `client` may open one more session; when it may, the attempt is counted
         until `done` (so concurrent openings cannot pass the bound together)."""

@@ -5,6 +5,8 @@ dies (its workers do not linger)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import signal
 import time
@@ -13,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+from mcp import Client
 
 from tests.conftest import CAPABILITIES
 from tests.fixtures.process import ServeProcess, serve_bundled
@@ -119,3 +123,80 @@ def test_grace_bounds_how_long_shutdown_waits() -> None:
     status, code, took = request_during_sigterm(["--timeout", "10", "--grace", "1"], delay=8.0)
     assert status == (503, "application/json", "shutting_down") and code == 0
     assert took < 6.0  # cut at the grace period, not at the upstream's pace
+
+
+def test_drain_delay_keeps_serving_with_readiness_503_then_closes() -> None:
+    """`--drain-delay 2`: right after SIGTERM `/health/ready` is 503 while new connections
+    are still served (a balancer has time to notice); after the delay the listeners close and
+    the process exits 0."""
+    control = free_port()
+    with serve_bundled("--drain-delay", "2", "--control", f"127.0.0.1:{control}") as (
+        process,
+        urls,
+    ):
+        ready = f"http://127.0.0.1:{control}/health/ready"
+        assert httpx.get(ready, timeout=5).status_code == 200
+        process.process.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        assert httpx.get(ready, timeout=5).status_code == 503
+        with httpx.Client(timeout=5) as fresh:  # a new connection, still accepted
+            assert fresh.get(urls["rest"] + "/v1/jobs/?limit=1").status_code == 200
+        assert process.process.poll() is None
+        assert process.process.wait(timeout=15) == 0
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(urls["rest"] + "/v1/jobs/", timeout=2)
+
+
+def test_sigint_does_not_wait_for_the_drain_delay() -> None:
+    with serve_bundled("--drain-delay", "30") as (process, _):
+        started = time.monotonic()
+        process.process.send_signal(signal.SIGINT)
+        assert process.process.wait(timeout=15) == 0
+        assert time.monotonic() - started < 10
+
+
+def test_every_worker_serves_mcp_without_sessions() -> None:
+    """`--workers 2`: both processes listen on the MCP port, and handshake-era clients are
+    served statelessly, so a client whose connections land on different workers never meets
+    an unknown session."""
+    with serve_bundled("--workers", "2") as (process, urls):
+        port = int(urls["mcp"].rsplit(":", 1)[1].split("/")[0])
+        (worker,) = children(process.process.pid)
+        assert {process.process.pid, worker} <= listeners(port)
+
+        async def calls() -> list[bool]:
+            results = []
+            for mode in ("legacy", "2026-07-28"):
+                for _ in range(4):
+                    async with Client(urls["mcp"], mode=mode) as client:
+                        found = await client.call_tool("list-jobs", {"limit": 1})
+                        results.append(not found.is_error)
+            return results
+
+        assert asyncio.run(calls()) == [True] * 8
+        opened = httpx.post(
+            urls["mcp"],
+            json={"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}},
+            headers={"accept": "application/json, text/event-stream"},
+            timeout=10,
+        )
+        assert opened.status_code == 200 and "mcp-session-id" not in opened.headers
+        assert "stateless" in process.output()
+
+
+def listeners(port: int) -> set[int]:
+    """PIDs holding a listening socket on `port` (from /proc, no tools needed)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(fields[9])
+    pids = set()
+    for fd in Path("/proc").glob("[0-9]*/fd/*"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:[") and target[8:-1] in inodes:
+                pids.add(int(fd.parts[2]))
+    return pids
