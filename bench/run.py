@@ -5,8 +5,9 @@
 Starts (and afterwards stops, by PID) an upstream serving fixed Letta-like JSON (nginx when
 installed, else a fast Python one), then each target in turn: the httpx peer (what a user
 writes by hand), the tuned peer (raw ASGI + aiohttp + orjson, no mapping), naftiko-runtime
-with a JSONPath mapping and with `$.` pass-through, naftiko-runtime with 2 workers, and nginx
-as a reverse proxy (the practical ceiling). Each is driven by the same load generator (wrk
+with a JSONPath mapping and with `$.` pass-through, naftiko-runtime with 2 workers, 1, 2 and 4
+instances behind HAProxy (the shipped `deploy/haproxy/haproxy.cfg`, when haproxy is installed),
+and nginx as a reverse proxy (the practical ceiling). Each is driven by the same load generator (wrk
 when installed, else a Python one) at each concurrency for the same duration, repeated.
 Prints one table and the goals; writes bench/results/latest.{json,md}. Installs nothing.
 """
@@ -297,6 +298,7 @@ class Bench:
     rows: list[Row] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
     processes: list[Process] = field(default_factory=list)
+    balanced: dict[str, list[Process]] = field(default_factory=dict)  # target -> instances
 
     def start(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None) -> Process:
         process = Process(name, argv, env or {}, self.workdir)
@@ -308,10 +310,15 @@ class Bench:
         return generator(port, concurrency, duration or self.duration, self.workdir)
 
     def sample(
-        self, port: int, concurrency: int, watched: dict[str, int]
+        self, port: int, concurrency: int, watched: dict[str, list[int]]
     ) -> tuple[Sample, dict[str, float]]:
-        """One load run; also the CPU cores each watched process (and the load generator) used."""
-        before = {name: cpu_seconds(pid) for name, pid in watched.items()}
+        """One load run; also the CPU cores each watched group of processes (and the load
+        generator) used."""
+
+        def used(pids: list[int]) -> float:
+            return sum(cpu_seconds(pid) for pid in pids)
+
+        before = {name: used(pids) for name, pids in watched.items()}
         children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         idle_before, total_before = machine_times()
         started = time.perf_counter()
@@ -320,8 +327,7 @@ class Bench:
         children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
         idle_after, total_after = machine_times()
         cores = {
-            name: round((cpu_seconds(pid) - before[name]) / elapsed, 2)
-            for name, pid in watched.items()
+            name: round((used(pids) - before[name]) / elapsed, 2) for name, pids in watched.items()
         }
         if self.use_wrk:
             used = (
@@ -346,9 +352,13 @@ class Bench:
         for round_ in range(self.repeat):
             for concurrency in self.concurrency:
                 for name, port, process in targets:
-                    watched = {"upstream": upstream.popen.pid}
-                    if process is not None:
-                        watched["target"] = process.popen.pid
+                    watched = {"upstream": [upstream.popen.pid]}
+                    if name in self.balanced:  # the instances as target, and the balancer
+                        watched["target"] = [i.popen.pid for i in self.balanced[name]]
+                        if process is not None:
+                            watched["haproxy"] = [process.popen.pid]
+                    elif process is not None:
+                        watched["target"] = [process.popen.pid]
                     results.setdefault((name, concurrency), []).append(
                         self.sample(port, concurrency, watched)
                     )
@@ -485,11 +495,55 @@ def run_targets(bench: Bench, only: Sequence[str] = ()) -> int:
         process = bench.start(re.sub(r"\W+", "-", name), argv, {**env, **mode})
         process.wait_ready(port)
         targets.append((name, port, process))
+    targets += balanced_targets(bench, upstream, env, only)
     bench.measure_all(targets, upstream_process)
     for _, _, process in targets:
         if process is not None:
             process.stop()
+    for instances in bench.balanced.values():
+        for instance in instances:
+            instance.stop()
     return upstream
+
+
+SCALE_OUT = (1, 2, 4)
+
+
+def balanced_targets(
+    bench: Bench, upstream: int, env: dict[str, str], only: Sequence[str]
+) -> list[tuple[str, int, Process | None]]:
+    """1, 2 and 4 instances (one worker each) behind HAProxy running the shipped
+    `deploy/haproxy/haproxy.cfg`, when haproxy is installed."""
+    from bench.haproxy import HAPROXY, render
+
+    names = [f"haproxy + {n} instance{'s' if n > 1 else ''}" for n in SCALE_OUT]
+    if only and not any(word in name for name in names for word in only):
+        return []
+    if HAPROXY is None:
+        print("note: haproxy is not installed (apt-get install haproxy); no scale-out rows")
+        return []
+    targets: list[tuple[str, int, Process | None]] = []
+    for count, name in zip(SCALE_OUT, names, strict=True):
+        instances, servers = [], []
+        for index in range(count):
+            port, control = free_port(), free_port()
+            argv = naftiko_argv("bench-jobs.yaml", port, upstream)
+            argv += ["--control", f"127.0.0.1:{control}", "--trace-sampling", "0"]
+            label = f"{re.sub(r'[^a-z0-9]+', '-', name)}-{index}"
+            instance = bench.start(label, argv, env)
+            instance.wait_ready(port)
+            instances.append(instance)
+            servers.append((port, control))
+        front, spare = free_port(), free_port()
+        config = bench.workdir / f"haproxy-{count}.cfg"
+        config.write_text(
+            render({"rest": front, "mcp": spare}, {"naftiko-rest": servers, "naftiko-mcp": []})
+        )
+        balancer = bench.start(f"haproxy-{count}", [HAPROXY, "-db", "-f", str(config)])
+        balancer.wait_ready(front)
+        bench.balanced[name] = instances
+        targets.append((name, front, balancer))
+    return targets
 
 
 def cold_start(bench: Bench, upstream_port: int, runs: int = 3) -> float:
@@ -560,6 +614,19 @@ def goals(bench: Bench) -> list[tuple[str, str, bool | None]]:
     if one and two:
         ratio = two.rps / one.rps
         out.append((f"c={top}: 2 workers >= 1.7x one", f"{ratio:.2f}x", ratio >= 1.7))
+    one_behind = _find(rows, "haproxy + 1 instance", top)
+    for count in SCALE_OUT[1:]:
+        more = _find(rows, f"haproxy + {count} instances", top)
+        if one_behind and more:
+            ratio = more.rps / one_behind.rps
+            cores = more.cpu.get("target", 0.0) + more.cpu.get("haproxy", 0.0)
+            out.append(
+                (
+                    f"c={top}: {count} instances behind haproxy vs 1 (2 cores: reported)",
+                    f"{ratio:.2f}x, instances+haproxy {cores:.2f} cores",
+                    None,
+                )
+            )
     cold = bench.facts.get("cold_start_s")
     if cold is not None:
         out.append(("cold start to first 200 <= 1 s", f"{cold:.2f} s", cold <= 1.0))
@@ -578,6 +645,8 @@ def _cores(row: Row) -> str:
     parts = "/".join(
         f"{row.cpu[k]:.2f}" if k in row.cpu else "-" for k in ("target", "upstream", "wrk")
     )
+    if "haproxy" in row.cpu:
+        parts += f" + haproxy {row.cpu['haproxy']:.2f}"
     busy = row.cpu.get("machine_busy")
     return parts + (f" ({busy:.0%})" if busy is not None else "")
 
@@ -604,7 +673,8 @@ def render(bench: Bench) -> str:
         )
     lines += ["", "| goal | measured | met |", "|---|---|---|"]
     for goal, value, met in goals(bench):
-        lines.append(f"| {goal} | {value} | {'yes' if met else 'NO'} |")
+        verdict = "-" if met is None else ("yes" if met else "NO")
+        lines.append(f"| {goal} | {value} | {verdict} |")
     facts = ", ".join(f"{k}: {v}" for k, v in bench.facts.items())
     lines += ["", f"{facts}"]
     return "\n".join(lines) + "\n"

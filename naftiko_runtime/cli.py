@@ -271,6 +271,13 @@ def build_parser() -> argparse.ArgumentParser:
         "status, metrics; HOST defaults to 127.0.0.1: give 0.0.0.0 for a container's probes)",
     )
     serve.add_argument(
+        "--trace-sampling",
+        type=float,
+        metavar="RATIO",
+        help="share of requests traced (0 to 1; 0 turns tracing off entirely); default: the "
+        "control adapter's traces.sampling, 1.0 with --control",
+    )
+    serve.add_argument(
         "--watch",
         action="store_true",
         help="reload when a spec changes (SIGHUP always reloads); a bad reload "
@@ -556,6 +563,8 @@ def _serve(
     control_host, control_port = _control_address(args.control)
     if args.drain_delay < 0:
         raise UsageError("--drain-delay must be 0 or more")
+    if args.trace_sampling is not None and not 0 <= args.trace_sampling <= 1:
+        raise UsageError("--trace-sampling must be between 0 and 1")
     options = ServeOptions(
         host=args.host,
         port_map=ports,
@@ -576,6 +585,7 @@ def _serve(
         control_host=control_host,
         grace=args.grace,
         drain_delay=args.drain_delay,
+        trace_sampling=args.trace_sampling,
         mcp_stateless=args.mcp_stateless or args.workers > 1,
         header_timeout=args.header_timeout,
         body_timeout=args.body_timeout,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from naftiko_runtime.adapters.control import ControlApp
@@ -49,6 +49,7 @@ class ServeOptions:
     drain_delay: float = 0.0  # `--drain-delay`: seconds still accepting, readiness 503
     mcp_stateless: bool = False  # `--mcp-stateless` (implied by `--workers` above 1)
     control_host: str = "127.0.0.1"  # `--control HOST:PORT`
+    trace_sampling: float | None = None  # `--trace-sampling`: None keeps the spec's ratio
     header_timeout: float = 10.0  # `--header-timeout`: seconds a request's headers may take
     body_timeout: float = 30.0  # `--body-timeout`: seconds its body may take after them
     mcp_session_idle: float = 300.0  # `--mcp-session-idle`: seconds before a session closes
@@ -298,6 +299,10 @@ def _tracing(
     if not controls and options.control_port is not None:
         spec, has_control = TracingSpec(), True
     wanted = has_control or any(environ.get(name) for name in ENDPOINT_VARIABLES)
+    if options.trace_sampling is not None:  # `--trace-sampling`: the flag wins over the spec
+        if options.trace_sampling == 0:
+            return None  # nothing wrapped, nothing paid
+        spec = replace(spec or TracingSpec(), sampling=options.trace_sampling)
     if not wanted:
         return None
     from naftiko_runtime.observability.tracing import activate, build_tracing

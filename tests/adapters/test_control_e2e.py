@@ -4,6 +4,7 @@ with the reference's validation and the adapter's authentication."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.conftest import CAPABILITIES
 from tests.fixtures.process import ServeProcess, serve_bundled
 from tests.fixtures.upstream import free_port
 
@@ -176,3 +178,27 @@ def test_cli_verbs_read_the_control_port(letta: dict[str, str]) -> None:
     )
     down = cli("health", "--control", "http://127.0.0.1:9")
     assert down.code == 2 and "cannot reach" in down.err
+
+
+def test_trace_sampling_zero_serves_probes_without_tracing() -> None:
+    """`--control` traces every request by default (as the reference's control adapter);
+    `--trace-sampling 0` keeps health, status and metrics but turns tracing off, so a
+    container's probes cost the hot path nothing for spans."""
+    control = free_port()
+    with serve_bundled("--control", f"127.0.0.1:{control}", "--trace-sampling", "0") as (
+        _,
+        urls,
+    ):
+        base = f"http://127.0.0.1:{control}"
+        assert httpx.get(urls["rest"] + "/v1/jobs/?limit=1", timeout=10).status_code == 200
+        assert httpx.get(base + "/health/ready", timeout=10).status_code == 200
+        assert httpx.get(base + "/traces", timeout=10).status_code == 404
+        assert "naftiko_requests_total" in httpx.get(base + "/metrics", timeout=10).text
+
+
+def test_control_rejects_a_bad_address() -> None:
+    from naftiko_runtime.cli import run
+
+    err = io.StringIO()
+    code = run(["serve", str(CAPABILITIES), "--control", "somewhere:http"], io.StringIO(), err, {})
+    assert code == 2 and "--control must be PORT or HOST:PORT" in err.getvalue()

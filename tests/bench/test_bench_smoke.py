@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.haproxy import HAPROXY
 from bench.run import main
 
 
@@ -44,6 +45,11 @@ def test_bench_runs_end_to_end_with_python_fallbacks(
         "orchestration: aiohttp sequential",
         "orchestration: aiohttp gather",
     }
+    if HAPROXY is not None:  # the scale-out rows, behind the shipped haproxy.cfg
+        assert {"haproxy + 1 instance", "haproxy + 2 instances", "haproxy + 4 instances"} <= set(
+            rows
+        )
+        assert rows["haproxy + 2 instances"]["cpu"]["haproxy"] >= 0
     assert all(row["rps"] > 0 and row["errors"] == 0 for row in rows.values())
     assert results["facts"]["load"] == "python" and results["facts"]["upstream"] == "python"
     assert 0 < results["facts"]["cold_start_s"] and results["facts"]["validation_ms_per_12kb"] > 0

@@ -17,8 +17,8 @@ import httpx
 import pytest
 from mcp import Client
 
+from bench.haproxy import HAPROXY, render, running_haproxy
 from tests.conftest import CAPABILITIES
-from tests.fixtures.haproxy import HAPROXY, render, running_haproxy
 from tests.fixtures.process import ServeProcess
 from tests.fixtures.upstream import RecordingUpstream, Reply, free_port, running
 
