@@ -200,3 +200,29 @@ def listeners(port: int) -> set[int]:
             if target.startswith("socket:[") and target[8:-1] in inodes:
                 pids.add(int(fd.parts[2]))
     return pids
+
+
+def test_sigterm_lets_an_open_event_stream_finish() -> None:
+    """An event stream still flowing when SIGTERM arrives is passed through to its end (the
+    grace period covers streams as well as plain requests), then the process exits 0."""
+    upstream = RecordingUpstream()
+    events = [f'data: {{"n": {n}}}\n\n'.encode() for n in range(30)]  # ~1.5 s of events
+    upstream.script["/v1/runs/"] = Reply(content_type="text/event-stream", chunks=events)
+    with running(upstream) as url:
+        rest = free_port()
+        args = [str(CAPABILITIES), "--upstream", f"*={url}", "--port", f"8080={rest}"]
+        args += ["--port", f"9090={free_port()}", "--grace", "10"]
+        with ServeProcess(args, env={"LETTA_API_KEY": "sk-stream"}) as process:
+            base = f"http://127.0.0.1:{rest}"
+            process.wait_ready(base + "/openapi.json")
+            received = b""
+            with httpx.stream(
+                "POST", base + "/v1/runs/run-1/stream", json={}, timeout=10
+            ) as response:
+                assert response.headers["content-type"].startswith("text/event-stream")
+                for n, chunk in enumerate(response.iter_bytes()):
+                    received += chunk
+                    if n == 2:
+                        process.process.send_signal(signal.SIGTERM)
+            assert received == b"".join(events)
+            assert process.process.wait(timeout=20) == 0
