@@ -105,9 +105,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("schema", help="print the JSON Schema this runtime validates against")
 
-    openapi = commands.add_parser("openapi", help="print the OpenAPI 3.1 document of REST ports")
-    openapi.add_argument("paths", nargs="+", help="files or directories")
-    openapi.add_argument("--port", type=int, help="only this port (default: all)")
+    export = commands.add_parser("export", help="write what capabilities expose in another form")
+    exported = export.add_subparsers(dest="what", required=True)
+    for openapi in (
+        exported.add_parser("openapi", help="the OpenAPI 3.1 document of the REST ports"),
+        commands.add_parser("openapi", help="the same as `export openapi`"),
+    ):
+        openapi.add_argument("paths", nargs="+", help="files or directories")
+        openapi.add_argument("--port", type=int, help="only this port (default: all)")
+
+    check = commands.add_parser(
+        "check", help="compare consumed operations with the upstreams' OpenAPI (drift)"
+    )
+    check.add_argument("paths", nargs="+", help="capability files or directories")
+    check.add_argument(
+        "--against",
+        nargs="+",
+        required=True,
+        metavar="OPENAPI",
+        help="the upstreams' OpenAPI 3.x or Swagger 2.0 documents (YAML or JSON)",
+    )
+    check.add_argument("--format", choices=FORMATS, default="text")
 
     serve = commands.add_parser("serve", help="serve capabilities as REST and MCP")
     serve.add_argument("paths", nargs="+", help="files or directories")
@@ -313,8 +331,10 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, environ: Mapping[st
             return EXIT_OK
         if args.command in ("health", "status", "metrics", "traces"):
             return _probe(args, stdout)
-        if args.command == "openapi":
+        if args.command == "openapi" or args.command == "export":
             return _openapi(args, stdout, stderr)
+        if args.command == "check":
+            return _check(args, stdout)
         if args.command == "serve":
             return _serve(args, stdout, stderr, environ)
     except UsageError as exc:
@@ -495,6 +515,26 @@ class _AnyValue(Mapping[str, str]):
 
     def __len__(self) -> int:
         return 0
+
+
+def _check(args: argparse.Namespace, stdout: TextIO) -> int:
+    """Drift: the capabilities must be valid first; then each consumed operation is held
+    against the documents given."""
+    from naftiko_runtime.openapi.documents import OpenApiError, load_document
+    from naftiko_runtime.openapi.drift import check
+
+    try:
+        specs = [load_document(Path(path)) for path in args.against]
+    except OpenApiError as exc:
+        raise UsageError(str(exc)) from None
+    result = load_paths(args.paths)
+    diagnostics = result.diagnostics
+    if result.ok:
+        diagnostics = sorted(
+            [*diagnostics, *check(result.documents, specs)], key=Diagnostic.sort_key
+        )
+    stdout.write(render(args.format, diagnostics, result.files, result.documents, __version__))
+    return EXIT_INVALID if any(d.is_error for d in diagnostics) else EXIT_OK
 
 
 def _openapi(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:

@@ -189,6 +189,72 @@ _OURS: tuple[tuple[str, Severity, str, str], ...] = (
         "`--strict`: dialect the reference engine would reject",
         "Write the portable form, or drop --strict.",
     ),
+    (
+        "drift-path",
+        ERR,
+        "`check`: a consumed operation's path is in the upstream's OpenAPI",
+        "Fix the resource path (the hint names a near miss).",
+    ),
+    (
+        "drift-method",
+        ERR,
+        "`check`: the upstream has the operation's method on that path",
+        "Use the method the upstream declares.",
+    ),
+    (
+        "drift-parameter-location",
+        ERR,
+        "`check`: each parameter is sent where the upstream reads it",
+        "Change `in` to the upstream's location.",
+    ),
+    (
+        "drift-parameter-unknown",
+        WARN,
+        "`check`: the upstream declares each parameter sent",
+        "Check the name against the upstream's OpenAPI.",
+    ),
+    (
+        "drift-parameter-type",
+        ERR,
+        "`check`: parameter types agree with the upstream's schema",
+        "Use the upstream's type.",
+    ),
+    (
+        "drift-parameter-required",
+        ERR,
+        "`check`: required flags agree with the upstream",
+        "Use the upstream's required flag.",
+    ),
+    (
+        "drift-parameter-missing",
+        ERR,
+        "`check`: every parameter the upstream requires is declared",
+        "Declare it in inputParameters.",
+    ),
+    (
+        "drift-body-required",
+        ERR,
+        "`check`: the request body is required exactly when the upstream requires it",
+        "Use the upstream's required flag for the body.",
+    ),
+    (
+        "drift-body-missing",
+        ERR,
+        "`check`: a body the upstream requires is sent",
+        "Declare an `in: body` input or a `body`.",
+    ),
+    (
+        "drift-body-unknown",
+        WARN,
+        "`check`: a body is sent only where the upstream takes one",
+        "Check the operation against the upstream's OpenAPI.",
+    ),
+    (
+        "drift-response-format",
+        ERR,
+        "`check`: `outputRawFormat` is among the upstream's success content types",
+        "Set outputRawFormat to the upstream's format.",
+    ),
 )
 
 RULES: dict[str, Rule] = {

@@ -79,6 +79,10 @@ def test_letta_client_0x_jobs_and_runs(letta_url: str) -> None:
     assert r["runs.messages.list"]["n"] == 2
     assert r["runs.usage.retrieve"]["total_tokens"] > 0
     assert r["runs.steps.list"]["type"] == "list[Step]" and r["runs.steps.list"]["n"] == 2
+    # `runs.stream` sends no body (the Letta OpenAPI's body is optional; the seed file said
+    # required, which answered this call 400 before `check --against` found it)
+    assert r["runs.stream"]["ok"] is True, r["runs.stream"]
+    assert r["runs.stream"]["kinds"][:2] == ["user_message", "assistant_message"]
     assert r["runs.delete"]["ok"] is True
     assert r["runs.retrieve.deleted"]["status"] == 404
 

@@ -1,0 +1,2 @@
+"""OpenAPI and Swagger documents beside the runtime: reading them (`documents`), checking a
+capability against them (`drift`)."""
