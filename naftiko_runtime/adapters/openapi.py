@@ -103,6 +103,11 @@ def build_openapi(
                 },
             },
         }
+        consumed = getattr(getattr(endpoint.operation, "call", None), "operation", None)
+        if getattr(consumed, "event_stream", False):  # `outputRawFormat: event-stream`
+            operation["responses"]["200"]["content"]["text/event-stream"] = {
+                "schema": {"type": "string", "description": "Server-sent events, as they come"}
+            }
         if body_inputs:
             if len(body_inputs) == 1:
                 schema = _schema(body_inputs[0])

@@ -28,6 +28,7 @@ FORMAT_MEDIA = {
     "yaml": ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"),
     "html": ("text/html",),
     "markdown": ("text/markdown",),
+    "event-stream": ("text/event-stream",),
     "avro": ("avro",),
     "protobuf": ("protobuf",),
 }

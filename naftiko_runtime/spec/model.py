@@ -66,6 +66,13 @@ class Body:
     data: Any
 
 
+def _decoded_as(value: Any) -> str:
+    """The decoder for a declared format: an event stream streams through whatever it is,
+    and a JSON answer to it is read as JSON."""
+    fmt = str(value).lower()
+    return "json" if fmt == "event-stream" else fmt
+
+
 @dataclass(frozen=True, slots=True)
 class ConsumedOperation:
     namespace: str
@@ -82,6 +89,7 @@ class ConsumedOperation:
     where: Location
     output_schema: str | None = None  # html: a CSS selector; markdown: a heading prefix;
     # avro/protobuf: the schema file, resolved beside the spec
+    event_stream: bool = False  # `outputRawFormat: event-stream` (decoded as JSON otherwise)
 
     @property
     def target(self) -> str:
@@ -445,7 +453,8 @@ class _Builder:
                 description=_str(entry.data.get("description")) or _str(entry.data.get("label")),
                 params=tuple(_param(p) for p in entry.params.values()),
                 auth=_auth(auth) if isinstance(auth, dict) else None,
-                output_format=str(entry.data.get("outputRawFormat", "json")).lower(),
+                output_format=_decoded_as(entry.data.get("outputRawFormat", "json")),
+                event_stream=str(entry.data.get("outputRawFormat")).lower() == "event-stream",
                 output_schema=self.output_schema(entry),
                 outputs=tuple(
                     OutputField(str(o["name"]), str(o["type"]), str(o["value"]))

@@ -58,6 +58,8 @@ def _findings(data: Any) -> Iterator[tuple[DataPath, str]]:
                     yield from _name(op, obase, "name", "consumed operation name")
                     if op.get("outputRawFormat") == "binary":
                         yield (*obase, "outputRawFormat"), "outputRawFormat 'binary' (after alpha2)"
+                    if op.get("outputRawFormat") == "event-stream":
+                        yield (*obase, "outputRawFormat"), "outputRawFormat 'event-stream'"
                     yield from _consumed_params(
                         op.get("inputParameters"), (*obase, "inputParameters")
                     )

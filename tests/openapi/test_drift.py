@@ -260,3 +260,24 @@ def test_an_invalid_capability_reports_its_own_diagnostics_first(tmp_path: Path)
     spec.write_text("naftiko: nope\n")
     code, out, _ = check(str(spec), "--against", str(tmp_path / "pets.yaml"))
     assert code == 1 and "drift-" not in out and "broken.yaml:1:" in out
+
+
+def test_an_event_stream_declared_where_the_upstream_answers_json_is_drift(
+    tmp_path: Path,
+) -> None:
+    """The reverse of a stream declared as JSON: `outputRawFormat: event-stream` on an
+    operation whose upstream answers only `application/json`."""
+    (tmp_path / "shop.yaml").write_text(OPENAPI_30)
+    (tmp_path / "common.yaml").write_text(COMMON)
+    spec = tmp_path / "ping.yaml"
+    spec.write_text(
+        CAPABILITY.replace(
+            "              inputParameters:\n                - {name: payload, in: body, type: "
+            "object, required: false}\n",
+            "              outputRawFormat: event-stream\n",
+        )
+    )
+    code, out, _ = check(str(spec), "--against", str(tmp_path / "shop.yaml"), "--format", "json")
+    formats = [d for d in json.loads(out)["diagnostics"] if d["rule"] == "drift-response-format"]
+    assert code == 1 and {d["line"] for d in formats} == {19, 32}
+    assert any("application/json, not event-stream" in d["message"] for d in formats)
