@@ -433,6 +433,11 @@ class RestApp:
                 await _respond(send, 200, document)
 
             self.static.setdefault("/openapi.json", {})["GET"] = serve_openapi
+            from naftiko_runtime.adapters.docs import docs_routes
+
+            title = str(openapi.get("info", {}).get("title") or "naftiko-runtime")
+            for path, handler in docs_routes(title).items():
+                self.static.setdefault(path, {}).setdefault("GET", handler)  # a spec's own wins
 
     async def _passes_gate(self, scope: dict[str, Any], send: Send) -> bool:
         if any(guard.allows(scope) for guard in self.gate):
