@@ -20,6 +20,7 @@ from naftiko_runtime.diagnostics import Diagnostic, Severity
 from naftiko_runtime.engine.scripting import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_MS, ScriptSettings
 from naftiko_runtime.errors import BindingError, StartupError
 from naftiko_runtime.report import FORMATS, render, render_text
+from naftiko_runtime.scaffold import ADAPTERS, AUTH_TYPES
 from naftiko_runtime.spec.load import LoadResult, UsageError, load_paths
 from naftiko_runtime.spec.registry import RULES, Selection, markdown_table
 from naftiko_runtime.spec.schema import load_schema
@@ -113,6 +114,27 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         openapi.add_argument("paths", nargs="+", help="files or directories")
         openapi.add_argument("--port", type=int, help="only this port (default: all)")
+
+    create = commands.add_parser("create", help="scaffold a new file")
+    created = create.add_subparsers(dest="what", required=True)
+    scaffold = created.add_parser(
+        "capability", help="a commented capability that validates and serves as generated"
+    )
+    scaffold.add_argument("--namespace", required=True, help="the upstream's namespace")
+    scaffold.add_argument("--label", help="a name for people (default: from the namespace)")
+    scaffold.add_argument(
+        "--base-uri", default="https://api.example.com", help="the upstream's base URI"
+    )
+    scaffold.add_argument("--auth", choices=AUTH_TYPES, default="bearer")
+    scaffold.add_argument(
+        "--expose", type=_adapter_list, default=list(ADAPTERS), metavar="rest,mcp"
+    )
+    scaffold.add_argument("--rest-port", type=int, default=8080)
+    scaffold.add_argument("--mcp-port", type=int, default=9090)
+    scaffold.add_argument(
+        "-o", "--output", help="where to write it (default: NAMESPACE.yaml; - for stdout)"
+    )
+    scaffold.add_argument("--force", action="store_true", help="overwrite an existing file")
 
     check = commands.add_parser(
         "check", help="compare consumed operations with the upstreams' OpenAPI (drift)"
@@ -335,6 +357,8 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, environ: Mapping[st
             return _openapi(args, stdout, stderr)
         if args.command == "check":
             return _check(args, stdout)
+        if args.command == "create":
+            return _create(args, stdout, stderr)
         if args.command == "serve":
             return _serve(args, stdout, stderr, environ)
     except UsageError as exc:
@@ -515,6 +539,43 @@ class _AnyValue(Mapping[str, str]):
 
     def __len__(self) -> int:
         return 0
+
+
+def _adapter_list(value: str) -> list[str]:
+    chosen = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = sorted(set(chosen) - set(ADAPTERS))
+    if not chosen or unknown:
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(ADAPTERS)}")
+    return chosen
+
+
+def _create(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    from naftiko_runtime.scaffold import Scaffold, kebab, render
+
+    namespace = kebab(args.namespace)
+    if not namespace:
+        raise UsageError("--namespace needs letters or digits")
+    label = args.label or namespace.replace("-", " ").title()
+    text = render(
+        Scaffold(
+            namespace,
+            label.replace('"', "'"),
+            args.base_uri.rstrip("/"),
+            args.auth,
+            tuple(args.expose),
+            args.rest_port,
+            args.mcp_port,
+        )
+    )
+    if args.output == "-":
+        stdout.write(text)
+        return EXIT_OK
+    out = Path(args.output or f"{namespace}.yaml")
+    if out.exists() and not args.force:
+        raise UsageError(f"{out} exists (--force overwrites it)")
+    out.write_text(text)
+    stderr.write(f"naftiko-runtime: wrote {out}; next: naftiko-runtime validate {out}\n")
+    return EXIT_OK
 
 
 def _check(args: argparse.Namespace, stdout: TextIO) -> int:
