@@ -136,6 +136,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scaffold.add_argument("--force", action="store_true", help="overwrite an existing file")
 
+    importing = commands.add_parser("import", help="make a capability from another format")
+    imported = importing.add_subparsers(dest="what", required=True)
+    from_openapi = imported.add_parser(
+        "openapi", help="a capability consuming and exposing an OpenAPI or Swagger document"
+    )
+    from_openapi.add_argument("file", help="OpenAPI 3.0/3.1 or Swagger 2.0, YAML or JSON")
+    from_openapi.add_argument("--namespace", help="the consumed namespace (default: the title)")
+    from_openapi.add_argument(
+        "--select",
+        nargs="+",
+        default=[],
+        metavar="TAG|PATH|OPERATION_ID",
+        help="only these operations: tags, operationIds, or paths (globs such as /v1/jobs*)",
+    )
+    from_openapi.add_argument(
+        "--expose", type=_adapter_list, default=list(ADAPTERS), metavar="rest,mcp"
+    )
+    from_openapi.add_argument("--rest-port", type=int, default=8080)
+    from_openapi.add_argument("--mcp-port", type=int, default=9090)
+    from_openapi.add_argument("-o", "--output", help="where to write it (default: stdout)")
+    from_openapi.add_argument("--force", action="store_true", help="overwrite an existing file")
+
     check = commands.add_parser(
         "check", help="compare consumed operations with the upstreams' OpenAPI (drift)"
     )
@@ -357,6 +379,8 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, environ: Mapping[st
             return _openapi(args, stdout, stderr)
         if args.command == "check":
             return _check(args, stdout)
+        if args.command == "import":
+            return _import(args, stdout, stderr)
         if args.command == "create":
             return _create(args, stdout, stderr)
         if args.command == "serve":
@@ -571,6 +595,35 @@ def _create(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         stdout.write(text)
         return EXIT_OK
     out = Path(args.output or f"{namespace}.yaml")
+    if out.exists() and not args.force:
+        raise UsageError(f"{out} exists (--force overwrites it)")
+    out.write_text(text)
+    stderr.write(f"naftiko-runtime: wrote {out}; next: naftiko-runtime validate {out}\n")
+    return EXIT_OK
+
+
+def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    from naftiko_runtime.openapi.documents import OpenApiError, load_document
+    from naftiko_runtime.openapi.importer import ImportOptions, import_openapi
+
+    try:
+        document = load_document(Path(args.file))
+        text = import_openapi(
+            document,
+            ImportOptions(
+                args.namespace,
+                tuple(args.select),
+                tuple(args.expose),
+                args.rest_port,
+                args.mcp_port,
+            ),
+        )
+    except (OpenApiError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    if not args.output or args.output == "-":
+        stdout.write(text)
+        return EXIT_OK
+    out = Path(args.output)
     if out.exists() and not args.force:
         raise UsageError(f"{out} exists (--force overwrites it)")
     out.write_text(text)

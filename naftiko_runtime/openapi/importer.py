@@ -1,0 +1,541 @@
+"""`naftiko-runtime import openapi FILE`: Swagger 2.0 or OpenAPI 3.0/3.1 -> one capability.
+
+What the reference's `import openapi` produces (one consumed resource per path, kebab-case
+names from operationIds or from method and path, the first server as `baseUri`, auth from
+the security schemes), plus what it leaves out: `$ref`s followed, path-level parameters,
+required flags, `binds` for the credential, `outputRawFormat` from the success content
+type, and exposes that mirror every operation (a REST route and an MCP tool with hints from
+the HTTP method). The output is deterministic (the document's order), validates under
+`validate --strict`, and says in comments where it had to guess.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlparse
+
+from naftiko_runtime.openapi.documents import OpenApiDocument, Operation, schema_types
+from naftiko_runtime.scaffold import kebab
+
+MAX_TOOL_NAME = 64
+WIRE = ("path", "query", "header", "cookie")
+SKIPPED_HEADERS = {"authorization", "accept", "content-type", "content-length", "user-agent"}
+TYPE_ORDER = ("integer", "number", "boolean", "array", "object", "string")
+PLACEHOLDER_URI = "https://api.example.com"
+FORMATS = (  # success content type -> outputRawFormat (first match wins)
+    (("application/json", "+json", "application/x-ndjson", "application/problem+json"), "json"),
+    (("application/xml", "text/xml", "+xml"), "xml"),
+    (("text/csv",), "csv"),
+    (("text/tab-separated-values",), "tsv"),
+    (("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"), "yaml"),
+    (("text/html",), "html"),
+    (("text/markdown",), "markdown"),
+)
+BINARY = (
+    "application/octet-stream",
+    "application/pdf",
+    "application/zip",
+    "image/",
+    "audio/",
+    "video/",
+)
+HINTS = {  # the HTTP method's semantics (RFC 9110): read-only, destructive, idempotent
+    "GET": (True, False, True),
+    "HEAD": (True, False, True),
+    "OPTIONS": (True, False, True),
+    "PUT": (False, True, True),
+    "DELETE": (False, True, True),
+    "POST": (False, False, False),
+    "PATCH": (False, False, False),
+    "TRACE": (True, False, True),
+}
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    namespace: str | None = None
+    select: tuple[str, ...] = ()  # tags, paths (globs allowed) or operationIds
+    expose: tuple[str, ...] = ("rest", "mcp")
+    rest_port: int = 8080
+    mcp_port: int = 9090
+
+
+@dataclass
+class _Param:
+    name: str
+    location: str
+    type: str
+    required: bool
+    description: str
+
+
+@dataclass
+class _Op:
+    name: str
+    tool: str
+    method: str
+    path: str
+    description: str
+    params: list[_Param]
+    body: _Param | None
+    output_format: str
+    notes: list[str] = field(default_factory=list)
+    fixed: list[tuple[str, str, str]] = field(default_factory=list)  # name, in, value
+
+
+def q(text: str) -> str:
+    """A YAML double-quoted scalar (JSON's string syntax is a subset of it)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _one_line(text: Any) -> str:
+    return re.sub(r"\s+", " ", str(text or "")).strip()
+
+
+def _type_of(schema: Any, document: OpenApiDocument) -> str:
+    types = schema_types(schema, document)
+    return next((t for t in TYPE_ORDER if t in types), "string")
+
+
+def _unique(name: str, used: set[str], limit: int | None = None) -> str:
+    """`name`, cut to `limit` with a short hash when longer, suffixed when taken."""
+    if limit is not None and len(name) > limit:
+        digest = hashlib.sha1(name.encode()).hexdigest()[:6]
+        name = name[: limit - 7].rstrip("-") + "-" + digest
+    candidate, n = name, 2
+    while candidate in used:
+        suffix = f"-{n}"
+        base = name if limit is None else name[: limit - len(suffix)].rstrip("-")
+        candidate, n = base + suffix, n + 1
+    used.add(candidate)
+    return candidate
+
+
+def selected(operation: Operation, select: Sequence[str]) -> bool:
+    if not select:
+        return True
+    op_id = str(operation.data.get("operationId") or "")
+    tags = {str(t) for t in operation.data.get("tags") or []}
+    for wanted in select:
+        if wanted == op_id or wanted in tags:
+            return True
+        if wanted.startswith("/") and fnmatch.fnmatchcase(operation.path, wanted):
+            return True
+    return False
+
+
+def _params(operation: Operation, document: OpenApiDocument, notes: list[str]) -> list[_Param]:
+    found = []
+    for p in operation.parameters:
+        location = str(p.get("in"))
+        name = str(p.get("name") or "")
+        if location not in WIRE or not name:
+            continue
+        if location == "header" and name.lower() in SKIPPED_HEADERS:
+            notes.append(f"header {name} left to the runtime (auth and content negotiation)")
+            continue
+        found.append(
+            _Param(
+                name,
+                location,
+                _type_of(p.get("schema", p), document),
+                bool(p.get("required")) or location == "path",
+                _one_line(p.get("description")),
+            )
+        )
+    return found
+
+
+def _body(operation: Operation, document: OpenApiDocument, notes: list[str]) -> _Param | None:
+    if document.version == "2.0":
+        bodies = [p for p in operation.parameters if p.get("in") in ("body", "formData")]
+        if not bodies:
+            return None
+        if any(p.get("in") == "formData" for p in bodies):
+            notes.append("the upstream takes form data; guessed: sent as a JSON object")
+        return _Param(
+            "body",
+            "body",
+            "object",
+            any(p.get("required") for p in bodies),
+            _one_line(bodies[0].get("description")) or "The request body",
+        )
+    body = document.deref(operation.data.get("requestBody"))
+    if not isinstance(body, dict):
+        return None
+    content = body.get("content") or {}
+    media = [str(m).lower() for m in content]
+    if media and not any("json" in m for m in media):
+        notes.append(f"the upstream takes {media[0]}; guessed: sent as JSON")
+    chosen = next((m for m in content if "json" in str(m).lower()), next(iter(content), None))
+    schema = (content.get(chosen) or {}).get("schema") if chosen else None
+    kind = _type_of(schema, document) if schema is not None else "object"
+    return _Param(
+        "body",
+        "body",
+        kind,
+        bool(body.get("required")),
+        _one_line(body.get("description")) or "The request body",
+    )
+
+
+def _success_media(operation: Operation, document: OpenApiDocument) -> list[str]:
+    media: list[str] = []
+    for code, response in (operation.data.get("responses") or {}).items():
+        if not str(code).startswith("2"):
+            continue
+        response = document.deref(response)
+        if document.version == "2.0":
+            if isinstance(response, dict) and response.get("schema") is not None:
+                media += operation.data.get("produces") or document.data.get("produces") or []
+            continue
+        media += [str(m) for m in (response.get("content") or {})]
+    return [m.split(";")[0].strip().lower() for m in media]
+
+
+def _format(media: list[str], notes: list[str]) -> str:
+    if not media:
+        return "json"
+    for accepted, fmt in FORMATS:
+        if any(m == a or (a.startswith("+") and m.endswith(a)) for m in media for a in accepted):
+            return fmt
+    if "text/event-stream" in media:
+        notes.append("the upstream answers text/event-stream: passed through as it comes")
+        return "json"
+    if any(m.startswith(BINARY) for m in media):
+        return "binary"
+    notes.append(f"the upstream answers {media[0]}; guessed: read as JSON")
+    return "json"
+
+
+def _schemes(document: OpenApiDocument) -> dict[str, Any]:
+    found = (
+        document.data.get("securityDefinitions")
+        if document.version == "2.0"
+        else (document.data.get("components") or {}).get("securitySchemes")
+    ) or {}
+    return {str(k): document.deref(v) or {} for k, v in found.items()}
+
+
+def _scheme_of(
+    operation: Operation, document: OpenApiDocument, schemes: dict[str, Any]
+) -> str | None:
+    """The scheme an operation asks for: its own `security` (an empty list: none), else the
+    document's; the first alternative's first scheme."""
+    requirements = operation.data.get("security", document.data.get("security")) or []
+    for requirement in requirements:
+        for name in requirement or {}:
+            if name in schemes:
+                return str(name)
+    return None
+
+
+def _primary(
+    document: OpenApiDocument, schemes: dict[str, Any], select: Sequence[str]
+) -> str | None:
+    """The scheme most operations use (the namespace's `authentication`)."""
+    if not schemes:
+        return None
+    counts = Counter(
+        name
+        for operation in document.operations()
+        if selected(operation, select)
+        and (name := _scheme_of(operation, document, schemes)) is not None
+    )
+    return counts.most_common(1)[0][0] if counts else next(iter(schemes))
+
+
+def _extra_credential(name: str, scheme: dict[str, Any], env: str) -> tuple[str, str, str, str]:
+    """(parameter, location, value, bind key) carrying an operation's own credential when it
+    differs from the namespace's."""
+    key = f"{env}_{re.sub(r'[^A-Z0-9]+', '_', name.upper()).strip('_')}"
+    if str(scheme.get("type", "")).lower() == "apikey":
+        where = str(scheme.get("in", "header"))
+        return str(scheme.get("name", name)), where, f"{{{{env.{key}}}}}", key
+    return "Authorization", "header", f"Bearer {{{{env.{key}}}}}", key
+
+
+def _auth(
+    schemes: dict[str, Any], name: str | None, env: str
+) -> tuple[list[str], list[str], list[str]]:
+    """(authentication lines, bind keys, comments) for the namespace's scheme."""
+    if name is None:
+        return [], [], []
+    scheme = schemes[name]
+    kind = str(scheme.get("type", "")).lower()
+    notes = [f"security scheme {name!r} of {len(schemes)}"] if len(schemes) > 1 else []
+    pad = "      "
+    if kind == "apikey":
+        key = f"{env}_API_KEY"
+        placement = str(scheme.get("in", "header"))
+        return (
+            [
+                f"{pad}authentication:",
+                f"{pad}  type: apikey",
+                f"{pad}  key: {q(str(scheme.get('name', 'X-API-Key')))}",
+                f'{pad}  value: "{{{{env.{key}}}}}"',
+                f"{pad}  placement: {placement}",
+            ],
+            [key],
+            notes,
+        )
+    http = str(scheme.get("scheme", "")).lower()
+    if kind == "basic" or (kind == "http" and http == "basic"):
+        user, password = f"{env}_USERNAME", f"{env}_PASSWORD"
+        return (
+            [
+                f"{pad}authentication:",
+                f"{pad}  type: basic",
+                f'{pad}  username: "{{{{env.{user}}}}}"',
+                f'{pad}  password: "{{{{env.{password}}}}}"',
+            ],
+            [user, password],
+            notes,
+        )
+    if kind == "http" and http == "digest":
+        user, password = f"{env}_USERNAME", f"{env}_PASSWORD"
+        return (
+            [
+                f"{pad}authentication:",
+                f"{pad}  type: digest",
+                f'{pad}  username: "{{{{env.{user}}}}}"',
+                f'{pad}  password: "{{{{env.{password}}}}}"',
+            ],
+            [user, password],
+            notes,
+        )
+    token = f"{env}_TOKEN"
+    if kind != "http" or http != "bearer":
+        notes.append(f"guessed: the {kind or 'unknown'} scheme {name!r} as a bearer token")
+    return (
+        [f"{pad}authentication:", f"{pad}  type: bearer", f'{pad}  token: "{{{{env.{token}}}}}"'],
+        [token],
+        notes,
+    )
+
+
+def _operations(
+    document: OpenApiDocument,
+    select: Sequence[str],
+    schemes: dict[str, Any],
+    primary: str | None,
+    env: str,
+    keys: list[str],
+) -> list[tuple[str, list[_Op]]]:
+    """Resources (one per path, in the document's order) with their operations."""
+    names: set[str] = set()
+    tools: set[str] = set()
+    resources: dict[str, list[_Op]] = {}
+    for operation in document.operations():
+        if not selected(operation, select):
+            continue
+        notes: list[str] = []
+        op_id = str(operation.data.get("operationId") or "")
+        base = kebab(op_id) or kebab(
+            f"{operation.method} {operation.path.replace('{', '').replace('}', '')}"
+        )
+        name = _unique(base or "operation", names)
+        tool = _unique(name, tools, MAX_TOOL_NAME)
+        if tool != name:
+            notes.append(f"tool name cut to {MAX_TOOL_NAME} characters")
+        summary = _one_line(operation.data.get("summary"))
+        detail = _one_line(operation.data.get("description"))
+        media = _success_media(operation, document)
+        fixed: list[tuple[str, str, str]] = []
+        output_format = _format(media, notes)
+        if output_format == "json" and any("json" in m for m in media) and len(set(media)) > 1:
+            fixed.append(("Accept", "header", "application/json"))  # ask for what is decoded
+        own = _scheme_of(operation, document, schemes)
+        if own is not None and own != primary:
+            param, location, value, key = _extra_credential(own, schemes[own], env)
+            fixed.append((param, location, value))
+            if key not in keys:
+                keys.append(key)
+            notes.append(f"this operation uses security scheme {own!r}, not {primary!r}")
+        resources.setdefault(operation.path, []).append(
+            _Op(
+                name,
+                tool,
+                operation.method,
+                operation.path,
+                summary or detail[:300] or f"{operation.method} {operation.path}",
+                _params(operation, document, notes),
+                _body(operation, document, notes),
+                output_format,
+                notes,
+                fixed,
+            )
+        )
+    return list(resources.items())
+
+
+def _resource_name(path: str, used: set[str]) -> str:
+    return _unique(kebab(path.replace("{", "").replace("}", "")) or "root", used)
+
+
+def import_openapi(document: OpenApiDocument, options: ImportOptions = ImportOptions()) -> str:
+    """The capability YAML for `document`."""
+    info = document.data.get("info") or {}
+    title = _one_line(info.get("title")) or "Imported API"
+    namespace = kebab(options.namespace or title) or "api"
+    env = re.sub(r"[^A-Z0-9]+", "_", namespace.upper()).strip("_")
+    header = [
+        f"# {title}: imported by `naftiko-runtime import openapi` from {document.path.name}",
+        f"# (OpenAPI {document.data.get('openapi') or document.data.get('swagger')}).",
+        "# Comments starting with `guessed:` mark what the document did not say.",
+    ]
+    servers = document.servers()
+    base_uri = servers[0].rstrip("/") if servers else ""
+    base_note = None
+    if not base_uri or not urlparse(base_uri).scheme:
+        base_note = "guessed: the document names no absolute server URL"
+        base_uri = PLACEHOLDER_URI + base_uri
+    schemes = _schemes(document)
+    primary = _primary(document, schemes, options.select)
+    auth, keys, auth_notes = _auth(schemes, primary, env)
+    resources = _operations(document, options.select, schemes, primary, env, keys)
+    if not resources:
+        raise ValueError("no operation matches --select" if options.select else "no operations")
+    ignores = []
+    if any(path.endswith("/") for path, _ in resources):
+        ignores.append(
+            "# naftiko-runtime: ignore naftiko-rest-resource-path-no-trailing-slash - the "
+            'upstream\'s own routes end in "/"'
+        )
+    description = _one_line(info.get("description")) or f"{title}, imported from its OpenAPI."
+    lines = [
+        *ignores,
+        *header,
+        'naftiko: "1.0.0-alpha2"',
+        "info:",
+        f"  label: {q(title)}",
+        f"  description: {q(description)}",
+    ]
+    if keys:
+        lines += ["binds:", "  - namespace: env", "    keys:", *(f"      {k}: {k}" for k in keys)]
+    lines += [
+        "capability:",
+        "  consumes:",
+        "    - type: http",
+        f"      namespace: {q(namespace)}",
+        f"      description: {q(description)}",
+        f"      baseUri: {q(base_uri)}" + (f"  # {base_note}" if base_note else ""),
+        *(f"      # {n}" for n in auth_notes),
+        *auth,
+        "      resources:",
+    ]
+    resource_names: set[str] = set()
+    for path, ops in resources:
+        lines += [
+            f"        - name: {q(_resource_name(path, resource_names))}",
+            f"          path: {q(path)}",
+            "          operations:",
+        ]
+        for op in ops:
+            lines += [
+                f"            - name: {q(op.name)}",
+                f"              method: {op.method}",
+                f"              description: {q(op.description)}",
+                *(f"              # {n}" for n in op.notes),
+            ]
+            wire = [*op.params, *([op.body] if op.body else [])]
+            if wire or op.fixed:
+                lines.append("              inputParameters:")
+                for p in wire:
+                    lines += [
+                        f"                - name: {q(p.name)}",
+                        f"                  in: {p.location}",
+                    ]
+                for name, location, value in op.fixed:
+                    lines += [
+                        f"                - name: {q(name)}",
+                        f"                  in: {location}",
+                        f"                  value: {q(value)}",
+                    ]
+            if op.output_format != "json":
+                lines.append(f"              outputRawFormat: {op.output_format}")
+    lines.append("  exposes:")
+    if "rest" in options.expose:
+        lines += _rest(namespace, title, resources, options.rest_port)
+    if "mcp" in options.expose:
+        lines += _mcp(namespace, title, resources, options.mcp_port)
+    return "\n".join(lines) + "\n"
+
+
+def _rest(
+    namespace: str, title: str, resources: Iterable[tuple[str, list[_Op]]], port: int
+) -> list[str]:
+    lines = [
+        "    - type: rest",
+        f"      namespace: {q(namespace + '-rest')}",
+        f"      port: {port}",
+        "      resources:",
+    ]
+    for path, ops in resources:
+        lines += [
+            f"        - path: {q(path)}",
+            f"          description: {q(f'{title}: {path}')}",
+            "          operations:",
+        ]
+        for op in ops:
+            lines += [
+                f"            - method: {op.method}",
+                f"              name: {q(op.name)}",
+                f"              description: {q(op.description)}",
+                f"              call: {q(namespace + '.' + op.name)}",
+            ]
+            if op.params:
+                lines.append("              inputParameters:")
+                for p in op.params:
+                    lines += [
+                        f"                - name: {q(p.name)}",
+                        f"                  in: {p.location}",
+                        f"                  type: {p.type}",
+                    ]
+                    lines.append(f"                  description: {q(p.description or p.name)}")
+            if op.body is not None:
+                lines += ["              with:", f"                body: {q('rest.body')}"]
+    return lines
+
+
+def _mcp(
+    namespace: str, title: str, resources: Iterable[tuple[str, list[_Op]]], port: int
+) -> list[str]:
+    lines = [
+        "    - type: mcp",
+        f"      namespace: {q(namespace + '-mcp')}",
+        f"      port: {port}",
+        "      transport: http",
+        f"      description: {q(f'{title} tools.')}",
+        "      tools:",
+    ]
+    for _, ops in resources:
+        for op in ops:
+            read_only, destructive, idempotent = HINTS.get(op.method, (False, False, False))
+            lines += [
+                f"        - name: {q(op.tool)}",
+                f"          description: {q(op.description)}",
+                "          hints:",
+                f"            readOnly: {str(read_only).lower()}",
+                f"            destructive: {str(destructive).lower()}",
+                f"            idempotent: {str(idempotent).lower()}",
+                f"          call: {q(namespace + '.' + op.name)}",
+            ]
+            inputs = [*op.params, *([op.body] if op.body else [])]
+            if inputs:
+                lines.append("          inputParameters:")
+                for p in inputs:
+                    lines += [
+                        f"            - name: {q(p.name)}",
+                        f"              type: {p.type}",
+                        f"              description: {q(p.description or p.name)}",
+                        f"              required: {str(p.required).lower()}",
+                    ]
+    return lines
