@@ -31,8 +31,7 @@ async def admit(scope: dict[str, Any], receive: Any, send: Send, guard: Guard | 
         return False
     if scope["type"] != "http":
         return False
-    if guard is not None and not guard.allows(scope):
-        await guard.reject(send)
+    if guard is not None and not await guard.admit(scope, send):
         return False
     return True
 

@@ -1,8 +1,9 @@
 """Authentication that callers of an exposed adapter must present (`exposes[].authentication`).
 
 Expected credentials are rendered once from the binds; each request is compared in constant
-time. Kinds that cannot be verified locally (digest, oauth2) refuse to start rather than
-serve an adapter the spec says is protected without protection.
+time; `oauth2` makes the adapter an OAuth 2.1 resource server (`oauth`). A kind that cannot be
+verified (digest) refuses to start rather than serve an adapter the spec says is protected
+without protection.
 """
 
 from __future__ import annotations
@@ -21,14 +22,41 @@ from naftiko_runtime.spec.model import Auth
 from naftiko_runtime.templating import Template
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+METADATA_PATH = "/.well-known/oauth-protected-resource"  # RFC 9728
 _UNAUTHORIZED = orjson.dumps(
     {"error": {"type": "unauthorized", "message": "missing or invalid credentials"}}
 )
 
 
-@dataclass(frozen=True)
 class Guard:
-    """Checks one request's credentials; `challenge` is the WWW-Authenticate value."""
+    """What callers of an adapter must present. `admit` answers the refusal itself (401, or
+    403 for a token short of a scope); `passes` only says whether the request may pass."""
+
+    @property
+    def secrets(self) -> list[str]:
+        return []
+
+    def metadata(self) -> dict[str, Any] | None:
+        """RFC 9728 protected resource metadata, for guards that have any."""
+        return None
+
+    async def passes(self, scope: dict[str, Any]) -> bool:
+        raise NotImplementedError
+
+    async def reject(self, send: Any, scope: dict[str, Any] | None = None) -> None:
+        raise NotImplementedError
+
+    async def admit(self, scope: dict[str, Any], send: Any) -> bool:
+        if await self.passes(scope):
+            return True
+        await self.reject(send, scope)
+        return False
+
+
+@dataclass(frozen=True)
+class CredentialGuard(Guard):
+    """A fixed credential compared in constant time; `challenge` is the WWW-Authenticate
+    value."""
 
     header: bytes | None
     query: str | None
@@ -57,7 +85,16 @@ class Guard:
                 return hmac.compare_digest(value.encode("latin-1"), self.expected)
         return False
 
-    async def reject(self, send: Any) -> None:
+    async def passes(self, scope: dict[str, Any]) -> bool:
+        return self.allows(scope)
+
+    async def admit(self, scope: dict[str, Any], send: Any) -> bool:
+        if self.allows(scope):  # no second await on the hot path
+            return True
+        await self.reject(send, scope)
+        return False
+
+    async def reject(self, send: Any, scope: dict[str, Any] | None = None) -> None:
         await send(
             {
                 "type": "http.response.start",
@@ -84,13 +121,15 @@ def build_guard(auth: Auth | None, variables: Mapping[str, str], where: str) -> 
         token = render(auth.token)
         if not token:
             raise StartupError(f"{where}: bearer authentication has an empty token")
-        return Guard(b"authorization", None, token.encode(), b'Bearer realm="naftiko"', b"bearer")
+        return CredentialGuard(
+            b"authorization", None, token.encode(), b'Bearer realm="naftiko"', b"bearer"
+        )
     if auth.type == "basic":
         user, password = render(auth.username), render(auth.password)
         if not user or not password:
             raise StartupError(f"{where}: basic authentication has an empty user or password")
         pair = f"{user}:{password}".encode()
-        return Guard(
+        return CredentialGuard(
             b"authorization", None, base64.b64encode(pair), b'Basic realm="naftiko"', b"basic"
         )
     if auth.type == "apikey":
@@ -98,9 +137,30 @@ def build_guard(auth: Auth | None, variables: Mapping[str, str], where: str) -> 
         if not value:
             raise StartupError(f"{where}: apikey authentication has an empty value")
         if auth.placement == "query":
-            return Guard(None, key, value.encode(), f'ApiKey in="query" name="{key}"'.encode())
-        return Guard(
+            return CredentialGuard(
+                None, key, value.encode(), f'ApiKey in="query" name="{key}"'.encode()
+            )
+        return CredentialGuard(
             key.lower().encode(), None, value.encode(), f'ApiKey in="header" name="{key}"'.encode()
+        )
+    if auth.type == "oauth2":
+        from naftiko_runtime.adapters.oauth import OAuthGuard, OAuthSettings
+
+        issuer, resource = render(auth.authorization_server), render(auth.resource)
+        if not issuer.startswith(("https://", "http://")) or not resource:
+            raise StartupError(
+                f"{where}: oauth2 needs an http(s) authorizationServerUri and a resource"
+            )
+        return OAuthGuard(
+            OAuthSettings(
+                issuer.rstrip("/"),
+                resource,
+                render(auth.audience) or None,
+                auth.scopes,
+                auth.token_validation,
+                render(auth.client_id) or None,
+                render(auth.client_secret) or None,
+            )
         )
     raise StartupError(
         f"{where}: inbound {auth.type} authentication is not supported by this "
@@ -114,8 +174,7 @@ def guarded(app: ASGIApp, guard: Guard | None) -> ASGIApp:
         return app
 
     async def check(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and not guard.allows(scope):
-            await guard.reject(send)
+        if scope["type"] == "http" and not await guard.admit(scope, send):
             return
         await app(scope, receive, send)
 

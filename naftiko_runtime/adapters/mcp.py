@@ -24,7 +24,7 @@ from starlette.applications import Starlette
 
 from naftiko_runtime import __version__, jsoncodec
 from naftiko_runtime.adapters.asgi import respond_json
-from naftiko_runtime.adapters.inbound_auth import Guard
+from naftiko_runtime.adapters.inbound_auth import METADATA_PATH, Guard
 from naftiko_runtime.adapters.mcp_sessions import SESSION_HEADER, SessionBound
 from naftiko_runtime.adapters.sse import EventStreamDecoder
 from naftiko_runtime.binding import Redactor
@@ -301,9 +301,14 @@ class McpHttpServer:
 
     async def _app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         guard = self.guard
-        if guard is not None and scope["type"] == "http" and not guard.allows(scope):
-            await guard.reject(send)
-            return
+        if scope["type"] == "http" and guard is not None:
+            if scope["path"].startswith(METADATA_PATH) and scope["method"] in ("GET", "HEAD"):
+                metadata = guard.metadata()
+                if metadata is not None:  # RFC 9728: public, for clients to find the server
+                    await respond_json(send, 200, metadata)
+                    return
+            if not await guard.admit(scope, send):
+                return
         bound = self.sessions
         if scope["type"] == "http" and _without_session(scope):
             first = await receive()  # is it an `initialize`? (stateless calls open nothing)

@@ -14,13 +14,13 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, unquote_to_bytes
+from urllib.parse import parse_qsl, quote, unquote, unquote_to_bytes, urlparse
 
 import orjson
 
 from naftiko_runtime import jsoncodec
 from naftiko_runtime.adapters.asgi import lifespan
-from naftiko_runtime.adapters.inbound_auth import Guard
+from naftiko_runtime.adapters.inbound_auth import METADATA_PATH, Guard
 from naftiko_runtime.engine.forward import REPLY_HEADERS, Forwarder
 from naftiko_runtime.engine.response import MAX_ERROR_BODY, status_error
 from naftiko_runtime.engine.result import Operation
@@ -179,8 +179,7 @@ def _handler(endpoint: RestEndpoint, redact: Redactor) -> Handler:
     async def handle(
         scope: dict[str, Any], receive: Receive, send: Send, params: dict[str, str]
     ) -> None:
-        if guard is not None and not guard.allows(scope):
-            await guard.reject(send)
+        if guard is not None and not await guard.admit(scope, send):
             return
         inputs: dict[str, Any] = {**fixed, **params} if fixed else dict(params)
         try:
@@ -424,6 +423,23 @@ class RestApp:
                 dynamic[endpoint.path][2][endpoint.method] = handler
         self.dynamic = list(dynamic.values())
         self.templates = {regex: path for path, (regex, _, _) in dynamic.items()}
+        for guard in {id(g): g for g in guards if g is not None}.values():
+            metadata = guard.metadata()
+            if metadata is not None:  # RFC 9728, public: how clients find the server
+                body = orjson.dumps(metadata)
+
+                async def serve_metadata(
+                    scope: dict[str, Any],
+                    receive: Receive,
+                    send: Send,
+                    params: dict[str, str],
+                    body: bytes = body,
+                ) -> None:
+                    await _respond(send, 200, body)
+
+                suffix = urlparse(str(metadata.get("resource", ""))).path.rstrip("/")
+                for path in {METADATA_PATH, METADATA_PATH + suffix}:
+                    self.static.setdefault(path, {}).setdefault("GET", serve_metadata)
         if openapi is not None:
             document = orjson.dumps(openapi)
 
@@ -440,9 +456,10 @@ class RestApp:
                 self.static.setdefault(path, {}).setdefault("GET", handler)  # a spec's own wins
 
     async def _passes_gate(self, scope: dict[str, Any], send: Send) -> bool:
-        if any(guard.allows(scope) for guard in self.gate):
-            return True
-        await self.gate[0].reject(send)
+        for guard in self.gate:
+            if await guard.passes(scope):
+                return True
+        await self.gate[0].reject(send, scope)
         return False
 
     def match(self, path: str) -> tuple[dict[str, Handler], dict[str, str]] | None:
@@ -619,8 +636,7 @@ def _forward_handler(endpoint: ForwardEndpoint, redact: Redactor) -> Handler:
     async def handle(
         scope: dict[str, Any], receive: Receive, send: Send, params: dict[str, str]
     ) -> None:
-        if guard is not None and not guard.allows(scope):
-            await guard.reject(send)
+        if guard is not None and not await guard.admit(scope, send):
             return
         headers = scope["headers"]
         has_body = any(k in (b"content-length", b"transfer-encoding") for k, _ in headers)

@@ -49,6 +49,15 @@ class Auth:
     key: str | None = None
     value: str | None = None
     placement: str = "header"
+    # oauth2 (inbound): the authorization server, this resource (RFC 8707), required scopes
+    authorization_server: str | None = None
+    resource: str | None = None
+    audience: str | None = None
+    scopes: tuple[str, ...] = ()
+    token_validation: str = "jwks"
+    token_endpoint: str | None = None
+    client_id: str | None = None  # introspection: this resource server's credentials
+    client_secret: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -795,6 +804,14 @@ def _auth(data: dict[str, Any]) -> Auth:
         key=_str(data.get("key")),
         value=_str(data.get("value")),
         placement=_str(data.get("placement")) or "header",
+        authorization_server=_str(data.get("authorizationServerUri")),
+        resource=_str(data.get("resource")),
+        audience=_str(data.get("audience")),
+        scopes=tuple(str(s) for s in data.get("scopes") or ()),
+        token_validation=_str(data.get("tokenValidation")) or "jwks",
+        token_endpoint=_str(data.get("tokenEndpoint")),
+        client_id=_str(data.get("clientId")),
+        client_secret=_str(data.get("clientSecret")),
     )
 
 

@@ -67,6 +67,10 @@ def _findings(data: Any) -> Iterator[tuple[DataPath, str]]:
     for e, expose in enumerate(as_list(capability.get("exposes"))):
         expose = as_dict(expose)
         base = ("capability", "exposes", e)
+        auth = as_dict(expose.get("authentication"))
+        for key in ("clientId", "clientSecret"):
+            if auth.get("type") == "oauth2" and key in auth:
+                yield (*base, "authentication", key), f"'{key}' on oauth2 authentication"
         if expose.get("type") == "rest":
             if "description" in expose:
                 yield (*base, "description"), "'description' on a rest adapter"
