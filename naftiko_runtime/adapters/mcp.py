@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import functools
 import logging
+import re
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +39,6 @@ from naftiko_runtime.spec.model import (
     McpAdapter,
     McpPrompt,
 )
-from naftiko_runtime.templating import Template
 from naftiko_runtime.upstream import close_stream
 
 log = logging.getLogger("naftiko_runtime.mcp")
@@ -62,7 +62,65 @@ class _ToolEntry:
 class _ResourceEntry:
     resource: types.Resource
     operation: Operation | None
-    location: Path | None
+    location: Path | None  # a file, or a directory served file by file under `uri/`
+
+
+@dataclass
+class _TemplateEntry:
+    """A resource whose URI has `{name}` placeholders: listed as a template, read by match."""
+
+    template: types.ResourceTemplate
+    operation: Operation
+    pattern: re.Pattern[str]
+    names: tuple[str, ...]
+    mime_type: str | None
+
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_.-]+)\}")
+_SEGMENT = re.compile(r"^[A-Za-z0-9._-]+$")
+_PROMPT_ARGUMENT = re.compile(r"\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}")
+_MIME_BY_SUFFIX = {
+    ".md": "text/markdown",
+    ".json": "application/json",
+    ".yaml": "application/yaml",
+    ".yml": "application/yaml",
+    ".txt": "text/plain",
+    ".xml": "application/xml",
+    ".csv": "text/csv",
+    ".html": "text/html",
+}
+
+
+def _uri_pattern(uri: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
+    """A template URI as a whole-string regex: each `{name}` one segment (never `/`)."""
+    names: list[str] = []
+    parts: list[str] = []
+    last = 0
+    for found in _PLACEHOLDER.finditer(uri):
+        parts.append(re.escape(uri[last : found.start()]))
+        parts.append("([^/]+)")
+        names.append(found.group(1))
+        last = found.end()
+    parts.append(re.escape(uri[last:]))
+    return re.compile("".join(parts)), tuple(names)
+
+
+def _directory_files(base: Path) -> list[Path]:
+    """Regular files below `base`, sorted; none when it cannot be read."""
+    try:
+        return sorted(p for p in base.rglob("*") if p.is_file())
+    except OSError:
+        return []
+
+
+def _mime_of(path: Path) -> str:
+    return _MIME_BY_SUFFIX.get(path.suffix.lower(), "application/octet-stream")
+
+
+def _render_prompt(text: str, arguments: dict[str, str]) -> str:
+    """`{{name}}` replaced by its argument; one not given stays as written, as the
+    reference renders it (the client sees what it left out)."""
+    return _PROMPT_ARGUMENT.sub(lambda m: arguments.get(m.group(1), m.group(0)), text)
 
 
 @dataclass
@@ -73,30 +131,64 @@ class McpServerSet:
     redact: Redactor
     tools: dict[str, _ToolEntry] = field(default_factory=dict)
     resources: dict[str, _ResourceEntry] = field(default_factory=dict)
+    templates: list[_TemplateEntry] = field(default_factory=list)
     prompts: dict[str, McpPrompt] = field(default_factory=dict)
+    prompt_files: dict[str, Path] = field(default_factory=dict)
     descriptions: list[str] = field(default_factory=list)
     metrics: Any = None  # observability.metrics.Metrics, when a control plane is served
     tracing: Any = None  # observability.tracing.Tracing, when on
     private: bool = False  # the endpoint is authenticated: cached lists stay per client
     _lists: (
-        tuple[types.ListToolsResult, types.ListResourcesResult, types.ListPromptsResult] | None
+        tuple[
+            types.ListToolsResult,
+            types.ListResourcesResult,
+            types.ListPromptsResult,
+            types.ListResourceTemplatesResult,
+        ]
+        | None
     ) = None
 
     def lists(
         self,
-    ) -> tuple[types.ListToolsResult, types.ListResourcesResult, types.ListPromptsResult]:
-        """The list results, built once per configuration (not per request)."""
+    ) -> tuple[
+        types.ListToolsResult,
+        types.ListResourcesResult,
+        types.ListPromptsResult,
+        types.ListResourceTemplatesResult,
+    ]:
+        """The list results, built once per configuration (not per request); a `location`
+        directory lists one resource per file it holds then."""
         if self._lists is None:
+            listed: list[types.Resource] = []
+            for entry in self.resources.values():
+                base = entry.location
+                if base is not None and base.is_dir():
+                    for path in _directory_files(base):
+                        relative = path.relative_to(base).as_posix()
+                        listed.append(
+                            entry.resource.model_copy(
+                                update={
+                                    "uri": f"{entry.resource.uri}/{relative}",
+                                    "mime_type": entry.resource.mime_type or _mime_of(path),
+                                }
+                            )
+                        )
+                else:
+                    listed.append(entry.resource)
             self._lists = (
                 types.ListToolsResult(tools=[e.tool for e in self.tools.values()]),
-                types.ListResourcesResult(resources=[e.resource for e in self.resources.values()]),
+                types.ListResourcesResult(resources=listed),
                 types.ListPromptsResult(prompts=[_prompt(p) for p in self.prompts.values()]),
+                types.ListResourceTemplatesResult(
+                    resource_templates=[t.template for t in self.templates]
+                ),
             )
         return self._lists
 
     def replace_from(self, other: McpServerSet) -> None:
         """Take another set's tools, resources and prompts (a reload); sessions stay open."""
         self.tools, self.resources, self.prompts = other.tools, other.resources, other.prompts
+        self.templates, self.prompt_files = other.templates, other.prompt_files
         self.descriptions = other.descriptions
         self._lists = None
 
@@ -120,6 +212,9 @@ class McpServerSet:
         async def list_prompts(ctx: Any, params: Any) -> types.ListPromptsResult:
             return self.lists()[2]
 
+        async def list_templates(ctx: Any, params: Any) -> types.ListResourceTemplatesResult:
+            return self.lists()[3]
+
         async def get_prompt(
             ctx: Any, params: types.GetPromptRequestParams
         ) -> types.GetPromptResult:
@@ -132,6 +227,7 @@ class McpServerSet:
             on_list_tools=list_tools,
             on_call_tool=call_tool,
             on_list_resources=list_resources,
+            on_list_resource_templates=list_templates,
             on_read_resource=read_resource,
             on_list_prompts=list_prompts,
             on_get_prompt=get_prompt,
@@ -190,7 +286,7 @@ class McpServerSet:
     async def _call(self, name: str, arguments: dict[str, Any]) -> types.CallToolResult:
         entry = self.tools.get(name)
         if entry is None:
-            raise MCPError(types.INVALID_PARAMS, f"unknown tool {name!r}")
+            raise MCPError(types.INVALID_PARAMS, f"Invalid params: Unknown tool: {name}")
         unknown = sorted(set(arguments) - entry.accepted)
         if unknown:
             accepted = ", ".join(sorted(entry.accepted)) or "none"
@@ -225,46 +321,79 @@ class McpServerSet:
         )
 
     async def read(self, uri: str) -> types.ReadResourceResult:
+        """A resource by exact URI, a file below a `location` directory, or a template's
+        match (its values become the call's inputs); messages as the reference words them."""
         entry = self.resources.get(uri)
-        if entry is None:
-            raise MCPError(types.INVALID_PARAMS, f"unknown resource {uri!r}")
-        mime = entry.resource.mime_type or "application/json"
-        if entry.operation is not None:
-            try:
-                data = await _collect(await entry.operation({}))
-            except NaftikoError as exc:
-                raise MCPError(types.INTERNAL_ERROR, self.redact(str(exc))) from None
-            text = jsoncodec.dumps(data).decode()
-        else:
-            assert entry.location is not None
-            try:
-                text = entry.location.read_text(encoding="utf-8")
-            except OSError as exc:
-                raise MCPError(
-                    types.INTERNAL_ERROR, f"resource {uri!r} cannot be read: {exc.strerror}"
-                ) from None
-            mime = entry.resource.mime_type or "text/plain"
+        if entry is not None and entry.operation is not None:
+            return await self._read_call(uri, entry.operation, {}, entry.resource.mime_type)
+        if entry is not None and entry.location is not None and not entry.location.is_dir():
+            return self._read_file(uri, entry.location, entry.resource.mime_type)
+        for base_uri, candidate in self.resources.items():
+            base = candidate.location
+            if base is not None and (uri == base_uri or uri.startswith(base_uri + "/")):
+                if base.is_dir():
+                    return self._read_file(uri, _inside(base, uri, base_uri), None)
+        for template in self.templates:
+            found = template.pattern.fullmatch(uri)
+            if found is not None:
+                values = dict(zip(template.names, found.groups(), strict=True))
+                return await self._read_call(uri, template.operation, values, template.mime_type)
+        raise MCPError(types.INVALID_PARAMS, f"Invalid params: Unknown resource URI: {uri}")
+
+    async def _read_call(
+        self, uri: str, operation: Operation, values: dict[str, str], mime: str | None
+    ) -> types.ReadResourceResult:
+        try:
+            data = await _collect(await operation(values))
+        except InvocationError as exc:
+            raise MCPError(types.INVALID_PARAMS, f"Invalid params: {exc.message}") from None
+        except NaftikoError as exc:
+            raise MCPError(types.INTERNAL_ERROR, self.redact(str(exc))) from None
+        text = self.redact.bodies(jsoncodec.dumps(data).decode())
         return types.ReadResourceResult(
-            contents=[types.TextResourceContents(uri=uri, mime_type=mime, text=text)]
+            contents=[
+                types.TextResourceContents(uri=uri, mime_type=mime or "application/json", text=text)
+            ]
+        )
+
+    def _read_file(self, uri: str, path: Path, mime: str | None) -> types.ReadResourceResult:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise MCPError(
+                types.INTERNAL_ERROR, f"resource {uri!r} cannot be read: {reason}"
+            ) from None
+        kind = mime or (_mime_of(path) if path.suffix else "text/plain")
+        return types.ReadResourceResult(
+            contents=[types.TextResourceContents(uri=uri, mime_type=kind, text=text)]
         )
 
     def prompt(self, name: str, arguments: dict[str, str]) -> types.GetPromptResult:
+        """Messages with `{{argument}}` filled in; a `location` prompt is one user message
+        read from its file when asked for (so an edit shows without a reload)."""
         prompt = self.prompts.get(name)
         if prompt is None:
-            raise MCPError(types.INVALID_PARAMS, f"unknown prompt {name!r}")
-        missing = [a.name for a in prompt.arguments if a.required and a.name not in arguments]
-        if missing:
-            raise MCPError(
-                types.INVALID_PARAMS, f"missing prompt argument(s): {', '.join(missing)}"
-            )
-        messages = [
-            types.PromptMessage(
-                role="assistant" if role == "assistant" else "user",
-                content=types.TextContent(type="text", text=Template(text).render(arguments)),
-            )
-            for role, text in prompt.messages
-        ]
-        return types.GetPromptResult(description=prompt.description, messages=messages)
+            raise MCPError(types.INVALID_PARAMS, f"Invalid params: Unknown prompt: {name}")
+        messages = list(prompt.messages)
+        path = self.prompt_files.get(name)
+        if path is not None:
+            try:
+                messages = [("user", path.read_text(encoding="utf-8"))]
+            except (OSError, UnicodeDecodeError):
+                raise MCPError(
+                    types.INTERNAL_ERROR, f"prompt {name!r}: its file cannot be read"
+                ) from None
+        return types.GetPromptResult(
+            description=prompt.description,
+            messages=[
+                types.PromptMessage(
+                    role="assistant" if role == "assistant" else "user",
+                    content=types.TextContent(type="text", text=_render_prompt(text, arguments)),
+                )
+                for role, text in messages
+            ],
+        )
 
 
 @dataclass
@@ -484,6 +613,37 @@ def _prompt(prompt: McpPrompt) -> types.Prompt:
     )
 
 
+def _inside(base: Path, uri: str, base_uri: str) -> Path:
+    """The file `uri` names below a `location` directory: plain segments only, and never
+    outside it (a symlink out counts as outside)."""
+    relative = uri[len(base_uri) :].lstrip("/")
+    segments = relative.split("/") if relative else []
+    for segment in segments:
+        if not _SEGMENT.match(segment):  # `..` passes; the containment check below stops it
+            raise MCPError(
+                types.INVALID_PARAMS,
+                f"Invalid params: Invalid path segment in resource URI: {segment}",
+            )
+    target = base.joinpath(*segments)
+    try:
+        resolved = target.resolve(strict=True)
+        resolved.relative_to(base.resolve(strict=True))
+    except FileNotFoundError:
+        raise MCPError(
+            types.INVALID_PARAMS, f"Invalid params: Unknown resource URI: {uri}"
+        ) from None
+    except (OSError, ValueError):
+        raise MCPError(
+            types.INVALID_PARAMS, f"Invalid params: Path traversal detected for resource URI: {uri}"
+        ) from None
+    if resolved.is_dir():
+        raise MCPError(
+            types.INVALID_PARAMS,
+            f"Invalid params: Resource URI resolves to a directory, not a file: {uri}",
+        )
+    return resolved
+
+
 def _resource_path(capability: Capability, location: str) -> Path:
     relative = unquote(urlparse(location).path)
     if location.startswith("file:///./") or location.startswith("file:///../"):
@@ -533,6 +693,24 @@ def _add_adapter(
             else None
         )
         location = _resource_path(capability, resource.location) if resource.location else None
+        if reader is not None and _PLACEHOLDER.search(resource.uri):
+            pattern, names = _uri_pattern(resource.uri)
+            target.templates.append(
+                _TemplateEntry(
+                    types.ResourceTemplate(
+                        uri_template=resource.uri,
+                        name=resource.name,
+                        title=resource.label,
+                        description=resource.description,
+                        mime_type=resource.mime_type,
+                    ),
+                    reader,
+                    pattern,
+                    names,
+                    resource.mime_type,
+                )
+            )
+            continue
         target.resources[resource.uri] = _ResourceEntry(
             types.Resource(
                 name=resource.name,
@@ -546,6 +724,8 @@ def _add_adapter(
         )
     for prompt in adapter.prompts:
         target.prompts[prompt.name] = prompt
+        if prompt.location:
+            target.prompt_files[prompt.name] = _resource_path(capability, prompt.location)
 
 
 def build_mcp_servers(

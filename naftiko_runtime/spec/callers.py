@@ -29,6 +29,11 @@ class Caller:
     adapter: dict[str, Any] | None = None
 
 
+def template_names(uri: Any) -> tuple[str, ...]:
+    """The `{name}` placeholders of an MCP resource template URI: the inputs it binds."""
+    return tuple(re.findall(r"\{([A-Za-z0-9_.-]+)\}", uri)) if isinstance(uri, str) else ()
+
+
 def _names(params: Any) -> tuple[str, ...]:
     return tuple(
         p["name"] for p in as_list(params) if isinstance(p, dict) and isinstance(p.get("name"), str)
@@ -83,12 +88,15 @@ def iter_callers(data: Any) -> Iterator[Caller]:
                     yield from _steps(tool, pointer, prefixes)
             for r, resource in enumerate(as_list(expose.get("resources"))):
                 if isinstance(resource, dict):
+                    uri = resource.get("uri")
+                    placeholders = template_names(uri)
                     yield Caller(
                         "mcp-resource",
                         (*base, "resources", r),
                         resource,
                         prefixes,
-                        (),
+                        placeholders,
+                        path=uri if placeholders else None,  # a template URI binds like a path
                         adapter=expose,
                     )
     for a, aggregate in enumerate(as_list(capability.get("aggregates"))):

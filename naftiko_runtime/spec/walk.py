@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from naftiko_runtime.spec.callers import REFERENCE_ALIASES, Caller
+from naftiko_runtime.spec.callers import REFERENCE_ALIASES, Caller, template_names
 from naftiko_runtime.spec.source import DataPath, as_dict, as_list
 
 
@@ -75,8 +75,15 @@ class Walk:
             yield from self._steps_of(node.pointer, node.data, _prefixes(adapter))
         for node in self.mcp_resources:
             adapter = as_dict(node.owner)
+            placeholders = template_names(node.data.get("uri"))
             yield Caller(
-                "mcp-resource", node.pointer, node.data, _prefixes(adapter), (), adapter=adapter
+                "mcp-resource",
+                node.pointer,
+                node.data,
+                _prefixes(adapter),
+                placeholders,
+                path=str(node.data["uri"]) if placeholders else None,
+                adapter=adapter,
             )
         for node in self.functions:
             yield Caller(

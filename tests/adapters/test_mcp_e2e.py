@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -128,7 +129,7 @@ async def test_arguments_are_validated_before_any_upstream_call(letta: dict[str,
     typed = await call(letta["mcp"], "list-jobs", {"active": "sometimes"})
     assert typed.is_error and "active (expected a boolean" in typed.content[0].text
     async with Client(letta["mcp"]) as client:
-        with pytest.raises(MCPError, match="unknown tool 'no-such-tool'"):
+        with pytest.raises(MCPError, match="Invalid params: Unknown tool: no-such-tool"):
             await client.call_tool("no-such-tool", {})
 
 
@@ -221,18 +222,95 @@ async def test_declared_inputs_output_mapping_and_concurrency(
 async def test_resources_and_prompts(registry: tuple[RecordingUpstream, str]) -> None:
     _, url = registry
     async with Client(url) as client:
-        resources = {r.name: r for r in (await client.list_resources()).resources}
-        assert set(resources) == {"fleet", "guide"}
+        resources = {r.uri: r for r in (await client.list_resources()).resources}
+        assert set(resources) == {
+            "registry://fleet",
+            "registry://guide",
+            "registry://docs/guide.md",
+            "registry://docs/sub/x.json",
+        }
         fleet = await client.read_resource("registry://fleet")
         assert json.loads(fleet.contents[0].text) == [{"imo_number": "IMO9"}]
         guide = await client.read_resource("registry://guide")
         assert guide.contents[0].text.startswith("# Registry guide")
         prompts = (await client.list_prompts()).prompts
-        assert [p.name for p in prompts] == ["inspect-ship"]
+        assert [p.name for p in prompts] == ["inspect-ship", "report"]
         prompt = await client.get_prompt("inspect-ship", {"imo": "IMO9"})
         assert prompt.messages[0].content.text == "Summarise the inspection history of ship IMO9."
-        with pytest.raises(MCPError):
-            await client.get_prompt("inspect-ship", {})
+
+
+async def test_resource_templates_are_listed_and_read_by_match(
+    registry: tuple[RecordingUpstream, str],
+) -> None:
+    """Follows ResourcesPromptsIntegrationTest and ResourceHandlerDynamicTest: a URI with
+    `{name}` placeholders is a template (listed by `resources/templates/list`, not by
+    `resources/list`; `title` only when a label is set); reading a concrete URI passes each
+    value to the call (by name, or through `with`), and `outputParameters` shape the text."""
+    upstream, url = registry
+    async with Client(url) as client:
+        templates = {t.name: t for t in (await client.list_resource_templates()).resource_templates}
+        assert {n: t.uri_template for n, t in templates.items()} == {
+            "ship": "registry://ships/{imo_number}",
+            "vessel": "registry://vessels/{imo}/summary",
+        }
+        assert templates["ship"].title == "Ship"
+        listed = {r.uri for r in (await client.list_resources()).resources}
+        assert not any("{" in uri for uri in listed)
+        ship = await client.read_resource("registry://ships/IMO7")
+        assert json.loads(ship.contents[0].text) == {"name": "Aurora"}
+        assert ship.contents[0].mime_type == "application/json"
+        assert upstream.seen[-1].raw_path == "/ships/IMO7"
+        vessel = await client.read_resource("registry://vessels/IMO8/summary")
+        assert vessel.contents[0].mime_type == "text/plain"
+        assert upstream.seen[-1].raw_path == "/ships/IMO8"
+        with pytest.raises(MCPError, match="Unknown resource URI: registry://ships/a/b"):
+            await client.read_resource("registry://ships/a/b")  # a value never spans "/"
+
+
+async def test_a_location_directory_is_one_resource_per_file_and_stays_inside(
+    registry: tuple[RecordingUpstream, str],
+) -> None:
+    """Follows ResourceHandlerSafetyTest: files below a `location` directory are resources
+    `uri/relative/path` with a MIME type from their extension; a segment outside
+    `[A-Za-z0-9._-]`, a path out of the directory, or the directory itself is refused with
+    the reference's messages."""
+    _, url = registry
+    async with Client(url) as client:
+        listed = {r.uri: r for r in (await client.list_resources()).resources}
+        assert listed["registry://docs/guide.md"].mime_type == "text/markdown"
+        assert listed["registry://docs/sub/x.json"].mime_type == "application/json"
+        guide = await client.read_resource("registry://docs/guide.md")
+        assert guide.contents[0].text.startswith("# Docs guide")
+        nested = await client.read_resource("registry://docs/sub/x.json")
+        assert json.loads(nested.contents[0].text) == {"answer": 42}
+        refusals = {
+            "registry://docs/../mcp-extras.yaml": "Path traversal detected for resource URI",
+            "registry://docs/sub%20x": "Invalid path segment in resource URI: sub%20x",
+            "registry://docs/sub": "Resource URI resolves to a directory, not a file",
+            "registry://docs/none.md": "Unknown resource URI: registry://docs/none.md",
+        }
+        for uri, message in refusals.items():
+            with pytest.raises(MCPError, match=re.escape(message)):
+                await client.read_resource(uri)
+
+
+async def test_prompts_render_as_the_reference_renders_them(
+    registry: tuple[RecordingUpstream, str],
+) -> None:
+    """Follows PromptHandlerTest: a missing argument stays as `{{name}}` (no error, as the
+    reference leaves it); a `location` prompt is one user message from its file; an
+    unknown prompt is the reference's INVALID_PARAMS message."""
+    _, url = registry
+    async with Client(url) as client:
+        missing = await client.get_prompt("inspect-ship", {})
+        assert missing.messages[0].content.text == (
+            "Summarise the inspection history of ship {{imo}}."
+        )
+        report = await client.get_prompt("report", {"imo": "IMO9"})
+        assert [m.role for m in report.messages] == ["user"]
+        assert report.messages[0].content.text == "Write a {{format}} report on ship IMO9.\n"
+        with pytest.raises(MCPError, match="Invalid params: Unknown prompt: nothing"):
+            await client.get_prompt("nothing", {})
 
 
 INSPECTOR = REPO / "node_modules" / ".bin" / "mcp-inspector"
