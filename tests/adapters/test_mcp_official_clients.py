@@ -1,6 +1,7 @@
-"""The official TypeScript MCP SDK (`@modelcontextprotocol/sdk` from npm) lists and calls
-every tool of the bundled capabilities over Streamable HTTP, at `/mcp` and at the port's
-root, as the reference and every Naftiko client configuration use it."""
+"""The official TypeScript MCP SDK (`@modelcontextprotocol/sdk` from npm), and the Python one
+in both protocol eras, list and call every tool of the bundled capabilities over Streamable
+HTTP (TypeScript at `/mcp` and at the port's root, as the reference and every Naftiko client
+configuration use it)."""
 
 from __future__ import annotations
 
@@ -76,3 +77,27 @@ def test_the_typescript_sdk_lists_and_calls_every_bundled_tool(
     listing = found["calls"]["list-jobs"]["text"]  # the upstream's JSON, as text content
     assert listing.startswith("[") and '"job-' in listing
     assert RUN in found["calls"]["retrieve-run"]["text"]
+
+
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+def test_the_python_sdk_lists_and_calls_every_bundled_tool_in_both_eras(
+    letta: dict[str, str], mode: str
+) -> None:
+    """The same with the official Python SDK, in the handshake era (`legacy`) and the
+    stateless `2026-07-28` era."""
+    import asyncio
+
+    from mcp import Client
+
+    async def every() -> dict[str, bool]:
+        async with Client(letta["mcp"], mode=mode) as client:
+            names = {t.name for t in (await client.list_tools()).tools}
+            assert names == TOOLS
+            errors = {}
+            for name, arguments in ARGUMENTS.items():
+                errors[name] = bool((await client.call_tool(name, arguments)).is_error)
+            return errors
+
+    errors = asyncio.run(every())
+    assert set(errors) == TOOLS
+    assert {name for name, failed in errors.items() if failed and name in READS} == set()
