@@ -1,9 +1,9 @@
 """Authentication that callers of an exposed adapter must present (`exposes[].authentication`).
 
 Expected credentials are rendered once from the binds; each request is compared in constant
-time; `oauth2` makes the adapter an OAuth 2.1 resource server (`oauth`). A kind that cannot be
-verified (digest) refuses to start rather than serve an adapter the spec says is protected
-without protection.
+time; `digest` checks RFC 7616 answers (`digest`); `oauth2` makes the adapter an OAuth 2.1
+resource server (`oauth`). Any other kind refuses to start rather than serve an adapter the
+spec says is protected without protection.
 """
 
 from __future__ import annotations
@@ -143,6 +143,13 @@ def build_guard(auth: Auth | None, variables: Mapping[str, str], where: str) -> 
         return CredentialGuard(
             key.lower().encode(), None, value.encode(), f'ApiKey in="header" name="{key}"'.encode()
         )
+    if auth.type == "digest":
+        from naftiko_runtime.adapters.digest import DigestGuard
+
+        user, password = render(auth.username), render(auth.password)
+        if not user or not password:
+            raise StartupError(f"{where}: digest authentication has an empty user or password")
+        return DigestGuard(user, password)
     if auth.type == "oauth2":
         from naftiko_runtime.adapters.oauth import OAuthGuard, OAuthSettings
 
