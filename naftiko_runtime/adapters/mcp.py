@@ -406,11 +406,18 @@ class McpHttpServer:
     guard: Guard | None = None
     sessions: SessionBound | None = None  # None when stateless: there are none to bound
     stateless: bool = False
+    # handshake-era requests that name no session, answered statelessly as the reference
+    # does (it keeps no session state); its manager runs during the app's lifespan
+    sessionless: Any = None
 
     async def app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """The endpoint; a defect is logged (redacted) and answered as a JSON-RPC error,
         never uvicorn's plain-text 500."""
         if scope["type"] != "http":
+            if scope["type"] == "lifespan" and self.sessionless is not None:
+                async with self.sessionless.run():
+                    await self._app(scope, receive, send)
+                return
             await self._app(scope, receive, send)
             return
         started = False
@@ -442,6 +449,12 @@ class McpHttpServer:
         if scope["type"] == "http" and _without_session(scope):
             first = await receive()  # is it an `initialize`? (stateless calls open nothing)
             if b'"initialize"' not in first.get("body", b""):
+                if self.sessionless is not None and _handshake_era(scope):
+                    from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
+
+                    handler = StreamableHTTPASGIApp(self.sessionless)
+                    await handler(scope, _replaying(first, receive), send)
+                    return
                 await self._serve(scope, _replaying(first, receive), send)
                 return
             receive = _replaying(_completed_initialize(first), receive)
@@ -470,6 +483,15 @@ class McpHttpServer:
     @property
     def tool_count(self) -> int:
         return len(self.server_set.tools)
+
+
+def _handshake_era(scope: dict[str, Any]) -> bool:
+    """A request of a handshake-era client: no protocol version header, or one before the
+    stateless 2026-07-28 revision (which the SDK answers without sessions itself)."""
+    for key, value in scope["headers"]:
+        if key == b"mcp-protocol-version":
+            return bytes(value) < b"2026-07-28"
+    return True
 
 
 def _without_session(scope: dict[str, Any]) -> bool:
@@ -777,8 +799,25 @@ def build_mcp_servers(
             if stateless
             else SessionBound(options.mcp_sessions_per_client, _live_sessions(server))
         )
+        sessionless = None
+        if not stateless:
+            from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+
+            sessionless = StreamableHTTPSessionManager(
+                app=server,
+                stateless=True,
+                security_settings=getattr(
+                    getattr(server, "_session_manager", None), "security_settings", None
+                ),
+            )
         servers[port] = McpHttpServer(
-            app, MCP_PATH, server_set, guards[port][0], bound, stateless=stateless
+            app,
+            MCP_PATH,
+            server_set,
+            guards[port][0],
+            bound,
+            stateless=stateless,
+            sessionless=sessionless,
         )
     return servers, stdio
 

@@ -431,3 +431,39 @@ def test_initialize_with_empty_params_is_accepted_as_the_reference_does(
         timeout=10,
     )
     assert listed.status_code == 200 and '"list-jobs"' in listed.text, listed.text
+
+
+def test_a_handshake_era_request_without_a_session_is_answered_as_the_reference_does(
+    letta: dict[str, str],
+) -> None:
+    """Follows the reference's McpServerResource, which keeps no session state: a
+    handshake-era `tools/list` or `tools/call` that names no session (no `initialize`
+    first) is answered, not refused; a session id this server never issued still is."""
+    headers = {"accept": "application/json, text/event-stream"}
+    listed = httpx.post(
+        letta["mcp"],
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        headers=headers,
+        timeout=10,
+    )
+    assert listed.status_code == 200 and '"list-jobs"' in listed.text, listed.text
+    assert "mcp-session-id" not in listed.headers
+    called = httpx.post(
+        letta["mcp"],
+        json={
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "tools/call",
+            "params": {"name": "list-jobs", "arguments": {"limit": 1}},
+        },
+        headers={**headers, "mcp-protocol-version": "2025-11-25"},
+        timeout=10,
+    )
+    assert called.status_code == 200 and '"isError":false' in called.text.replace(" ", "")
+    unknown = httpx.post(
+        letta["mcp"],
+        json={"jsonrpc": "2.0", "id": 3, "method": "tools/list"},
+        headers={**headers, "mcp-session-id": "not-a-session"},
+        timeout=10,
+    )
+    assert unknown.status_code == 404
