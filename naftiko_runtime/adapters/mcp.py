@@ -448,6 +448,10 @@ class McpHttpServer:
         bound = self.sessions
         if scope["type"] == "http" and _without_session(scope):
             first = await receive()  # is it an `initialize`? (stateless calls open nothing)
+            if not first.get("more_body") and _not_json_rpc_2(first.get("body", b"")):
+                error = {"code": -32600, "message": 'Invalid Request: jsonrpc must be "2.0"'}
+                await respond_json(send, 400, {"jsonrpc": "2.0", "id": None, "error": error})
+                return
             if b'"initialize"' not in first.get("body", b""):
                 if self.sessionless is not None and _handshake_era(scope):
                     from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
@@ -483,6 +487,19 @@ class McpHttpServer:
     @property
     def tool_count(self) -> int:
         return len(self.server_set.tools)
+
+
+def _not_json_rpc_2(body: bytes) -> bool:
+    """A JSON object (or batch) that names another JSON-RPC version: the reference's -32600
+    (the SDK would answer a validation dump). Anything else is left to the SDK."""
+    if not body or (b'"2.0"' in body and not body.lstrip().startswith(b"[")):
+        return False  # the usual single request: no second parse on the hot path
+    try:
+        message = jsoncodec.loads(body)
+    except ValueError:
+        return False
+    items = message if isinstance(message, list) else [message]
+    return any(isinstance(m, dict) and m.get("jsonrpc") != "2.0" for m in items)
 
 
 def _handshake_era(scope: dict[str, Any]) -> bool:
