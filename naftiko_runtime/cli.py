@@ -126,15 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--base-uri", default="https://api.example.com", help="the upstream's base URI"
     )
     scaffold.add_argument("--auth", choices=AUTH_TYPES, default="bearer")
-    scaffold.add_argument(
-        "--expose", type=_adapter_list, default=list(ADAPTERS), metavar="rest,mcp"
-    )
-    scaffold.add_argument("--rest-port", type=int, default=8080)
-    scaffold.add_argument("--mcp-port", type=int, default=9090)
-    scaffold.add_argument(
-        "-o", "--output", help="where to write it (default: NAMESPACE.yaml; - for stdout)"
-    )
-    scaffold.add_argument("--force", action="store_true", help="overwrite an existing file")
+    _written_capability(scaffold, "where to write it (default: NAMESPACE.yaml; - for stdout)")
 
     importing = commands.add_parser("import", help="make a capability from another format")
     imported = importing.add_subparsers(dest="what", required=True)
@@ -150,13 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TAG|PATH|OPERATION_ID",
         help="only these operations: tags, operationIds, or paths (globs such as /v1/jobs*)",
     )
-    from_openapi.add_argument(
-        "--expose", type=_adapter_list, default=list(ADAPTERS), metavar="rest,mcp"
-    )
-    from_openapi.add_argument("--rest-port", type=int, default=8080)
-    from_openapi.add_argument("--mcp-port", type=int, default=9090)
-    from_openapi.add_argument("-o", "--output", help="where to write it (default: stdout)")
-    from_openapi.add_argument("--force", action="store_true", help="overwrite an existing file")
+    _written_capability(from_openapi, "where to write it (default: stdout)")
 
     check = commands.add_parser(
         "check", help="compare consumed operations with the upstreams' OpenAPI (drift)"
@@ -563,6 +549,16 @@ class _AnyValue(Mapping[str, str]):
 
     def __len__(self) -> int:
         return 0
+
+
+def _written_capability(parser: argparse.ArgumentParser, output: str) -> None:
+    """The flags of commands that write a capability: what it exposes, where, and to which
+    file."""
+    parser.add_argument("--expose", type=_adapter_list, default=list(ADAPTERS), metavar="rest,mcp")
+    parser.add_argument("--rest-port", type=int, default=8080)
+    parser.add_argument("--mcp-port", type=int, default=9090)
+    parser.add_argument("-o", "--output", help=output)
+    parser.add_argument("--force", action="store_true", help="overwrite an existing file")
 
 
 def _adapter_list(value: str) -> list[str]:

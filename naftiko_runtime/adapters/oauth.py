@@ -346,20 +346,19 @@ def _scopes(claims: dict[str, Any]) -> set[str]:
     return set(str(granted).split())
 
 
+_REASONS: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
+    (jwt.ExpiredSignatureError, "the access token has expired"),
+    (jwt.ImmatureSignatureError, "the access token is not valid yet"),
+    (jwt.InvalidAudienceError, "the access token is for another resource"),
+    (jwt.InvalidIssuerError, "the access token is from another issuer"),
+    (jwt.InvalidSignatureError, "the access token's signature does not verify"),
+    (jwt.InvalidKeyError, "the access token is signed with an unknown key"),
+    (jwt.MissingRequiredClaimError, "the access token lacks a required claim"),
+)
+
+
 def _reason(exc: jwt.PyJWTError) -> str:
     """Why a token failed, in words that reveal nothing of the token."""
-    if isinstance(exc, jwt.ExpiredSignatureError):
-        return "the access token has expired"
-    if isinstance(exc, jwt.ImmatureSignatureError):
-        return "the access token is not valid yet"
-    if isinstance(exc, jwt.InvalidAudienceError):
-        return "the access token is for another resource"
-    if isinstance(exc, jwt.InvalidIssuerError):
-        return "the access token is from another issuer"
-    if isinstance(exc, jwt.InvalidSignatureError):
-        return "the access token's signature does not verify"
-    if isinstance(exc, jwt.InvalidKeyError):
-        return "the access token is signed with an unknown key"
-    if isinstance(exc, jwt.MissingRequiredClaimError):
-        return "the access token lacks a required claim"
-    return "the access token is malformed"
+    return next(
+        (text for kind, text in _REASONS if isinstance(exc, kind)), "the access token is malformed"
+    )

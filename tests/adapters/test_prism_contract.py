@@ -8,8 +8,6 @@ Skipped when ../shared (the OpenAPI documents) or Prism (installed by scripts/in
 from __future__ import annotations
 
 import json
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,11 +15,11 @@ import httpx
 import pytest
 
 from tests.conftest import CAPABILITIES, CORPUS, REPO
+from tests.fixtures.prism import PRISM, running_prism
 from tests.fixtures.process import ServeProcess
 from tests.fixtures.upstream import free_port
 
 OPENAPI = CORPUS / "letta" / "openapi" / "letta-openapi-jobs-runs.json"
-PRISM = REPO / "node_modules" / ".bin" / "prism"
 JOB_ID = "job-123e4567-e89b-42d3-8456-426614174000"
 RUN_ID = "run-123e4567-e89b-42d3-8456-426614174000"
 
@@ -33,34 +31,8 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def prism() -> Iterator[str]:
-    port = free_port()
-    log = REPO / ".cache" / "prism.log"
-    log.parent.mkdir(exist_ok=True)
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [str(PRISM), "mock", "-h", "127.0.0.1", "-p", str(port), str(OPENAPI)],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(url + "/v1/jobs/", timeout=1)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("Prism did not start:\n" + log.read_text()) from None
-                time.sleep(0.2)
+    with running_prism(OPENAPI, REPO / ".cache" / "prism.log") as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def _get_paths() -> list[str]:
