@@ -579,7 +579,7 @@ def _create(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     text = render(
         Scaffold(
             namespace,
-            label.replace('"', "'"),
+            label,
             args.base_uri.rstrip("/"),
             args.auth,
             tuple(args.expose),

@@ -230,6 +230,7 @@ def _worker(
     reloader: Reloader | None,
 ) -> None:
     """A forked worker: its own sockets, and a watch on its parent."""
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # the parent's "drain", until the loop runs
     for n, owned in enumerate(sockets):
         if n != index:
             for sock in owned.values():
@@ -339,7 +340,9 @@ async def serve_runtime(
                 close()
             return
         stopping = True
-        signal_workers(children, signal.SIGTERM if delay > 0 else signal.SIGINT)
+        # SIGUSR1 asks a worker to drain: it may have had the same SIGTERM already (systemd
+        # and `kill -TERM -PGID` signal the whole group), which must not count as a second one
+        signal_workers(children, signal.SIGUSR1 if delay > 0 else signal.SIGINT)
         if delay > 0:
             log.info("draining: readiness is 503; closing in %.1f s", delay)
             draining = loop.call_later(delay, close)
@@ -355,9 +358,15 @@ async def serve_runtime(
         status = 1
         stop()
 
+    def drain_from_parent() -> None:
+        if not stopping:
+            stop(options.drain_delay)
+
     with contextlib.suppress(NotImplementedError, RuntimeError):
         loop.add_signal_handler(signal.SIGINT, stop)  # at a terminal: no delay
         loop.add_signal_handler(signal.SIGTERM, stop, options.drain_delay)
+        if parent_sentinel is not None:
+            loop.add_signal_handler(signal.SIGUSR1, drain_from_parent)
 
     def child_exited(child: BaseProcess) -> None:
         loop.remove_reader(child.sentinel)

@@ -1,10 +1,10 @@
 """Inbound `digest` (RFC 7616): callers prove they know the password without sending it.
 
-Each 401 carries fresh nonces signed with a key made once per process family (before any
-worker forks, and kept across reloads), so any worker can check any nonce without shared
-state; a nonce lives `NONCE_SECONDS`, after which the challenge says `stale=true` and clients
-retry at once. `qop=auth` with SHA-256 (preferred) or MD5; a nonce count that does not grow
-is a replay and refused. The password itself is never logged or sent anywhere.
+Each 401 carries a fresh nonce signed with a key made before any worker forks (kept across
+reloads) and bound to the process that made it: a nonce of another worker, or one older
+than `NONCE_SECONDS`, is answered `stale=true` and the client retries at once with a fresh
+one. `qop=auth` with SHA-256 (preferred) or MD5; a nonce count that does not grow is a
+replay and refused, and counts survive reloads. The password is never logged or sent.
 """
 
 from __future__ import annotations
@@ -12,22 +12,26 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
 import secrets
 import struct
 import time
 import urllib.request
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from naftiko_runtime.adapters.inbound_auth import Guard
+from naftiko_runtime.adapters.inbound_auth import NONCE_KEY, Guard
 
 NONCE_SECONDS = 300.0
 REALM = "naftiko"
-_KEY = secrets.token_bytes(32)  # signs nonces; made at import, so shared by forked workers
+_KEY = NONCE_KEY
+# nonce counts seen, per process and kept across reloads; a nonce is bound to the process
+# that made it (its pid is signed in), so a replay cannot be spent once per worker
+_COUNTS: OrderedDict[str, int] = OrderedDict()
 _HASHES: dict[str, Callable[[bytes], Any]] = {"SHA-256": hashlib.sha256, "MD5": hashlib.md5}
 _SEEN_LIMIT = 10_000
 _UNAUTHORIZED = orjson.dumps(
@@ -36,7 +40,7 @@ _UNAUTHORIZED = orjson.dumps(
 
 
 def _nonce(now: float) -> str:
-    stamp = struct.pack(">d", now) + secrets.token_bytes(8)
+    stamp = struct.pack(">dI", now, os.getpid() & 0xFFFFFFFF) + secrets.token_bytes(4)
     signature = hmac.new(_KEY, stamp, hashlib.sha256).digest()[:16]
     return base64.urlsafe_b64encode(stamp + signature).decode().rstrip("=")
 
@@ -52,8 +56,10 @@ def _nonce_time(nonce: str) -> float | None:
     stamp, signature = raw[:16], raw[16:]
     if not hmac.compare_digest(signature, hmac.new(_KEY, stamp, hashlib.sha256).digest()[:16]):
         return None
-    moment: float = struct.unpack(">d", stamp[:8])[0]
-    return moment
+    moment, pid = struct.unpack(">dI", stamp[:12])
+    if pid != os.getpid() & 0xFFFFFFFF:
+        return -1e18  # another worker's: answered as stale, so the client takes a fresh one
+    return float(moment)
 
 
 @dataclass(eq=False)
@@ -61,7 +67,6 @@ class DigestGuard(Guard):
     username: str
     password: str
     clock: Callable[[], float] = time.time
-    _counts: OrderedDict[str, int] = field(default_factory=OrderedDict, init=False)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, DigestGuard) and (other.username, other.password) == (
@@ -130,12 +135,15 @@ class DigestGuard(Guard):
             number = int(count, 16)
         except ValueError:
             return "no"
-        if number <= self._counts.get(nonce, 0):
+        seen = _COUNTS.get(nonce)
+        if seen is None and number != 1:
+            return "stale"  # a count we no longer remember: a fresh nonce, not a replay
+        if number <= (seen or 0):
             return "no"  # a replayed (or reordered) request
-        self._counts[nonce] = number
-        self._counts.move_to_end(nonce)
-        while len(self._counts) > _SEEN_LIMIT:
-            self._counts.popitem(last=False)
+        _COUNTS[nonce] = number
+        _COUNTS.move_to_end(nonce)
+        while len(_COUNTS) > _SEEN_LIMIT:
+            _COUNTS.popitem(last=False)
         return "ok"
 
     async def _challenge(self, send: Any, stale: bool) -> None:

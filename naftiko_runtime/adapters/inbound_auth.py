@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,9 @@ from naftiko_runtime.templating import Template
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 METADATA_PATH = "/.well-known/oauth-protected-resource"  # RFC 9728
+# signs digest nonces: made when this module is imported, which is before any worker forks,
+# so a reload (which may bring digest in for the first time) keeps it
+NONCE_KEY = secrets.token_bytes(32)
 _UNAUTHORIZED = orjson.dumps(
     {"error": {"type": "unauthorized", "message": "missing or invalid credentials"}}
 )
@@ -151,16 +155,17 @@ def build_guard(auth: Auth | None, variables: Mapping[str, str], where: str) -> 
             raise StartupError(f"{where}: digest authentication has an empty user or password")
         return DigestGuard(user, password)
     if auth.type == "oauth2":
-        from naftiko_runtime.adapters.oauth import OAuthGuard, OAuthSettings
+        from naftiko_runtime.adapters.oauth import OAuthGuard, OAuthSettings, secure_url
 
         issuer, resource = render(auth.authorization_server), render(auth.resource)
-        if not issuer.startswith(("https://", "http://")) or not resource:
+        if not secure_url(issuer) or not resource:
             raise StartupError(
-                f"{where}: oauth2 needs an http(s) authorizationServerUri and a resource"
+                f"{where}: oauth2 needs an https authorizationServerUri (plain http only on "
+                "this machine) and a resource"
             )
         return OAuthGuard(
             OAuthSettings(
-                issuer.rstrip("/"),
+                issuer,
                 resource,
                 render(auth.audience) or None,
                 auth.scopes,

@@ -165,6 +165,8 @@ class McpServerSet:
                 if base is not None and base.is_dir():
                     for path in _directory_files(base):
                         relative = path.relative_to(base).as_posix()
+                        if not all(_SEGMENT.match(part) for part in relative.split("/")):
+                            continue  # a name reads would refuse is not listed either
                         listed.append(
                             entry.resource.model_copy(
                                 update={
@@ -336,7 +338,10 @@ class McpServerSet:
         for template in self.templates:
             found = template.pattern.fullmatch(uri)
             if found is not None:
-                values = dict(zip(template.names, found.groups(), strict=True))
+                values = {
+                    name: unquote(value)  # the URI's escapes are not the value's
+                    for name, value in zip(template.names, found.groups(), strict=True)
+                }
                 return await self._read_call(uri, template.operation, values, template.mime_type)
         raise MCPError(types.INVALID_PARAMS, f"Invalid params: Unknown resource URI: {uri}")
 
@@ -453,7 +458,8 @@ class McpHttpServer:
                 await respond_json(send, 400, {"jsonrpc": "2.0", "id": None, "error": error})
                 return
             if b'"initialize"' not in first.get("body", b""):
-                if self.sessionless is not None and _handshake_era(scope):
+                endpoint = scope["path"] in ("/", self.path)  # as the SDK app routes
+                if self.sessionless is not None and endpoint and _handshake_era(scope):
                     from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 
                     handler = StreamableHTTPASGIApp(self.sessionless)

@@ -33,6 +33,8 @@ LEEWAY = 30.0  # seconds of clock skew tolerated on exp/nbf/iat
 KEYS_TTL = 300.0
 REFETCH_AFTER = 5.0
 INTROSPECTION_TTL = 30.0  # an active answer is reused this long (never past the token's exp)
+INACTIVE_TTL = 10.0  # an inactive answer too, so junk tokens cannot flood the server
+FAILURE_BACKOFF = 5.0  # after the server failed, fail fast this long instead of queueing
 ALGORITHMS = [
     "RS256",
     "RS384",
@@ -77,10 +79,12 @@ class OAuthGuard(Guard):
     )
     clock: Callable[[], float] = time.time
     _metadata: dict[str, Any] | None = field(default=None, init=False)
-    _keys: dict[str, jwt.PyJWK] = field(default_factory=dict, init=False)
+    _keys: dict[str, dict[str, Any]] = field(default_factory=dict, init=False)  # kid -> JWK
+    _built: dict[tuple[str, str], jwt.PyJWK] = field(default_factory=dict, init=False)
     _keys_at: float = field(default=-1e18, init=False)
+    _failed_at: float = field(default=-1e18, init=False)
     _fetch_lock: asyncio.Lock | None = field(default=None, init=False)
-    _introspected: dict[bytes, tuple[float, dict[str, Any]]] = field(
+    _introspected: dict[bytes, tuple[float, dict[str, Any] | None]] = field(
         default_factory=dict, init=False
     )
 
@@ -107,12 +111,11 @@ class OAuthGuard(Guard):
         return document
 
     def metadata_url(self, scope: dict[str, Any]) -> str:
-        host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), "")
-        if not host:
-            server = scope.get("server") or ("127.0.0.1", 80)
-            host = f"{server[0]}:{server[1]}"
-        suffix = urlparse(self.settings.resource).path.rstrip("/")
-        return f"{scope.get('scheme', 'http')}://{host}{METADATA_PATH}{suffix}"
+        """RFC 9728 §3.1: the well-known path inserted into the resource's own URL (never
+        from the request's Host or scheme, which a proxy in front may change)."""
+        parsed = urlparse(self.settings.resource)
+        suffix = parsed.path.rstrip("/")
+        return f"{parsed.scheme}://{parsed.netloc}{METADATA_PATH}{suffix}"
 
     async def passes(self, scope: dict[str, Any]) -> bool:
         return (await self.verify(scope)).status == 200
@@ -189,7 +192,7 @@ class OAuthGuard(Guard):
         algorithm = header.get("alg")
         if algorithm not in ALGORITHMS:
             raise jwt.InvalidAlgorithmError("the token's algorithm is not accepted")
-        key = await self._key(str(header.get("kid") or ""))
+        key = await self._key(str(header.get("kid") or ""), str(algorithm))
         claims: dict[str, Any] = jwt.decode(
             token,
             key,
@@ -201,19 +204,35 @@ class OAuthGuard(Guard):
         )
         return claims
 
-    async def _key(self, kid: str) -> jwt.PyJWK:
+    async def _key(self, kid: str, algorithm: str) -> jwt.PyJWK:
         now = time.monotonic()
-        if now - self._keys_at > KEYS_TTL or (
+        due = now - self._keys_at > KEYS_TTL or (
             kid not in self._keys and now - self._keys_at > REFETCH_AFTER
-        ):
-            await self._fetch_keys()
+        )
+        if due and now - self._failed_at > FAILURE_BACKOFF:
+            try:
+                await self._fetch_keys()
+            except AuthServerUnavailable:
+                self._failed_at = time.monotonic()
+                if not self._keys:
+                    raise  # nothing to check with: 503
+                log.warning("keeping the last published keys: the server could not be reached")
+        elif due and not self._keys:
+            raise AuthServerUnavailable("the authorization server failed moments ago")
         if kid:
-            found = self._keys.get(kid)
+            entry = self._keys.get(kid)
         else:  # a key set of one may leave kid out
-            found = next(iter(self._keys.values())) if len(self._keys) == 1 else None
-        if found is None:
+            entry = next(iter(self._keys.values())) if len(self._keys) == 1 else None
+        if entry is None:
             raise jwt.InvalidKeyError("the token is signed with a key this server does not know")
-        return found
+        built = self._built.get((kid, algorithm))
+        if built is None:  # a JWK without `alg` serves any algorithm its key type allows
+            try:
+                built = jwt.PyJWK(entry, algorithm=str(entry.get("alg") or algorithm))
+            except jwt.PyJWTError:
+                raise jwt.InvalidKeyError("the key cannot verify this algorithm") from None
+            self._built[(kid, algorithm)] = built
+        return built
 
     async def _fetch_keys(self) -> None:
         if self._fetch_lock is None:
@@ -227,20 +246,19 @@ class OAuthGuard(Guard):
             if not isinstance(uri, str):
                 raise AuthServerUnavailable("the authorization server publishes no jwks_uri")
             document = await self._get_json(uri)
-            keys = {}
-            for entry in document.get("keys") or []:
-                if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
-                    continue
-                try:
-                    keys[str(entry.get("kid") or "")] = jwt.PyJWK(entry)
-                except jwt.PyJWTError:
-                    continue  # a key type or algorithm PyJWT cannot use: skipped
-            self._keys, self._keys_at = keys, time.monotonic()
+            keys = {
+                str(entry.get("kid") or ""): entry
+                for entry in document.get("keys") or []
+                if isinstance(entry, dict)
+                and entry.get("use", "sig") == "sig"
+                and entry.get("kty") in ("RSA", "EC", "OKP")  # asymmetric keys only
+            }
+            self._keys, self._built, self._keys_at = keys, {}, time.monotonic()
 
     async def _server_metadata(self) -> dict[str, Any]:
         if self._metadata is not None:
             return self._metadata
-        issuer = self.settings.issuer.rstrip("/")
+        issuer = self.settings.issuer.rstrip("/")  # for building URLs; `iss` stays exact
         parsed = urlparse(issuer)
         origin, path = f"{parsed.scheme}://{parsed.netloc}", parsed.path
         candidates = [  # RFC 8414 §3.1 path insertion, then OpenID Connect discovery
@@ -257,6 +275,11 @@ class OAuthGuard(Guard):
             if str(document.get("issuer", "")).rstrip("/") != issuer:
                 problems.append(f"{url} names another issuer")
                 continue
+            for key in ("jwks_uri", "introspection_endpoint"):
+                endpoint = document.get(key)
+                if isinstance(endpoint, str) and not secure_url(endpoint):
+                    problems.append(f"{url}: {key} is not https")
+                    document = {k: v for k, v in document.items() if k != key}
             self._metadata = document
             return document
         raise AuthServerUnavailable("; ".join(problems))
@@ -283,6 +306,8 @@ class OAuthGuard(Guard):
         now = self.clock()
         if cached is not None and cached[0] > now:
             return cached[1]
+        if now - self._failed_at < FAILURE_BACKOFF:
+            raise AuthServerUnavailable("the authorization server failed moments ago")
         metadata = await self._server_metadata()
         endpoint = metadata.get("introspection_endpoint")
         if not isinstance(endpoint, str):
@@ -301,14 +326,17 @@ class OAuthGuard(Guard):
                     headers={"accept": "application/json"},
                 )
         except httpx.HTTPError as exc:
+            self._failed_at = now
             raise AuthServerUnavailable(f"introspection: {type(exc).__name__}") from None
         if reply.status_code != 200:
+            self._failed_at = now
             raise AuthServerUnavailable(f"introspection answered {reply.status_code}")
         try:
             claims = reply.json()
         except ValueError:
             raise AuthServerUnavailable("introspection did not answer JSON") from None
         if not isinstance(claims, dict) or claims.get("active") is not True:
+            self._remember(digest, now + INACTIVE_TTL, None)  # a junk token asks once
             return None
         audience = self.settings.audience or self.settings.resource
         granted = claims.get("aud")
@@ -322,10 +350,21 @@ class OAuthGuard(Guard):
         expires = float(claims.get("exp") or now + INTROSPECTION_TTL)
         if expires + LEEWAY < now:
             raise jwt.ExpiredSignatureError("the token has expired")
+        self._remember(digest, min(now + INTROSPECTION_TTL, expires), claims)
+        return claims
+
+    def _remember(self, digest: bytes, until: float, claims: dict[str, Any] | None) -> None:
         if len(self._introspected) > 10_000:
             self._introspected.clear()  # bounded memory; answers are cheap to ask again
-        self._introspected[digest] = (min(now + INTROSPECTION_TTL, expires), claims)
-        return claims
+        self._introspected[digest] = (until, claims)
+
+
+def secure_url(url: str) -> bool:
+    """https, or plain http to this machine only (a development server)."""
+    parsed = urlparse(url)
+    return parsed.scheme == "https" or (
+        parsed.scheme == "http" and parsed.hostname in ("127.0.0.1", "::1", "localhost")
+    )
 
 
 def _bearer(scope: dict[str, Any]) -> bytes | None:

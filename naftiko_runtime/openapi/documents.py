@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 import yaml
 from referencing import Registry, Resource, Specification
@@ -17,6 +17,7 @@ from referencing.exceptions import Unresolvable
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 MAX_REF_HOPS = 32
+MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
 
 
 class OpenApiError(Exception):
@@ -25,6 +26,8 @@ class OpenApiError(Exception):
 
 def _parse(path: Path) -> Any:
     try:
+        if path.stat().st_size > MAX_DOCUMENT_BYTES:
+            raise OpenApiError(f"{path}: larger than {MAX_DOCUMENT_BYTES} bytes")
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise OpenApiError(f"{path}: cannot read: {exc}") from None
@@ -132,11 +135,19 @@ def load_document(path: Path) -> OpenApiDocument:
     if not isinstance(data, dict) or not ("openapi" in data or "swagger" in data):
         raise OpenApiError(f"{path}: not an OpenAPI or Swagger document (no openapi/swagger key)")
 
+    root_dir = path.resolve().parent
+
     def retrieve(uri: str) -> Resource[Any]:
+        """Only regular files below the document's folder, of a bounded size."""
         parsed = urlparse(uri)
         if parsed.scheme != "file":
             raise OpenApiError(f"{path}: only local files are followed, not {uri}")
-        return _resource(_parse(Path(parsed.path)))
+        target = Path(unquote(parsed.path)).resolve()
+        if not target.is_relative_to(root_dir) or not target.is_file():
+            raise OpenApiError(f"{path}: $ref {uri} is not a file beside the document")
+        if target.stat().st_size > MAX_DOCUMENT_BYTES:
+            raise OpenApiError(f"{path}: $ref {uri} is larger than {MAX_DOCUMENT_BYTES} bytes")
+        return _resource(_parse(target))
 
     root = path.resolve().as_uri()
     registry: Registry[Any] = Registry(  # type: ignore[call-arg]  # an attrs alias

@@ -91,8 +91,14 @@ class _Op:
 
 
 def q(text: str) -> str:
-    """A YAML double-quoted scalar (JSON's string syntax is a subset of it)."""
-    return json.dumps(text, ensure_ascii=False)
+    """A YAML double-quoted scalar (JSON's string syntax is a subset of it; ASCII escapes,
+    since YAML refuses some raw characters JSON allows)."""
+    return json.dumps(text, ensure_ascii=True)
+
+
+def safe(text: Any) -> str:
+    """A document's value fit for a `#` comment: one line of printable characters."""
+    return "".join(c if c.isprintable() else " " for c in _one_line(text))[:200]
 
 
 def _one_line(text: Any) -> str:
@@ -173,7 +179,7 @@ def _body(operation: Operation, document: OpenApiDocument, notes: list[str]) -> 
     content = body.get("content") or {}
     media = [str(m).lower() for m in content]
     if media and not any("json" in m for m in media):
-        notes.append(f"the upstream takes {media[0]}; guessed: sent as JSON")
+        notes.append(f"the upstream takes {safe(media[0])}; guessed: sent as JSON")
     chosen = next((m for m in content if "json" in str(m).lower()), next(iter(content), None))
     schema = (content.get(chosen) or {}).get("schema") if chosen else None
     kind = _type_of(schema, document) if schema is not None else "object"
@@ -211,7 +217,7 @@ def _format(media: list[str], notes: list[str]) -> str:
         return "json"
     if any(m.startswith(BINARY) for m in media):
         return "binary"
-    notes.append(f"the upstream answers {media[0]}; guessed: read as JSON")
+    notes.append(f"the upstream answers {safe(media[0])}; guessed: read as JSON")
     return "json"
 
 
@@ -274,7 +280,9 @@ def _auth(
     pad = "      "
     if kind == "apikey":
         key = f"{env}_API_KEY"
-        placement = str(scheme.get("in", "header"))
+        placement = str(scheme.get("in", "header")).lower()
+        if placement not in ("header", "query"):  # what `placement` can say; never raw text
+            placement = "header"
         return (
             [
                 f"{pad}authentication:",
@@ -313,7 +321,9 @@ def _auth(
         )
     token = f"{env}_TOKEN"
     if kind != "http" or http != "bearer":
-        notes.append(f"guessed: the {kind or 'unknown'} scheme {name!r} as a bearer token")
+        notes.append(
+            f"guessed: the {safe(kind) or 'unknown'} scheme {safe(name)!r} as a bearer token"
+        )
     return (
         [f"{pad}authentication:", f"{pad}  type: bearer", f'{pad}  token: "{{{{env.{token}}}}}"'],
         [token],
@@ -387,8 +397,9 @@ def import_openapi(document: OpenApiDocument, options: ImportOptions = ImportOpt
     namespace = kebab(options.namespace or title) or "api"
     env = re.sub(r"[^A-Z0-9]+", "_", namespace.upper()).strip("_")
     header = [
-        f"# {title}: imported by `naftiko-runtime import openapi` from {document.path.name}",
-        f"# (OpenAPI {document.data.get('openapi') or document.data.get('swagger')}).",
+        f"# {safe(title)}: imported by `naftiko-runtime import openapi` from "
+        f"{safe(document.path.name)}",
+        f"# (OpenAPI {safe(document.data.get('openapi') or document.data.get('swagger'))}).",
         "# Comments starting with `guessed:` mark what the document did not say.",
     ]
     servers = document.servers()
@@ -427,7 +438,7 @@ def import_openapi(document: OpenApiDocument, options: ImportOptions = ImportOpt
         f"      namespace: {q(namespace)}",
         f"      description: {q(description)}",
         f"      baseUri: {q(base_uri)}" + (f"  # {base_note}" if base_note else ""),
-        *(f"      # {n}" for n in auth_notes),
+        *(f"      # {safe(n)}" for n in auth_notes),
         *auth,
         "      resources:",
     ]
@@ -443,7 +454,7 @@ def import_openapi(document: OpenApiDocument, options: ImportOptions = ImportOpt
                 f"            - name: {q(op.name)}",
                 f"              method: {op.method}",
                 f"              description: {q(op.description)}",
-                *(f"              # {n}" for n in op.notes),
+                *(f"              # {safe(n)}" for n in op.notes),
             ]
             wire = [*op.params, *([op.body] if op.body else [])]
             if wire or op.fixed:

@@ -52,3 +52,16 @@ def test_counts_must_grow_and_foreign_nonces_fail() -> None:
     other_uri = answer(_nonce(guard.clock()), 1)
     other_uri["raw_path"] = b"/elsewhere"
     assert guard.check(other_uri) == "no"  # the answer was for another target
+
+
+def test_a_nonce_of_another_worker_is_stale_so_a_replay_is_spent_once() -> None:
+    """Nonces are bound to the process that made them: a captured answer replayed to
+    another worker gets `stale` (and the client a fresh nonce), never a second pass."""
+    import struct
+    from unittest import mock
+
+    guard = DigestGuard("ops", "pw")
+    with mock.patch("os.getpid", return_value=4242):
+        foreign = _nonce(guard.clock())
+    assert guard.check(answer(foreign, 1)) == "stale"
+    assert struct.calcsize(">dI") == 12

@@ -277,6 +277,7 @@ async def test_a_location_directory_is_one_resource_per_file_and_stays_inside(
     _, url = registry
     async with Client(url) as client:
         listed = {r.uri: r for r in (await client.list_resources()).resources}
+        assert not any("notes" in uri for uri in listed)  # `my notes.md`: reads refuse it
         assert listed["registry://docs/guide.md"].mime_type == "text/markdown"
         assert listed["registry://docs/sub/x.json"].mime_type == "application/json"
         guide = await client.read_resource("registry://docs/guide.md")
@@ -467,3 +468,10 @@ def test_a_handshake_era_request_without_a_session_is_answered_as_the_reference_
         timeout=10,
     )
     assert unknown.status_code == 404
+    elsewhere = httpx.post(
+        letta["mcp"].removesuffix("/mcp") + "/unrelated",
+        json={"jsonrpc": "2.0", "id": 4, "method": "tools/list"},
+        headers=headers,
+        timeout=10,
+    )
+    assert elsewhere.status_code == 404  # only the endpoint answers, at / and /mcp

@@ -434,3 +434,52 @@ def test_the_output_is_deterministic_and_says_where_it_guessed(tmp_path: Path) -
     first = convert(tmp_path, document)["_text"]
     assert first == convert(tmp_path, document)["_text"]
     assert "# the upstream answers text/event-stream: passed through as it comes" in first
+
+
+def test_values_from_the_document_cannot_inject_yaml(tmp_path: Path) -> None:
+    """A hostile document: a newline in a scheme's `in`, in the version, in a media type,
+    and characters YAML refuses raw; the capability keeps exactly its own keys."""
+    document = petstore(
+        openapi="3.0.3\nfoo: bar",
+        components={
+            "securitySchemes": {
+                "k": {
+                    "type": "apiKey",
+                    "name": "X-Key",
+                    "in": "header\n      inputParameters:\n"
+                    '        - {name: X, in: header, value: "v"}',
+                }
+            }
+        },
+    )
+    get = document["paths"]["/pets"]["get"]
+    get["summary"] = "List\x80 pets \ufffe\u2028now"
+    get["responses"] = {"200": {"description": "ok", "content": {"text/x-odd\n#x: y": {}}}}
+    result = convert(tmp_path, document)
+    assert set(result) == {"naftiko", "info", "binds", "capability", "_text"}
+    entry = consumed(result)
+    assert "inputParameters" not in entry
+    assert entry["authentication"]["placement"] == "header"
+    op = entry["resources"][0]["operations"][0]
+    assert op["description"] == "List\x80 pets \ufffe now"  # U+2028 is a line break
+    code, report, _ = cli("validate", str(tmp_path / "out.yaml"))
+    assert code == 0, report
+
+
+def test_refs_are_followed_only_into_files_beside_the_document(tmp_path: Path) -> None:
+    from naftiko_runtime.openapi.documents import OpenApiError
+
+    folder = tmp_path / "api"
+    folder.mkdir()
+    (tmp_path / "outside.yaml").write_text("name: p\nin: query\n")
+    (folder / "common.yaml").write_text("P: {name: p, in: query}\n")
+    for ref, ok in (("common.yaml#/P", True), ("../outside.yaml", False), ("/dev/zero", False)):
+        document = petstore()
+        document["paths"]["/pets"]["get"]["parameters"] = [{"$ref": ref}]
+        path = folder / "doc.yaml"
+        path.write_text(yaml.safe_dump(document))
+        if ok:
+            assert import_openapi(load_document(path))
+        else:
+            with pytest.raises(OpenApiError, match=r"cannot follow \$ref"):
+                import_openapi(load_document(path))

@@ -1,0 +1,108 @@
+"""The OAuth guard without sockets (its HTTP client injected): an issuer with a trailing
+slash is matched exactly, a JWK without `alg` verifies the algorithms its key type allows,
+an unreachable authorization server is asked once per back-off window instead of once per
+request, and a plain-http authorization server is refused unless it is on this machine."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+
+from naftiko_runtime.adapters.inbound_auth import build_guard
+from naftiko_runtime.adapters.oauth import OAuthGuard, OAuthSettings
+from naftiko_runtime.errors import StartupError
+from naftiko_runtime.spec.model import Auth
+
+ISSUER = "https://auth.example/"  # with its trailing slash, as some servers name themselves
+RESOURCE = "https://api.example"
+
+
+def keys() -> tuple[Any, dict[str, Any]]:
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public: dict[str, Any] = json.loads(RSAAlgorithm.to_jwk(private.public_key()))
+    public.update(kid="k1", use="sig")  # no `alg`: any RSA algorithm
+    return private, public
+
+
+def guard_for(handler: Any) -> OAuthGuard:
+    transport = httpx.MockTransport(handler)
+    return OAuthGuard(
+        OAuthSettings(ISSUER, RESOURCE, scopes=("read",)),
+        client=lambda: httpx.AsyncClient(transport=transport),
+    )
+
+
+def server(public: dict[str, Any], calls: list[str]) -> Any:
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        if request.url.path.startswith("/.well-known/"):
+            return httpx.Response(
+                200, json={"issuer": ISSUER, "jwks_uri": "https://auth.example/jwks"}
+            )
+        return httpx.Response(200, json={"keys": [public]})
+
+    return handler
+
+
+def scope(token: str) -> dict[str, Any]:
+    return {"type": "http", "headers": [(b"authorization", f"Bearer {token}".encode())]}
+
+
+def token(private: Any, algorithm: str = "RS256", **claims: Any) -> str:
+    now = int(time.time())
+    body = {"iss": ISSUER, "aud": RESOURCE, "scope": "read", "exp": now + 60, **claims}
+    return jwt.encode(body, private, algorithm=algorithm, headers={"kid": "k1"})
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "RS384", "PS256", "PS512"])
+def test_an_issuer_with_a_slash_and_a_jwk_without_alg(algorithm: str) -> None:
+    private, public = keys()
+    guard = guard_for(server(public, []))
+    verdict = asyncio.run(guard.verify(scope(token(private, algorithm))))
+    assert verdict.status == 200, verdict
+    other = asyncio.run(guard.verify(scope(token(private, iss="https://auth.example"))))
+    assert other.status == 401  # exactly the configured issuer
+
+
+def test_an_unreachable_server_is_asked_once_per_back_off_window() -> None:
+    calls: list[str] = []
+
+    def down(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        raise httpx.ConnectError("refused", request=request)
+
+    guard = guard_for(down)
+    private, _ = keys()
+
+    async def many() -> list[int]:
+        verdicts = await asyncio.gather(*(guard.verify(scope(token(private))) for _ in range(10)))
+        return [v.status for v in verdicts]
+
+    started = time.monotonic()
+    assert asyncio.run(many()) == [503] * 10
+    assert len(calls) <= 2 and time.monotonic() - started < 2  # one discovery, not ten
+
+
+@pytest.mark.parametrize(
+    ("issuer", "accepted"),
+    [
+        ("https://auth.example", True),
+        ("http://127.0.0.1:9000", True),
+        ("http://auth.example", False),
+    ],
+)
+def test_plain_http_authorization_servers_only_on_this_machine(issuer: str, accepted: bool) -> None:
+    auth = Auth("oauth2", authorization_server=issuer, resource=RESOURCE)
+    if accepted:
+        assert build_guard(auth, {}, "test") is not None
+    else:
+        with pytest.raises(StartupError, match="https"):
+            build_guard(auth, {}, "test")
