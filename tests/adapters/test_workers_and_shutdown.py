@@ -226,3 +226,51 @@ def test_sigterm_lets_an_open_event_stream_finish() -> None:
                         process.process.send_signal(signal.SIGTERM)
             assert received == b"".join(events)
             assert process.process.wait(timeout=20) == 0
+
+
+def test_a_sigterm_to_the_whole_process_group_drains_workers_for_the_full_delay() -> None:
+    """systemd (and `kill -TERM -PGID`) signal every process of the group at once: a worker
+    then gets SIGTERM itself and its parent's drain request too, which must not count as a
+    second signal. Every worker keeps serving for the whole `--drain-delay`."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    rest, control = free_port(), free_port()
+    args = [sys.executable, "-m", "naftiko_runtime", "serve", str(CAPABILITIES)]
+    args += ["--simulate", "always", "--workers", "2", "--drain-delay", "2"]
+    args += ["--port", f"8080={rest}", "--port", f"9090={free_port()}"]
+    args += ["--control", f"127.0.0.1:{control}"]
+    process = subprocess.Popen(
+        args,
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own group: the signal below reaches only what we started
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{control}/health/ready", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and process.poll() is None
+                time.sleep(0.05)
+        (worker,) = children(process.pid)
+        os.killpg(process.pid, signal.SIGTERM)
+        time.sleep(1.0)  # half the delay
+        assert alive(worker) and process.poll() is None
+        statuses = {
+            httpx.get(f"http://127.0.0.1:{rest}/v1/jobs/?limit=1", timeout=5).status_code
+            for _ in range(10)
+        }
+        assert statuses == {200}
+        assert process.wait(timeout=20) == 0
+        assert wait_gone([worker])
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=5)
