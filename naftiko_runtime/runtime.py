@@ -25,7 +25,7 @@ from naftiko_runtime.engine.scripting import ScriptEngines, ScriptSettings
 from naftiko_runtime.observability.current import ENDPOINT_VARIABLES
 from naftiko_runtime.observability.metrics import Metrics
 from naftiko_runtime.observability.state import ControlState
-from naftiko_runtime.spec.model import AnyInvocation, Capability, McpAdapter
+from naftiko_runtime.spec.model import AnyInvocation, Capability, Invocation, McpAdapter
 from naftiko_runtime.upstream import Timeouts, Upstream, UpstreamClients
 
 if TYPE_CHECKING:
@@ -195,14 +195,17 @@ def compile_runtime(
                 redactor.add(forwarder.auth.secrets)
                 forwards.setdefault(port, []).append(ForwardEndpoint(forwarder, guard))
             for op in adapter.operations:
+                invocation = op.invocation
+                streams = isinstance(invocation, Invocation) and invocation.operation.event_stream
                 rest_ops.setdefault(port, []).append(
                     RestEndpoint(
                         op.method,
                         op.path,
-                        compiled(capability, op.invocation, ("rest", adapter.namespace)),
+                        compiled(capability, invocation, ("rest", adapter.namespace)),
                         op.name,
                         op.description,
                         guard,
+                        streams,
                     )
                 )
     rest_apps: dict[int, Swappable] = {}

@@ -8,6 +8,7 @@ spec says is protected without protection.
 
 from __future__ import annotations
 
+import abc
 import base64
 import hmac
 import secrets
@@ -32,7 +33,7 @@ _UNAUTHORIZED = orjson.dumps(
 )
 
 
-class Guard:
+class Guard(abc.ABC):
     """What callers of an adapter must present. `admit` answers the refusal itself (401, or
     403 for a token short of a scope); `passes` only says whether the request may pass."""
 
@@ -44,11 +45,11 @@ class Guard:
         """RFC 9728 protected resource metadata, for guards that have any."""
         return None
 
-    async def passes(self, scope: dict[str, Any]) -> bool:
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def passes(self, scope: dict[str, Any]) -> bool: ...
 
-    async def reject(self, send: Any, scope: dict[str, Any] | None = None) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def reject(self, send: Any, scope: dict[str, Any] | None = None) -> None: ...
 
     async def admit(self, scope: dict[str, Any], send: Any) -> bool:
         if await self.passes(scope):

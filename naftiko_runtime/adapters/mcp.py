@@ -460,10 +460,7 @@ class McpHttpServer:
             if b'"initialize"' not in first.get("body", b""):
                 endpoint = scope["path"] in ("/", self.path)  # as the SDK app routes
                 if self.sessionless is not None and endpoint and _handshake_era(scope):
-                    from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
-
-                    handler = StreamableHTTPASGIApp(self.sessionless)
-                    await handler(scope, _replaying(first, receive), send)
+                    await self.sessionless.asgi_app(scope, _replaying(first, receive), send)
                     return
                 await self._serve(scope, _replaying(first, receive), send)
                 return

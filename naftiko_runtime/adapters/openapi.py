@@ -103,8 +103,7 @@ def build_openapi(
                 },
             },
         }
-        consumed = getattr(getattr(endpoint.operation, "call", None), "operation", None)
-        if getattr(consumed, "event_stream", False):  # `outputRawFormat: event-stream`
+        if endpoint.event_stream:
             operation["responses"]["200"]["content"]["text/event-stream"] = {
                 "schema": {"type": "string", "description": "Server-sent events, as they come"}
             }

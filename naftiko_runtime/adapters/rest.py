@@ -44,6 +44,7 @@ class RestEndpoint:
     name: str | None
     description: str | None
     guard: Guard | None = None
+    event_stream: bool = False  # the consumed operation says `outputRawFormat: event-stream`
 
 
 _JSON_HEADERS = [(b"content-type", b"application/json")]

@@ -60,6 +60,7 @@ class OpenApiDocument:
     path: Path
     data: dict[str, Any]
     registry: Registry[Any] = field(repr=False)
+    _operations: list[Operation] | None = field(default=None, init=False, repr=False)
 
     @property
     def uri(self) -> str:
@@ -112,7 +113,14 @@ class OpenApiDocument:
         servers = self.servers()
         return urlparse(servers[0]).path.rstrip("/") if servers else ""
 
-    def operations(self) -> Iterator[Operation]:
+    def operations(self) -> list[Operation]:
+        """Every operation, `$ref`s followed once per document (drift and import walk them
+        for each consumed operation)."""
+        if self._operations is None:
+            self._operations = list(self._walk())
+        return self._operations
+
+    def _walk(self) -> Iterator[Operation]:
         for path, item in (self.data.get("paths") or {}).items():
             item = self.deref(item)
             if not isinstance(item, dict):
