@@ -168,11 +168,10 @@ def test_the_export_round_trips_to_the_same_operations(served: dict[str, Any]) -
 
 
 @pytest.mark.timeout(900)
+@pytest.mark.parametrize("served", ["letta-3.1"], indirect=True)  # the Letta import only
 def test_letta_client_lists_agents_jobs_and_runs_through_the_import(
     served: dict[str, Any],
 ) -> None:
-    if served["name"] != "letta-3.1":
-        pytest.skip("the Letta SDK speaks to the Letta import only")
     script = (
         "from letta_client import Letta\nc = Letta(base_url={base!r}, {auth})\nprint({calls})\n"
     )
