@@ -78,13 +78,16 @@ class Process:
                 start_new_session=True,
             )
 
-    def wait_ready(self, port: int, path: str = PATHS[0], timeout: float = 30.0) -> float:
-        """Seconds from start to the first 200 on `path`."""
+    def wait_ready(
+        self, port: int, path: str = PATHS[0], timeout: float = 30.0, accept_any: bool = False
+    ) -> float:
+        """Seconds from start to the first 200 on `path` (any HTTP answer with `accept_any`)."""
         deadline = time.perf_counter() + timeout
         while time.perf_counter() < deadline:
             if self.popen.poll() is not None:
                 raise RuntimeError(f"{self.name} exited:\n{self.log_path.read_text()[-2000:]}")
-            if http_get(port, path, timeout=0.5) == 200:
+            status = http_get(port, path, timeout=0.5)
+            if status == 200 or (accept_any and status):
                 return time.perf_counter() - self.started
             time.sleep(0.005)
         raise RuntimeError(f"{self.name} not ready in {timeout}s:\n{self.log_path.read_text()}")
@@ -156,11 +159,16 @@ def _ms(text: str) -> float:
 
 
 def wrk_load(port: int, concurrency: int, duration: float, workdir: Path) -> Sample:
-    script = workdir / "paths.lua"
     lua = (
         f'local paths = {{"{PATHS[0]}", "{PATHS[1]}"}}\nlocal i = 0\n'
         'request = function()\n  i = i + 1\n  return wrk.format("GET", paths[(i % 2) + 1])\nend\n'
     )
+    return wrk_script(port, concurrency, duration, workdir, lua)
+
+
+def wrk_script(port: int, concurrency: int, duration: float, workdir: Path, lua: str) -> Sample:
+    """wrk (one thread) running a Lua script that says what each request is."""
+    script = workdir / "requests.lua"
     script.write_text(lua)
     out = subprocess.run(
         [
@@ -299,6 +307,8 @@ class Bench:
     facts: dict[str, Any] = field(default_factory=dict)
     processes: list[Process] = field(default_factory=list)
     balanced: dict[str, list[Process]] = field(default_factory=dict)  # target -> instances
+    mcp_rows: list[Any] = field(default_factory=list)  # bench.mcp.McpRow
+    scale_rows: list[Any] = field(default_factory=list)  # bench.scale.ScaleRow
 
     def start(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None) -> Process:
         process = Process(name, argv, env or {}, self.workdir)
@@ -439,10 +449,10 @@ def naftiko_argv(
     return argv + (["--http-client", client] if client else [])
 
 
-def run_targets(bench: Bench, only: Sequence[str] = ()) -> int:
-    """Start every target, measure them interleaved, stop them; returns the upstream's port."""
-    upstream, proxy = start_upstream(bench)
-    upstream_process = bench.processes[-1]
+def run_targets(
+    bench: Bench, upstream: int, proxy: int | None, upstream_process: Process, only: Sequence[str]
+) -> None:
+    """Start every REST target, measure them interleaved, stop them."""
     env = {"UPSTREAM": f"http://127.0.0.1:{upstream}", "BENCH_TOKEN": TOKEN}
     print(
         f"upstream: {'nginx' if bench.use_nginx else 'python'} on {upstream}; "
@@ -475,6 +485,10 @@ def run_targets(bench: Bench, only: Sequence[str] = ()) -> int:
             "naftiko (mapping, aiohttp client, 2 workers)",
             naftiko_argv("bench-jobs.yaml", 0, upstream, 2, "aiohttp"),
         ),
+        (
+            "naftiko (mapping, granian)",
+            [sys.executable, "-m", "bench.peers.granian_rest", "{port}"],
+        ),
         ("orchestration: naftiko (3 steps)", naftiko_argv("bench-orchestration.yaml", 0, upstream)),
         (
             "orchestration: aiohttp sequential",
@@ -505,7 +519,6 @@ def run_targets(bench: Bench, only: Sequence[str] = ()) -> int:
     for instances in bench.balanced.values():
         for instance in instances:
             instance.stop()
-    return upstream
 
 
 SCALE_OUT = (1, 2, 4)
@@ -568,7 +581,8 @@ def _find(rows: list[Row], target: str, concurrency: int) -> Row | None:
 
 
 def goals(bench: Bench) -> list[tuple[str, str, bool | None]]:
-    rows, out = bench.rows, []
+    rows = bench.rows
+    out: list[tuple[str, str, bool | None]] = []
     for c in bench.concurrency:
         ours, peer = _find(rows, "naftiko (mapping)", c), _find(rows, "peer: starlette+httpx", c)
         tuned = _find(rows, "peer: tuned aiohttp", c)
@@ -599,7 +613,28 @@ def goals(bench: Bench) -> list[tuple[str, str, bool | None]]:
             out.append(
                 (f"c={c}: 3 steps >= 0.9x hand-written gather", f"{ratio:.2f}x", ratio >= 0.9)
             )
+    for c in bench.concurrency:
+        uvicorn, granian = (
+            _find(rows, "naftiko (mapping)", c),
+            _find(rows, "naftiko (mapping, granian)", c),
+        )
+        if uvicorn and granian:
+            ratio = uvicorn.rps / granian.rps
+            out.append(
+                (
+                    f"c={c}: ASGI server: uvicorn (the default) vs granian (reported)",
+                    f"{ratio:.2f}x",
+                    None,
+                )
+            )
     ours32, tuned32 = _find(rows, "naftiko (mapping)", 32), _find(rows, "peer: tuned aiohttp", 32)
+    if ours32 and tuned32:
+        ratio = ours32.rps / tuned32.rps
+        out.append(("c=32: mapping >= 1.3x tuned peer", f"{ratio:.2f}x", ratio >= 1.3))
+    ours8, direct8 = _find(rows, "naftiko (mapping)", 8), _find(rows, "upstream (direct)", 8)
+    if ours8 and direct8:
+        added = ours8.p50_ms - direct8.p50_ms
+        out.append(("c=8: added p50 over direct <= 0.3 ms", f"{added:.2f} ms", added <= 0.3))
     if ours32 and tuned32:
         out.append(
             (
@@ -640,6 +675,14 @@ def goals(bench: Bench) -> list[tuple[str, str, bool | None]]:
         out.append(
             ("validation <= 5 ms per 12 KB (warm)", f"{validation:.2f} ms", validation <= 5.0)
         )
+    if bench.mcp_rows:
+        from bench import mcp
+
+        out += mcp.goals(bench.mcp_rows)
+    if bench.scale_rows:
+        from bench import scale
+
+        out += scale.goals(bench.scale_rows)
     return out
 
 
@@ -673,6 +716,14 @@ def render(bench: Bench) -> str:
             f"{row.p99_ms:.2f} | {added} | {ratios} | {row.rss_mb or ''} | {_cores(row)} | "
             f"{row.errors} |"
         )
+    if bench.mcp_rows:
+        from bench import mcp
+
+        lines += ["", mcp.render(bench.mcp_rows)]
+    if bench.scale_rows:
+        from bench import scale
+
+        lines += ["", scale.render(bench.scale_rows)]
     lines += ["", "| goal | measured | met |", "|---|---|---|"]
     for goal, value, met in goals(bench):
         verdict = "-" if met is None else ("yes" if met else "NO")
@@ -693,6 +744,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--only", default="", help="comma-separated words; measure only targets whose name has one"
     )
+    parser.add_argument(
+        "--sections", default="rest,mcp,scale", help="which parts run: rest, mcp, scale"
+    )
+    parser.add_argument("--mcp-concurrency", default="1,8,32")
+    parser.add_argument("--scale-sizes", default="100,1000,5000", help="generated operations")
+    parser.add_argument(
+        "--mcp-session",
+        type=int,
+        default=16,
+        help="callers on one handshake session (0: none)",
+    )
     args = parser.parse_args(argv)
     use_wrk = shutil.which("wrk") is not None and not args.python_load
     use_nginx = shutil.which("nginx") is not None and not args.python_upstream
@@ -712,9 +774,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             use_wrk,
             use_nginx,
         )
+        sections = set(args.sections.split(","))
         try:
-            upstream_port = run_targets(bench, [w for w in args.only.split(",") if w])
-            bench.facts["cold_start_s"] = round(cold_start(bench, upstream_port), 3)
+            upstream_port, proxy = start_upstream(bench)
+            upstream_process = bench.processes[-1]
+            if "rest" in sections:
+                only = [w for w in args.only.split(",") if w]
+                run_targets(bench, upstream_port, proxy, upstream_process, only)
+                bench.facts["cold_start_s"] = round(cold_start(bench, upstream_port), 3)
+            if "mcp" in sections:
+                from bench import mcp
+
+                concurrency = [int(c) for c in args.mcp_concurrency.split(",")]
+                bench.mcp_rows = mcp.measure(bench, upstream_port, concurrency, args.mcp_session)
+            if "scale" in sections:
+                from bench import scale
+
+                sizes = [int(n) for n in args.scale_sizes.split(",")]
+                bench.scale_rows = scale.measure(bench, upstream_port, sizes)
         finally:
             bench.stop_all()
         from bench.validation import warm
@@ -738,6 +815,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         json.dumps(
             {
                 "rows": [asdict(r) for r in bench.rows],
+                "mcp": [asdict(r) for r in bench.mcp_rows],
+                "scale": [asdict(r) for r in bench.scale_rows],
                 "facts": bench.facts,
                 "goals": [{"goal": g, "measured": v, "met": m} for g, v, m in goals(bench)],
             },

@@ -222,10 +222,17 @@ class McpServerSet:
         ) -> types.GetPromptResult:
             return self.prompt(params.name, params.arguments or {})
 
-        return Server(
+        def input_schema(name: str) -> dict[str, Any] | None:
+            entry = self.tools.get(name)
+            return None if entry is None else entry.tool.input_schema
+
+        server: Server[Any] = Server(
             self.name,
             version=__version__,
             instructions="\n\n".join(d for d in self.descriptions if d) or None,
+            # `Mcp-Param-*` header checks read the schema here instead of running a whole
+            # `tools/list` per `tools/call` (18 % of the server's time without it)
+            get_tool_input_schema=input_schema,
             on_list_tools=list_tools,
             on_call_tool=call_tool,
             on_list_resources=list_resources,
@@ -235,6 +242,11 @@ class McpServerSet:
             on_get_prompt=get_prompt,
             cache_hints=self.cache_hints(),
         )
+        # The SDK wraps every message in a span of its own, on the global tracer provider,
+        # which the runtime never sets: a no-op span per request that costs 5 % of a call.
+        # `--trace-sampling`/`observability.tracing` give the `mcp.tool` span instead.
+        server.middleware = []
+        return server
 
     def cache_hints(self) -> dict[Any, Any]:
         """Freshness hints for 2026-07-28 clients: the lists (tools, resources, templates,

@@ -29,6 +29,12 @@ def test_bench_runs_end_to_end_with_python_fallbacks(
             "--python-upstream",
             "--out",
             str(tmp_path),
+            "--mcp-concurrency",
+            "2",
+            "--mcp-session",
+            "2",
+            "--scale-sizes",
+            "20",
         ]
     )
     assert code == 0
@@ -56,6 +62,16 @@ def test_bench_runs_end_to_end_with_python_fallbacks(
     goals = {g["goal"] for g in results["goals"]}
     assert "c=4: mapping >= 5x httpx peer" in goals
     assert "c=4: 3 steps >= 1.0x hand-written sequential" in goals
+    mcp = {(r["target"], r["era"], r["driver"], r["concurrency"]): r for r in results["mcp"]}
+    for era in ("2026-07-28", "legacy"):  # the official client in both eras, against FastMCP
+        for target in ("naftiko", "fastmcp"):
+            row = mcp[(target, era, "client", 2)]
+            assert row["calls_per_s"] > 0 and row["errors"] == 0 and row["server_ms_per_call"] > 0
+    (scale,) = results["scale"]
+    assert scale["operations"] == 20 and scale["first_200_s"] > 0 and scale["rss_mb"] > 0
+    assert scale["requests_during_reload"] > 0
+    assert {"c=4: ASGI server: uvicorn (the default) vs granian (reported)"} <= goals
+    assert "naftiko (mapping, granian)" in rows
     report = (tmp_path / "latest.md").read_text()
     assert report.startswith("| target | c | req/s |") and "| goal | measured | met |" in report
     assert "| goal | measured | met |" in capsys.readouterr().out
