@@ -26,6 +26,7 @@ from starlette.applications import Starlette
 from naftiko_runtime import __version__, jsoncodec
 from naftiko_runtime.adapters.asgi import respond_json
 from naftiko_runtime.adapters.inbound_auth import METADATA_PATH, Guard
+from naftiko_runtime.adapters.mcp_fast import FastCalls, fast_candidate
 from naftiko_runtime.adapters.mcp_sessions import SESSION_HEADER, SessionBound
 from naftiko_runtime.adapters.sse import EventStreamDecoder
 from naftiko_runtime.binding import Redactor
@@ -201,7 +202,10 @@ class McpServerSet:
         async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
             if self.tracing is None:
                 return await self.call(params.name, params.arguments or {})
-            return await self._traced_call(ctx, params)
+            request = getattr(ctx, "request", None)
+            headers = getattr(getattr(request, "headers", None), "raw", None) or []
+            meta = getattr(ctx, "meta", None)
+            return await self._traced(params.name, params.arguments or {}, meta, headers)
 
         async def list_resources(ctx: Any, params: Any) -> types.ListResourcesResult:
             return self.lists()[1]
@@ -222,7 +226,7 @@ class McpServerSet:
         ) -> types.GetPromptResult:
             return self.prompt(params.name, params.arguments or {})
 
-        def input_schema(name: str) -> dict[str, Any] | None:
+        def tool_schema(name: str) -> dict[str, Any] | None:
             entry = self.tools.get(name)
             return None if entry is None else entry.tool.input_schema
 
@@ -232,7 +236,7 @@ class McpServerSet:
             instructions="\n\n".join(d for d in self.descriptions if d) or None,
             # `Mcp-Param-*` header checks read the schema here instead of running a whole
             # `tools/list` per `tools/call` (18 % of the server's time without it)
-            get_tool_input_schema=input_schema,
+            get_tool_input_schema=tool_schema,
             on_list_tools=list_tools,
             on_call_tool=call_tool,
             on_list_resources=list_resources,
@@ -266,24 +270,29 @@ class McpServerSet:
             "resources/read": CacheHint(ttl_ms=0, scope="private"),
         }
 
-    async def _traced_call(
-        self, ctx: Any, params: types.CallToolRequestParams
+    async def call_traced(
+        self, name: str, arguments: dict[str, Any], meta: Any, headers: list[tuple[bytes, bytes]]
+    ) -> types.CallToolResult:
+        """A call, in an `mcp.tool` span when tracing is on (the fast path's entry)."""
+        if self.tracing is None:
+            return await self.call(name, arguments)
+        return await self._traced(name, arguments, meta, headers)
+
+    async def _traced(
+        self, name: str, arguments: dict[str, Any], meta: Any, headers: list[tuple[bytes, bytes]]
     ) -> types.CallToolResult:
         """An `mcp.tool` span continuing the client's trace: from the request's `_meta`
         (`traceparent`), else from the HTTP request's headers."""
         from opentelemetry.trace import StatusCode
 
         tracing = self.tracing
-        meta = getattr(ctx, "meta", None)
         if isinstance(meta, dict) and "traceparent" in meta:
             context = tracing.extract_meta(meta)
         else:
-            request = getattr(ctx, "request", None)
-            headers = getattr(getattr(request, "headers", None), "raw", None) or []
             context = tracing.extract_headers(headers)
-        attributes = {"naftiko.adapter.type": "mcp", "naftiko.operation.id": params.name}
+        attributes = {"naftiko.adapter.type": "mcp", "naftiko.operation.id": name}
         with tracing.server_span("mcp.tool", context, attributes) as span:
-            result = await self.call(params.name, params.arguments or {})
+            result = await self.call(name, arguments)
             if result.is_error:
                 span.set_status(StatusCode.ERROR)
             return result
@@ -426,6 +435,7 @@ class McpHttpServer:
     # handshake-era requests that name no session, answered statelessly as the reference
     # does (it keeps no session state); its manager runs during the app's lifespan
     sessionless: Any = None
+    fast: FastCalls | None = None  # 2026-07-28 `tools/call` without the SDK's machinery
 
     async def app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """The endpoint; a defect is logged (redacted) and answered as a JSON-RPC error,
@@ -469,8 +479,12 @@ class McpHttpServer:
                 error = {"code": -32600, "message": 'Invalid Request: jsonrpc must be "2.0"'}
                 await respond_json(send, 400, {"jsonrpc": "2.0", "id": None, "error": error})
                 return
+            endpoint = scope["path"] in ("/", self.path)  # as the SDK app routes
+            fast, whole = self.fast, not first.get("more_body")
+            if fast is not None and endpoint and whole and fast_candidate(scope):
+                if await fast.handle(scope, first.get("body", b""), send):
+                    return
             if b'"initialize"' not in first.get("body", b""):
-                endpoint = scope["path"] in ("/", self.path)  # as the SDK app routes
                 if self.sessionless is not None and endpoint and _handshake_era(scope):
                     await self.sessionless.asgi_app(scope, _replaying(first, receive), send)
                     return
@@ -850,8 +864,22 @@ def build_mcp_servers(
             bound,
             stateless=stateless,
             sessionless=sessionless,
+            fast=_fast_calls(server, server_set),
         )
     return servers, stdio
+
+
+def _fast_calls(server: Server[Any], server_set: McpServerSet) -> FastCalls:
+    """The endpoint's fast path, reading `server_set` live (a reload swaps its tools)."""
+    stamp = server.server_info_stamp
+    security = getattr(getattr(server, "_session_manager", None), "security_settings", None)
+    return FastCalls(
+        lambda name: name in server_set.tools,
+        server.get_tool_input_schema or (lambda name: None),
+        server_set.call_traced,
+        lambda: dict(stamp),
+        security,
+    )
 
 
 def _live_sessions(server: Server[Any]) -> Callable[[], Collection[str]]:

@@ -1,0 +1,179 @@
+"""The 2026-07-28 `tools/call` answered without the SDK's per-request machinery.
+
+A modern-era call is one stateless POST. The SDK serves it through a connection object, a
+dispatch context, a runner, a task group with a disconnect watcher and a memory stream, and
+two pydantic passes over the result: about four fifths of the server's CPU per call (the
+profile in the README's performance section). This path runs the same checks with the SDK's
+own functions (transport security, the envelope ladder, routing-header duplicates,
+`Mcp-Param-*` agreement), calls the tool and writes the reply the SDK would write, with
+the same keys. Anything it does not recognise as a plain, valid call of a known tool goes
+to the SDK untouched, which then answers exactly as before: the fast path never produces
+an error of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from mcp.server.transport_security import (
+    DEFAULT_MAX_REQUEST_BODY_SIZE,
+    TransportSecurityMiddleware,
+    TransportSecuritySettings,
+)
+from mcp.shared.inbound import (
+    InboundLadderRejection,
+    classify_inbound_request,
+    find_duplicated_routing_header,
+    validate_mcp_param_headers,
+)
+from mcp_types import CallToolResult, TextContent
+from mcp_types import methods as _methods
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from starlette.requests import Request
+
+from naftiko_runtime import jsoncodec
+
+MODERN = frozenset(v.encode() for v in MODERN_PROTOCOL_VERSIONS)
+PARAM_PREFIX = b"mcp-param-"
+# The SDK commits a slow call to `text/event-stream` and pings after this long, so an
+# idle-read timeout in a proxy does not cut it; the fast path does the same.
+PING_INTERVAL = 15.0
+_ENVELOPE = frozenset({"jsonrpc", "id", "method", "params"})
+_PARAMS = frozenset({"name", "arguments", "_meta"})
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+_SSE_HEADERS = [
+    (b"content-type", b"text/event-stream"),
+    (b"cache-control", b"no-cache, no-transform"),
+    (b"connection", b"keep-alive"),
+    (b"x-accel-buffering", b"no"),
+]
+
+Call = Callable[[str, dict[str, Any], Any, list[tuple[bytes, bytes]]], Awaitable[CallToolResult]]
+
+
+def fast_candidate(scope: dict[str, Any]) -> bool:
+    """Headers say: a modern-era `tools/call` POST (cheap: no body read, no parse)."""
+    method = version = False
+    for key, value in scope["headers"]:
+        if key == b"mcp-method":
+            method = value == b"tools/call"
+        elif key == b"mcp-protocol-version":
+            version = bytes(value) in MODERN
+    return method and version and scope["method"] == "POST"
+
+
+def _accepts_both(accept: str) -> bool:
+    """JSON and SSE both acceptable, as the SDK requires of a call it may stream."""
+    kinds = {part.split(";")[0].strip().lower() for part in accept.split(",")}
+    if "*/*" in kinds:
+        return True
+    json_ok = bool(kinds & {"application/json", "application/*"})
+    return json_ok and bool(kinds & {"text/event-stream", "text/*"})
+
+
+class FastCalls:
+    """The fast path of one MCP endpoint; `tools` and `schema` read the live (reloadable)
+    tool set."""
+
+    def __init__(
+        self,
+        known: Callable[[str], bool],
+        schema: Callable[[str], Mapping[str, Any] | None],
+        call: Call,
+        server_info: Callable[[], dict[str, Any]],
+        security: TransportSecuritySettings | None,
+    ) -> None:
+        self.known, self.schema, self.call = known, schema, call
+        self.server_info = server_info
+        self.security = TransportSecurityMiddleware(security)
+
+    async def handle(self, scope: dict[str, Any], body: bytes, send: Any) -> bool:
+        """Answer the call and return True, or return False having sent nothing."""
+        if len(body) > DEFAULT_MAX_REQUEST_BODY_SIZE:
+            return False
+        request = Request(scope)
+        if not _accepts_both(request.headers.get("accept", "")):
+            return False
+        if await self.security.validate_request(request, is_post=True) is not None:
+            return False
+        try:
+            decoded = jsoncodec.loads(body)
+        except (ValueError, RecursionError):
+            return False
+        prepared = self._prepared(decoded, request)
+        if prepared is None:
+            return False
+        request_id, name, arguments, meta = prepared
+        version = decoded["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"]
+        task = asyncio.ensure_future(self.call(name, arguments, meta, scope["headers"]))
+        done, _ = await asyncio.wait({task}, timeout=PING_INTERVAL)
+        if done:
+            reply = self._reply(request_id, version, task.result())
+            headers = [*_JSON_HEADERS, (b"content-length", str(len(reply)).encode())]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": reply})
+            return True
+        await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
+        while not task.done():
+            await send({"type": "http.response.body", "body": b": ping\r\n\r\n", "more_body": True})
+            await asyncio.wait({task}, timeout=PING_INTERVAL)
+        reply = self._reply(request_id, version, task.result())
+        event = b"event: message\r\ndata: " + reply + b"\r\n\r\n"
+        await send({"type": "http.response.body", "body": event})
+        return True
+
+    def _prepared(
+        self, decoded: Any, request: Request
+    ) -> tuple[int | str, str, dict[str, Any], dict[str, Any]] | None:
+        """(id, tool, arguments, _meta) of a plain valid call of a known tool, else None."""
+        if not isinstance(decoded, dict) or decoded.keys() != _ENVELOPE:
+            return None
+        request_id, params = decoded["id"], decoded["params"]
+        if decoded["jsonrpc"] != "2.0" or decoded["method"] != "tools/call":
+            return None
+        if isinstance(request_id, bool) or not isinstance(request_id, int | str):
+            return None
+        if not isinstance(params, dict) or not params.keys() <= _PARAMS:
+            return None
+        name, arguments, meta = params.get("name"), params.get("arguments", {}), params.get("_meta")
+        if not isinstance(name, str) or not isinstance(arguments, dict) or not self.known(name):
+            return None
+        if not isinstance(meta, dict):
+            return None
+        if find_duplicated_routing_header(request.headers.items()) is not None:
+            return None
+        verdict = classify_inbound_request(decoded, headers=dict(request.headers))
+        if isinstance(verdict, InboundLadderRejection):
+            return None
+        if arguments or any(key.startswith(PARAM_PREFIX) for key, _ in request.scope["headers"]):
+            schema = self.schema(name)
+            if schema is not None and validate_mcp_param_headers(
+                schema, arguments, request.headers
+            ):
+                return None
+        return request_id, name, arguments, meta
+
+    def _reply(self, request_id: int | str, version: str, result: CallToolResult) -> bytes:
+        """The JSON-RPC response, keyed as the SDK's runner keys it."""
+        texts = [item for item in result.content if type(item) is TextContent]
+        if len(texts) == len(result.content) and all(t.meta is None for t in texts):
+            dumped: dict[str, Any] = {
+                "content": [
+                    {"text": item.text, "type": "text"}
+                    if item.annotations is None
+                    else item.model_dump(by_alias=True, mode="json", exclude_none=True)
+                    for item in texts
+                ],
+                "isError": result.is_error,
+                "resultType": "complete",
+            }
+            if result.structured_content is not None:
+                dumped["structuredContent"] = result.structured_content
+        else:  # images, resources, audio: the SDK's own dump and per-version sieve
+            dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+            dumped = _methods.serialize_server_result("tools/call", version, dumped)
+            dumped.setdefault("resultType", "complete")
+        dumped["_meta"] = {"io.modelcontextprotocol/serverInfo": self.server_info()}
+        return jsoncodec.dumps({"jsonrpc": "2.0", "id": request_id, "result": dumped})

@@ -1,0 +1,180 @@
+"""The 2026-07-28 `tools/call` fast path answers exactly as the SDK does, and leaves to the
+SDK everything it does not recognise (whose answers then stay the SDK's). Over real
+loopback HTTP: the same runtime served twice, with and without the fast path."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+import uvicorn
+from mcp_types import Annotations, CallToolResult, ImageContent, TextContent
+from mcp_types import methods as _methods
+
+from naftiko_runtime.adapters.mcp_fast import FastCalls
+from naftiko_runtime.runtime import ServeOptions, compile_runtime
+from naftiko_runtime.spec.load import load_paths
+from tests.conftest import CAPABILITIES
+from tests.fixtures.upstream import RecordingUpstream, Reply, free_port, running
+
+VERSION = "2026-07-28"
+META = {
+    "io.modelcontextprotocol/protocolVersion": VERSION,
+    "io.modelcontextprotocol/clientInfo": {"name": "test", "version": "1"},
+    "io.modelcontextprotocol/clientCapabilities": {},
+}
+HEADERS = {
+    "content-type": "application/json",
+    "accept": "application/json, text/event-stream",
+    "mcp-protocol-version": VERSION,
+    "mcp-method": "tools/call",
+}
+JOB = {"id": "job-1", "status": "completed", "title": 'say "hi"'}
+
+
+def _sdk_reply(result: CallToolResult) -> dict[str, Any]:
+    """What the SDK's runner makes of a handler's result on a 2026-07-28 wire."""
+    dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+    dumped = _methods.serialize_server_result("tools/call", VERSION, dumped)
+    dumped.setdefault("resultType", "complete")
+    dumped["_meta"] = {"io.modelcontextprotocol/serverInfo": {"name": "s", "version": "1"}}
+    return dumped
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        CallToolResult(
+            content=[TextContent(type="text", text='{"a": 1}')], structured_content={"a": 1}
+        ),
+        CallToolResult(content=[TextContent(type="text", text="boom")], is_error=True),
+        CallToolResult(
+            content=[
+                TextContent(type="text", text="x", annotations=Annotations(audience=["user"])),
+                TextContent(type="text", text="y"),
+            ]
+        ),
+        CallToolResult(content=[ImageContent(type="image", data="aGk=", mime_type="image/png")]),
+        CallToolResult(content=[]),
+    ],
+    ids=["structured", "tool-error", "annotated", "image", "empty"],
+)
+def test_the_reply_is_the_sdks_serialisation(result: CallToolResult) -> None:
+    async def call(*_: Any) -> CallToolResult:
+        return result
+
+    fast = FastCalls(
+        lambda _: True, lambda _: None, call, lambda: {"name": "s", "version": "1"}, None
+    )
+    reply = orjson.loads(fast._reply(7, VERSION, result))
+    assert reply == {"jsonrpc": "2.0", "id": 7, "result": _sdk_reply(result)}
+
+
+@contextmanager
+def _served(app: Any) -> Iterator[str]:
+    """uvicorn with the app's lifespan (the SDK's managers run in it), in a thread."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", interface="asgi3"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "the MCP app did not start"
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+
+
+HANDLED: list[bool] = []  # what the fast path said of each request it was offered
+
+
+@pytest.fixture(scope="module")
+def endpoints() -> Iterator[tuple[str, str]]:
+    """(with the fast path, SDK only): the bundled Letta tools against one upstream."""
+    upstream = RecordingUpstream(script={"/v1/jobs/": Reply(body=orjson.dumps(JOB))})
+    with running(upstream) as base:
+        capabilities = load_paths([CAPABILITIES]).capabilities
+        options = ServeOptions(upstreams={"*": base})
+        fast = compile_runtime(capabilities, {"LETTA_API_KEY": "k-1"}, options).mcp_servers[9090]
+        plain = compile_runtime(capabilities, {"LETTA_API_KEY": "k-1"}, options).mcp_servers[9090]
+        assert fast.fast is not None
+        plain.fast = None
+        handle = fast.fast.handle
+
+        async def counted(scope: dict[str, Any], body: bytes, send: Any) -> bool:
+            HANDLED.append(await handle(scope, body, send))
+            return HANDLED[-1]
+
+        fast.fast.handle = counted  # type: ignore[method-assign]
+        with _served(fast.app) as with_fast, _served(plain.app) as sdk_only:
+            yield with_fast, sdk_only
+
+
+def _body(name: str, arguments: Any, **params: Any) -> dict[str, Any]:
+    call = {"name": name, "arguments": arguments, "_meta": META, **params}
+    return {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": call}
+
+
+CASES = {
+    "a call": (_body("retrieve-job", {"job_id": "job-1"}), {"mcp-name": "retrieve-job"}),
+    "unknown argument": (_body("retrieve-job", {"jobid": "x"}), {"mcp-name": "retrieve-job"}),
+    "unknown tool": (_body("no-such-tool", {}), {"mcp-name": "no-such-tool"}),
+    "name header disagrees": (_body("retrieve-job", {"job_id": "1"}), {"mcp-name": "list-jobs"}),
+    "name header missing": (_body("retrieve-job", {"job_id": "1"}), {}),
+    "arguments not an object": (_body("retrieve-job", [1]), {"mcp-name": "retrieve-job"}),
+    "no _meta": (
+        {
+            "jsonrpc": "2.0",
+            "id": 3,
+            "method": "tools/call",
+            "params": {"name": "retrieve-job", "arguments": {"job_id": "1"}},
+        },
+        {"mcp-name": "retrieve-job"},
+    ),
+    "string id": (
+        {**_body("retrieve-job", {"job_id": "job-1"}), "id": "abc"},
+        {"mcp-name": "retrieve-job"},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_answers_match_the_sdk_only_endpoint(case: str, endpoints: tuple[str, str]) -> None:
+    body, extra = CASES[case]
+    answers = []
+    HANDLED.clear()
+    for url in endpoints:
+        response = httpx.post(url, content=orjson.dumps(body), headers={**HEADERS, **extra})
+        answers.append((response.status_code, response.headers["content-type"], response.json()))
+    assert answers[0] == answers[1]
+    # a plain call of a known tool (a tool error included) is the fast path's; the rest the SDK's
+    assert HANDLED == [case in ("a call", "unknown argument", "string id")]
+    if case == "a call":
+        status, _, reply = answers[0]
+        assert status == 200 and reply["result"]["structuredContent"]["title"] == 'say "hi"'
+
+
+def test_only_json_accepted_is_left_to_the_sdk(endpoints: tuple[str, str]) -> None:
+    body, extra = CASES["a call"]
+    statuses = [
+        httpx.post(
+            url,
+            content=orjson.dumps(body),
+            headers={**HEADERS, **extra, "accept": "application/json"},
+        ).status_code
+        for url in endpoints
+    ]
+    assert statuses[0] == statuses[1] == 406
