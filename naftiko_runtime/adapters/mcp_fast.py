@@ -14,6 +14,7 @@ an error of its own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -31,18 +32,18 @@ from mcp.shared.inbound import (
 from mcp_types import CallToolResult, TextContent
 from mcp_types import methods as _methods
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
-from starlette.requests import Request
 
 from naftiko_runtime import jsoncodec
 
 MODERN = frozenset(v.encode() for v in MODERN_PROTOCOL_VERSIONS)
-PARAM_PREFIX = b"mcp-param-"
+PARAM_PREFIX_TEXT = "mcp-param-"
 # The SDK commits a slow call to `text/event-stream` and pings after this long, so an
 # idle-read timeout in a proxy does not cut it; the fast path does the same.
 PING_INTERVAL = 15.0
 _ENVELOPE = frozenset({"jsonrpc", "id", "method", "params"})
 _PARAMS = frozenset({"name", "arguments", "_meta"})
 _JSON_HEADERS = [(b"content-type", b"application/json")]
+_PING = b": ping\r\n\r\n"
 _SSE_HEADERS = [
     (b"content-type", b"text/event-stream"),
     (b"cache-control", b"no-cache, no-transform"),
@@ -88,44 +89,71 @@ class FastCalls:
         self.known, self.schema, self.call = known, schema, call
         self.server_info = server_info
         self.security = TransportSecurityMiddleware(security)
+        self._annotations: dict[int, tuple[Mapping[str, Any], bool]] = {}
 
     async def handle(self, scope: dict[str, Any], body: bytes, send: Any) -> bool:
         """Answer the call and return True, or return False having sent nothing."""
         if len(body) > DEFAULT_MAX_REQUEST_BODY_SIZE:
             return False
-        request = Request(scope)
-        if not _accepts_both(request.headers.get("accept", "")):
+        pairs = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        headers = dict(pairs)
+        if not _accepts_both(headers.get("accept", "")):
             return False
-        if await self.security.validate_request(request, is_post=True) is not None:
+        if not self._secure(scope, headers):
             return False
         try:
             decoded = jsoncodec.loads(body)
         except (ValueError, RecursionError):
             return False
-        prepared = self._prepared(decoded, request)
+        prepared = self._prepared(decoded, pairs, headers)
         if prepared is None:
             return False
         request_id, name, arguments, meta = prepared
-        version = decoded["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"]
-        task = asyncio.ensure_future(self.call(name, arguments, meta, scope["headers"]))
-        done, _ = await asyncio.wait({task}, timeout=PING_INTERVAL)
-        if done:
-            reply = self._reply(request_id, version, task.result())
-            headers = [*_JSON_HEADERS, (b"content-length", str(len(reply)).encode())]
-            await send({"type": "http.response.start", "status": 200, "headers": headers})
-            await send({"type": "http.response.body", "body": reply})
+        version = meta["io.modelcontextprotocol/protocolVersion"]
+        streaming: list[asyncio.Task[None]] = []
+
+        async def pings() -> None:  # a slow call: commit to an event stream, keep it alive
+            await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
+            while True:
+                await send({"type": "http.response.body", "body": _PING, "more_body": True})
+                await asyncio.sleep(PING_INTERVAL)
+
+        timer = asyncio.get_running_loop().call_later(
+            PING_INTERVAL, lambda: streaming.append(asyncio.ensure_future(pings()))
+        )
+        try:
+            result = await self.call(name, arguments, meta, scope["headers"])
+        finally:
+            timer.cancel()
+            for task in streaming:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        reply = self._reply(request_id, version, result)
+        if streaming:
+            event = b"event: message\r\ndata: " + reply + b"\r\n\r\n"
+            await send({"type": "http.response.body", "body": event})
             return True
-        await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
-        while not task.done():
-            await send({"type": "http.response.body", "body": b": ping\r\n\r\n", "more_body": True})
-            await asyncio.wait({task}, timeout=PING_INTERVAL)
-        reply = self._reply(request_id, version, task.result())
-        event = b"event: message\r\ndata: " + reply + b"\r\n\r\n"
-        await send({"type": "http.response.body", "body": event})
+        headers_out = [*_JSON_HEADERS, (b"content-length", str(len(reply)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers_out})
+        await send({"type": "http.response.body", "body": reply})
         return True
 
+    def _secure(self, scope: dict[str, Any], headers: dict[str, str]) -> bool:
+        """The SDK's transport checks (content type; Host and Origin when DNS-rebinding
+        protection is on) pass."""
+        content_type = headers.get("content-type")
+        if content_type is None or not content_type.lower().startswith("application/json"):
+            return False
+        settings = self.security.settings
+        if not settings.enable_dns_rebinding_protection:
+            return True
+        return self.security._validate_host(headers.get("host")) and (
+            self.security._validate_origin(headers.get("origin"))
+        )
+
     def _prepared(
-        self, decoded: Any, request: Request
+        self, decoded: Any, pairs: list[tuple[str, str]], headers: dict[str, str]
     ) -> tuple[int | str, str, dict[str, Any], dict[str, Any]] | None:
         """(id, tool, arguments, _meta) of a plain valid call of a known tool, else None."""
         if not isinstance(decoded, dict) or decoded.keys() != _ENVELOPE:
@@ -142,18 +170,30 @@ class FastCalls:
             return None
         if not isinstance(meta, dict):
             return None
-        if find_duplicated_routing_header(request.headers.items()) is not None:
+        if find_duplicated_routing_header(pairs) is not None:
             return None
-        verdict = classify_inbound_request(decoded, headers=dict(request.headers))
+        verdict = classify_inbound_request(decoded, headers=headers)
         if isinstance(verdict, InboundLadderRejection):
             return None
-        if arguments or any(key.startswith(PARAM_PREFIX) for key, _ in request.scope["headers"]):
+        with_params = any(key.startswith(PARAM_PREFIX_TEXT) for key, _ in pairs)
+        if with_params or (arguments and self._annotated(name)):
             schema = self.schema(name)
-            if schema is not None and validate_mcp_param_headers(
-                schema, arguments, request.headers
-            ):
+            if schema is not None and validate_mcp_param_headers(schema, arguments, headers):
                 return None
         return request_id, name, arguments, meta
+
+    def _annotated(self, name: str) -> bool:
+        """The tool's schema routes some argument to an `Mcp-Param-*` header (checked
+        once per schema): only then can arguments without such headers disagree."""
+        schema = self.schema(name)
+        if schema is None:
+            return False
+        key = id(schema)
+        known = self._annotations.get(key)
+        if known is None or known[0] is not schema:
+            known = (schema, b'"x-mcp-header"' in jsoncodec.dumps(schema))
+            self._annotations[key] = known
+        return known[1]
 
     def _reply(self, request_id: int | str, version: str, result: CallToolResult) -> bytes:
         """The JSON-RPC response, keyed as the SDK's runner keys it."""

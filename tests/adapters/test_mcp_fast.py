@@ -104,7 +104,12 @@ HANDLED: list[bool] = []  # what the fast path said of each request it was offer
 @pytest.fixture(scope="module")
 def endpoints() -> Iterator[tuple[str, str]]:
     """(with the fast path, SDK only): the bundled Letta tools against one upstream."""
-    upstream = RecordingUpstream(script={"/v1/jobs/": Reply(body=orjson.dumps(JOB))})
+    upstream = RecordingUpstream(
+        script={
+            "/v1/jobs/": Reply(body=orjson.dumps(JOB)),
+            "/v1/runs/": Reply(body=orjson.dumps(JOB), delay=0.8),  # a slow upstream
+        }
+    )
     with running(upstream) as base:
         capabilities = load_paths([CAPABILITIES]).capabilities
         options = ServeOptions(upstreams={"*": base})
@@ -178,3 +183,30 @@ def test_only_json_accepted_is_left_to_the_sdk(endpoints: tuple[str, str]) -> No
         for url in endpoints
     ]
     assert statuses[0] == statuses[1] == 406
+
+
+def test_a_slow_call_becomes_an_event_stream_with_pings_as_the_sdk_makes_it(
+    endpoints: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the ping interval (15 s; 0.25 s here) both commit to `text/event-stream`, ping,
+    and end with the reply as one `message` event."""
+    import mcp.server._streamable_http_modern as sdk
+
+    from naftiko_runtime.adapters import mcp_fast
+
+    monkeypatch.setattr(mcp_fast, "PING_INTERVAL", 0.25)
+    monkeypatch.setattr(sdk, "_SSE_PING_INTERVAL", 0.25)
+    body = _body("retrieve-run", {"run_id": "run-1"})
+    events = []
+    for url in endpoints:
+        response = httpx.post(
+            url, content=orjson.dumps(body), headers={**HEADERS, "mcp-name": "retrieve-run"}
+        )
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "text/event-stream"
+        text = response.text
+        assert text.startswith(": ping")
+        data = [line[len("data: ") :] for line in text.split("\r\n") if line.startswith("data: ")]
+        events.append(orjson.loads(data[-1]))
+    assert events[0] == events[1]
+    assert events[0]["result"]["structuredContent"]["id"] == "job-1"
