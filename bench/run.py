@@ -478,18 +478,22 @@ def run_targets(
         ("naftiko ($. passthrough)", naftiko_argv("bench-jobs-passthrough.yaml", 0, upstream)),
         ("naftiko (mapping, 2 workers)", naftiko_argv("bench-jobs.yaml", 0, upstream, 2)),
         (
-            "naftiko (mapping, aiohttp client)",
-            naftiko_argv("bench-jobs.yaml", 0, upstream, 1, "aiohttp"),
+            "naftiko (mapping, pyreqwest client)",
+            naftiko_argv("bench-jobs.yaml", 0, upstream, 1, "pyreqwest"),
         ),
         (
-            "naftiko (mapping, aiohttp client, 2 workers)",
-            naftiko_argv("bench-jobs.yaml", 0, upstream, 2, "aiohttp"),
+            "naftiko (mapping, pyreqwest client, 2 workers)",
+            naftiko_argv("bench-jobs.yaml", 0, upstream, 2, "pyreqwest"),
         ),
         (
             "naftiko (mapping, granian)",
             [sys.executable, "-m", "bench.peers.granian_rest", "{port}"],
         ),
         ("orchestration: naftiko (3 steps)", naftiko_argv("bench-orchestration.yaml", 0, upstream)),
+        (
+            "orchestration: naftiko (3 steps, pyreqwest client)",
+            naftiko_argv("bench-orchestration.yaml", 0, upstream, 1, "pyreqwest"),
+        ),
         (
             "orchestration: aiohttp sequential",
             [sys.executable, "-m", "bench.peers.orchestration_peer", "{port}"],
