@@ -70,3 +70,32 @@ def test_jsonpath_simple_paths_are_plain_accessors() -> None:
     assert compile_path("$.crew[1].name")(SHIP) == "B"
     assert compile_path("$['vessel_name']")(SHIP) == "Aurora"
     assert compile_path("$.crew[5].name")(SHIP) is None
+
+
+def test_a_compiled_mapping_is_freed_by_reference_counting_alone() -> None:
+    """No cycle (functions whose globals hold them): a reload's frozen heap is never
+    collected, so an old configuration's mappings must go when their last reference does."""
+    import gc
+    import weakref
+
+    nested = MappedOutput(
+        "object",
+        properties=(
+            ("id", MappedOutput("string", mapping="$.id")),
+            ("tags", MappedOutput("array", mapping="$.tags", items=MappedOutput("string"))),
+            ("const", MappedOutput("string", const="v1")),
+        ),
+    )
+    gc.disable()
+    try:
+        shape = compile_result([nested], [])
+        assert shape is not None and shape({"id": 7, "tags": ["a"]}) == {
+            "id": "7",
+            "tags": ["a"],
+            "const": "v1",
+        }
+        ref = weakref.ref(shape)
+        del shape
+        assert ref() is None
+    finally:
+        gc.enable()

@@ -189,11 +189,15 @@ class McpServerSet:
         return self._lists
 
     def replace_from(self, other: McpServerSet) -> None:
-        """Take another set's tools, resources and prompts (a reload); sessions stay open."""
+        """Take another set's tools, resources and prompts (a reload); sessions stay open.
+        `other` is left empty: the SDK server built for it is a reference cycle (it is
+        never served), which must not keep this configuration alive after the next reload."""
         self.tools, self.resources, self.prompts = other.tools, other.resources, other.prompts
         self.templates, self.prompt_files = other.templates, other.prompt_files
         self.descriptions = other.descriptions
         self._lists = None
+        other.tools, other.resources, other.prompts = {}, {}, {}
+        other.templates, other.prompt_files, other.descriptions = [], {}, []
 
     def server(self) -> Server[Any]:
         async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:

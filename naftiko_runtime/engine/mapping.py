@@ -253,8 +253,18 @@ class _Generator:
         return name
 
     def build(self, expression: str) -> Shaper:
+        """The functions are made inside a factory and see their helpers and each other as
+        closure cells, not as globals: a namespace holding functions whose globals are that
+        namespace is a reference cycle, which only a full collection frees, so a reload
+        would leave every mapping of the old configuration behind."""
         self.source.append(f"def shape(document):\n    return {expression}\n")
-        code = compile("\n".join(self.source), "<naftiko-mapping>", "exec")
-        exec(code, self.namespace)  # generated from the validated spec, never from requests
-        shaper: Shaper = self.namespace["shape"]
+        body = "\n".join(
+            "    " + line if line else line for line in "\n".join(self.source).split("\n")
+        )
+        names = sorted(self.namespace)
+        source = f"def _factory({', '.join(names)}):\n{body}\n    return shape\n"
+        code = compile(source, "<naftiko-mapping>", "exec")
+        scope: dict[str, Any] = {}
+        exec(code, scope)  # generated from the validated spec, never from requests
+        shaper: Shaper = scope.pop("_factory")(**self.namespace)
         return shaper

@@ -1,0 +1,43 @@
+"""A reload keeps no earlier configuration alive. The serving process freezes what each
+reload built (so no collection ever scans it: no request stalls behind a 100 ms collection
+at 5,000 operations), which means only reference counting frees an old configuration:
+nothing of it may sit in a reference cycle."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+from naftiko_runtime.runtime import Reloader, Runtime, ServeOptions, compile_runtime
+from naftiko_runtime.spec.load import load_paths
+from tests.conftest import CAPABILITIES
+
+ENV = {"LETTA_API_KEY": "k-1234"}
+
+
+def _compiled() -> Runtime:
+    capabilities = load_paths([CAPABILITIES]).capabilities
+    return compile_runtime(capabilities, ENV, ServeOptions())
+
+
+def test_a_reloaded_configuration_is_freed_without_a_collection() -> None:
+    runtime = _compiled()
+    reloader = Reloader([str(CAPABILITIES)], lambda: ENV, ServeOptions(), runtime)
+    live = runtime.mcp_servers[9090].server_set
+    gc.collect()
+    gc.disable()
+    try:
+        prepared = reloader.prepare()
+        assert prepared is not None and reloader.apply(*prepared)
+        first = weakref.ref(next(iter(live.tools.values())))
+        temporary = prepared[0].mcp_servers[9090].server_set
+        assert temporary.tools == {} and temporary.resources == {}  # handed over, not shared
+        mapping = weakref.ref(runtime.rest_ops[8080][0].operation)
+        del prepared, temporary
+        prepared = reloader.prepare()  # the next reload replaces what the first one built
+        assert prepared is not None and reloader.apply(*prepared)
+        del prepared
+        assert first() is None, "an MCP tool of the replaced configuration is still alive"
+        assert mapping() is None, "a REST operation of the replaced configuration is still alive"
+    finally:
+        gc.enable()
