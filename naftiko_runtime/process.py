@@ -443,6 +443,7 @@ async def serve_runtime(
             runtime.state.serving = True  # /health/ready turns 200
         gc.collect()
         gc.freeze()  # start-up objects never need scanning again: shorter GC pauses under load
+        gc.enable()  # off while the specs were loaded and compiled (cli._no_collection)
         if worker == 0:
             for line in listening:
                 stderr.write(f"naftiko-runtime: serving {line}\n")

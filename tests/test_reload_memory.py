@@ -41,3 +41,25 @@ def test_a_reloaded_configuration_is_freed_without_a_collection() -> None:
         assert mapping() is None, "a REST operation of the replaced configuration is still alive"
     finally:
         gc.enable()
+
+
+def test_commands_run_without_cyclic_collection_and_leave_it_as_they_found_it() -> None:
+    """Loading 5,000 operations took a third longer with collections scanning what was
+    being built; a command restores the collector's state (tests run commands in-process)."""
+    import io
+
+    from naftiko_runtime import cli
+
+    seen: list[bool] = []
+    real = cli._validate
+
+    def spy(*args: object) -> int:
+        seen.append(gc.isenabled())
+        return real(*args)  # type: ignore[arg-type]
+
+    cli._validate = spy  # type: ignore[assignment]
+    try:
+        code = cli.run(["validate", str(CAPABILITIES)], io.StringIO(), io.StringIO(), {})
+    finally:
+        cli._validate = real  # type: ignore[assignment]
+    assert code == 0 and seen == [False] and gc.isenabled()
