@@ -61,5 +61,5 @@ def test_commands_run_without_cyclic_collection_and_leave_it_as_they_found_it() 
     try:
         code = cli.run(["validate", str(CAPABILITIES)], io.StringIO(), io.StringIO(), {})
     finally:
-        cli._validate = real  # type: ignore[assignment]
+        cli._validate = real
     assert code == 0 and seen == [False] and gc.isenabled()
