@@ -4,24 +4,20 @@ loopback HTTP: the same runtime served twice, with and without the fast path."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-import uvicorn
 from mcp_types import Annotations, CallToolResult, ImageContent, TextContent
 from mcp_types import methods as _methods
 
 from naftiko_runtime.adapters.mcp_fast import FastCalls
-from naftiko_runtime.runtime import ServeOptions, compile_runtime
+from naftiko_runtime.runtime import Runtime, ServeOptions, compile_runtime
 from naftiko_runtime.spec.load import load_paths
 from tests.conftest import CAPABILITIES
-from tests.fixtures.upstream import RecordingUpstream, Reply, free_port, running
+from tests.fixtures.upstream import RecordingUpstream, Reply, running
 
 VERSION = "2026-07-28"
 META = {
@@ -76,26 +72,19 @@ def test_the_reply_is_the_sdks_serialisation(result: CallToolResult) -> None:
     assert reply == {"jsonrpc": "2.0", "id": 7, "result": _sdk_reply(result)}
 
 
-@contextmanager
-def _served(app: Any) -> Iterator[str]:
-    """uvicorn with the app's lifespan (the SDK's managers run in it), in a thread."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", interface="asgi3"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the MCP app did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
+def _closing(app: Any, runtime: Runtime) -> Any:
+    """`app`, closing the runtime's upstream clients when its lifespan ends (in its loop)."""
+
+    async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            await app(scope, receive, send)
+            return
+        try:
+            await app(scope, receive, send)
+        finally:
+            await runtime.upstream.close()
+
+    return wrapped
 
 
 HANDLED: list[bool] = []  # what the fast path said of each request it was offered
@@ -113,8 +102,9 @@ def endpoints() -> Iterator[tuple[str, str]]:
     with running(upstream) as base:
         capabilities = load_paths([CAPABILITIES]).capabilities
         options = ServeOptions(upstreams={"*": base})
-        fast = compile_runtime(capabilities, {"LETTA_API_KEY": "k-1"}, options).mcp_servers[9090]
-        plain = compile_runtime(capabilities, {"LETTA_API_KEY": "k-1"}, options).mcp_servers[9090]
+        fast_runtime = compile_runtime(capabilities, {"LETTA_API_KEY": "k-1"}, options)
+        plain_runtime = compile_runtime(capabilities, {"LETTA_API_KEY": "k-1"}, options)
+        fast, plain = fast_runtime.mcp_servers[9090], plain_runtime.mcp_servers[9090]
         assert fast.fast is not None
         plain.fast = None
         handle = fast.fast.handle
@@ -124,8 +114,11 @@ def endpoints() -> Iterator[tuple[str, str]]:
             return HANDLED[-1]
 
         fast.fast.handle = counted  # type: ignore[method-assign]
-        with _served(fast.app) as with_fast, _served(plain.app) as sdk_only:
-            yield with_fast, sdk_only
+        with (
+            running(_closing(fast.app, fast_runtime), "on") as with_fast,
+            running(_closing(plain.app, plain_runtime), "on") as sdk_only,
+        ):
+            yield with_fast + "/mcp", sdk_only + "/mcp"
 
 
 def _body(name: str, arguments: Any, **params: Any) -> dict[str, Any]:
