@@ -720,6 +720,9 @@ def _serve(
     result = _load_valid(args.paths, stderr)
     if result is None:
         return EXIT_INVALID
+    # only the model is served: the documents (data, source maps, lines) go now, not at exit
+    capabilities = result.capabilities
+    del result
     env = dict(environ)
     if args.env_file:
         try:
@@ -767,7 +770,7 @@ def _serve(
     )
     extra = []
     before_simulator = env
-    plan = simulator_plan(result.capabilities, env, options)
+    plan = simulator_plan(capabilities, env, options)
     if plan is not None:
         env, options, simulator_app, simulator_socket = plan
         port = simulator_socket.getsockname()[1]
@@ -789,7 +792,7 @@ def _serve(
         return {**fresh, **simulated}
 
     try:
-        runtime = compile_runtime(result.capabilities, env, options)
+        runtime = compile_runtime(capabilities, env, options)
     except (BindingError, StartupError) as exc:
         stderr.write(f"naftiko-runtime: error: {exc}\n")
         return EXIT_INVALID
