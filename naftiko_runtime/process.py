@@ -386,6 +386,17 @@ async def serve_runtime(
 
     reloading: asyncio.Task[None] | None = None
     reload_again = False
+    frozen_at_start = [0]
+
+    def freeze_reloaded() -> None:
+        """Freeze what a reload built, as the start-up objects were. Frozen objects are only
+        freed by reference counting, so whatever cyclic garbage was frozen with them (a
+        request's traceback during the reload, say) stays: once the frozen heap is three
+        times what start-up froze, it is collected once (one pause) before freezing again."""
+        if gc.get_freeze_count() > 3 * max(1, frozen_at_start[0]):
+            gc.unfreeze()
+            gc.collect()
+        gc.freeze()
 
     async def reload_off_loop() -> None:
         nonlocal reload_again
@@ -396,13 +407,15 @@ async def serve_runtime(
             # the GIL held (a 100+ ms stall at 5,000 operations); instead what the reload
             # made is frozen like the start-up objects were, before collection resumes.
             gc.disable()
+            applied = False
             try:
                 prepared = await asyncio.to_thread(reloader.prepare)  # validate and compile
                 applied = prepared is not None and reloader.apply(*prepared)
                 prepared = None
-                gc.freeze()
             finally:
-                gc.enable()
+                if applied:
+                    freeze_reloaded()
+                gc.enable()  # a rejected reload's garbage is left to the collector
             if applied:
                 signal_workers(children, signal.SIGHUP)
             if not reload_again:
@@ -444,12 +457,14 @@ async def serve_runtime(
         gc.collect()
         gc.freeze()  # start-up objects never need scanning again: shorter GC pauses under load
         gc.enable()  # off while the specs were loaded and compiled (cli._no_collection)
+        frozen_at_start[0] = gc.get_freeze_count()
         if worker == 0:
             for line in listening:
                 stderr.write(f"naftiko-runtime: serving {line}\n")
             stderr.flush()
     else:
         ready.cancel()
+        gc.enable()  # stopped before ready: still serving (drain), with the collector on
     try:
         await asyncio.gather(*tasks, return_exceptions=True)
     finally:

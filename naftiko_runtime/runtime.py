@@ -448,7 +448,7 @@ class Reloader:
         self.runtime.redactor.add(new.redactor.bodies.secrets)
         self._record(True, [])
         operations = sum(len(ops) for ops in new.rest_ops.values())
-        tools = sum(server.tool_count for server in new.mcp_servers.values())
+        tools = sum(server.tool_count for server in self.runtime.mcp_servers.values())
         log.info(
             "reloaded %s: %d REST operations, %d MCP tools",
             ", ".join(files),

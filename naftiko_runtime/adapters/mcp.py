@@ -486,7 +486,7 @@ class McpHttpServer:
             endpoint = scope["path"] in ("/", self.path)  # as the SDK app routes
             fast, whole = self.fast, not first.get("more_body")
             if fast is not None and endpoint and whole and fast_candidate(scope):
-                if await fast.handle(scope, first.get("body", b""), send):
+                if await fast.handle(scope, first.get("body", b""), receive, send):
                     return
             if b'"initialize"' not in first.get("body", b""):
                 if self.sessionless is not None and endpoint and _handshake_era(scope):
@@ -984,5 +984,10 @@ def serve_stdio(
                     uvicorn_server.should_exit = True
                 await runtime.upstream.close()
 
+    import gc
+
+    gc.collect()
+    gc.freeze()  # as `serve` does once ready: start-up objects are never scanned again
+    gc.enable()  # off while the specs were loaded and compiled (cli._no_collection)
     anyio.run(main)
     return 0

@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
+from mcp.server.runner import modern_error_data
 from mcp.server.transport_security import (
     DEFAULT_MAX_REQUEST_BODY_SIZE,
     TransportSecurityMiddleware,
     TransportSecuritySettings,
 )
 from mcp.shared.inbound import (
+    ERROR_CODE_HTTP_STATUS,
     InboundLadderRejection,
     classify_inbound_request,
     find_duplicated_routing_header,
@@ -32,6 +34,7 @@ from mcp.shared.inbound import (
 from mcp_types import CallToolResult, TextContent
 from mcp_types import methods as _methods
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from pydantic import ValidationError
 
 from naftiko_runtime import jsoncodec
 
@@ -40,6 +43,9 @@ PARAM_PREFIX_TEXT = "mcp-param-"
 # The SDK commits a slow call to `text/event-stream` and pings after this long, so an
 # idle-read timeout in a proxy does not cut it; the fast path does the same.
 PING_INTERVAL = 15.0
+# A call still running after this long has its client watched: a disconnect cancels it.
+WATCH_AFTER = 0.5
+SERVER_INFO = "io.modelcontextprotocol/serverInfo"
 _ENVELOPE = frozenset({"jsonrpc", "id", "method", "params"})
 _PARAMS = frozenset({"name", "arguments", "_meta"})
 _JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -89,14 +95,16 @@ class FastCalls:
         self.known, self.schema, self.call = known, schema, call
         self.server_info = server_info
         self.security = TransportSecurityMiddleware(security)
-        self._annotations: dict[int, tuple[Mapping[str, Any], bool]] = {}
+        self._annotations: dict[str, tuple[Mapping[str, Any], bool]] = {}
 
-    async def handle(self, scope: dict[str, Any], body: bytes, send: Any) -> bool:
+    async def handle(self, scope: dict[str, Any], body: bytes, receive: Any, send: Any) -> bool:
         """Answer the call and return True, or return False having sent nothing."""
         if len(body) > DEFAULT_MAX_REQUEST_BODY_SIZE:
             return False
         pairs = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         headers = dict(pairs)
+        if len(headers) != len(pairs):  # a repeated header: the SDK reads the first, and may refuse
+            return False
         if not _accepts_both(headers.get("accept", "")):
             return False
         if not self._secure(scope, headers):
@@ -110,33 +118,9 @@ class FastCalls:
             return False
         request_id, name, arguments, meta = prepared
         version = meta["io.modelcontextprotocol/protocolVersion"]
-        streaming: list[asyncio.Task[None]] = []
-
-        async def pings() -> None:  # a slow call: commit to an event stream, keep it alive
-            await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
-            while True:
-                await send({"type": "http.response.body", "body": _PING, "more_body": True})
-                await asyncio.sleep(PING_INTERVAL)
-
-        timer = asyncio.get_running_loop().call_later(
-            PING_INTERVAL, lambda: streaming.append(asyncio.ensure_future(pings()))
+        await _Exchange(request_id, version, self, receive, send).run(
+            self.call(name, arguments, meta, scope["headers"])
         )
-        try:
-            result = await self.call(name, arguments, meta, scope["headers"])
-        finally:
-            timer.cancel()
-            for task in streaming:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        reply = self._reply(request_id, version, result)
-        if streaming:
-            event = b"event: message\r\ndata: " + reply + b"\r\n\r\n"
-            await send({"type": "http.response.body", "body": event})
-            return True
-        headers_out = [*_JSON_HEADERS, (b"content-length", str(len(reply)).encode())]
-        await send({"type": "http.response.start", "status": 200, "headers": headers_out})
-        await send({"type": "http.response.body", "body": reply})
         return True
 
     def _secure(self, scope: dict[str, Any], headers: dict[str, str]) -> bool:
@@ -175,6 +159,10 @@ class FastCalls:
         verdict = classify_inbound_request(decoded, headers=headers)
         if isinstance(verdict, InboundLadderRejection):
             return None
+        try:  # the shapes of `_meta` and the rest, as the SDK's runner checks them
+            _methods.validate_client_request("tools/call", verdict.protocol_version, params)
+        except ValidationError:
+            return None
         with_params = any(key.startswith(PARAM_PREFIX_TEXT) for key, _ in pairs)
         if with_params or (arguments and self._annotated(name)):
             schema = self.schema(name)
@@ -188,17 +176,17 @@ class FastCalls:
         schema = self.schema(name)
         if schema is None:
             return False
-        key = id(schema)
-        known = self._annotations.get(key)
-        if known is None or known[0] is not schema:
+        known = self._annotations.get(name)
+        if known is None or known[0] is not schema:  # new, or its tool changed in a reload
             known = (schema, b'"x-mcp-header"' in jsoncodec.dumps(schema))
-            self._annotations[key] = known
+            self._annotations[name] = known
         return known[1]
 
     def _reply(self, request_id: int | str, version: str, result: CallToolResult) -> bytes:
         """The JSON-RPC response, keyed as the SDK's runner keys it."""
         texts = [item for item in result.content if type(item) is TextContent]
-        if len(texts) == len(result.content) and all(t.meta is None for t in texts):
+        plain = result.meta is None and all(t.meta is None for t in texts)
+        if len(texts) == len(result.content) and plain:
             dumped: dict[str, Any] = {
                 "content": [
                     {"text": item.text, "type": "text"}
@@ -215,5 +203,84 @@ class FastCalls:
             dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
             dumped = _methods.serialize_server_result("tools/call", version, dumped)
             dumped.setdefault("resultType", "complete")
-        dumped["_meta"] = {"io.modelcontextprotocol/serverInfo": self.server_info()}
+        meta = dumped.get("_meta")
+        if meta is None:
+            dumped["_meta"] = {SERVER_INFO: self.server_info()}
+        elif isinstance(meta, dict) and meta.get(SERVER_INFO) is None:  # the handler's own wins
+            dumped["_meta"] = {**meta, SERVER_INFO: self.server_info()}
         return jsoncodec.dumps({"jsonrpc": "2.0", "id": request_id, "result": dumped})
+
+
+class _Exchange:
+    """One call's reply: JSON when the call ends within the ping interval, else an event
+    stream that pings until it does (as the SDK answers); an error as the SDK maps it; a
+    client that disconnects cancels the call (the 2026-07-28 way to cancel). Timers, not
+    tasks, until a call is slow: the common call creates no task of its own."""
+
+    def __init__(
+        self, request_id: int | str, version: str, calls: FastCalls, receive: Any, send: Any
+    ) -> None:
+        self.request_id, self.version, self.calls = request_id, version, calls
+        self.receive, self.send = receive, send
+        self.committed = False  # the event stream's start was sent
+        self.done = False
+        self.gone = False
+        self.helpers: list[asyncio.Task[None]] = []
+
+    async def run(self, call: Awaitable[CallToolResult]) -> None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        timers = [
+            loop.call_later(WATCH_AFTER, self._spawn, self._watch, task),
+            loop.call_later(PING_INTERVAL, self._spawn, self._pings),
+        ]
+        try:
+            reply = self.calls._reply(self.request_id, self.version, await call)
+            status = 200
+        except asyncio.CancelledError:
+            if not self.gone:
+                raise
+            assert task is not None
+            task.uncancel()
+            return  # the client left: nobody to answer
+        except Exception as exc:
+            error = modern_error_data(exc).model_dump(by_alias=True, mode="json", exclude_none=True)
+            reply = jsoncodec.dumps({"jsonrpc": "2.0", "id": self.request_id, "error": error})
+            status = ERROR_CODE_HTTP_STATUS.get(error["code"], 200)
+        finally:
+            self.done = True
+            for timer in timers:
+                timer.cancel()
+            for helper in self.helpers:
+                helper.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await helper
+        if self.committed:
+            event = b"event: message\r\ndata: " + reply + b"\r\n\r\n"
+            await self.send({"type": "http.response.body", "body": event})
+            return
+        headers = [*_JSON_HEADERS, (b"content-length", str(len(reply)).encode())]
+        await self.send({"type": "http.response.start", "status": status, "headers": headers})
+        await self.send({"type": "http.response.body", "body": reply})
+
+    def _spawn(self, helper: Callable[..., Coroutine[Any, Any, None]], *args: Any) -> None:
+        if not self.done:  # a timer that fires in the very turn the call ended does nothing
+            self.helpers.append(asyncio.ensure_future(helper(*args)))
+
+    async def _pings(self) -> None:
+        """A slow call: commit to an event stream and keep it alive."""
+        await self.send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
+        self.committed = True
+        while True:
+            await self.send({"type": "http.response.body", "body": _PING, "more_body": True})
+            await asyncio.sleep(PING_INTERVAL)
+
+    async def _watch(self, task: asyncio.Task[Any] | None) -> None:
+        """Past WATCH_AFTER, a disconnect cancels the call (a quicker call just ends)."""
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                if not self.done and task is not None:
+                    self.gone = True
+                    task.cancel()
+                return

@@ -4,6 +4,7 @@ loopback HTTP: the same runtime served twice, with and without the fast path."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -73,16 +74,16 @@ def test_the_reply_is_the_sdks_serialisation(result: CallToolResult) -> None:
 
 
 def _closing(app: Any, runtime: Runtime) -> Any:
-    """`app`, closing the runtime's upstream clients when its lifespan ends (in its loop)."""
+    """`app`, closing the runtime's upstream clients as its lifespan ends (in its loop,
+    before uvicorn is told the shutdown is complete)."""
 
     async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "lifespan":
-            await app(scope, receive, send)
-            return
-        try:
-            await app(scope, receive, send)
-        finally:
-            await runtime.upstream.close()
+        async def closing(message: dict[str, Any]) -> None:
+            if message["type"] == "lifespan.shutdown.complete":
+                await runtime.upstream.close()
+            await send(message)
+
+        await app(scope, receive, closing if scope["type"] == "lifespan" else send)
 
     return wrapped
 
@@ -109,8 +110,8 @@ def endpoints() -> Iterator[tuple[str, str]]:
         plain.fast = None
         handle = fast.fast.handle
 
-        async def counted(scope: dict[str, Any], body: bytes, send: Any) -> bool:
-            HANDLED.append(await handle(scope, body, send))
+        async def counted(scope: dict[str, Any], body: bytes, receive: Any, send: Any) -> bool:
+            HANDLED.append(await handle(scope, body, receive, send))
             return HANDLED[-1]
 
         fast.fast.handle = counted  # type: ignore[method-assign]
@@ -126,7 +127,7 @@ def _body(name: str, arguments: Any, **params: Any) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": call}
 
 
-CASES = {
+CASES: dict[str, tuple[dict[str, Any], dict[str, str] | list[tuple[str, str]]]] = {
     "a call": (_body("retrieve-job", {"job_id": "job-1"}), {"mcp-name": "retrieve-job"}),
     "unknown argument": (_body("retrieve-job", {"jobid": "x"}), {"mcp-name": "retrieve-job"}),
     "unknown tool": (_body("no-such-tool", {}), {"mcp-name": "no-such-tool"}),
@@ -142,6 +143,22 @@ CASES = {
         },
         {"mcp-name": "retrieve-job"},
     ),
+    "_meta of the wrong shape": (
+        _body(
+            "retrieve-job",
+            {"job_id": "1"},
+            _meta={**META, "io.modelcontextprotocol/clientCapabilities": 5},
+        ),
+        {"mcp-name": "retrieve-job"},
+    ),
+    "a routing header twice": (
+        _body("retrieve-job", {"job_id": "1"}),
+        [("mcp-name", "retrieve-job"), ("mcp-name", "retrieve-job")],
+    ),
+    "content type twice": (
+        _body("retrieve-job", {"job_id": "1"}),
+        [("mcp-name", "retrieve-job"), ("content-type", "text/plain")],
+    ),
     "string id": (
         {**_body("retrieve-job", {"job_id": "job-1"}), "id": "abc"},
         {"mcp-name": "retrieve-job"},
@@ -155,7 +172,8 @@ def test_answers_match_the_sdk_only_endpoint(case: str, endpoints: tuple[str, st
     answers = []
     HANDLED.clear()
     for url in endpoints:
-        response = httpx.post(url, content=orjson.dumps(body), headers={**HEADERS, **extra})
+        sent = [*HEADERS.items(), *(extra.items() if isinstance(extra, dict) else extra)]
+        response = httpx.post(url, content=orjson.dumps(body), headers=sent)
         answers.append((response.status_code, response.headers["content-type"], response.json()))
     assert answers[0] == answers[1]
     # a plain call of a known tool (a tool error included) is the fast path's; the rest the SDK's
@@ -203,3 +221,91 @@ def test_a_slow_call_becomes_an_event_stream_with_pings_as_the_sdk_makes_it(
         events.append(orjson.loads(data[-1]))
     assert events[0] == events[1]
     assert events[0]["result"]["structuredContent"]["id"] == "job-1"
+
+
+def _exchange(sent: list[dict[str, Any]], receive: Any = None) -> Any:
+    from naftiko_runtime.adapters.mcp_fast import _Exchange
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def never() -> dict[str, Any]:
+        await asyncio.sleep(3600)
+        return {}
+
+    fast = FastCalls(lambda _: True, lambda _: None, None, lambda: {"name": "s"}, None)  # type: ignore[arg-type]
+    return _Exchange(1, VERSION, fast, receive or never, send)
+
+
+RESULT = CallToolResult(content=[TextContent(type="text", text="ok")])
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_call_ending_as_the_ping_timer_fires_still_answers_with_a_start(
+    monkeypatch: pytest.MonkeyPatch, anyio_backend: str
+) -> None:
+    """Whichever comes first in the loop, the reply always starts with its headers."""
+    from naftiko_runtime.adapters import mcp_fast
+
+    monkeypatch.setattr(mcp_fast, "PING_INTERVAL", 0.0)
+    for delay in (0.0, 0.0, 0.0005, 0.001, 0.002, 0.005):
+        sent: list[dict[str, Any]] = []
+
+        async def call(delay: float = delay) -> CallToolResult:
+            await asyncio.sleep(delay)
+            return RESULT
+
+        await _exchange(sent).run(call())
+        assert sent[0]["type"] == "http.response.start"
+        assert [m.get("more_body", False) for m in sent if m["type"] == "http.response.body"][
+            -1
+        ] is False
+        assert b'"ok"' in sent[-1]["body"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_client_that_disconnects_cancels_a_slow_call(
+    monkeypatch: pytest.MonkeyPatch, anyio_backend: str
+) -> None:
+    from naftiko_runtime.adapters import mcp_fast
+
+    monkeypatch.setattr(mcp_fast, "WATCH_AFTER", 0.01)
+    cancelled: list[bool] = []
+
+    async def slow() -> CallToolResult:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+        return RESULT
+
+    async def disconnect() -> dict[str, Any]:
+        await asyncio.sleep(0.05)
+        return {"type": "http.disconnect"}
+
+    sent: list[dict[str, Any]] = []
+    await asyncio.wait_for(_exchange(sent, disconnect).run(slow()), 5)
+    assert cancelled == [True] and sent == []
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_failing_call_is_the_sdks_json_rpc_error(anyio_backend: str) -> None:
+    from mcp.shared.exceptions import MCPError
+
+    sent: list[dict[str, Any]] = []
+
+    async def failing() -> CallToolResult:
+        raise MCPError(-32602, "Invalid params: Unknown tool: gone")
+
+    await _exchange(sent).run(failing())
+    assert sent[0]["status"] == 400
+    reply = orjson.loads(sent[1]["body"])
+    assert reply == {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "error": {"code": -32602, "message": "Invalid params: Unknown tool: gone"},
+    }

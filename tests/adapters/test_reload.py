@@ -3,6 +3,7 @@ change is reported with the same diagnostics as `validate` and the last good con
 
 from __future__ import annotations
 
+import re
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -112,6 +113,8 @@ def test_signals_during_a_reload_are_not_lost(tmp_path: Path) -> None:
         time.sleep(1.0)  # no stale reload may land afterwards
         assert list(jobs(live)[0]) == ["status"]
         assert "Traceback" not in process.output()
+        # the log counts what now serves (the MCP tools the reload handed over included)
+        assert re.search(r"reloaded .*: \d+ REST operations, 5 MCP tools", process.output())
 
 
 def _rss_mib(pid: int) -> int:
