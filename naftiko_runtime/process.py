@@ -32,6 +32,8 @@ from naftiko_runtime.runtime import Reloader, Runtime, ServeOptions
 if TYPE_CHECKING:
     pass
 
+RELOADS_PER_COLLECTION = 10  # see freeze_reloaded in serve_runtime
+
 log = logging.getLogger("naftiko_runtime")
 
 
@@ -386,14 +388,17 @@ async def serve_runtime(
 
     reloading: asyncio.Task[None] | None = None
     reload_again = False
-    frozen_at_start = [0]
+    frozen_reloads = [0]
 
     def freeze_reloaded() -> None:
         """Freeze what a reload built, as the start-up objects were. Frozen objects are only
         freed by reference counting, so whatever cyclic garbage was frozen with them (a
-        request's traceback during the reload, say) stays: once the frozen heap is three
-        times what start-up froze, it is collected once (one pause) before freezing again."""
-        if gc.get_freeze_count() > 3 * max(1, frozen_at_start[0]):
+        request's traceback during the reload, say) stays: every RELOADS_PER_COLLECTION
+        reloads the frozen heap is collected once (one pause) before freezing again. (The
+        frozen heap's size is not asked: `gc.get_freeze_count` walks all of it.)"""
+        frozen_reloads[0] += 1
+        if frozen_reloads[0] >= RELOADS_PER_COLLECTION:
+            frozen_reloads[0] = 0
             gc.unfreeze()
             gc.collect()
         gc.freeze()
@@ -457,7 +462,6 @@ async def serve_runtime(
         gc.collect()
         gc.freeze()  # start-up objects never need scanning again: shorter GC pauses under load
         gc.enable()  # off while the specs were loaded and compiled (cli._no_collection)
-        frozen_at_start[0] = gc.get_freeze_count()
         if worker == 0:
             for line in listening:
                 stderr.write(f"naftiko-runtime: serving {line}\n")
