@@ -14,6 +14,7 @@ import pytest
 from mcp_types import Annotations, CallToolResult, ImageContent, TextContent
 from mcp_types import methods as _methods
 
+from naftiko_runtime.adapters import mcp_fast
 from naftiko_runtime.adapters.mcp_fast import FastCalls
 from naftiko_runtime.runtime import Runtime, ServeOptions, compile_runtime
 from naftiko_runtime.spec.load import load_paths
@@ -203,8 +204,6 @@ def test_a_slow_call_becomes_an_event_stream_with_pings_as_the_sdk_makes_it(
     and end with the reply as one `message` event."""
     import mcp.server._streamable_http_modern as sdk
 
-    from naftiko_runtime.adapters import mcp_fast
-
     monkeypatch.setattr(mcp_fast, "PING_INTERVAL", 0.25)
     monkeypatch.setattr(sdk, "_SSE_PING_INTERVAL", 0.25)
     body = _body("retrieve-run", {"run_id": "run-1"})
@@ -224,8 +223,6 @@ def test_a_slow_call_becomes_an_event_stream_with_pings_as_the_sdk_makes_it(
 
 
 def _exchange(sent: list[dict[str, Any]], receive: Any = None) -> Any:
-    from naftiko_runtime.adapters.mcp_fast import _Exchange
-
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
@@ -234,20 +231,22 @@ def _exchange(sent: list[dict[str, Any]], receive: Any = None) -> Any:
         return {}
 
     fast = FastCalls(lambda _: True, lambda _: None, None, lambda: {"name": "s"}, None)  # type: ignore[arg-type]
-    return _Exchange(1, VERSION, fast, receive or never, send)
+    return mcp_fast._Exchange(1, VERSION, fast, receive or never, send)
 
 
 RESULT = CallToolResult(content=[TextContent(type="text", text="ok")])
 
 
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
 @pytest.mark.anyio
-@pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_a_call_ending_as_the_ping_timer_fires_still_answers_with_a_start(
-    monkeypatch: pytest.MonkeyPatch, anyio_backend: str
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Whichever comes first in the loop, the reply always starts with its headers."""
-    from naftiko_runtime.adapters import mcp_fast
-
     monkeypatch.setattr(mcp_fast, "PING_INTERVAL", 0.0)
     for delay in (0.0, 0.0, 0.0005, 0.001, 0.002, 0.005):
         sent: list[dict[str, Any]] = []
@@ -265,12 +264,9 @@ async def test_a_call_ending_as_the_ping_timer_fires_still_answers_with_a_start(
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_a_client_that_disconnects_cancels_a_slow_call(
-    monkeypatch: pytest.MonkeyPatch, anyio_backend: str
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from naftiko_runtime.adapters import mcp_fast
-
     monkeypatch.setattr(mcp_fast, "WATCH_AFTER", 0.01)
     cancelled: list[bool] = []
 
@@ -292,8 +288,7 @@ async def test_a_client_that_disconnects_cancels_a_slow_call(
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("anyio_backend", ["asyncio"])
-async def test_a_failing_call_is_the_sdks_json_rpc_error(anyio_backend: str) -> None:
+async def test_a_failing_call_is_the_sdks_json_rpc_error() -> None:
     from mcp.shared.exceptions import MCPError
 
     sent: list[dict[str, Any]] = []
