@@ -164,18 +164,15 @@ class FastCalls:
         except ValidationError:
             return None
         with_params = any(key.startswith(PARAM_PREFIX_TEXT) for key, _ in pairs)
-        if with_params or (arguments and self._annotated(name)):
-            schema = self.schema(name)
-            if schema is not None and validate_mcp_param_headers(schema, arguments, headers):
+        schema = self.schema(name)
+        if schema is not None and (with_params or (arguments and self._annotated(name, schema))):
+            if validate_mcp_param_headers(schema, arguments, headers):
                 return None
         return request_id, name, arguments, meta
 
-    def _annotated(self, name: str) -> bool:
+    def _annotated(self, name: str, schema: Mapping[str, Any]) -> bool:
         """The tool's schema routes some argument to an `Mcp-Param-*` header (checked
         once per schema): only then can arguments without such headers disagree."""
-        schema = self.schema(name)
-        if schema is None:
-            return False
         known = self._annotations.get(name)
         if known is None or known[0] is not schema:  # new, or its tool changed in a reload
             known = (schema, b'"x-mcp-header"' in jsoncodec.dumps(schema))
