@@ -478,6 +478,10 @@ def run_targets(
         ("naftiko ($. passthrough)", naftiko_argv("bench-jobs-passthrough.yaml", 0, upstream)),
         ("naftiko (mapping, 2 workers)", naftiko_argv("bench-jobs.yaml", 0, upstream, 2)),
         (
+            "naftiko (mapping, h1 client)",
+            naftiko_argv("bench-jobs.yaml", 0, upstream, 1, "h1"),
+        ),
+        (
             "naftiko (mapping, pyreqwest client)",
             naftiko_argv("bench-jobs.yaml", 0, upstream, 1, "pyreqwest"),
         ),
@@ -490,6 +494,10 @@ def run_targets(
             [sys.executable, "-m", "bench.peers.granian_rest", "{port}"],
         ),
         ("orchestration: naftiko (3 steps)", naftiko_argv("bench-orchestration.yaml", 0, upstream)),
+        (
+            "orchestration: naftiko (3 steps, h1 client)",
+            naftiko_argv("bench-orchestration.yaml", 0, upstream, 1, "h1"),
+        ),
         (
             "orchestration: naftiko (3 steps, pyreqwest client)",
             naftiko_argv("bench-orchestration.yaml", 0, upstream, 1, "pyreqwest"),

@@ -334,10 +334,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--http-client",
-        choices=("aiohttp", "pyreqwest"),
-        default="aiohttp",
-        help="upstream HTTP client (aiohttp: more requests per CPU in bench/run.py; "
-        "pyreqwest does its I/O on a thread of its own)",
+        choices=("h1", "aiohttp", "pyreqwest"),
+        default="h1",
+        help="upstream HTTP client (h1: HTTP/1.1 on httptools, the least CPU per call in "
+        "bench/run.py; aiohttp; pyreqwest does its I/O on a thread of its own)",
     )
     serve.add_argument(
         "--workers",

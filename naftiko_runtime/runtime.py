@@ -42,7 +42,7 @@ class ServeOptions:
     timeouts: Timeouts = field(default_factory=Timeouts)
     simulate: str = "never"  # never | auto | always
     access_log: bool = False
-    http_client: str = "aiohttp"
+    http_client: str = "h1"
     control_port: int | None = None  # `--control PORT`: a control adapter on loopback
     scripting: ScriptSettings = field(default_factory=ScriptSettings)
     grace: float | None = None  # `--grace`: seconds in-flight requests get after SIGTERM

@@ -600,12 +600,18 @@ class _Releasing:
             slots.release()
 
 
-CLIENTS = {"aiohttp": AiohttpUpstream, "pyreqwest": PyreqwestUpstream}
+CLIENTS = ("h1", "aiohttp", "pyreqwest")
 
 
 def make_upstream(name: str, timeouts: Timeouts) -> Upstream:
     """The client named on the command line (`--http-client`), bounded by its pool."""
-    factory: Any = CLIENTS[name]
+    factory: Any
+    if name == "h1":
+        from naftiko_runtime.h1client import H1Upstream  # it builds on this module
+
+        factory = H1Upstream
+    else:
+        factory = {"aiohttp": AiohttpUpstream, "pyreqwest": PyreqwestUpstream}[name]
     return PooledUpstream(factory(timeouts), timeouts)
 
 
@@ -615,7 +621,7 @@ class UpstreamClients:
 
     def __init__(
         self,
-        client: str = "aiohttp",
+        client: str = "h1",
         timeouts: Timeouts = Timeouts(),
         shared: Upstream | None = None,
         metrics: Any = None,

@@ -146,7 +146,7 @@ def test_serve_defaults_match_the_runtime_defaults() -> None:
 
     args = build_parser().parse_args(["serve", "capabilities"])
     defaults = ServeOptions()
-    assert args.http_client == defaults.http_client == "aiohttp"
+    assert args.http_client == defaults.http_client == "h1"
     assert (args.connect_timeout, args.timeout) == (
         defaults.timeouts.connect,
         defaults.timeouts.total,

@@ -187,7 +187,7 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture(scope="module", params=["pyreqwest", "aiohttp"])
+@pytest.fixture(scope="module", params=["pyreqwest", "aiohttp", "h1"])
 def served(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Any]]:

@@ -26,7 +26,7 @@ def upstream() -> Iterator[tuple[RecordingUpstream, str]]:
         yield app, url
 
 
-@pytest.fixture(scope="module", params=["pyreqwest", "aiohttp"])
+@pytest.fixture(scope="module", params=["pyreqwest", "aiohttp", "h1"])
 def served(
     upstream: tuple[RecordingUpstream, str], request: pytest.FixtureRequest
 ) -> Iterator[tuple[str, ServeProcess]]:

@@ -119,7 +119,7 @@ async def _send(
     await send({"type": "http.response.body", "body": b""})
 
 
-@pytest.fixture(scope="module", params=["pyreqwest", "aiohttp"])
+@pytest.fixture(scope="module", params=["pyreqwest", "aiohttp", "h1"])
 def served(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Any]]:

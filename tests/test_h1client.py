@@ -1,0 +1,328 @@
+"""The h1 upstream client over real loopback sockets: keep-alive and its one retry, bodies
+(chunked, to the close, gzip, deflate), interim and HEAD replies, caps, streams, refusals."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import pytest
+
+from naftiko_runtime.errors import InvocationError, UpstreamError
+from naftiko_runtime.h1client import H1Upstream
+from naftiko_runtime.upstream import Timeouts, UpstreamRequest
+
+pytestmark = pytest.mark.anyio
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, "Seen"], Awaitable[None]]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@dataclass
+class Seen:
+    connections: int = 0
+    heads: list[bytes] = field(default_factory=list)
+    bodies: list[bytes] = field(default_factory=list)
+
+
+async def read_request(reader: asyncio.StreamReader, seen: Seen) -> bytes:
+    head = await reader.readuntil(b"\r\n\r\n")
+    seen.heads.append(head)
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    body = await reader.readexactly(length) if length else b""
+    seen.bodies.append(body)
+    return head
+
+
+@asynccontextmanager
+async def server(handler: Handler) -> AsyncIterator[tuple[str, Seen]]:
+    seen = Seen()
+
+    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.connections += 1
+        try:
+            await handler(reader, writer, seen)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    listening = await asyncio.start_server(accept, "127.0.0.1", 0)
+    port = listening.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}", seen
+    finally:
+        listening.close()
+
+
+def get(
+    url: str, method: str = "GET", body: bytes | None = None, **extra: object
+) -> UpstreamRequest:
+    return UpstreamRequest(method, url, [("Authorization", "Bearer t")], body, "api.op", **extra)  # type: ignore[arg-type]
+
+
+def reply(body: bytes, *headers: bytes) -> bytes:
+    lines = [b"HTTP/1.1 200 OK", b"Content-Type: application/json", *headers]
+    if not any(h.lower().startswith((b"content-length", b"transfer-encoding")) for h in headers):
+        lines.append(b"Content-Length: %d" % len(body))
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+async def keep_answering(body: bytes, *headers: bytes) -> Handler:
+    async def handler(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, seen: Seen
+    ) -> None:
+        while True:
+            await read_request(reader, seen)
+            writer.write(reply(body, *headers))
+            await writer.drain()
+
+    return handler
+
+
+async def test_one_kept_alive_connection_serves_consecutive_calls() -> None:
+    async with server(await keep_answering(b'{"ok": true}')) as (base, seen):
+        client = H1Upstream()
+        for _ in range(3):
+            answer = await client.send(get(base + "/v1/jobs/?limit=2"))
+            assert (answer.status, answer.body) == (200, b'{"ok": true}')
+        await client.close()
+    assert seen.connections == 1
+    first = seen.heads[0].decode()
+    assert first.startswith("GET /v1/jobs/?limit=2 HTTP/1.1\r\n")
+    assert f"Host: {base.removeprefix('http://')}\r\n" in first
+    assert "Authorization: Bearer t\r\n" in first
+    assert "Accept-Encoding: gzip, deflate\r\n" in first
+
+
+async def _answer_once_then_drop(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, seen: Seen
+) -> None:
+    """Keep-alive advertised, but the next request on the connection finds it closing (the
+    race with a server's idle timeout)."""
+    await read_request(reader, seen)
+    writer.write(reply(b"{}"))
+    await writer.drain()
+    await read_request(reader, seen)
+
+
+async def test_a_get_on_a_connection_the_server_dropped_is_retried_once_on_a_new_one() -> None:
+    async with server(_answer_once_then_drop) as (base, seen):
+        client = H1Upstream()
+        assert (await client.send(get(base + "/a"))).body == b"{}"
+        assert (await client.send(get(base + "/b"))).body == b"{}"
+        await client.close()
+    assert seen.connections == 2
+
+
+async def test_a_post_on_a_dropped_connection_is_not_sent_twice() -> None:
+    async with server(_answer_once_then_drop) as (base, seen):
+        client = H1Upstream()
+        await client.send(get(base + "/a"))
+        with pytest.raises(UpstreamError) as caught:
+            await client.send(get(base + "/b", "POST", b'{"x": 1}'))
+        await client.close()
+    assert caught.value.kind == "connect"
+    assert "closed the connection" in caught.value.message
+    assert seen.connections == 1
+
+
+@pytest.mark.parametrize(
+    ("encoding", "pack"),
+    [
+        (b"gzip", gzip.compress),
+        (b"deflate", zlib.compress),
+        (b"deflate", lambda data: zlib.compress(data)[2:-4]),  # raw deflate, as some send it
+    ],
+)
+async def test_compressed_bodies_arrive_inflated(
+    encoding: bytes, pack: Callable[[bytes], bytes]
+) -> None:
+    document = b'{"items": [' + b",".join(b"%d" % i for i in range(2000)) + b"]}"
+    handler = await keep_answering(pack(document), b"Content-Encoding: " + encoding)
+    async with server(handler) as (base, _):
+        client = H1Upstream()
+        assert (await client.send(get(base + "/z"))).body == document
+        await client.close()
+
+
+async def _chunked_then_to_the_close(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, seen: Seen
+) -> None:
+    await read_request(reader, seen)
+    writer.write(
+        b"HTTP/1.1 100 Continue\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n"
+        b"5\r\n[1, 2\r\n4\r\n, 3]\r\n0\r\n\r\n"
+    )
+    await read_request(reader, seen)
+    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end")
+    await writer.drain()
+    writer.close()
+
+
+async def test_chunked_after_an_interim_reply_then_a_body_that_ends_with_the_connection() -> None:
+    async with server(_chunked_then_to_the_close) as (base, seen):
+        client = H1Upstream()
+        first = await client.send(get(base + "/c"))
+        second = await client.send(get(base + "/d"))
+        await client.close()
+    assert (first.status, first.body) == (200, b"[1, 2, 3]")
+    assert (second.content_type, second.body) == ("text/plain", b"until the end")
+    assert seen.connections == 1
+
+
+async def test_a_head_reply_has_no_body_and_the_next_call_still_works() -> None:
+    async with server(await keep_answering(b'{"size": 12345}')) as (base, seen):
+        client = H1Upstream()
+        head = await client.send(get(base + "/h", "HEAD"))
+        after = await client.send(get(base + "/g"))
+        await client.close()
+    assert (head.status, head.body) == (200, b"")
+    assert after.body == b'{"size": 12345}'
+
+
+async def test_a_header_with_a_line_break_is_refused_and_nothing_is_sent() -> None:
+    async with server(await keep_answering(b"{}")) as (base, seen):
+        client = H1Upstream()
+        request = get(base + "/x")
+        request.headers.append(("X-Name", "a\r\nX-Injected: yes"))
+        with pytest.raises(InvocationError):
+            await client.send(request)
+        await client.close()
+    assert seen.heads == []
+
+
+async def test_a_body_over_the_cap_is_refused_declared_or_chunked() -> None:
+    async def handler(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, seen: Seen
+    ) -> None:
+        head = await read_request(reader, seen)
+        if b"/declared" in head:
+            writer.write(reply(b"x" * 5000))
+        else:
+            writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            for _ in range(10):
+                writer.write(b"3e8\r\n" + b"y" * 1000 + b"\r\n")
+            writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        await asyncio.sleep(1)
+
+    async with server(handler) as (base, _):
+        client = H1Upstream(Timeouts(max_body=4096))
+        for path in ("/declared", "/chunked"):
+            with pytest.raises(UpstreamError) as caught:
+                await client.send(get(base + path))
+            assert caught.value.kind == "bad_response"
+            assert "too large (over 4096 bytes)" in caught.value.message
+        await client.close()
+
+
+async def test_a_gzip_bomb_stops_at_the_cap() -> None:
+    bomb = gzip.compress(b"\0" * (8 * 1024 * 1024))
+    async with server(await keep_answering(bomb, b"Content-Encoding: gzip")) as (base, _):
+        client = H1Upstream(Timeouts(max_body=1024 * 1024))
+        with pytest.raises(UpstreamError) as caught:
+            await client.send(get(base + "/bomb"))
+        await client.close()
+    assert "too large" in caught.value.message
+
+
+async def test_an_event_stream_is_handed_over_as_it_comes() -> None:
+    release = asyncio.Event()
+
+    async def handler(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, seen: Seen
+    ) -> None:
+        await read_request(reader, seen)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n7\r\ndata: 1\r\n"
+        )
+        await writer.drain()
+        await release.wait()
+        writer.write(b"7\r\ndata: 2\r\n0\r\n\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.5)
+
+    async with server(handler) as (base, _):
+        client = H1Upstream()
+        answer = await client.send(get(base + "/events"))
+        assert answer.stream is not None
+        first = await answer.stream.__anext__()
+        assert first == b"data: 1"  # before the server sends the rest
+        release.set()
+        rest = [chunk async for chunk in answer.stream]
+        await client.close()
+    assert rest == [b"data: 2"]
+
+
+async def test_a_silent_upstream_is_a_timeout_and_the_client_keeps_working() -> None:
+    async def handler(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, seen: Seen
+    ) -> None:
+        head = await read_request(reader, seen)
+        if b"/slow" in head:
+            await asyncio.sleep(5)
+        writer.write(reply(b"{}"))
+        await writer.drain()
+        await asyncio.sleep(1)
+
+    async with server(handler) as (base, _):
+        client = H1Upstream(Timeouts(total=0.3))
+        with pytest.raises(UpstreamError) as caught:
+            await client.send(get(base + "/slow"))
+        assert caught.value.kind == "timeout"
+        assert (await client.send(get(base + "/fast"))).body == b"{}"
+        await client.close()
+
+
+async def test_bytes_after_a_whole_reply_mean_the_connection_is_not_reused() -> None:
+    async def handler(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, seen: Seen
+    ) -> None:
+        while True:
+            await read_request(reader, seen)
+            writer.write(reply(b"{}") + b"GARBAGE\r\n\r\n")
+            await writer.drain()
+
+    async with server(handler) as (base, seen):
+        client = H1Upstream()
+        assert (await client.send(get(base + "/1"))).body == b"{}"
+        await asyncio.sleep(0.05)
+        assert (await client.send(get(base + "/2"))).body == b"{}"
+        await client.close()
+    assert seen.connections == 2
+
+
+async def test_a_refused_connection_names_the_address() -> None:
+    async with server(await keep_answering(b"{}")) as (base, _):
+        pass  # closed: nothing listens there any more
+    client = H1Upstream()
+    with pytest.raises(UpstreamError) as caught:
+        await client.send(get(base + "/gone"))
+    await client.close()
+    assert caught.value.kind == "connect"
+    assert base.removeprefix("http://") in caught.value.message
+
+
+async def test_a_post_carries_its_body_and_an_empty_one_says_so() -> None:
+    async with server(await keep_answering(b"{}")) as (base, seen):
+        client = H1Upstream()
+        await client.send(get(base + "/p", "POST", b'{"title": "x"}'))
+        await client.send(get(base + "/e", "POST"))
+        await client.close()
+    assert b"Content-Length: 14\r\n" in seen.heads[0] and seen.bodies[0] == b'{"title": "x"}'
+    assert b"Content-Length: 0\r\n" in seen.heads[1]
