@@ -478,8 +478,8 @@ def run_targets(
         ("naftiko ($. passthrough)", naftiko_argv("bench-jobs-passthrough.yaml", 0, upstream)),
         ("naftiko (mapping, 2 workers)", naftiko_argv("bench-jobs.yaml", 0, upstream, 2)),
         (
-            "naftiko (mapping, h1 client)",
-            naftiko_argv("bench-jobs.yaml", 0, upstream, 1, "h1"),
+            "naftiko (mapping, aiohttp client)",
+            naftiko_argv("bench-jobs.yaml", 0, upstream, 1, "aiohttp"),
         ),
         (
             "naftiko (mapping, pyreqwest client)",
@@ -495,8 +495,8 @@ def run_targets(
         ),
         ("orchestration: naftiko (3 steps)", naftiko_argv("bench-orchestration.yaml", 0, upstream)),
         (
-            "orchestration: naftiko (3 steps, h1 client)",
-            naftiko_argv("bench-orchestration.yaml", 0, upstream, 1, "h1"),
+            "orchestration: naftiko (3 steps, aiohttp client)",
+            naftiko_argv("bench-orchestration.yaml", 0, upstream, 1, "aiohttp"),
         ),
         (
             "orchestration: naftiko (3 steps, pyreqwest client)",

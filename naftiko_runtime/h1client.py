@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import ssl
 import zlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httptools
@@ -84,7 +83,7 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self.reusable = False  # true between exchanges on a kept-alive connection
         self.idle_since = 0.0
-        self._writable: asyncio.Future[None] | None = None
+        self.paused = False  # reading paused: a streamed reply's consumer is behind
         self._reset(None, False, 0)
 
     def _reset(self, waiter: asyncio.Future[Any] | None, stream_reply: bool, limit: int) -> None:
@@ -113,36 +112,36 @@ class _Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        if self.waiter is None or self.done:  # bytes nobody asked for: never reuse this one
-            self._close()
+        if self.waiter is None or self.done or self.error is not None:
+            self._close()  # bytes nobody asked for: never reuse this connection
             return
         self.received = True
-        if not self.head_done:
-            self.head_size += len(data)
-            if self.head_size > MAX_HEAD:
-                self._fail("bad_response", "a header line is too long")
-                return
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self._fail("bad_response", "it asks to switch protocols")
+            return
         except httptools.HttpParserInvalidStatusError:
             self._fail("bad_response", "bad status line")
+            return
         except httptools.HttpParserError:
             if self.done:  # the reply was whole; what followed it was not HTTP
-                self.reusable = False
                 self._close()
             else:
                 self._fail("bad_response", "it cannot be parsed")
+            return
+        if not self.head_done and self.error is None:  # only the head counts, read by read
+            self.head_size += len(data)
+            if self.head_size > MAX_HEAD:
+                self._fail("bad_response", "a line is too long")
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.reusable = False
-        writable, self._writable = self._writable, None
-        if writable is not None and not writable.done():
-            writable.set_result(None)
-        if self.waiter is None or self.done:
-            return
+        if self.done or self.error is not None:
+            return  # its outcome is known already
+        if self.waiter is None and not self.streaming:
+            return  # nothing in flight
         if not self.received:
             self._settle(_Stale())
         elif self.head_done and self.content_length is None and not self.chunked:
@@ -152,17 +151,14 @@ class _Connection(asyncio.Protocol):
         else:
             self._fail("closed", "the server closed the connection")
 
-    def pause_writing(self) -> None:
-        if self._writable is None:
-            self._writable = asyncio.get_running_loop().create_future()
-
-    def resume_writing(self) -> None:
-        writable, self._writable = self._writable, None
-        if writable is not None and not writable.done():
-            writable.set_result(None)
-
     # ------------------------------------------------------------------ httptools callbacks
+    def on_message_begin(self) -> None:
+        if self.done:  # a second reply nobody asked for, in the same read
+            self.reusable = False
+
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self.done:
+            return
         key = name.decode("latin-1")
         text = value.decode("latin-1")
         self.headers.append((key, text))
@@ -178,6 +174,8 @@ class _Connection(asyncio.Protocol):
             self.encoding = text.strip().lower()
 
     def on_headers_complete(self) -> None:
+        if self.done:
+            return
         status = self.parser.get_status_code()
         if 100 <= status < 200:  # an interim reply (100 Continue): the real one follows
             self.informational = True
@@ -191,35 +189,35 @@ class _Connection(asyncio.Protocol):
         self.head_done = True
         if not self.content_type.isascii():
             return  # the sender refuses it; the body is not wanted
-        if (
-            self.stream_reply
-            and status < 400
-            or (status < 300 and self.content_type.split(";")[0].strip().lower() in STREAM_TYPES)
-        ):
-            self.streaming = True
-            self._settle(None)
-            return
         if self.head_only:
-            self.reusable = False  # the parser would wait for a body that never comes
-            self.on_message_complete()
+            self.on_message_complete()  # no body follows, whatever the headers say
+            self.reusable = False  # the parser would wait for one: not reused
+            return
+        if self.stream_reply and status < 400:
+            self.streaming = True
+        elif status < 300 and self.content_type.split(";")[0].strip().lower() in STREAM_TYPES:
+            self.streaming = True
+        if self.streaming:
+            self._settle(None)
             return
         declared = self.content_length
         if declared is not None and not self.encoding and declared > self.limit:
-            self.error = too_large_error(self.limit, status)
+            self.error = ("too_large", str(self.limit), status)
             self._close()
             self._settle(None)
 
     def on_body(self, body: bytes) -> None:
-        if self.done:
+        if self.done or self.error is not None:
             return
         self.size += len(body)
         self.chunks.append(body)
         if self.streaming:
-            if self.size > STREAM_BUFFER and self.transport is not None:
+            if self.size > STREAM_BUFFER and not self.paused and self.transport is not None:
+                self.paused = True
                 self.transport.pause_reading()
             self._settle(None)
         elif self.size > self.limit:
-            self.error = too_large_error(self.limit, self.status)
+            self.error = ("too_large", str(self.limit), self.status)
             self._close()
             self._settle(None)
 
@@ -244,7 +242,8 @@ class _Connection(asyncio.Protocol):
             waiter.set_exception(outcome)
 
     def _fail(self, kind: str, why: str) -> None:
-        self.error = (kind, why, self.status or None)
+        if self.error is None:  # the first fault is the one reported
+            self.error = (kind, why, self.status or None)
         self._close()
         self._settle(None)
 
@@ -260,13 +259,11 @@ class _Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.abort()
 
-    async def writable(self) -> None:
-        if self._writable is not None:
-            await self._writable
-
-
-def too_large_error(limit: int, status: int) -> tuple[str, str, int | None]:
-    return ("too_large", str(limit), status or None)
+    def resume(self) -> None:
+        if self.paused:
+            self.paused = False
+            if self.transport is not None and not self.closed:
+                self.transport.resume_reading()
 
 
 class H1Upstream:
@@ -274,6 +271,7 @@ class H1Upstream:
 
     def __init__(self, timeouts: Timeouts | None = None) -> None:
         self._timeouts = timeouts if timeouts is not None else Timeouts()
+        self.idle_timeout = self._timeouts.idle  # between two chunks of a streamed reply
         self._origins: dict[str, _Origin | None] = {}
         self._idle: dict[tuple[str, bool], list[_Connection]] = {}
         self._open: set[_Connection] = set()
@@ -316,27 +314,30 @@ class H1Upstream:
     async def _send(self, request: UpstreamRequest, origin: _Origin, target: str) -> UpstreamReply:
         payload = _serialise(request, origin, target)
         retry = request.method in _RETRIABLE
+        fresh = False
         while True:
-            connection, reused = await self._acquire(origin, request)
+            connection, reused = await self._acquire(origin, request, fresh)
             try:
                 return await self._exchange(connection, request, payload)
             except _Stale:
                 if reused and retry:
-                    retry = False  # once, on a new connection
+                    retry = False
+                    fresh = True  # once, on a new connection
                     continue
                 raise _connect(request, "the server closed the connection") from None
 
-    async def _acquire(self, origin: _Origin, request: UpstreamRequest) -> tuple[_Connection, bool]:
+    async def _acquire(
+        self, origin: _Origin, request: UpstreamRequest, fresh: bool
+    ) -> tuple[_Connection, bool]:
         key = (origin.authority, origin.tls)
         idle = self._idle.get(key)
-        if idle:
+        if idle and not fresh:
             now = asyncio.get_running_loop().time()
             while idle:
-                connection = idle.pop()
+                connection = idle.pop()  # the most recently used: the likeliest alive
                 if not connection.closed and now - connection.idle_since < KEEP_IDLE:
                     return connection, True
-                connection.abort()
-                self._open.discard(connection)
+                self._drop(connection)
         loop = asyncio.get_running_loop()
         tls = self._context() if origin.tls else None
         try:
@@ -365,14 +366,25 @@ class H1Upstream:
             self._tls = ssl.create_default_context()
         return self._tls
 
-    def _release(self, connection: _Connection) -> None:
+    def _drop(self, connection: _Connection) -> None:
         connection.waiter = None
-        if connection.reusable and not connection.closed:
-            connection.idle_since = asyncio.get_running_loop().time()
-            self._idle.setdefault(connection.key, []).append(connection)
-        else:
-            connection.abort()
-            self._open.discard(connection)
+        connection.abort()
+        self._open.discard(connection)
+
+    def _release(self, connection: _Connection) -> None:
+        """Back to the idle pool if whole and kept alive; the oldest idle ones past
+        KEEP_IDLE (or closed by the server) are closed on the way."""
+        connection.waiter = None
+        if not connection.reusable or connection.closed:
+            self._drop(connection)
+            return
+        connection.resume()
+        now = asyncio.get_running_loop().time()
+        connection.idle_since = now
+        idle = self._idle.setdefault(connection.key, [])
+        while idle and (idle[0].closed or now - idle[0].idle_since >= KEEP_IDLE):
+            self._drop(idle.pop(0))
+        idle.append(connection)
 
     async def _exchange(
         self, connection: _Connection, request: UpstreamRequest, payload: bytes
@@ -386,83 +398,29 @@ class H1Upstream:
         try:
             transport.write(payload)
             await waiter
-        except _Stale:
-            connection.waiter = None
-            connection.abort()
-            self._open.discard(connection)
-            raise
-        except BaseException:  # cancelled (a timeout, a client gone): the exchange is torn
-            connection.waiter = None
-            connection.abort()
-            self._open.discard(connection)
+        except BaseException:  # stale, or cancelled (a timeout, a client gone): torn
+            self._drop(connection)
             raise
         error = connection.error
         if error is not None:
-            connection.abort()
-            self._open.discard(connection)
+            self._drop(connection)
             raise _named(error, request) from None
         content_type = connection.content_type
-        if not content_type.isascii():
-            connection.abort()
-            self._open.discard(connection)
-            raise invalid_response(request, "its Content-Type is not ASCII", connection.status)
-        if connection.streaming:
-            stream = self._stream(connection, request)
-            headers = list(connection.headers) if request.stream_reply else None
-            return UpstreamReply(connection.status, content_type, stream=stream, headers=headers)
         status = connection.status
+        if not content_type.isascii():
+            self._drop(connection)
+            raise invalid_response(request, "its Content-Type is not ASCII", status)
+        headers = list(connection.headers) if request.stream_reply else None
+        if connection.streaming:
+            stream = _Stream(self, connection, request)
+            return UpstreamReply(status, content_type, stream=stream, headers=headers)
         chunks = connection.chunks
         encoding = connection.encoding
         self._release(connection)
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         if encoding in ("gzip", "x-gzip", "deflate") and body:
             body = _inflate(body, encoding, self._timeouts.max_body, request, status)
-        return UpstreamReply(status, content_type, body)
-
-    async def _stream(
-        self, connection: _Connection, request: UpstreamRequest
-    ) -> AsyncIterator[bytes]:
-        """The reply as it comes, cut when the upstream is silent for `idle` seconds."""
-        loop = asyncio.get_running_loop()
-        inflate = _decompressor(connection.encoding)
-        idle = self._timeouts.idle
-        try:
-            while True:
-                if not connection.chunks and not connection.done and connection.error is None:
-                    waiter: asyncio.Future[None] = loop.create_future()
-                    connection.waiter = waiter
-                    try:
-                        async with asyncio.timeout(idle):
-                            await waiter
-                    except TimeoutError:
-                        raise _stalled(request) from None
-                if connection.chunks:
-                    chunk = b"".join(connection.chunks)
-                    connection.chunks = []
-                    if connection.size > STREAM_BUFFER and connection.transport is not None:
-                        connection.transport.resume_reading()
-                    connection.size = 0
-                    if inflate is not None:
-                        try:
-                            chunk = inflate.decompress(chunk)
-                        except zlib.error:
-                            raise _connect(
-                                request, "the body ended early or is malformed"
-                            ) from None
-                    if chunk:
-                        yield chunk
-                    continue
-                if connection.error is not None:
-                    raise _connect(request, "the body ended early or is malformed")
-                if connection.done:
-                    return
-        finally:
-            if connection.done and connection.error is None:
-                self._release(connection)
-            else:
-                connection.waiter = None
-                connection.abort()
-                self._open.discard(connection)
+        return UpstreamReply(status, content_type, body, headers=headers)
 
     async def close(self) -> None:
         for connection in list(self._open):
@@ -472,6 +430,86 @@ class H1Upstream:
         if self._fallback is not None:
             await self._fallback.close()
             self._fallback = None
+
+
+class _Stream:
+    """A streamed reply, chunk by chunk as it comes; silent for `idle` seconds, it is cut.
+    Its connection goes back to the pool once read to the end, and is closed if the stream
+    is closed early or dropped unread (even never started)."""
+
+    PIECE = 256 * 1024  # most bytes one inflated chunk may hold
+
+    def __init__(self, client: H1Upstream, connection: _Connection, request: UpstreamRequest):
+        self._client: H1Upstream | None = client
+        self._connection = connection
+        self._request = request
+        self._inflate = _decompressor(connection.encoding)
+        self._tail = b""
+
+    def __aiter__(self) -> _Stream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            return await self._next()
+        except BaseException:
+            await self.aclose()
+            raise
+
+    async def _next(self) -> bytes:
+        connection, request = self._connection, self._request
+        if self._client is None:
+            raise StopAsyncIteration
+        while True:
+            if self._tail:
+                piece = self._inflated(self._tail)
+                if piece:
+                    return piece
+                continue
+            if connection.chunks:
+                data = b"".join(connection.chunks)
+                connection.chunks = []
+                connection.size = 0
+                connection.resume()
+                piece = self._inflated(data) if self._inflate is not None else data
+                if piece:
+                    return piece
+                continue
+            if connection.error is not None or (connection.closed and not connection.done):
+                raise _connect(request, "the body ended early or is malformed")
+            if connection.done:
+                if self._inflate is not None and not self._inflate.eof:
+                    raise _connect(request, "the body ended early or is malformed")
+                client, self._client = self._client, None
+                if client is not None:
+                    client._release(connection)
+                raise StopAsyncIteration
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            connection.waiter = waiter
+            try:
+                async with asyncio.timeout(self._client.idle_timeout):
+                    await waiter
+            except TimeoutError:
+                raise _stalled(request) from None
+
+    def _inflated(self, data: bytes) -> bytes:
+        try:
+            piece: bytes = self._inflate.decompress(data, self.PIECE)
+        except zlib.error:
+            raise _connect(self._request, "the body ended early or is malformed") from None
+        self._tail = self._inflate.unconsumed_tail
+        return piece
+
+    async def aclose(self) -> None:
+        self._abandon()
+
+    def _abandon(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            client._drop(self._connection)
+
+    def __del__(self) -> None:
+        self._abandon()
 
 
 def _origin(scheme: str, authority: str) -> _Origin | None:
@@ -485,11 +523,15 @@ def _origin(scheme: str, authority: str) -> _Origin | None:
 
 def _serialise(request: UpstreamRequest, origin: _Origin, target: str) -> bytes:
     """The request's bytes; a header that would split the head is refused (a 400)."""
-    lines = [f"{request.method} {target} HTTP/1.1\r\nHost: {origin.authority}\r\n"]
+    lines = [""]
+    host = origin.authority
     accept = encoding = False
     for name, value in request.headers:
         lower = name.lower()
-        if lower in ("host", "content-length", "transfer-encoding", "connection"):
+        if lower == "host":  # a Host the spec sets is kept, as aiohttp keeps it
+            host = value
+            continue
+        if lower in ("content-length", "transfer-encoding", "connection"):
             continue
         if lower == "accept":
             accept = True
@@ -505,6 +547,7 @@ def _serialise(request: UpstreamRequest, origin: _Origin, target: str) -> bytes:
         lines.append(f"Content-Length: {len(body)}\r\n")
     elif request.method in _BODY_METHODS:
         lines.append("Content-Length: 0\r\n")
+    lines[0] = f"{request.method} {target} HTTP/1.1\r\nHost: {host}\r\n"
     head = "".join(lines)
     if head.count("\n") != len(lines) + 1 or head.count("\r") != len(lines) + 1 or "\0" in head:
         raise InvocationError(
@@ -528,10 +571,15 @@ class _Deflate:
 
     def __init__(self) -> None:
         self._inner: Any = None
+        self._start = b""
 
     def decompress(self, data: bytes, max_length: int = 0) -> bytes:
         if self._inner is None:
-            wrapped = len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
+            data = self._start + data
+            if len(data) < 2:  # the first two bytes tell which
+                self._start = data
+                return b""
+            wrapped = data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
             self._inner = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
         result: bytes = self._inner.decompress(data, max_length)
         return result
@@ -539,6 +587,10 @@ class _Deflate:
     @property
     def unconsumed_tail(self) -> bytes:
         return b"" if self._inner is None else bytes(self._inner.unconsumed_tail)
+
+    @property
+    def eof(self) -> bool:
+        return self._inner is not None and bool(self._inner.eof)
 
 
 def _inflate(
@@ -557,6 +609,13 @@ def _inflate(
         ) from None
     if len(result) > limit or inflate.unconsumed_tail:
         raise too_large(request, limit, status)
+    if not inflate.eof:
+        raise UpstreamError(
+            "bad_response",
+            f"upstream response for {request.operation} was cut off: the body ended early",
+            operation=request.operation,
+            upstream_status=status,
+        )
     return result
 
 

@@ -326,3 +326,166 @@ async def test_a_post_carries_its_body_and_an_empty_one_says_so() -> None:
         await client.close()
     assert b"Content-Length: 14\r\n" in seen.heads[0] and seen.bodies[0] == b'{"title": "x"}'
     assert b"Content-Length: 0\r\n" in seen.heads[1]
+
+
+async def test_a_reply_larger_than_the_head_limit_in_one_read_is_whole() -> None:
+    document = b'{"blob": "' + b"x" * 200_000 + b'"}'
+    async with server(await keep_answering(document)) as (base, _):
+        client = H1Upstream()
+        assert (await client.send(get(base + "/big"))).body == document
+        await client.close()
+
+
+@pytest.mark.parametrize(
+    ("answer", "wording"),
+    [
+        (b"HTTP/1.1 2OO OK\r\nContent-Length: 2\r\n\r\n{}", "bad status line"),
+        (b"HTTP/1.1 200 OK\r\nBad Header\r\n\r\n", "it cannot be parsed"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 99999999\r\n\r\n", "too large"),
+    ],
+)
+async def test_a_fault_is_reported_as_itself_not_as_the_close_that_follows(
+    answer: bytes, wording: str
+) -> None:
+    async def handler(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, seen: Seen
+    ) -> None:
+        await read_request(reader, seen)
+        writer.write(answer)
+        await writer.drain()
+        await asyncio.sleep(1)
+
+    async with server(handler) as (base, _):
+        client = H1Upstream(Timeouts(max_body=1024 * 1024))
+        with pytest.raises(UpstreamError) as caught:
+            await client.send(get(base + "/fault"))
+        await client.close()
+    assert caught.value.kind == "bad_response"
+    assert wording in caught.value.message
+
+
+async def test_a_second_reply_in_the_same_write_changes_neither_call() -> None:
+    async def handler(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, seen: Seen
+    ) -> None:
+        while True:
+            await read_request(reader, seen)
+            writer.write(
+                reply(b'{"n": 1}') + b"HTTP/1.1 404 Not Found\r\nContent-Length: 5\r\n\r\n"
+            )
+            await writer.drain()
+
+    async with server(handler) as (base, seen):
+        client = H1Upstream()
+        first = await client.send(get(base + "/1"))
+        second = await client.send(get(base + "/2"))
+        await client.close()
+    assert (first.status, first.body) == (200, b'{"n": 1}')
+    assert (second.status, second.body) == (200, b'{"n": 1}')
+    assert seen.connections == 2
+
+
+async def test_a_forwarded_head_answers_at_once() -> None:
+    async with server(await keep_answering(b'{"size": 1}')) as (base, _):
+        client = H1Upstream(Timeouts(idle=5))
+        answer = await asyncio.wait_for(
+            client.send(get(base + "/h", "HEAD", stream_reply=True)), timeout=1
+        )
+        await client.close()
+    assert (answer.status, answer.body, answer.stream) == (200, b"", None)
+    assert answer.headers is not None and ("Content-Length", "11") in answer.headers
+
+
+async def test_a_stream_read_while_paused_leaves_its_connection_fit_for_the_next_call() -> None:
+    payload = b"data: " + b"y" * 1_000_000 + b"\n\n"
+
+    async def handler(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, seen: Seen
+    ) -> None:
+        while True:
+            head = await read_request(reader, seen)
+            if b"/events" in head:
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                    b"Content-Length: %d\r\n\r\n" % len(payload) + payload
+                )
+            else:
+                writer.write(reply(b"{}"))
+            await writer.drain()
+
+    async with server(handler) as (base, seen):
+        client = H1Upstream(Timeouts(total=2))
+        answer = await client.send(get(base + "/events"))
+        assert answer.stream is not None
+        await asyncio.sleep(0.2)  # the upstream is ahead: reading pauses
+        received = b"".join([chunk async for chunk in answer.stream])
+        after = await client.send(get(base + "/next"))
+        await client.close()
+    assert received == payload
+    assert after.body == b"{}"
+    assert seen.connections == 1
+
+
+async def test_a_stream_dropped_unread_closes_its_connection() -> None:
+    import gc
+
+    async def handler(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, seen: Seen
+    ) -> None:
+        await read_request(reader, seen)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\ndata: 1\n\n")
+        await writer.drain()
+        await asyncio.sleep(2)
+
+    async with server(handler) as (base, _):
+        client = H1Upstream()
+        answer = await client.send(get(base + "/events"))
+        assert len(client._open) == 1
+        del answer
+        gc.collect()
+        assert client._open == set()
+        await client.close()
+
+
+async def test_a_streamed_gzip_reply_inflates_in_bounded_pieces() -> None:
+    document = b"z" * (4 * 1024 * 1024)
+    packed = gzip.compress(document)
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Encoding: gzip\r\n"
+
+    async def handler(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, seen: Seen
+    ) -> None:
+        await read_request(reader, seen)
+        writer.write(head + b"Content-Length: %d\r\n\r\n" % len(packed) + packed)
+        await writer.drain()
+        await asyncio.sleep(1)
+
+    async with server(handler) as (base, _):
+        client = H1Upstream()
+        answer = await client.send(get(base + "/events"))
+        assert answer.stream is not None
+        pieces = [chunk async for chunk in answer.stream]
+        await client.close()
+    assert b"".join(pieces) == document
+    assert max(len(p) for p in pieces) <= 256 * 1024
+
+
+async def test_a_truncated_gzip_body_is_refused() -> None:
+    packed = gzip.compress(b'{"complete": true}')[:-6]
+    async with server(await keep_answering(packed, b"Content-Encoding: gzip")) as (base, _):
+        client = H1Upstream()
+        with pytest.raises(UpstreamError) as caught:
+            await client.send(get(base + "/cut"))
+        await client.close()
+    assert "cut off" in caught.value.message
+
+
+async def test_a_host_the_spec_sets_is_the_one_sent() -> None:
+    async with server(await keep_answering(b"{}")) as (base, seen):
+        client = H1Upstream()
+        request = get(base + "/vhost")
+        request.headers.append(("Host", "api.example.test"))
+        await client.send(request)
+        await client.close()
+    assert b"\r\nHost: api.example.test\r\n" in seen.heads[0]
+    assert seen.heads[0].count(b"Host:") == 1
