@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import ssl
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import pytest
+import trustme
 
 from naftiko_runtime.errors import InvocationError, UpstreamError
 from naftiko_runtime.h1client import H1Upstream
@@ -489,3 +491,48 @@ async def test_a_host_the_spec_sets_is_the_one_sent() -> None:
         await client.close()
     assert b"\r\nHost: api.example.test\r\n" in seen.heads[0]
     assert seen.heads[0].count(b"Host:") == 1
+
+
+@asynccontextmanager
+async def tls_server(handler: Handler, authority: trustme.CA) -> AsyncIterator[tuple[str, Seen]]:
+    seen = Seen()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(context)
+
+    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.connections += 1
+        try:
+            await handler(reader, writer, seen)
+        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+            pass
+        finally:
+            writer.close()
+
+    listening = await asyncio.start_server(accept, "127.0.0.1", 0, ssl=context)
+    port = listening.sockets[0].getsockname()[1]
+    try:
+        yield f"https://127.0.0.1:{port}", seen
+    finally:
+        listening.close()
+
+
+async def test_https_with_a_trusted_certificate_keeps_its_connection_alive() -> None:
+    authority = trustme.CA()
+    async with tls_server(await keep_answering(b'{"tls": true}'), authority) as (base, seen):
+        client = H1Upstream()
+        client._tls = ssl.create_default_context()
+        authority.configure_trust(client._tls)  # as a CA in the system store would be
+        for _ in range(2):
+            assert (await client.send(get(base + "/secure"))).body == b'{"tls": true}'
+        await client.close()
+    assert seen.connections == 1
+
+
+async def test_https_with_an_untrusted_certificate_is_a_tls_failure() -> None:
+    async with tls_server(await keep_answering(b"{}"), trustme.CA()) as (base, _):
+        client = H1Upstream()  # the system trust store does not know this CA
+        with pytest.raises(UpstreamError) as caught:
+            await client.send(get(base + "/secure"))
+        await client.close()
+    assert caught.value.kind == "connect"
+    assert "TLS failure" in caught.value.message
