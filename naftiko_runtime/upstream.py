@@ -1,7 +1,8 @@
 """The upstream HTTP client behind one small interface, and its failures as UpstreamError.
 
-The hot path uses aiohttp's client: measured here it costs a fraction of httpx's per request
-(see bench/). Tests can inject any `Upstream` implementation.
+The default client is `h1client.H1Upstream` (HTTP/1.1 on httptools, the least CPU per call in
+bench/run.py); aiohttp's and pyreqwest are here behind `--http-client`. Tests can inject any
+`Upstream` implementation.
 """
 
 from __future__ import annotations
