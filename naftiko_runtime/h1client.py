@@ -2,10 +2,11 @@
 
 Why: the gateway's work per request is mostly its upstream calls, and aiohttp's client spends
 about 250 us of CPU per exchange here where a protocol feeding llhttp (httptools) spends about
-50 (bench/run.py measures both). What it does: keep-alive pools per origin, TLS with the
-system's trust store, gzip/deflate bodies, streamed replies with back-pressure, the same caps,
-timeouts and error wording as the other clients. Digest auth (a challenge round trip), request
-bodies streamed from a client (forward) and URLs holding user info are handed to aiohttp.
+40 (measured alone against nginx; bench/run.py has the rows with each client). What it does:
+keep-alive pools per origin, TLS with the system's trust store, gzip/deflate bodies, streamed
+replies with back-pressure, the same caps, timeouts and error wording as the other clients.
+Digest auth (a challenge round trip), request bodies streamed from a client (forward) and URLs
+holding user info are handed to aiohttp.
 """
 
 from __future__ import annotations
@@ -84,11 +85,15 @@ class _Connection(asyncio.Protocol):
         self.reusable = False  # true between exchanges on a kept-alive connection
         self.idle_since = 0.0
         self.paused = False  # reading paused: a streamed reply's consumer is behind
-        self._reset(None, False, 0)
+        self._reset(None, False, 0, False)
 
-    def _reset(self, waiter: asyncio.Future[Any] | None, stream_reply: bool, limit: int) -> None:
+    def _reset(
+        self, waiter: asyncio.Future[Any] | None, stream_reply: bool, limit: int, head_only: bool
+    ) -> None:
+        """The state of one exchange, fresh (a connection serves one at a time)."""
         self.waiter = waiter
         self.stream_reply = stream_reply
+        self.head_only = head_only  # a HEAD: no body follows, whatever the headers say
         self.limit = limit
         self.head_size = 0
         self.received = False
@@ -105,7 +110,6 @@ class _Connection(asyncio.Protocol):
         self.size = 0
         self.error: tuple[str, str, int | None] | None = None  # kind, why, status
         self.informational = False
-        self.head_only = False
 
     # ------------------------------------------------------------------ asyncio protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -390,8 +394,9 @@ class H1Upstream:
         self, connection: _Connection, request: UpstreamRequest, payload: bytes
     ) -> UpstreamReply:
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        connection._reset(waiter, request.stream_reply, self._timeouts.max_body)
-        connection.head_only = request.method == "HEAD"
+        connection._reset(
+            waiter, request.stream_reply, self._timeouts.max_body, request.method == "HEAD"
+        )
         connection.reusable = False
         transport = connection.transport
         assert transport is not None
@@ -600,23 +605,21 @@ def _inflate(
     try:
         result: bytes = inflate.decompress(body, limit + 1)
     except zlib.error:
-        raise UpstreamError(
-            "bad_response",
-            f"upstream response for {request.operation} was cut off: "
-            "the body ended early or is malformed",
-            operation=request.operation,
-            upstream_status=status,
-        ) from None
+        raise _cut_off(request, "the body ended early or is malformed", status) from None
     if len(result) > limit or inflate.unconsumed_tail:
         raise too_large(request, limit, status)
     if not inflate.eof:
-        raise UpstreamError(
-            "bad_response",
-            f"upstream response for {request.operation} was cut off: the body ended early",
-            operation=request.operation,
-            upstream_status=status,
-        )
+        raise _cut_off(request, "the body ended early", status)
     return result
+
+
+def _cut_off(request: UpstreamRequest, why: str, status: int | None) -> UpstreamError:
+    return UpstreamError(
+        "bad_response",
+        f"upstream response for {request.operation} was cut off: {why}",
+        operation=request.operation,
+        upstream_status=status,
+    )
 
 
 def _named(error: tuple[str, str, int | None], request: UpstreamRequest) -> UpstreamError:
@@ -625,12 +628,7 @@ def _named(error: tuple[str, str, int | None], request: UpstreamRequest) -> Upst
     if kind == "too_large":
         return too_large(request, int(why), status)
     if kind == "cut":
-        return UpstreamError(
-            "bad_response",
-            f"upstream response for {request.operation} was cut off: {why}",
-            operation=request.operation,
-            upstream_status=status,
-        )
+        return _cut_off(request, why, status)
     if kind == "closed":
         return _connect(request, why)
     return invalid_response(request, why, status)

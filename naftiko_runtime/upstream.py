@@ -601,9 +601,6 @@ class _Releasing:
             slots.release()
 
 
-CLIENTS = ("h1", "aiohttp", "pyreqwest")
-
-
 def make_upstream(name: str, timeouts: Timeouts) -> Upstream:
     """The client named on the command line (`--http-client`), bounded by its pool."""
     factory: Any
