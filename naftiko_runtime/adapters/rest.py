@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import orjson
 from naftiko_runtime import jsoncodec
 from naftiko_runtime.adapters.asgi import lifespan
 from naftiko_runtime.adapters.inbound_auth import METADATA_PATH, Guard
+from naftiko_runtime.adapters.routes import RouteTable
 from naftiko_runtime.engine.forward import REPLY_HEADERS, Forwarder
 from naftiko_runtime.engine.response import MAX_ERROR_BODY, status_error
 from naftiko_runtime.engine.result import Operation
@@ -361,22 +361,6 @@ async def _on_disconnect(receive: Receive) -> None:
         pass
 
 
-_PARAM = re.compile(r"\{([^{}]+)\}")
-
-
-def _compile_route(path: str) -> tuple[re.Pattern[str], list[str]]:
-    """`/v1/jobs/{job-id}` → a regex matching one segment per parameter, and the names."""
-    names: list[str] = []
-    pattern = ""
-    position = 0
-    for match in _PARAM.finditer(path):
-        pattern += re.escape(path[position : match.start()]) + "([^/]+)"
-        names.append(norm(match.group(1)))
-        position = match.end()
-    pattern += re.escape(path[position:])
-    return re.compile(f"^{pattern}$"), names
-
-
 class RestApp:
     """A raw ASGI app: static routes by dict lookup, parameter routes by compiled regex.
 
@@ -407,8 +391,7 @@ class RestApp:
         if guards and all(g is not None for g in guards):
             self.gate = tuple({id(g): g for g in guards if g is not None}.values())
         self.static: dict[str, dict[str, Handler]] = {}
-        self.dynamic: list[tuple[re.Pattern[str], list[str], dict[str, Handler]]] = []
-        dynamic: dict[str, tuple[re.Pattern[str], list[str], dict[str, Handler]]] = {}
+        self.dynamic: RouteTable[dict[str, Handler]] = RouteTable()
         for endpoint in sorted(endpoints, key=_sort_key):
             handler = _handler(endpoint, redact)
             if metrics is not None:  # the route template, never a request's values
@@ -418,12 +401,11 @@ class RestApp:
             if "{" not in endpoint.path:
                 self.static.setdefault(endpoint.path, {})[endpoint.method] = handler
             else:
-                if endpoint.path not in dynamic:
-                    regex, names = _compile_route(endpoint.path)
-                    dynamic[endpoint.path] = (regex, names, {})
-                dynamic[endpoint.path][2][endpoint.method] = handler
-        self.dynamic = list(dynamic.values())
-        self.templates = {regex: path for path, (regex, _, _) in dynamic.items()}
+                methods = self.dynamic.get(endpoint.path)
+                if methods is None:
+                    methods = {}
+                    self.dynamic.add(endpoint.path, methods)
+                methods[endpoint.method] = handler
         for guard in {id(g): g for g in guards if g is not None}.values():
             metadata = guard.metadata()
             if metadata is not None:  # RFC 9728, public: how clients find the server
@@ -467,22 +449,21 @@ class RestApp:
         methods = self.static.get(path)
         if methods is not None:
             return methods, {}
-        for regex, names, handlers in self.dynamic:
-            found = regex.match(path)
-            if found is not None:
-                values = found.groups()
-                if SLASH_IN_SEGMENT in path:
-                    values = tuple(v.replace(SLASH_IN_SEGMENT, "/") for v in values)
-                return handlers, dict(zip(names, values, strict=True))
-        return None
+        found = self.dynamic.match(path)
+        if found is None:
+            return None
+        _, handlers, params = found
+        if SLASH_IN_SEGMENT in path:
+            params = {k: v.replace(SLASH_IN_SEGMENT, "/") for k, v in params.items()}
+        return handlers, params
 
     def route_of(self, method: str, path: str) -> str:
         """The route template a path is served by (for access lines), `-` when none."""
         if path in self.static:
             return path
-        for regex, _, _ in self.dynamic:
-            if regex.match(path):
-                return self.templates[regex]
+        found = self.dynamic.match(path)
+        if found is not None:
+            return found[0]
         for forward, _ in self.forwards:
             if forward.forwarder.matches(path):
                 return forward.forwarder.prefix + "*"

@@ -6,8 +6,10 @@ as in the Letta specs), so the runtime can forward the upstream bytes without re
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
+from types import CodeType
 from typing import Any
 
 from naftiko_runtime.jsonpath import compile_path, simple_steps
@@ -148,6 +150,13 @@ def _dig(node: Any, steps: tuple[str | int, ...]) -> Any:
     return node
 
 
+@functools.lru_cache(maxsize=4096)
+def _compiled(source: str) -> CodeType:
+    """Mappings of the same shape (an API's many operations returning one resource) write
+    the same source: it is compiled once, and each gets its own constants and helpers."""
+    return compile(source, "<naftiko-mapping>", "exec")
+
+
 class _Generator:
     """Writes the mapping as plain Python: one function per object/array level with inlined
     `.get()` accessors for simple paths; jsonpath-ng closures only where an expression needs it.
@@ -263,7 +272,7 @@ class _Generator:
         )
         names = sorted(self.namespace)
         source = f"def _factory({', '.join(names)}):\n{body}\n    return shape\n"
-        code = compile(source, "<naftiko-mapping>", "exec")
+        code = _compiled(source)
         scope: dict[str, Any] = {}
         exec(code, scope)  # generated from the validated spec, never from requests
         shaper: Shaper = scope.pop("_factory")(**self.namespace)
