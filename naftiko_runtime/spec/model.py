@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,13 +20,55 @@ MAX_OUTPUT_DEPTH = 32
 """Deepest nesting of mapped outputs that is served (`validate` reports deeper ones)."""
 
 
-@dataclass(frozen=True, slots=True)
 class Location:
-    """Where a model object was declared, for start-up errors and logs."""
+    """Where a model object was declared, for start-up errors and logs.
 
-    file: str
-    line: int
-    column: int
+    The line and column may be worked out on first use (`Location.lazy`): a document read by the
+    fast YAML path only builds its source map when something asks where a thing was.
+    """
+
+    __slots__ = ("file", "_line", "_column", "_resolve")
+
+    def __init__(self, file: str, line: int, column: int) -> None:
+        self.file = file
+        self._line = line
+        self._column = column
+        self._resolve: Callable[[], tuple[int, int]] | None = None
+
+    @classmethod
+    def lazy(cls, file: str, resolve: Callable[[], tuple[int, int]]) -> Location:
+        where = cls(file, 0, 0)
+        where._resolve = resolve
+        return where
+
+    def _resolved(self) -> None:
+        resolve, self._resolve = self._resolve, None
+        if resolve is not None:
+            self._line, self._column = resolve()
+
+    @property
+    def line(self) -> int:
+        if self._resolve is not None:
+            self._resolved()
+        return self._line
+
+    @property
+    def column(self) -> int:
+        if self._resolve is not None:
+            self._resolved()
+        return self._column
+
+    def _key(self) -> tuple[str, int, int]:
+        return (self.file, self.line, self.column)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Location) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Location(file={self.file!r}, line={self.line}, column={self.column})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -445,8 +488,8 @@ class _Builder:
 
     def where(self, pointer: DataPath, doc: Any = None) -> Location:
         source = doc or self.doc
-        line, column = source.source_map.locate(pointer)
-        return Location(source.display, line, column)
+        source_map = source.source_map
+        return Location.lazy(source.display, lambda: source_map.locate(pointer))
 
     def operation(self, entry: OperationEntry) -> ConsumedOperation:
         key = f"{entry.namespace}.{entry.name}"

@@ -7,13 +7,15 @@ alias bombs, huge files) and remember where every key and value stands.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from naftiko_runtime.diagnostics import Diagnostic, pointer_of
+from naftiko_runtime.spec.fastyaml import fast_load
 
 try:  # the C composer is several times faster; fall back when libyaml is absent
     from yaml import CSafeLoader as _Loader
@@ -33,22 +35,54 @@ _STR = "tag:yaml.org,2002:str"
 _CONSTRUCTED = frozenset((_INT, _FLOAT, _BOOL, _NULL))
 
 
-@dataclass
 class SourceMap:
-    """Where each data path stands in the file (1-based); keys and values are kept apart."""
+    """Where each data path stands in the file (1-based); keys and values are kept apart.
 
-    values: dict[DataPath, tuple[int, int]] = field(default_factory=dict)
-    keys: dict[DataPath, tuple[int, int]] = field(default_factory=dict)
+    A document read by the fast path gets a map that is filled from its text on first use: most
+    documents never need a position, and building one costs more than the parse it replaced.
+    """
+
+    __slots__ = ("_values", "_keys", "_fill")
+
+    def __init__(
+        self,
+        values: dict[DataPath, tuple[int, int]] | None = None,
+        keys: dict[DataPath, tuple[int, int]] | None = None,
+        *,
+        fill: Callable[[], SourceMap] | None = None,
+    ) -> None:
+        self._values = {} if values is None else values
+        self._keys = {} if keys is None else keys
+        self._fill = fill
+
+    def _filled(self) -> None:
+        fill, self._fill = self._fill, None
+        if fill is not None:
+            built = fill()
+            self._values, self._keys = built._values, built._keys
+
+    @property
+    def values(self) -> dict[DataPath, tuple[int, int]]:
+        if self._fill is not None:
+            self._filled()
+        return self._values
+
+    @property
+    def keys(self) -> dict[DataPath, tuple[int, int]]:
+        if self._fill is not None:
+            self._filled()
+        return self._keys
 
     def locate(self, path: DataPath, *, key: bool = False) -> tuple[int, int]:
         """Position of `path`, or of its nearest located ancestor when it does not exist."""
         table = self.keys if key else self.values
+        keys = self.keys
         probe = path
         while probe:
             if probe in table:
                 return table[probe]
-            if not key and probe in self.keys:
-                return self.keys[probe]
+            if not key and probe in keys:
+                return keys[probe]
             probe = probe[:-1]
         return self.values.get((), (1, 1))
 
@@ -205,9 +239,28 @@ def load_source(
 
 
 def parse_text(
-    text: str, path: Path, display: str
+    text: str, path: Path, display: str, *, fast: bool | None = None
 ) -> tuple[SourceDocument | None, list[Diagnostic]]:
-    """Parse YAML text already in memory (used by `load_source` and by tests)."""
+    """Parse YAML text already in memory (used by `load_source` and by tests).
+
+    `fast` forces the fast path on (True) or off (False); by default it is tried when it can be.
+    """
+    if fast is not False:
+        data = fast_load(text, MAX_NODES, force=fast is True)
+        if data is not None:
+            source_map = SourceMap(fill=lambda: _careful_map(text, display))
+            return SourceDocument(path, display, data, source_map, text.splitlines()), []
+    return _careful(text, path, display)
+
+
+def _careful_map(text: str, display: str) -> SourceMap:
+    """The source map of a document the fast path read (it parsed cleanly there too)."""
+    doc, _ = _careful(text, Path(display), display)
+    return doc.source_map if doc is not None else SourceMap()
+
+
+def _careful(text: str, path: Path, display: str) -> tuple[SourceDocument | None, list[Diagnostic]]:
+    """PyYAML's composer and our builder: every position, every problem reported."""
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:

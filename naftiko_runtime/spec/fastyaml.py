@@ -1,0 +1,175 @@
+"""A fast path for plain YAML: rapidyaml parses, JSON carries the data back, PyYAML's rules decide.
+
+PyYAML composing a node tree costs about 0.5 s per megabyte; rapidyaml parses and emits the same
+file as JSON in under 40 ms. The two do not read every document alike (YAML 1.1 against 1.2
+scalars, anchors, tags, escapes), so this path only takes documents where they provably agree
+and answers `None` for everything else, which then goes the careful way in `source.py`:
+
+- the text is screened first: tabs, control and exotic line-break characters, backslashes,
+  anchors, aliases, tags, directives, complex keys and reserved indicators send it back;
+- every key and string value that PyYAML would have resolved to something other than a string
+  (`yes`, `~`, `0x1F`, a timestamp key ...) sends it back, since JSON no longer says whether it
+  was quoted; only forms rapidyaml itself emits bare when plain (JSON numbers, `true`, `false`,
+  `null`, empty) are known to have been quoted;
+- numbers are accepted only in the forms PyYAML reads as the same number;
+- duplicate keys, non-mapping roots, several documents and very large documents send it back so
+  that the careful path can report them with positions.
+
+Positions are not computed here: the caller keeps the text and builds the source map only when a
+diagnostic or a start-up error asks for one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from typing import Any
+
+try:
+    import ryml
+except ImportError:  # pragma: no cover - the careful path serves alone without the wheel
+    ryml = None
+
+_SCREEN = re.compile(  # scanned over "\n" + text + "\n", so that a line start is always "\n"
+    r"[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+    r'|\\(?![\\"nt])'  # escapes beyond these differ between YAML 1.1 and 1.2
+    r"|\n(?:%|(?:---|\.\.\.)[ ]*[^\s#])"  # directives, content on a document marker line
+    # at the start of a block node: anchors, aliases, tags, reserved indicators, flow closers
+    # (rapidyaml takes them as a plain scalar), complex keys, text after a block scalar header
+    r"|[:?\-\n][ ]*(?:[&*!@`\]},%]|\?(?=[ \n])|[|>](?![-+1-9]{0,2}[ ]*(?:#[^\n]*)?\n))"
+    r"|[\[{,][ ]*(?:[&*!@`]|\?(?=[ \n]))",  # the same inside flow collections
+)
+_DOC_MARK = re.compile(r"^(?:---|\.\.\.)", re.MULTILINE)
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
+_YAML_FLOAT = re.compile(r"[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?")
+_BARE_WORDS = frozenset(("", "true", "false", "null"))
+_MAX_KEY = 1000  # PyYAML refuses implicit keys over 1024 characters; rapidyaml does not
+
+
+class _Disagree(Exception):
+    """PyYAML could read this document differently; take the careful path."""
+
+
+def _resolvers() -> dict[str, list[tuple[str, re.Pattern[str]]]]:
+    import yaml.resolver
+
+    resolver = yaml.resolver.Resolver
+    table: dict[str, list[tuple[str, re.Pattern[str]]]] = resolver.yaml_implicit_resolvers
+    return table
+
+
+_RESOLVERS = _resolvers()
+_VALUE_TAGS = frozenset(f"tag:yaml.org,2002:{name}" for name in ("int", "float", "bool", "null"))
+
+
+_GOOD_KEYS: set[str] = set()  # keys repeat across a document; bounded below
+
+
+def _key_is_plain_string(key: str) -> bool:
+    if key in _GOOD_KEYS:
+        return True
+    for _tag, pattern in _RESOLVERS.get(key[:1], ()):
+        if pattern.match(key):
+            return False
+    if key and len(_GOOD_KEYS) < 4096:
+        _GOOD_KEYS.add(key)
+    return bool(key)
+
+
+def _value_is_string(value: str) -> bool:
+    if value in _BARE_WORDS or _JSON_NUMBER.fullmatch(value):
+        return True  # rapidyaml emits these bare when plain, so a JSON string was quoted
+    for tag, pattern in _RESOLVERS.get(value[:1], ()):
+        if tag in _VALUE_TAGS and pattern.match(value):
+            return False
+    return True
+
+
+def _check(value: Any) -> None:
+    """A string PyYAML might have read as something else, anywhere in a list, disagrees."""
+    kind = type(value)
+    if kind is str:
+        if not _value_is_string(value):
+            raise _Disagree
+    elif kind is list:
+        for item in value:
+            _check(item)
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise _Disagree  # duplicate key: the careful path reports where
+    for key, value in pairs:
+        if key not in _GOOD_KEYS and (len(key) > _MAX_KEY or not _key_is_plain_string(key)):
+            raise _Disagree
+        if type(value) is not dict:  # nested objects were checked when they were decoded
+            _check(value)
+    return result
+
+
+def _float(literal: str) -> float:
+    if not _YAML_FLOAT.fullmatch(literal):
+        raise _Disagree  # `1e3` is a string to PyYAML
+    return float(literal)
+
+
+def _constant(literal: str) -> Any:
+    raise _Disagree
+
+
+def _quiet_json(raw: bytes, max_nodes: int) -> str | None:
+    """rapidyaml's parse and emit as JSON, with its error prints (on fd 2) silenced."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as sink:
+            os.dup2(sink.fileno(), 2)
+        try:
+            tree = ryml.parse_in_arena(raw)
+            root = tree.root_id()
+            if tree.is_stream(root):  # `---` opens the document
+                if tree.num_children(root) != 1:
+                    return None
+                root = tree.first_child(root)
+            if tree.size() > max_nodes or not tree.is_map(root):
+                return None
+            emitted: str = ryml.emit_json(tree, root)
+            return emitted
+        except Exception:  # noqa: BLE001 - any failure is reported by the careful path
+            return None
+        finally:
+            os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+
+
+def fast_load(text: str, max_nodes: int, *, force: bool = False) -> dict[str, Any] | None:
+    """The document's data when the fast path can vouch for it, else `None`.
+
+    Only one thread may run: silencing rapidyaml's error print swaps the process's stderr, which
+    another thread could be writing to (a reload runs on a worker thread and goes the careful
+    way). `force` is for tests.
+    """
+    if ryml is None or not (force or threading.active_count() == 1):
+        return None
+    if "\r" in text:
+        if "\r" in text.replace("\r\n", ""):
+            return None  # a lone CR is a line break to PyYAML
+        text = text.replace("\r\n", "\n")
+    if _SCREEN.search(f"\n{text}\n") or len(_DOC_MARK.findall(text)) > 1:
+        return None
+    emitted = _quiet_json(text.encode("utf-8"), max_nodes)
+    if emitted is None:
+        return None
+    try:
+        data = json.loads(
+            emitted,
+            object_pairs_hook=_object,
+            parse_float=_float,
+            parse_constant=_constant,
+        )
+    except (_Disagree, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
