@@ -27,10 +27,10 @@ import re
 import threading
 from typing import Any
 
-try:
-    import ryml
-except ImportError:  # pragma: no cover - the careful path serves alone without the wheel
-    ryml = None
+import yaml.resolver
+
+MIN_BYTES = 64 * 1024
+"""Below this the careful path is quick, and importing rapidyaml (~11 ms) would not pay back."""
 
 _SCREEN = re.compile(  # scanned over "\n" + text + "\n", so that a line start is always "\n"
     r"[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
@@ -52,15 +52,9 @@ class _Disagree(Exception):
     """PyYAML could read this document differently; take the careful path."""
 
 
-def _resolvers() -> dict[str, list[tuple[str, re.Pattern[str]]]]:
-    import yaml.resolver
-
-    resolver = yaml.resolver.Resolver
-    table: dict[str, list[tuple[str, re.Pattern[str]]]] = resolver.yaml_implicit_resolvers
-    return table
-
-
-_RESOLVERS = _resolvers()
+_RESOLVERS: dict[str, list[tuple[str, re.Pattern[str]]]] = (
+    yaml.resolver.Resolver.yaml_implicit_resolvers
+)
 _VALUE_TAGS = frozenset(f"tag:yaml.org,2002:{name}" for name in ("int", "float", "bool", "null"))
 
 
@@ -68,14 +62,13 @@ _GOOD_KEYS: set[str] = set()  # keys repeat across a document; bounded below
 
 
 def _key_is_plain_string(key: str) -> bool:
-    if key in _GOOD_KEYS:
-        return True
+    """No implicit resolver claims it (the empty key is PyYAML's null); remembered when true."""
     for _tag, pattern in _RESOLVERS.get(key[:1], ()):
         if pattern.match(key):
             return False
-    if key and len(_GOOD_KEYS) < 4096:
+    if len(_GOOD_KEYS) < 4096:
         _GOOD_KEYS.add(key)
-    return bool(key)
+    return True
 
 
 def _value_is_string(value: str) -> bool:
@@ -120,8 +113,22 @@ def _constant(literal: str) -> Any:
     raise _Disagree
 
 
+def _ryml() -> Any:
+    """rapidyaml, imported on first use so that small specs never pay for it; None without it."""
+    try:
+        import ryml
+    except ImportError:  # pragma: no cover - the careful path serves alone without the wheel
+        return None
+    return ryml
+
+
+def available() -> bool:
+    return _ryml() is not None
+
+
 def _quiet_json(raw: bytes, max_nodes: int) -> str | None:
     """rapidyaml's parse and emit as JSON, with its error prints (on fd 2) silenced."""
+    ryml = _ryml()
     saved = os.dup(2)
     try:
         with open(os.devnull, "wb") as sink:
@@ -152,7 +159,7 @@ def fast_load(text: str, max_nodes: int, *, force: bool = False) -> dict[str, An
     another thread could be writing to (a reload runs on a worker thread and goes the careful
     way). `force` is for tests.
     """
-    if ryml is None or not (force or threading.active_count() == 1):
+    if not (force or threading.active_count() == 1) or not available():
         return None
     if "\r" in text:
         if "\r" in text.replace("\r\n", ""):

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from naftiko_runtime.diagnostics import Diagnostic, pointer_of
-from naftiko_runtime.spec.fastyaml import fast_load
+from naftiko_runtime.spec.fastyaml import MIN_BYTES, fast_load
 
 try:  # the C composer is several times faster; fall back when libyaml is absent
     from yaml import CSafeLoader as _Loader
@@ -243,9 +243,9 @@ def parse_text(
 ) -> tuple[SourceDocument | None, list[Diagnostic]]:
     """Parse YAML text already in memory (used by `load_source` and by tests).
 
-    `fast` forces the fast path on (True) or off (False); by default it is tried when it can be.
+    `fast` forces the fast path on (True) or off (False); by default it is tried for large texts.
     """
-    if fast is not False:
+    if fast is True or (fast is None and len(text) >= MIN_BYTES):
         data = fast_load(text, MAX_NODES, force=fast is True)
         if data is not None:
             source_map = SourceMap(fill=lambda: _careful_map(text, display))

@@ -19,7 +19,7 @@ from naftiko_runtime.spec.source import MAX_NODES, load_source, parse_text
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT.parent / "shared" / "corpus"
 
-pytestmark = pytest.mark.skipif(fastyaml.ryml is None, reason="rapidyaml wheel not installed")
+pytestmark = pytest.mark.skipif(not fastyaml.available(), reason="rapidyaml wheel not installed")
 
 
 def careful(text: str) -> tuple[object, list[str]]:
@@ -159,7 +159,8 @@ def test_syntax_error_is_a_diagnostic_and_nothing_reaches_stderr(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "bad.yaml"
-    path.write_text("a: [1, 2\nb: 3\n")
+    padding = "".join(f"k{i}: v\n" for i in range(fastyaml.MIN_BYTES // 6))
+    path.write_text("a: [1, 2\nb: 3\n" + padding)  # large enough for the fast path to try
     doc, problems = load_source(path, "bad.yaml")
     assert doc is None and problems[0].rule == "yaml-syntax" and problems[0].line == 2
     out, err = capfd.readouterr()
@@ -174,3 +175,14 @@ def test_positions_of_a_fast_document_are_the_careful_ones() -> None:
     assert fast.source_map.values == slow.source_map.values
     assert fast.source_map.keys == slow.source_map.keys
     assert fast.source_map.locate(("a", "b", 1)) == (2, 10)
+
+
+def test_only_large_texts_take_the_fast_path_by_default() -> None:
+    small = "a: 1\n"
+    large = "".join(f"k{i}: v\n" for i in range(fastyaml.MIN_BYTES // 6))
+    small_doc, _ = parse_text(small, Path("x.yaml"), "x.yaml")
+    large_doc, _ = parse_text(large, Path("x.yaml"), "x.yaml")
+    assert small_doc is not None and large_doc is not None
+    assert small_doc.source_map._fill is None  # read the careful way: positions already there
+    assert large_doc.source_map._fill is not None  # read fast: positions built when asked
+    assert large_doc.source_map.locate(("k3",)) == (4, 5)
