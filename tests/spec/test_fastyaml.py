@@ -155,6 +155,14 @@ def test_mutated_documents_agree_or_decline() -> None:
     assert taken > 300  # the mutations still exercise the fast path, not only the decline
 
 
+@pytest.fixture
+def one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As in the CLI: the default path is only tried with one thread, and earlier tests in the
+    same session may leave threads behind."""
+    monkeypatch.setattr(fastyaml.threading, "active_count", lambda: 1)
+
+
+@pytest.mark.usefixtures("one_thread")
 def test_syntax_error_is_a_diagnostic_and_nothing_reaches_stderr(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
@@ -177,6 +185,7 @@ def test_positions_of_a_fast_document_are_the_careful_ones() -> None:
     assert fast.source_map.locate(("a", "b", 1)) == (2, 10)
 
 
+@pytest.mark.usefixtures("one_thread")
 def test_only_large_texts_take_the_fast_path_by_default() -> None:
     small = "a: 1\n"
     large = "".join(f"k{i}: v\n" for i in range(fastyaml.MIN_BYTES // 6))
