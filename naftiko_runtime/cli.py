@@ -722,6 +722,7 @@ def _serve(
         return EXIT_INVALID
     # only the model is served: the documents (data, source maps, lines) go now, not at exit
     capabilities = result.capabilities
+    positions = result.source_maps()  # released once compiled: nothing asks after that
     del result
     env = dict(environ)
     if args.env_file:
@@ -796,6 +797,9 @@ def _serve(
     except (BindingError, StartupError) as exc:
         stderr.write(f"naftiko-runtime: error: {exc}\n")
         return EXIT_INVALID
+    for source_map in positions:
+        source_map.release()
+    del positions
     configure_logging(runtime.redactor, stderr, args.log_format)
     if args.stdio:
         from naftiko_runtime.adapters.mcp import serve_stdio

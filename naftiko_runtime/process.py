@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import functools
 import gc
 import logging
 import math
@@ -35,6 +37,24 @@ if TYPE_CHECKING:
 RELOADS_PER_COLLECTION = 10  # see freeze_reloaded in serve_runtime
 
 log = logging.getLogger("naftiko_runtime")
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to hand back this way
+        return None
+    return trim
+
+
+def give_back_memory() -> None:
+    """Return the C heap's free pages to the system (glibc's `malloc_trim`). Loading a large
+    spec frees tens of MB that glibc would otherwise keep resident for good (5,000 operations:
+    about 20 MB of the process's RSS)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def bind(host: str, port: int, reuse_port: bool = False) -> socket.socket:
@@ -402,6 +422,7 @@ async def serve_runtime(
             gc.unfreeze()
             gc.collect()
         gc.freeze()
+        give_back_memory()  # what the previous configuration held
 
     async def reload_off_loop() -> None:
         nonlocal reload_again
@@ -461,6 +482,7 @@ async def serve_runtime(
             runtime.state.serving = True  # /health/ready turns 200
         gc.collect()
         gc.freeze()  # start-up objects never need scanning again: shorter GC pauses under load
+        give_back_memory()
         gc.enable()  # off while the specs were loaded and compiled (cli._no_collection)
         if worker == 0:
             for line in listening:

@@ -423,6 +423,8 @@ class Reloader:
             log.error("reload rejected: %s; %s", exc, keep)
             self._record(False, [str(exc)])
             return None
+        for source_map in result.source_maps():
+            source_map.release()
         return new, list(result.files)
 
     def apply(self, new: Runtime, files: Sequence[str]) -> bool:

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import gc
 import weakref
+from typing import Any
+
+import pytest
 
 from naftiko_runtime.runtime import Reloader, Runtime, ServeOptions, compile_runtime
 from naftiko_runtime.spec.load import load_paths
@@ -63,3 +66,27 @@ def test_commands_run_without_cyclic_collection_and_leave_it_as_they_found_it() 
     finally:
         cli._validate = real
     assert code == 0 and seen == [False] and gc.isenabled()
+
+
+def test_a_reloaded_configuration_keeps_no_positions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Positions (and the text a lazily read document would take them from) are only asked
+    while a configuration is checked and compiled; the served one keeps none of them."""
+    from naftiko_runtime.spec import load
+
+    loaded: list[load.LoadResult] = []
+
+    def recording(*args: Any, **kwargs: Any) -> load.LoadResult:
+        loaded.append(real(*args, **kwargs))
+        return loaded[-1]
+
+    real = load.load_paths
+    monkeypatch.setattr(load, "load_paths", recording)
+    runtime = _compiled()
+    reloader = Reloader([str(CAPABILITIES)], lambda: ENV, ServeOptions(), runtime)
+    prepared = reloader.prepare()
+    assert prepared is not None and reloader.apply(*prepared)
+    (result,) = loaded
+    assert result.documents
+    for source_map in result.source_maps():
+        assert source_map.values == {} and source_map.keys == {}
+        assert source_map.locate(("capability", "exposes", 0)) == (1, 1)

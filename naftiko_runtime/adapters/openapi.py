@@ -33,6 +33,33 @@ _PASSED_THROUGH = {
     "422": "Validation error (passed through from the upstream)",
 }
 
+# The answers every operation can give besides its own 200, defined once under `components`
+# and referenced from each operation: inline they were 2 KB of every operation's entry, the
+# larger part of the document (15 MB for 5,000 operations).
+_ERROR_JSON = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+_ANY_JSON: dict[str, Any] = {"application/json": {"schema": {}}}
+_SHARED_RESPONSES: dict[str, dict[str, Any]] = {
+    "InvalidInput": {"description": "Invalid input", "content": _ERROR_JSON},
+    **{
+        f"PassedThrough{code}": {"description": text, "content": _ANY_JSON}
+        for code, text in _PASSED_THROUGH.items()
+    },
+    "UpstreamFailed": {
+        "description": "The upstream failed or answered garbage",
+        "content": _ERROR_JSON,
+    },
+    "UpstreamTimedOut": {
+        "description": "The upstream did not answer in time",
+        "content": _ERROR_JSON,
+    },
+}
+_SHARED_REFS = {
+    "400": {"$ref": "#/components/responses/InvalidInput"},
+    **{code: {"$ref": f"#/components/responses/PassedThrough{code}"} for code in _PASSED_THROUGH},
+    "502": {"$ref": "#/components/responses/UpstreamFailed"},
+    "504": {"$ref": "#/components/responses/UpstreamTimedOut"},
+}
+
 
 def _schema(item: Input) -> dict[str, Any]:
     return value_schema(item, with_description=False)
@@ -85,22 +112,7 @@ def build_openapi(
                     "description": "The mapped upstream response",
                     "content": {"application/json": {"schema": {}}},
                 },
-                "400": {
-                    "description": "Invalid input",
-                    "content": {"application/json": {"schema": _ERROR}},
-                },
-                **{
-                    code: {"description": text, "content": {"application/json": {"schema": {}}}}
-                    for code, text in _PASSED_THROUGH.items()
-                },
-                "502": {
-                    "description": "The upstream failed or answered garbage",
-                    "content": {"application/json": {"schema": _ERROR}},
-                },
-                "504": {
-                    "description": "The upstream did not answer in time",
-                    "content": {"application/json": {"schema": _ERROR}},
-                },
+                **_SHARED_REFS,
             },
         }
         if endpoint.event_stream:
@@ -125,6 +137,7 @@ def build_openapi(
         "openapi": "3.1.0",
         "info": {"title": title, "version": "1.0.0", "description": description or ""},
         "paths": paths,
+        "components": {"schemas": {"Error": _ERROR}, "responses": _SHARED_RESPONSES},
     }
 
 

@@ -378,7 +378,9 @@ class RestApp:
         metrics: Any = None,
         tracing: Any = None,
     ) -> None:
-        self.openapi = openapi
+        # kept as the bytes served: the document itself (a dict per schema, parameter and
+        # response) was the largest thing a big spec left in memory
+        self._openapi = orjson.dumps(openapi) if openapi is not None else None
         # longest prefix first: /a/b/ wins over /a/
         self.forwards = [
             (f, _forward_handler(f, redact))
@@ -423,8 +425,8 @@ class RestApp:
                 suffix = urlparse(str(metadata.get("resource", ""))).path.rstrip("/")
                 for path in {METADATA_PATH, METADATA_PATH + suffix}:
                     self.static.setdefault(path, {}).setdefault("GET", serve_metadata)
-        if openapi is not None:
-            document = orjson.dumps(openapi)
+        if openapi is not None and self._openapi is not None:
+            document = self._openapi
 
             async def serve_openapi(
                 scope: dict[str, Any], receive: Receive, send: Send, params: dict[str, str]
@@ -444,6 +446,11 @@ class RestApp:
                 return True
         await self.gate[0].reject(send, scope)
         return False
+
+    @property
+    def openapi(self) -> dict[str, Any] | None:
+        """The OpenAPI document served at `/openapi.json` (decoded afresh: for `export`)."""
+        return orjson.loads(self._openapi) if self._openapi is not None else None
 
     def match(self, path: str) -> tuple[dict[str, Handler], dict[str, str]] | None:
         methods = self.static.get(path)

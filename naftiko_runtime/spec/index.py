@@ -103,6 +103,10 @@ class Importer:
             self._cache[key] = load_source(path, display=display_path(path))
         return self._cache[key]
 
+    def documents(self) -> list[SourceDocument]:
+        """Every imported document read (once each)."""
+        return [doc for doc, _ in self._cache.values() if doc is not None]
+
 
 def _location_path(base: Path, location: str) -> Path:
     if location.startswith("file://"):

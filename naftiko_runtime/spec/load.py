@@ -20,7 +20,7 @@ from naftiko_runtime.spec.portability import check_portability
 from naftiko_runtime.spec.registry import DEFAULT, Selection, apply_selection, ignore_comments
 from naftiko_runtime.spec.rules import check_across, check_document
 from naftiko_runtime.spec.schema import validate_schema
-from naftiko_runtime.spec.source import SourceDocument, display_path, load_source
+from naftiko_runtime.spec.source import SourceDocument, SourceMap, display_path, load_source
 from naftiko_runtime.spec.walk import walk_document
 
 _NAFTIKO_KEY = re.compile(r"^naftiko\s*:", re.MULTILINE)
@@ -39,6 +39,12 @@ class LoadResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     capabilities: list[Capability] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    imported: list[SourceDocument] = field(default_factory=list)
+
+    def source_maps(self) -> list[SourceMap]:
+        """Every document's positions, imports included: once the model is compiled nothing
+        asks where a thing was written, and a server releases them (`SourceMap.release`)."""
+        return [doc.source_map for doc in (*self.documents, *self.imported)]
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -106,6 +112,7 @@ def load_paths(
         )
         ignored[doc.display], comment_problems = ignore_comments(doc)
         result.diagnostics.extend(comment_problems)
+    result.imported = importer.documents()
     result.diagnostics.extend(check_across(result.documents))
     result.diagnostics = apply_selection(result.diagnostics, selection, ignored)
     result.diagnostics.sort(key=Diagnostic.sort_key)

@@ -73,6 +73,12 @@ class SourceMap:
             self._filled()
         return self._keys
 
+    def release(self) -> None:
+        """Forget every position (and the text a lazy map would read them from): a served
+        configuration is compiled and needs no more of them, and for a large spec they are
+        megabytes. Whatever is asked afterwards is answered with the file's start."""
+        self._values, self._keys, self._fill = {}, {}, None
+
     def locate(self, path: DataPath, *, key: bool = False) -> tuple[int, int]:
         """Position of `path`, or of its nearest located ancestor when it does not exist."""
         table = self.keys if key else self.values
