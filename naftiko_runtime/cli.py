@@ -472,7 +472,11 @@ def _rule_list(value: str) -> list[str]:
 def _validate(args: argparse.Namespace, stdout: TextIO) -> int:
     selection = Selection(tuple(args.select), tuple(args.ignore), args.all_rules)
     result = load_paths(
-        args.paths, strict=args.strict, build_model=args.compile, selection=selection
+        args.paths,
+        strict=args.strict,
+        build_model=args.compile,
+        selection=selection,
+        aside=None,
     )
     if args.compile and result.ok:
         result.diagnostics.extend(compile_diagnostics(result.capabilities))
@@ -545,7 +549,7 @@ def _where_of(message: str, file: str) -> tuple[int, int]:
 
 def _load_valid(paths: Sequence[str], stderr: TextIO) -> LoadResult | None:
     """Load for serving: on any error print the same diagnostics as `validate`."""
-    result = load_paths(paths)
+    result = load_paths(paths, aside=None)
     if not result.ok:
         stderr.write(render_text(result.diagnostics, result.files, result.documents))
         return None

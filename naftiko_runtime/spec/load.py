@@ -13,6 +13,8 @@ from pathlib import Path
 
 from naftiko_runtime.diagnostics import Diagnostic
 from naftiko_runtime.errors import SpecError
+from naftiko_runtime.spec.aside import can_fork
+from naftiko_runtime.spec.aside import start as start_aside
 from naftiko_runtime.spec.index import Importer, SpecIndex, build_index
 from naftiko_runtime.spec.model import Capability, build_capability
 from naftiko_runtime.spec.official import OFFICIAL_RULES
@@ -87,42 +89,141 @@ def _looks_like_capability(path: Path) -> bool:
         return True  # let load_source report why it cannot be read
 
 
+ASIDE_MIN_BYTES = 256 * 1024
+"""Specs this large (all files together) are checked partly in a forked child (`aside`):
+below, a fork and its pickled answer cost more than the share of checking they save."""
+
+
 def load_paths(
     paths: Sequence[str | Path],
     *,
     strict: bool = False,
     build_model: bool = True,
     selection: Selection = DEFAULT,
+    aside: bool | None = False,
 ) -> LoadResult:
-    """Load, check and (when valid) model every capability under `paths`."""
+    """Load, check and (when valid) model every capability under `paths`.
+
+    `aside`: check in a forked child at the same time (None: when the spec is large enough
+    and this process may fork). With `build_model` the child does every check while this
+    process builds the model, kept only if no error is found; without, each does half the
+    files. The findings are the same either way."""
     result = LoadResult()
     importer = Importer()
     indexes: list[SpecIndex] = []
-    ignored: dict[str, set[str]] = {}
+    parse_problems: list[Diagnostic] = []
     for path in expand_paths(paths):
         shown = display_path(path)
         result.files.append(shown)
         doc, problems = load_source(path, shown)
-        result.diagnostics.extend(problems)
-        if doc is None:
-            continue
-        result.documents.append(doc)
-        result.diagnostics.extend(
-            check_one(doc, importer, indexes, strict=strict, selection=selection)
-        )
-        ignored[doc.display], comment_problems = ignore_comments(doc)
-        result.diagnostics.extend(comment_problems)
+        parse_problems.extend(problems)
+        if doc is not None:
+            result.documents.append(doc)
+    docs = result.documents
+    split = _aside_split(docs, build_model, aside)
+    beside = (
+        start_aside(lambda: _check_all(docs[split:], Importer(), [], strict, selection))
+        if split < len(docs)
+        else None
+    )
+    if beside is None:
+        split = len(docs)
+    try:
+        found, ignored = _check_all(docs[:split], importer, indexes, strict, selection)
+        speculative: list[Capability] | None = None
+        if beside is not None and build_model:
+            for doc in docs[split:]:
+                if isinstance(doc.data, dict):
+                    indexes.append(build_index(doc, importer)[0])
+            speculative = _speculative_model(indexes)
+    finally:
+        theirs = beside.result() if beside is not None else None
+    if beside is not None and theirs is None:  # the child failed: check its share here
+        theirs = _check_all(docs[split:], Importer(), [], strict, selection)
+        speculative = None
+    if theirs is not None:
+        found.extend(theirs[0])
+        ignored.update(theirs[1])
     result.imported = importer.documents()
-    result.diagnostics.extend(check_across(result.documents))
+    result.diagnostics = [*parse_problems, *found, *check_across(result.documents)]
     result.diagnostics = apply_selection(result.diagnostics, selection, ignored)
     result.diagnostics.sort(key=Diagnostic.sort_key)
     if build_model and result.ok:
-        result.capabilities = [
+        result.capabilities = (
+            speculative if speculative is not None else _model(indexes, docs, importer, split)
+        )
+    return result
+
+
+def _aside_split(docs: list[SourceDocument], build_model: bool, aside: bool | None) -> int:
+    """How many documents this process checks itself (the rest are checked aside)."""
+    if aside is False or not docs or (aside is None and not can_fork()):
+        return len(docs)
+    sizes = [_size(doc) for doc in docs]
+    if aside is None and sum(sizes) < ASIDE_MIN_BYTES:
+        return len(docs)
+    if build_model:
+        return 0  # this process builds the model meanwhile
+    if len(docs) < 2:
+        return len(docs)
+    # this process also checks across files and sorts: the child takes the larger half
+    half, running, mine = sum(sizes) / 2, 0, 0
+    for size in sizes[:-1]:
+        if running + size > half:
+            break
+        running, mine = running + size, mine + 1
+    return max(1, mine)
+
+
+def _size(doc: SourceDocument) -> int:
+    try:
+        return doc.path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _check_all(
+    docs: Sequence[SourceDocument],
+    importer: Importer,
+    indexes: list[SpecIndex],
+    strict: bool,
+    selection: Selection,
+) -> tuple[list[Diagnostic], dict[str, set[str]]]:
+    """Every file's own findings, and the rules each file's comments switch off."""
+    found: list[Diagnostic] = []
+    ignored: dict[str, set[str]] = {}
+    for doc in docs:
+        found.extend(check_one(doc, importer, indexes, strict=strict, selection=selection))
+        ignored[doc.display], comment_problems = ignore_comments(doc)
+        found.extend(comment_problems)
+    return found, ignored
+
+
+def _speculative_model(indexes: list[SpecIndex]) -> list[Capability] | None:
+    """The model built before the checks are known to pass: an invalid spec may break the
+    builder in any way, which only matters if the checks then find nothing wrong."""
+    try:
+        return [
             build_capability(index)
             for index in indexes
             if isinstance(index.doc.data, dict) and "capability" in index.doc.data
         ]
-    return result
+    except Exception:
+        return None
+
+
+def _model(
+    indexes: list[SpecIndex], docs: list[SourceDocument], importer: Importer, split: int
+) -> list[Capability]:
+    if len(indexes) < sum(isinstance(doc.data, dict) for doc in docs):
+        for doc in docs[split:]:  # checked aside, so not indexed here yet
+            if isinstance(doc.data, dict):
+                indexes.append(build_index(doc, importer)[0])
+    return [
+        build_capability(index)
+        for index in indexes
+        if isinstance(index.doc.data, dict) and "capability" in index.doc.data
+    ]
 
 
 def check_one(

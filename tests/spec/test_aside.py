@@ -1,0 +1,114 @@
+"""Checks done beside, in a forked child (`load_paths(aside=...)`), find exactly what the same
+checks find in one process: the same diagnostics, the same model, with or without errors,
+and when the child dies. Each case runs in a fresh interpreter: only a process with a single
+thread forks, and a test process has several."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from naftiko_runtime.spec.load import load_paths
+
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = ROOT.parent / "shared" / "corpus"
+
+COMPARE = r"""
+import json, os, sys
+from pathlib import Path
+from naftiko_runtime.spec import load
+
+paths, build, kill = json.loads(sys.argv[1])
+forks = []
+real_start = load.start_aside
+
+def counting(work):
+    parent = os.getpid()
+
+    def guarded():
+        if kill:
+            os._exit(3)  # the child dies before it answers
+        return work()
+
+    beside = real_start(guarded)
+    forks.append(beside is not None and parent == os.getpid())
+    return beside
+
+load.start_aside = counting
+alone = load.load_paths(paths, build_model=build, aside=False)
+beside = load.load_paths(paths, build_model=build, aside=True)
+assert forks == [True], forks
+assert beside.diagnostics == alone.diagnostics, (beside.diagnostics, alone.diagnostics)
+assert beside.capabilities == alone.capabilities
+assert beside.files == alone.files
+print(json.dumps({
+    "diagnostics": len(alone.diagnostics),
+    "errors": len(alone.errors),
+    "capabilities": len(alone.capabilities),
+}))
+"""
+
+
+def compare(paths: list[Path], *, build: bool, kill: bool = False) -> dict[str, int]:
+    done = subprocess.run(
+        [sys.executable, "-c", COMPARE, json.dumps([[str(p) for p in paths], build, kill])],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    counts: dict[str, int] = json.loads(done.stdout.strip().splitlines()[-1])
+    return counts
+
+
+def invalid_spec(tmp_path: Path) -> Path:
+    text = (ROOT / "capabilities").glob("*.yaml").__next__().read_text()
+    broken = tmp_path / "broken.yaml"
+    # an unknown call target and a port clash with the bundled files: file and cross-file errors
+    broken.write_text(text.replace("call: ", "call: nowhere-", 1))
+    return broken
+
+
+@pytest.mark.parametrize("build", [True, False], ids=["serve", "validate"])
+def test_bundled_capabilities_check_the_same_beside(build: bool) -> None:
+    counts = compare([ROOT / "capabilities"], build=build)
+    assert counts["errors"] == 0 and counts["capabilities"] == (2 if build else 0)
+
+
+@pytest.mark.parametrize("build", [True, False], ids=["serve", "validate"])
+def test_an_invalid_spec_reports_the_same_errors_beside(tmp_path: Path, build: bool) -> None:
+    counts = compare([ROOT / "capabilities", invalid_spec(tmp_path)], build=build)
+    assert counts["errors"] > 0 and counts["capabilities"] == 0
+
+
+def test_a_child_that_dies_leaves_the_checks_to_this_process(tmp_path: Path) -> None:
+    for build in (True, False):
+        counts = compare([ROOT / "capabilities", invalid_spec(tmp_path)], build=build, kill=True)
+        assert counts["errors"] > 0
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="the shared corpus is not present")
+@pytest.mark.parametrize("build", [True, False], ids=["serve", "validate"])
+def test_the_corpus_checks_the_same_beside(build: bool) -> None:
+    files = sorted(p for p in CORPUS.rglob("*") if p.suffix in (".yaml", ".yml"))
+    counts = compare(files, build=build)
+    assert counts["diagnostics"] > 0
+
+
+def test_small_specs_are_checked_in_this_process() -> None:
+    """Below ASIDE_MIN_BYTES a fork costs more than it saves: `aside=None` stays here."""
+    from naftiko_runtime.spec import load
+
+    started: list[object] = []
+    real = load.start_aside
+    try:
+        load.start_aside = lambda work: started.append(work)  # type: ignore[assignment,func-returns-value]
+        result = load_paths([ROOT / "capabilities"], aside=None)
+    finally:
+        load.start_aside = real
+    assert result.ok and started == []
