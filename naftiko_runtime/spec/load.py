@@ -111,35 +111,39 @@ def load_paths(
     result = LoadResult()
     importer = Importer()
     indexes: list[SpecIndex] = []
-    parse_problems: list[Diagnostic] = []
-    for path in expand_paths(paths):
-        shown = display_path(path)
-        result.files.append(shown)
-        doc, problems = load_source(path, shown)
-        parse_problems.extend(problems)
-        if doc is not None:
-            result.documents.append(doc)
-    docs = result.documents
-    split = _aside_split(docs, build_model, aside)
+    files = expand_paths(paths)
+    split = _aside_split(files, build_model, aside)
+    # forked before parsing: the child reads its share of the files itself, meanwhile
     beside = (
-        start_aside(lambda: _check_all(docs[split:], Importer(), [], strict, selection))
-        if split < len(docs)
+        start_aside(lambda: _check_all(_parsed(files[split:]), Importer(), [], strict, selection))
+        if split < len(files)
         else None
     )
     if beside is None:
-        split = len(docs)
+        split = len(files)
     try:
-        found, ignored = _check_all(docs[:split], importer, indexes, strict, selection)
+        parse_problems: list[Diagnostic] = []
+        mine: list[SourceDocument] = []
+        theirs_docs: list[SourceDocument] = []
+        for n, path in enumerate(files):
+            shown = display_path(path)
+            result.files.append(shown)
+            doc, problems = load_source(path, shown)
+            parse_problems.extend(problems)
+            if doc is not None:
+                result.documents.append(doc)
+                (mine if n < split else theirs_docs).append(doc)
+        found, ignored = _check_all(mine, importer, indexes, strict, selection)
         speculative: list[Capability] | None = None
         if beside is not None and build_model:
-            for doc in docs[split:]:
+            for doc in theirs_docs:
                 if isinstance(doc.data, dict):
                     indexes.append(build_index(doc, importer)[0])
             speculative = _speculative_model(indexes)
     finally:
         theirs = beside.result() if beside is not None else None
     if beside is not None and theirs is None:  # the child failed: check its share here
-        theirs = _check_all(docs[split:], Importer(), [], strict, selection)
+        theirs = _check_all(theirs_docs, Importer(), [], strict, selection)
         speculative = None
     if theirs is not None:
         found.extend(theirs[0])
@@ -149,23 +153,21 @@ def load_paths(
     result.diagnostics = apply_selection(result.diagnostics, selection, ignored)
     result.diagnostics.sort(key=Diagnostic.sort_key)
     if build_model and result.ok:
-        result.capabilities = (
-            speculative if speculative is not None else _model(indexes, docs, importer, split)
-        )
+        result.capabilities = speculative if speculative is not None else _model(indexes)
     return result
 
 
-def _aside_split(docs: list[SourceDocument], build_model: bool, aside: bool | None) -> int:
-    """How many documents this process checks itself (the rest are checked aside)."""
-    if aside is False or not docs or (aside is None and not can_fork()):
-        return len(docs)
-    sizes = [_size(doc) for doc in docs]
+def _aside_split(files: list[Path], build_model: bool, aside: bool | None) -> int:
+    """How many files this process checks itself (the rest are checked aside)."""
+    if aside is False or not files or (aside is None and not can_fork()):
+        return len(files)
+    sizes = [_size(path) for path in files]
     if aside is None and sum(sizes) < ASIDE_MIN_BYTES:
-        return len(docs)
+        return len(files)
     if build_model:
         return 0  # this process builds the model meanwhile
-    if len(docs) < 2:
-        return len(docs)
+    if len(files) < 2:
+        return len(files)
     # this process also checks across files and sorts: the child takes the larger half
     half, running, mine = sum(sizes) / 2, 0, 0
     for size in sizes[:-1]:
@@ -175,11 +177,16 @@ def _aside_split(docs: list[SourceDocument], build_model: bool, aside: bool | No
     return max(1, mine)
 
 
-def _size(doc: SourceDocument) -> int:
+def _size(path: Path) -> int:
     try:
-        return doc.path.stat().st_size
+        return path.stat().st_size
     except OSError:
         return 0
+
+
+def _parsed(files: Sequence[Path]) -> list[SourceDocument]:
+    """The documents of `files` that parse (a file that does not is reported by the parent)."""
+    return [doc for path in files if (doc := load_source(path, display_path(path))[0]) is not None]
 
 
 def _check_all(
@@ -203,22 +210,14 @@ def _speculative_model(indexes: list[SpecIndex]) -> list[Capability] | None:
     """The model built before the checks are known to pass: an invalid spec may break the
     builder in any way, which only matters if the checks then find nothing wrong."""
     try:
-        return [
-            build_capability(index)
-            for index in indexes
-            if isinstance(index.doc.data, dict) and "capability" in index.doc.data
-        ]
+        return _model(indexes)
     except Exception:
         return None
 
 
-def _model(
-    indexes: list[SpecIndex], docs: list[SourceDocument], importer: Importer, split: int
-) -> list[Capability]:
-    if len(indexes) < sum(isinstance(doc.data, dict) for doc in docs):
-        for doc in docs[split:]:  # checked aside, so not indexed here yet
-            if isinstance(doc.data, dict):
-                indexes.append(build_index(doc, importer)[0])
+def _model(indexes: list[SpecIndex]) -> list[Capability]:
+    """The model of every indexed capability (with `build_model` every document is indexed
+    here: checked here, or indexed for the model while the child checked it)."""
     return [
         build_capability(index)
         for index in indexes
