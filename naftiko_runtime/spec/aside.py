@@ -35,7 +35,10 @@ class Aside(Generic[T]):
         """The child's answer; None if it failed, died or answered nothing."""
         with os.fdopen(self._reader, "rb") as handle:
             payload = handle.read()
-        _, status = os.waitpid(self._pid, 0)
+        try:
+            _, status = os.waitpid(self._pid, 0)
+        except ChildProcessError:  # SIGCHLD ignored (inherited): the kernel reaped it; the
+            status = 0  # child writes only once it succeeded, and a cut answer will not load
         if status != 0 or not payload:
             return None
         try:
@@ -49,9 +52,12 @@ def start(work: Callable[[], T]) -> Aside[T] | None:
     """Fork and run `work` in the child; None when this process may not fork."""
     if not can_fork():
         return None
+    try:  # what is buffered would otherwise be written twice, by each process
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a closed or broken stream: do the work here instead
+        return None
     reader, writer = os.pipe()
-    sys.stdout.flush()
-    sys.stderr.flush()
     try:
         pid = os.fork()
     except OSError:

@@ -6,6 +6,7 @@ built only when no error was found, so code past this point never re-checks stru
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -113,18 +114,19 @@ def load_paths(
     indexes: list[SpecIndex] = []
     files = expand_paths(paths)
     split = _aside_split(files, build_model, aside)
-    # forked before parsing: the child reads its share of the files itself, meanwhile
+    # validate: the child is forked first and reads its share of the files itself (what it
+    # read is compared with what this process read, below); serve: forked once every file and
+    # import is read, so the checks and the model are of the very same texts
     beside = (
-        start_aside(lambda: _check_all(_parsed(files[split:]), Importer(), [], strict, selection))
-        if split < len(files)
+        start_aside(lambda: _checked_files(files[split:], strict, selection))
+        if 0 < split < len(files)
         else None
     )
-    if beside is None:
-        split = len(files)
     try:
         parse_problems: list[Diagnostic] = []
         mine: list[SourceDocument] = []
         theirs_docs: list[SourceDocument] = []
+        keep = split if beside is not None or split == 0 else len(files)
         for n, path in enumerate(files):
             shown = display_path(path)
             result.files.append(shown)
@@ -132,22 +134,28 @@ def load_paths(
             parse_problems.extend(problems)
             if doc is not None:
                 result.documents.append(doc)
-                (mine if n < split else theirs_docs).append(doc)
-        found, ignored = _check_all(mine, importer, indexes, strict, selection)
+                (mine if n < keep else theirs_docs).append(doc)
         speculative: list[Capability] | None = None
-        if beside is not None and build_model:
-            for doc in theirs_docs:
+        if split == 0 and build_model and theirs_docs:
+            for doc in theirs_docs:  # the model's indexes, and every import read (cached)
                 if isinstance(doc.data, dict):
                     indexes.append(build_index(doc, importer)[0])
-            speculative = _speculative_model(indexes)
+            beside = start_aside(lambda: _checked(theirs_docs, importer, strict, selection))
+            if beside is not None:
+                speculative = _speculative_model(indexes)
+            else:
+                mine, theirs_docs, indexes = theirs_docs, [], []
+        found, ignored = _check_all(mine, importer, indexes, strict, selection)
     finally:
-        theirs = beside.result() if beside is not None else None
-    if beside is not None and theirs is None:  # the child failed: check its share here
-        theirs = _check_all(theirs_docs, Importer(), [], strict, selection)
+        answer = beside.result() if beside is not None else None
+    if theirs_docs and (answer is None or answer[2] != _digests(theirs_docs)):
+        # the child failed, or read other texts than this process (a file changed meanwhile):
+        # its share is checked here, on what this process read
+        answer = (*_check_all(theirs_docs, importer, [], strict, selection), {})
         speculative = None
-    if theirs is not None:
-        found.extend(theirs[0])
-        ignored.update(theirs[1])
+    if answer is not None:
+        found.extend(answer[0])
+        ignored.update(answer[1])
     result.imported = importer.documents()
     result.diagnostics = [*parse_problems, *found, *check_across(result.documents)]
     result.diagnostics = apply_selection(result.diagnostics, selection, ignored)
@@ -157,15 +165,42 @@ def load_paths(
     return result
 
 
+Checked = tuple[list[Diagnostic], dict[str, set[str]], dict[str, bytes]]
+"""What a child answers: its findings, the rules comments switch off, a digest per text."""
+
+
+def _checked_files(files: Sequence[Path], strict: bool, selection: Selection) -> Checked:
+    """In the child: read `files` and check them (a file that does not parse is reported by
+    the parent, which reads every file too)."""
+    loaded = (load_source(path, display_path(path))[0] for path in files)
+    docs = [doc for doc in loaded if doc is not None]
+    return _checked(docs, Importer(), strict, selection)
+
+
+def _checked(
+    docs: list[SourceDocument], importer: Importer, strict: bool, selection: Selection
+) -> Checked:
+    return (*_check_all(docs, importer, [], strict, selection), _digests(docs))
+
+
+def _digests(docs: Sequence[SourceDocument]) -> dict[str, bytes]:
+    return {
+        doc.display: hashlib.blake2b("\n".join(doc.lines).encode("utf-8", "surrogatepass")).digest()
+        for doc in docs
+    }
+
+
 def _aside_split(files: list[Path], build_model: bool, aside: bool | None) -> int:
-    """How many files this process checks itself (the rest are checked aside)."""
+    """How many files this process checks itself, the rest being checked aside: all of them
+    (nothing aside), 0 (`serve`: the child checks every file while this process builds the
+    model), or about half (`validate`)."""
     if aside is False or not files or (aside is None and not can_fork()):
         return len(files)
     sizes = [_size(path) for path in files]
     if aside is None and sum(sizes) < ASIDE_MIN_BYTES:
         return len(files)
     if build_model:
-        return 0  # this process builds the model meanwhile
+        return 0
     if len(files) < 2:
         return len(files)
     # this process also checks across files and sorts: the child takes the larger half
@@ -182,11 +217,6 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
-
-
-def _parsed(files: Sequence[Path]) -> list[SourceDocument]:
-    """The documents of `files` that parse (a file that does not is reported by the parent)."""
-    return [doc for path in files if (doc := load_source(path, display_path(path))[0]) is not None]
 
 
 def _check_all(

@@ -22,9 +22,24 @@ import json, os, sys
 from pathlib import Path
 from naftiko_runtime.spec import load
 
-paths, build, kill = json.loads(sys.argv[1])
+paths, build, how = json.loads(sys.argv[1])
 forks = []
 real_start = load.start_aside
+kill = how == "kill"
+if how == "sigchld":
+    import signal
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # as some launchers leave it: no waitpid
+if how == "changed":  # what this process reads of a file differs from what the child read
+    parent, real_load = os.getpid(), load.load_source
+
+    def changed(path, display=None):
+        if os.getpid() != parent or not str(path).endswith(".yaml"):
+            return real_load(path, display)
+        from naftiko_runtime.spec.source import parse_text
+        text = Path(path).read_text().replace("method: GET", "method: FETCH")
+        return parse_text(text, Path(path), display or str(path))
+
+    load.load_source = changed
 
 def counting(work):
     parent = os.getpid()
@@ -53,9 +68,9 @@ print(json.dumps({
 """
 
 
-def compare(paths: list[Path], *, build: bool, kill: bool = False) -> dict[str, int]:
+def compare(paths: list[Path], *, build: bool, how: str = "") -> dict[str, int]:
     done = subprocess.run(
-        [sys.executable, "-c", COMPARE, json.dumps([[str(p) for p in paths], build, kill])],
+        [sys.executable, "-c", COMPARE, json.dumps([[str(p) for p in paths], build, how])],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -88,8 +103,25 @@ def test_an_invalid_spec_reports_the_same_errors_beside(tmp_path: Path, build: b
 
 def test_a_child_that_dies_leaves_the_checks_to_this_process(tmp_path: Path) -> None:
     for build in (True, False):
-        counts = compare([ROOT / "capabilities", invalid_spec(tmp_path)], build=build, kill=True)
+        counts = compare([ROOT / "capabilities", invalid_spec(tmp_path)], build=build, how="kill")
         assert counts["errors"] > 0
+
+
+@pytest.mark.parametrize("build", [True, False], ids=["serve", "validate"])
+def test_a_file_that_changed_between_two_reads_is_checked_as_this_process_read_it(
+    build: bool,
+) -> None:
+    """The child's findings are kept only for the very texts this process read: here every
+    file this process reads says `method: FETCH` (an error) while the child's copy says
+    `GET`; the result is the in-process one, errors and no model."""
+    counts = compare([ROOT / "capabilities"], build=build, how="changed")
+    assert counts["errors"] > 0 and counts["capabilities"] == 0
+
+
+def test_an_ignored_sigchld_still_gets_the_childs_answer() -> None:
+    for build in (True, False):
+        counts = compare([ROOT / "capabilities"], build=build, how="sigchld")
+        assert counts["errors"] == 0
 
 
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="the shared corpus is not present")
