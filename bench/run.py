@@ -35,17 +35,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.data import JOB_ID, LIST_BODY, ONE_BODY, TOKEN
+from bench.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 PATHS = ("/v1/jobs/", f"/v1/jobs/{JOB_ID}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def http_get(port: int, path: str, timeout: float = 2.0) -> int:

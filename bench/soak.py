@@ -19,7 +19,6 @@ import itertools
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,8 @@ from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import httpx
+
+from bench.ports import free_port
 
 KEY = "soak-k3y/+=&secret"
 FORMS = (KEY, quote(KEY), quote(KEY, safe=""), quote_plus(KEY))
@@ -79,13 +80,6 @@ capability:
           description: "The items"
           call: api.list-items
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class FaultyUpstream:
