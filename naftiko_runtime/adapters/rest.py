@@ -380,7 +380,7 @@ class RestApp:
     ) -> None:
         # kept as the bytes served: the document itself (a dict per schema, parameter and
         # response) was the largest thing a big spec left in memory
-        self._openapi = orjson.dumps(openapi) if openapi is not None else None
+        self._openapi: bytes | None = None
         # longest prefix first: /a/b/ wins over /a/
         self.forwards = [
             (f, _forward_handler(f, redact))
@@ -425,8 +425,8 @@ class RestApp:
                 suffix = urlparse(str(metadata.get("resource", ""))).path.rstrip("/")
                 for path in {METADATA_PATH, METADATA_PATH + suffix}:
                     self.static.setdefault(path, {}).setdefault("GET", serve_metadata)
-        if openapi is not None and self._openapi is not None:
-            document = self._openapi
+        if openapi is not None:
+            document = self._openapi = orjson.dumps(openapi)
 
             async def serve_openapi(
                 scope: dict[str, Any], receive: Receive, send: Send, params: dict[str, str]

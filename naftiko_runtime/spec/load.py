@@ -136,7 +136,7 @@ def load_paths(
                 result.documents.append(doc)
                 (mine if n < keep else theirs_docs).append(doc)
         speculative: list[Capability] | None = None
-        if split == 0 and build_model and theirs_docs:
+        if split == 0 and theirs_docs:  # split 0 only when building the model
             for doc in theirs_docs:  # the model's indexes, and every import read (cached)
                 if isinstance(doc.data, dict):
                     indexes.append(build_index(doc, importer)[0])
