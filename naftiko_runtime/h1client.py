@@ -21,8 +21,8 @@ import httptools
 from naftiko_runtime.errors import InvocationError, UpstreamError
 from naftiko_runtime.upstream import (
     STREAM_TYPES,
-    AiohttpUpstream,
     Timeouts,
+    Upstream,
     UpstreamReply,
     UpstreamRequest,
     _connect,
@@ -279,13 +279,15 @@ class H1Upstream:
         self._origins: dict[str, _Origin | None] = {}
         self._idle: dict[tuple[str, bool], list[_Connection]] = {}
         self._open: set[_Connection] = set()
-        self._fallback: AiohttpUpstream | None = None
+        self._fallback: Upstream | None = None
         self._tls: ssl.SSLContext | None = None
 
     async def send(self, request: UpstreamRequest) -> UpstreamReply:
         split = self._split(request.url)
         if split is None or request.digest is not None or request.body_stream is not None:
-            if self._fallback is None:
+            if self._fallback is None:  # aiohttp is imported only when something needs it
+                from naftiko_runtime.aiohttp_client import AiohttpUpstream
+
                 self._fallback = AiohttpUpstream(self._timeouts)
             return await self._fallback.send(request)
         origin, target = split

@@ -1,22 +1,18 @@
 """The upstream HTTP client behind one small interface, and its failures as UpstreamError.
 
 The default client is `h1client.H1Upstream` (HTTP/1.1 on httptools, the least CPU per call in
-bench/run.py); aiohttp's and pyreqwest are here behind `--http-client`. Tests can inject any
-`Upstream` implementation.
+bench/run.py); aiohttp's (`aiohttp_client`) and pyreqwest are behind `--http-client`. Tests
+can inject any `Upstream` implementation.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ssl
 import time
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
-
-import aiohttp
-import yarl
 
 from naftiko_runtime.errors import UpstreamError
 from naftiko_runtime.observability.access import add_upstream_time
@@ -71,97 +67,6 @@ class Upstream(Protocol):
     async def close(self) -> None: ...
 
 
-class AiohttpUpstream:
-    """One pooled aiohttp session shared by every operation; created inside the running loop.
-    The default client: all its work stays on the event loop's thread."""
-
-    def __init__(self, timeouts: Timeouts = Timeouts()) -> None:
-        self._timeouts = timeouts
-        self._session: aiohttp.ClientSession | None = None
-        self._digests: dict[tuple[str, str], aiohttp.DigestAuthMiddleware] = {}
-
-    def _open(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            connector = aiohttp.TCPConnector(limit=self._timeouts.connections, ttl_dns_cache=300)
-            # the total and idle bounds are ours (`send`, `_chunks`): aiohttp's `total`
-            # would cut a stream that is still sending
-            timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._timeouts.connect)
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                timeout=timeout,
-                auto_decompress=True,
-                skip_auto_headers=("User-Agent",),
-            )
-        return self._session
-
-    def _digest(self, credentials: tuple[str, str]) -> aiohttp.DigestAuthMiddleware:
-        """One middleware per credential pair: it keeps the server's challenge, so later
-        requests answer it at once instead of being challenged again."""
-        middleware = self._digests.get(credentials)
-        if middleware is None:
-            middleware = self._digests[credentials] = aiohttp.DigestAuthMiddleware(*credentials)
-        return middleware
-
-    async def send(self, request: UpstreamRequest) -> UpstreamReply:
-        return await _within(self._send(request), self._timeouts.total, request)
-
-    async def _send(self, request: UpstreamRequest) -> UpstreamReply:
-        session = self._open()
-        middlewares: Sequence[aiohttp.DigestAuthMiddleware] = ()
-        if request.digest is not None:
-            middlewares = (self._digest(request.digest),)
-        try:
-            response = await session.request(
-                request.method,
-                # already percent-encoded by the plan; never re-normalised (no `..` collapsing)
-                yarl.URL(request.url, encoded=True),
-                headers=request.headers,
-                data=request.body_stream if request.body_stream is not None else request.body,
-                allow_redirects=False,
-                middlewares=middlewares,
-            )
-        except TimeoutError:
-            raise _timeout(request) from None
-        except (aiohttp.ClientSSLError, ssl.SSLError):
-            raise _connect(request, "TLS failure") from None
-        except (aiohttp.ClientConnectionError, OSError) as exc:
-            raise _connect(request, _describe(exc)) from None
-        except aiohttp.ClientResponseError as exc:  # a status line or header it cannot parse
-            raise invalid_response(request, _parse_failure(exc)) from None
-        except aiohttp.ClientError:
-            raise invalid_response(request, "it cannot be read") from None
-        content_type = response.headers.get("Content-Type", "")
-        if not content_type.isascii():
-            response.release()
-            raise invalid_response(request, "its Content-Type is not ASCII", response.status)
-        if request.stream_reply and response.status < 400:
-            headers = [(k, v) for k, v in response.headers.items()]
-            stream = _chunks(response, request, self._timeouts.idle)
-            return UpstreamReply(response.status, content_type, stream=stream, headers=headers)
-        if content_type.split(";")[0].strip().lower() in STREAM_TYPES and response.status < 300:
-            stream = _chunks(response, request, self._timeouts.idle)
-            return UpstreamReply(response.status, content_type, stream=stream)
-        try:
-            body = await _read_capped(response, request, self._timeouts.max_body)
-        except TimeoutError:
-            raise _timeout(request) from None
-        except (aiohttp.ClientError, OSError) as exc:
-            raise UpstreamError(
-                "bad_response",
-                f"upstream response for {request.operation} was cut off: {_describe(exc)}",
-                operation=request.operation,
-                upstream_status=response.status,
-            ) from None
-        finally:
-            response.release()
-        return UpstreamReply(response.status, content_type, body)
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-
 async def close_stream(stream: AsyncIterator[bytes]) -> None:
     """Close a reply stream, which frees its connection and pool slot (a stream that is
     not an async generator or `_Releasing` may have nothing to close)."""
@@ -196,15 +101,6 @@ def invalid_response(
     )
 
 
-def _parse_failure(exc: aiohttp.ClientResponseError) -> str:
-    """What was wrong, without the URL (it holds query credentials) or the upstream's bytes."""
-    cause = exc.__cause__
-    while cause is not None and cause.__cause__ is not None:
-        cause = cause.__cause__
-    names = {"LineTooLong": "a line is too long", "BadStatusLine": "bad status line"}
-    return names.get(type(cause).__name__, "it cannot be parsed")
-
-
 def too_large(request: UpstreamRequest, limit: int, status: int | None = None) -> UpstreamError:
     return UpstreamError(
         "bad_response",
@@ -212,44 +108,6 @@ def too_large(request: UpstreamRequest, limit: int, status: int | None = None) -
         operation=request.operation,
         upstream_status=status,
     )
-
-
-async def _read_capped(
-    response: aiohttp.ClientResponse, request: UpstreamRequest, limit: int
-) -> bytes:
-    """The body, decompressed, refused past `limit` without reading (or inflating) more."""
-    declared = response.content_length
-    if declared is not None and not response.headers.get("Content-Encoding"):
-        if declared > limit:
-            raise too_large(request, limit, response.status)
-        return await response.read()  # a known, allowed length: one read, no chunk loop
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.content.iter_chunked(256 * 1024):
-        size += len(chunk)
-        if size > limit:
-            raise too_large(request, limit, response.status)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def _chunks(
-    response: aiohttp.ClientResponse, request: UpstreamRequest, idle: float
-) -> AsyncIterator[bytes]:
-    """The stream as it comes, cut when the upstream is silent for `idle` seconds."""
-    try:
-        while True:
-            async with asyncio.timeout(idle):
-                chunk = await response.content.readany()
-            if not chunk:
-                return
-            yield chunk
-    except TimeoutError:
-        raise _stalled(request) from None
-    except (aiohttp.ClientError, OSError) as exc:
-        raise _connect(request, _describe(exc)) from None
-    finally:
-        response.release()
 
 
 def _timeout(request: UpstreamRequest) -> UpstreamError:
@@ -276,16 +134,6 @@ def _connect(request: UpstreamRequest, why: str) -> UpstreamError:
     )
 
 
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return f"connection to {exc.host}:{exc.port} failed ({exc.os_error.strerror or 'refused'})"
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return "the server closed the connection"
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return "the body ended early or is malformed"
-    return "the connection failed"
-
-
 class PyreqwestUpstream:
     """The same interface on pyreqwest (Rust reqwest), `--http-client pyreqwest`: its I/O
     runs on a thread of its own, which costs the event loop GIL hand-offs (bench/run.py has
@@ -298,7 +146,7 @@ class PyreqwestUpstream:
     def __init__(self, timeouts: Timeouts = Timeouts()) -> None:
         self._timeouts = timeouts
         self._client: Any = None
-        self._digest: AiohttpUpstream | None = None
+        self._digest: Upstream | None = None
 
     def _open(self) -> Any:
         if self._client is None:
@@ -319,6 +167,8 @@ class PyreqwestUpstream:
     async def send(self, request: UpstreamRequest) -> UpstreamReply:
         if request.digest is not None:  # digest needs a challenge round-trip: aiohttp does it
             if self._digest is None:
+                from naftiko_runtime.aiohttp_client import AiohttpUpstream
+
                 self._digest = AiohttpUpstream(self._timeouts)
             return await _buffered(self._digest, request, self._timeouts)
         return await _within(self._send(request), self._timeouts.total, request)
@@ -458,7 +308,7 @@ def _reqwest_reason(exc: BaseException) -> str:
 
 
 async def _buffered(
-    client: AiohttpUpstream, request: UpstreamRequest, timeouts: Timeouts
+    client: Upstream, request: UpstreamRequest, timeouts: Timeouts
 ) -> UpstreamReply:
     reply = await client.send(request)
     if reply.stream is not None:
@@ -608,8 +458,12 @@ def make_upstream(name: str, timeouts: Timeouts) -> Upstream:
         from naftiko_runtime.h1client import H1Upstream  # it builds on this module
 
         factory = H1Upstream
+    elif name == "aiohttp":
+        from naftiko_runtime.aiohttp_client import AiohttpUpstream  # imported only when asked
+
+        factory = AiohttpUpstream
     else:
-        factory = {"aiohttp": AiohttpUpstream, "pyreqwest": PyreqwestUpstream}[name]
+        factory = {"pyreqwest": PyreqwestUpstream}[name]
     return PooledUpstream(factory(timeouts), timeouts)
 
 

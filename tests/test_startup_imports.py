@@ -1,0 +1,50 @@
+"""What start-up leaves out: a valid spec is checked and served without importing jsonschema
+(only an invalid document needs its worded errors) or aiohttp (the default client hands it
+only digest auth, streamed request bodies and authorities it does not speak). Each import
+costs a large spec's start-up about 0.1 s and 10 MB; each case runs in a fresh interpreter."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import CAPABILITIES
+
+PROBE = """
+import sys
+from naftiko_runtime.runtime import ServeOptions, compile_runtime
+from naftiko_runtime.spec.load import load_paths
+
+result = load_paths([sys.argv[1]])
+assert result.ok, result.diagnostics
+runtime = compile_runtime(result.capabilities, {"LETTA_API_KEY": "k-1"}, ServeOptions())
+print(" ".join(m for m in ("jsonschema", "aiohttp") if m in sys.modules) or "-")
+"""
+
+
+def test_a_valid_spec_is_checked_and_compiled_without_jsonschema_or_aiohttp() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(CAPABILITIES)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert done.stdout.split() == ["-"], done.stdout
+
+
+def test_an_invalid_spec_still_gets_located_worded_schema_errors() -> None:
+    probe = """
+import sys
+from naftiko_runtime.spec.source import parse_text
+from naftiko_runtime.spec.schema import validate_schema
+from pathlib import Path
+text = 'naftiko: "1.0.0-alpha2"\\ninfo:\\n  label: x\\ncapability:\\n  exposes: 7\\n'
+found = validate_schema(parse_text(text, Path("x.yaml"), "x.yaml")[0])
+print("jsonschema" in sys.modules, *(f"{d.line}:{d.rule}" for d in found))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    imported, *found = done.stdout.split()
+    assert imported == "True" and "5:schema-type" in found, done.stdout
