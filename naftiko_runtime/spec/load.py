@@ -6,9 +6,10 @@ built only when no error was found, so code past this point never re-checks stru
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,13 +103,16 @@ def load_paths(
     build_model: bool = True,
     selection: Selection = DEFAULT,
     aside: bool | None = False,
+    meanwhile: Callable[[list[Capability]], object] | None = None,
 ) -> LoadResult:
     """Load, check and (when valid) model every capability under `paths`.
 
     `aside`: check in a forked child at the same time (None: when the spec is large enough
     and this process may fork). With `build_model` the child does every check while this
     process builds the model, kept only if no error is found; without, each does half the
-    files. The findings are the same either way."""
+    files. The findings are the same either way. `meanwhile` is given that model while the
+    child still checks: the caller's own preparation (imports, say) fills the wait; it must
+    change nothing the caller cannot drop, since the spec may yet turn out invalid."""
     result = LoadResult()
     importer = Importer()
     indexes: list[SpecIndex] = []
@@ -143,6 +147,8 @@ def load_paths(
             beside = start_aside(lambda: _checked(theirs_docs, importer, strict, selection))
             if beside is not None:
                 speculative = _speculative_model(indexes)
+                if speculative is not None and meanwhile is not None:
+                    _prepare(meanwhile, speculative)
             else:
                 mine, theirs_docs, indexes = theirs_docs, [], []
         found, ignored = _check_all(mine, importer, indexes, strict, selection)
@@ -243,6 +249,13 @@ def _speculative_model(indexes: list[SpecIndex]) -> list[Capability] | None:
         return _model(indexes)
     except Exception:
         return None
+
+
+def _prepare(meanwhile: Callable[[list[Capability]], object], model: list[Capability]) -> None:
+    """The caller's preparation on a model not yet known valid: its failure is not the
+    spec's (a valid spec meets it again where it is needed for real)."""
+    with contextlib.suppress(Exception):
+        meanwhile(model)
 
 
 def _model(indexes: list[SpecIndex]) -> list[Capability]:

@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,8 +55,16 @@ def counting(work):
     return beside
 
 load.start_aside = counting
-alone = load.load_paths(paths, build_model=build, aside=False)
-beside = load.load_paths(paths, build_model=build, aside=True)
+prepared = []
+
+def meanwhile(model):
+    prepared.append(len(model))
+    if how == "prepare-fails":
+        raise RuntimeError("the caller's preparation failed")
+
+alone = load.load_paths(paths, build_model=build, aside=False, meanwhile=meanwhile)
+assert prepared == [], "nothing is prepared while nothing is checked aside"
+beside = load.load_paths(paths, build_model=build, aside=True, meanwhile=meanwhile)
 assert forks == [True], forks
 assert beside.diagnostics == alone.diagnostics, (beside.diagnostics, alone.diagnostics)
 assert beside.capabilities == alone.capabilities
@@ -64,11 +73,12 @@ print(json.dumps({
     "diagnostics": len(alone.diagnostics),
     "errors": len(alone.errors),
     "capabilities": len(alone.capabilities),
+    "prepared": prepared,
 }))
 """
 
 
-def compare(paths: list[Path], *, build: bool, how: str = "") -> dict[str, int]:
+def compare(paths: list[Path], *, build: bool, how: str = "") -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, "-c", COMPARE, json.dumps([[str(p) for p in paths], build, how])],
         cwd=ROOT,
@@ -77,7 +87,7 @@ def compare(paths: list[Path], *, build: bool, how: str = "") -> dict[str, int]:
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    counts: dict[str, int] = json.loads(done.stdout.strip().splitlines()[-1])
+    counts: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return counts
 
 
@@ -98,6 +108,20 @@ def test_bundled_capabilities_check_the_same_beside(build: bool) -> None:
 @pytest.mark.parametrize("build", [True, False], ids=["serve", "validate"])
 def test_an_invalid_spec_reports_the_same_errors_beside(tmp_path: Path, build: bool) -> None:
     counts = compare([ROOT / "capabilities", invalid_spec(tmp_path)], build=build)
+    assert counts["errors"] > 0 and counts["capabilities"] == 0
+
+
+def test_serve_prepares_on_the_model_while_the_child_checks() -> None:
+    """`meanwhile` (serve's imports) gets the model built while the child still checks, once;
+    `validate` builds no model and prepares nothing."""
+    assert compare([ROOT / "capabilities"], build=True)["prepared"] == [2]
+    assert compare([ROOT / "capabilities"], build=False)["prepared"] == []
+
+
+def test_a_preparation_that_fails_changes_nothing(tmp_path: Path) -> None:
+    counts = compare([ROOT / "capabilities"], build=True, how="prepare-fails")
+    assert counts["errors"] == 0 and counts["capabilities"] == 2
+    counts = compare([ROOT / "capabilities", invalid_spec(tmp_path)], build=True)
     assert counts["errors"] > 0 and counts["capabilities"] == 0
 
 
