@@ -11,6 +11,7 @@ import contextlib
 import gc
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -22,8 +23,7 @@ from naftiko_runtime.engine.scripting import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_
 from naftiko_runtime.errors import BindingError, StartupError
 from naftiko_runtime.report import FORMATS, render, render_text
 from naftiko_runtime.scaffold import ADAPTERS, AUTH_TYPES
-from naftiko_runtime.spec.load import LoadResult, UsageError, load_paths
-from naftiko_runtime.spec.model import Capability
+from naftiko_runtime.spec.load import LoadResult, UsageError, load_detached, load_paths
 from naftiko_runtime.spec.registry import RULES, Selection, markdown_table
 from naftiko_runtime.spec.schema import load_schema
 
@@ -551,10 +551,10 @@ def _where_of(message: str, file: str) -> tuple[int, int]:
 def _load_valid(
     paths: Sequence[str],
     stderr: TextIO,
-    meanwhile: Callable[[list[Capability]], object] | None = None,
+    meanwhile: Callable[[Sequence[Path]], object] | None = None,
 ) -> LoadResult | None:
     """Load for serving: on any error print the same diagnostics as `validate`."""
-    result = load_paths(paths, aside=None, meanwhile=meanwhile)
+    result = load_detached(paths, meanwhile=meanwhile)
     if not result.ok:
         stderr.write(render_text(result.diagnostics, result.files, result.documents))
         return None
@@ -829,11 +829,19 @@ def _serve(
     return EXIT_INVALID if status == 2 else status
 
 
-def _warm_imports(capabilities: list[Capability]) -> None:
-    """While a large spec is checked aside: import the MCP SDK (about 0.5 s of the start-up,
-    its 550 pydantic models) when a tool is to be served, instead of after the checks."""
-    if any(capability.mcp for capability in capabilities):
-        import naftiko_runtime.adapters.mcp  # noqa: F401
+_MCP_ADAPTER = re.compile(rb"""\btype:[ \t]*["']?mcp\b""")
+
+
+def _warm_imports(files: Sequence[Path]) -> None:
+    """While a large spec loads aside: import the MCP SDK (about 0.5 s of the start-up, its
+    550 pydantic models) if a file exposes MCP (a guess from the text: a wrong one costs
+    only memory, or the import later)."""
+    for path in files:
+        with contextlib.suppress(OSError):
+            if _MCP_ADAPTER.search(path.read_bytes()):
+                import naftiko_runtime.adapters.mcp  # noqa: F401
+
+                return
 
 
 def _control_address(value: str | None) -> tuple[str, int | None]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.conftest import CAPABILITIES
 
@@ -48,3 +49,27 @@ print("jsonschema" in sys.modules, *(f"{d.line}:{d.rule}" for d in found))
     )
     imported, *found = done.stdout.split()
     assert imported == "True" and "5:schema-type" in found, done.stdout
+
+
+def test_serve_prepares_the_mcp_sdk_only_for_a_spec_that_exposes_mcp(tmp_path: Path) -> None:
+    """While a large spec loads aside, `serve` imports the MCP SDK if a file exposes MCP."""
+    rest_only = tmp_path / "rest.yaml"
+    rest_only.write_text("capability:\n  exposes:\n    - type: rest\n")
+    with_mcp = tmp_path / "mcp.yaml"
+    with_mcp.write_text("capability:\n  exposes:\n    - type: 'mcp'\n")
+    probe = """
+import sys
+from pathlib import Path
+from naftiko_runtime.cli import _warm_imports
+_warm_imports([Path(p) for p in sys.argv[1:]])
+print("mcp" in sys.modules)
+"""
+    for files, imported in (([rest_only], "False"), ([rest_only, with_mcp], "True")):
+        done = subprocess.run(
+            [sys.executable, "-c", probe, *map(str, files)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        assert done.stdout.strip() == imported, (files, done.stdout)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import pickle
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -169,6 +170,64 @@ def load_paths(
     if build_model and result.ok:
         result.capabilities = speculative if speculative is not None else _model(indexes)
     return result
+
+
+def load_detached(
+    paths: Sequence[str | Path], *, meanwhile: Callable[[Sequence[Path]], object] | None = None
+) -> LoadResult:
+    """`serve`'s load: for a large spec, the whole of `load_paths` runs in a forked loader
+    (which checks in a child of its own while it builds the model) and sends back the model
+    pickled, while this process prepares (`meanwhile`, given the files: imports, say).
+
+    Why: parsing leaves megabytes of freed objects among the few that the model keeps, and
+    the allocator can hand back only wholly empty arenas; a model unpickled here is laid out
+    compactly (5,000 operations: about 25 MB less resident). The diagnostics are the same;
+    `documents` holds only the files a diagnostic names (their lines, for the report), and
+    the model's positions are read again from the file if a start-up error asks for one."""
+    files = expand_paths(paths)
+    if _aside_split(files, True, None) == len(files):  # small, or this process may not fork
+        return load_paths(files, aside=None)
+    loader = start_aside(lambda: _detached(files))
+    if loader is None:
+        return load_paths(files, aside=None)
+    if meanwhile is not None:
+        with contextlib.suppress(Exception):  # the preparation is the caller's, not the spec's
+            meanwhile(files)
+    answer = loader.result()
+    if answer is None:  # the loader failed or died: load here
+        return load_paths(files, aside=None)
+    result, model = answer
+    result.capabilities = pickle.loads(model) if model is not None else []
+    return result
+
+
+Detached = tuple[LoadResult, bytes | None]
+"""A loader's answer: the result without the model and with only the documents a diagnostic
+names, and the model pickled (None when invalid)."""
+
+
+def _detached(files: Sequence[Path]) -> Detached:
+    """In the loader: load as this process would, and pickle the model while the checks
+    still run in the loader's own child (it is kept only if they pass)."""
+    early: list[tuple[list[Capability], bytes]] = []
+
+    def pickled(model: list[Capability]) -> None:
+        early.append((model, pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)))
+
+    result = load_paths(files, aside=True, meanwhile=pickled)
+    model: bytes | None = None
+    if result.ok:
+        if early and early[0][0] is result.capabilities:
+            model = early[0][1]
+        else:
+            model = pickle.dumps(result.capabilities, protocol=pickle.HIGHEST_PROTOCOL)
+    named = {d.file for d in result.diagnostics}
+    shown = [
+        SourceDocument(doc.path, doc.display, None, SourceMap(), doc.lines)
+        for doc in (*result.documents, *result.imported)
+        if doc.display in named
+    ]
+    return LoadResult(shown, result.diagnostics, [], result.files, []), model
 
 
 Checked = tuple[list[Diagnostic], dict[str, set[str]], dict[str, bytes]]

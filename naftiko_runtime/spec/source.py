@@ -7,6 +7,7 @@ alias bombs, huge files) and remember where every key and value stands.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +43,7 @@ class SourceMap:
     documents never need a position, and building one costs more than the parse it replaced.
     """
 
-    __slots__ = ("_values", "_keys", "_fill")
+    __slots__ = ("_values", "_keys", "_fill", "_origin")
 
     def __init__(
         self,
@@ -50,10 +51,21 @@ class SourceMap:
         keys: dict[DataPath, tuple[int, int]] | None = None,
         *,
         fill: Callable[[], SourceMap] | None = None,
+        origin: tuple[str, str, str] | None = None,
     ) -> None:
         self._values = {} if values is None else values
         self._keys = {} if keys is None else keys
         self._fill = fill
+        self._origin = origin  # a lazy map's (path, display, text): what a copy re-reads
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """A copy for another process (`serve` gets its model from a forked loader): a lazy
+        map travels as its file's name and its text's digest, and the copy reads the file
+        again only if a position is ever asked; a filled map travels whole."""
+        if self._fill is not None and self._origin is not None:
+            path, display, text = self._origin
+            return (_reread, (path, display, text_digest(text)))
+        return (SourceMap, (self.values, self.keys))
 
     def _filled(self) -> None:
         fill, self._fill = self._fill, None
@@ -77,7 +89,7 @@ class SourceMap:
         """Forget every position (and the text a lazy map would read them from): a served
         configuration is compiled and needs no more of them, and for a large spec they are
         megabytes. Whatever is asked afterwards is answered with the file's start."""
-        self._values, self._keys, self._fill = {}, {}, None
+        self._values, self._keys, self._fill, self._origin = {}, {}, None, None
 
     def locate(self, path: DataPath, *, key: bool = False) -> tuple[int, int]:
         """Position of `path`, or of its nearest located ancestor when it does not exist."""
@@ -254,9 +266,29 @@ def parse_text(
     if fast is True or (fast is None and len(text) >= MIN_BYTES):
         data = fast_load(text, MAX_NODES, force=fast is True)
         if data is not None:
-            source_map = SourceMap(fill=lambda: _careful_map(text, display))
+            source_map = SourceMap(
+                fill=lambda: _careful_map(text, display), origin=(str(path), display, text)
+            )
             return SourceDocument(path, display, data, source_map, text.splitlines()), []
     return _careful(text, path, display)
+
+
+def text_digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass")).digest()
+
+
+def _reread(path: str, display: str, digest: bytes) -> SourceMap:
+    """A lazy map of `path` as it was read elsewhere; if the file has changed since, its
+    positions would be wrong: every position is then the file's start."""
+    return SourceMap(fill=lambda: _reread_map(Path(path), display, digest))
+
+
+def _reread_map(path: Path, display: str, digest: bytes) -> SourceMap:
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return SourceMap()
+    return _careful_map(text, display) if text_digest(text) == digest else SourceMap()
 
 
 def _careful_map(text: str, display: str) -> SourceMap:

@@ -1,0 +1,126 @@
+"""`serve`'s load (`load_detached`): a large spec is loaded whole in a forked loader and its
+model comes back pickled, so the serving process never holds the parse's leftovers. What it
+gives must be exactly what an in-process load gives: diagnostics, report, model, and every
+position a start-up error may ask for (read again from the file). Forking cases run in a
+fresh interpreter: only a process with a single thread forks, and a test process has several.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.scale import generate
+from naftiko_runtime.spec.load import load_paths
+from naftiko_runtime.spec.source import load_source
+
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = ROOT.parent / "shared" / "corpus"
+
+DETACHED = r"""
+import json, os, sys
+from naftiko_runtime.spec import load
+from naftiko_runtime.report import render_text
+
+paths, how = json.loads(sys.argv[1])
+load.ASIDE_MIN_BYTES = 0  # detach even small specs
+parent, forks, real_start = os.getpid(), [], load.start_aside
+
+def counting(work):
+    forks.append(os.getpid() == parent)
+    return real_start(work)
+
+load.start_aside = counting
+if how == "kill":  # the loader dies before it answers
+    load._detached = lambda files: os._exit(3)
+prepared = []
+alone = load.load_paths(paths, aside=False)
+detached = load.load_detached(paths, meanwhile=lambda files: prepared.append(len(files)))
+assert forks and forks[0], forks
+assert detached.diagnostics == alone.diagnostics, (detached.diagnostics, alone.diagnostics)
+assert detached.files == alone.files
+# every model position is compared: the detached model's are read again from the files
+assert detached.capabilities == alone.capabilities
+report = render_text(detached.diagnostics, detached.files, detached.documents)
+assert report == render_text(alone.diagnostics, alone.files, alone.documents), report
+print(json.dumps({
+    "errors": len(alone.errors),
+    "capabilities": len(alone.capabilities),
+    "prepared": prepared,
+    "lines": [o.where.line for c in detached.capabilities for a in c.rest for o in a.operations],
+}))
+"""
+
+
+def detached(paths: list[Path], how: str = "") -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-c", DETACHED, json.dumps([[str(p) for p in paths], how])],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return answer
+
+
+def test_a_detached_load_gives_the_in_process_model_and_positions() -> None:
+    answer = detached([ROOT / "capabilities"])
+    assert answer["errors"] == 0 and answer["capabilities"] == 2
+    assert answer["prepared"] == [2]  # the caller prepared while the loader worked
+    assert answer["lines"] and all(line > 1 for line in answer["lines"])
+
+
+def test_a_large_generated_spec_loads_the_same_detached(tmp_path: Path) -> None:
+    """Above the fast YAML path's threshold: its lazy positions travel as a re-read."""
+    for part in range(2):
+        (tmp_path / f"scale-{part}.yaml").write_text(generate(150, 150 * part, part))
+    assert detached([tmp_path])["capabilities"] == 2
+
+
+def test_an_invalid_spec_reports_the_same_report_detached(tmp_path: Path) -> None:
+    text = next((ROOT / "capabilities").glob("*.yaml")).read_text()
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(text.replace("call: ", "call: nowhere-", 1))
+    answer = detached([ROOT / "capabilities", broken])
+    assert answer["errors"] > 0 and answer["capabilities"] == 0
+
+
+def test_a_loader_that_dies_leaves_the_load_to_this_process() -> None:
+    answer = detached([ROOT / "capabilities"], how="kill")
+    assert answer["errors"] == 0 and answer["capabilities"] == 2
+
+
+def test_a_position_asked_after_the_file_changed_is_the_files_start(tmp_path: Path) -> None:
+    """A copied map reads the file again; if its text is not the one the loader read, the
+    positions would be wrong, so every one is the file's start."""
+    path = tmp_path / "big.yaml"
+    path.write_text(generate(100))
+    doc, problems = load_source(path, "big.yaml")
+    assert doc is not None and not problems
+    pointer = ("capability", "exposes", 0, "resources", 3)
+    fresh, stale = (pickle.loads(pickle.dumps(doc.source_map)) for _ in range(2))
+    here = doc.source_map.locate(pointer)
+    assert fresh.locate(pointer) == here and here[0] > 1
+    path.write_text("\n" + path.read_text())
+    assert stale.locate(pointer) == (1, 1)
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="the shared corpus is not present")
+def test_every_corpus_model_pickles_to_an_equal_model() -> None:
+    """Every model class travels whole (each is pickled as its fields)."""
+    files = sorted(p for p in CORPUS.rglob("*") if p.suffix in (".yaml", ".yml"))
+    models = 0
+    for path in files:
+        result = load_paths([path])
+        if result.ok and result.capabilities:
+            assert pickle.loads(pickle.dumps(result.capabilities)) == result.capabilities, path
+            models += 1
+    assert models > 10
