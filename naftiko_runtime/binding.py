@@ -7,7 +7,7 @@ names, values name the entry in the source. Every missing entry is reported at o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import yaml
@@ -92,3 +92,17 @@ def resolve_bindings(
     if missing:
         raise BindingError(missing)
     return resolved
+
+
+def parse_mapping(items: Sequence[str], what: str) -> dict[str, str]:
+    """`NAME=VALUE` pairs (from flags or a comma-separated variable)."""
+    result: dict[str, str] = {}
+    for item in items:
+        for part in item.split(","):
+            if not part.strip():
+                continue
+            name, sep, value = part.partition("=")
+            if not sep or not name.strip() or not value.strip():
+                raise ValueError(f"{what} must look like NAME=VALUE, got {part!r}")
+            result[name.strip()] = value.strip()
+    return result

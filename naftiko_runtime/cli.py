@@ -714,12 +714,7 @@ def _serve(
     args: argparse.Namespace, stdout: TextIO, stderr: TextIO, environ: Mapping[str, str]
 ) -> int:
 
-    from naftiko_runtime.binding import read_env_file
-    from naftiko_runtime.logs import configure_logging
-    from naftiko_runtime.process import bind_sockets, serve
-    from naftiko_runtime.runtime import Reloader, ServeOptions, compile_runtime, parse_mapping
-    from naftiko_runtime.simulators import simulator_plan
-    from naftiko_runtime.upstream import Timeouts
+    from naftiko_runtime.binding import parse_mapping, read_env_file
 
     try:
         upstreams = parse_mapping([environ.get(UPSTREAM_ENV, ""), *args.upstream], "--upstream")
@@ -729,6 +724,13 @@ def _serve(
     result = _load_valid(args.paths, stderr, _warm_imports)
     if result is None:
         return EXIT_INVALID
+    # imported while a large spec loaded aside (`_warm_imports`), else here
+    from naftiko_runtime.logs import configure_logging
+    from naftiko_runtime.process import bind_sockets, serve
+    from naftiko_runtime.runtime import Reloader, ServeOptions, compile_runtime
+    from naftiko_runtime.simulators import simulator_plan
+    from naftiko_runtime.upstream import Timeouts
+
     # only the model is served: the documents (data, source maps, lines) go now, not at exit
     capabilities = result.capabilities
     positions = result.source_maps()  # released once compiled: nothing asks after that
@@ -833,9 +835,13 @@ _MCP_ADAPTER = re.compile(rb"""\btype:[ \t]*["']?mcp\b""")
 
 
 def _warm_imports(files: Sequence[Path]) -> None:
-    """While a large spec loads aside: import the MCP SDK (about 0.5 s of the start-up, its
-    550 pydantic models) if a file exposes MCP (a guess from the text: a wrong one costs
-    only memory, or the import later)."""
+    """While a large spec loads aside: import what serving it needs, the MCP SDK (about 0.5 s
+    of the start-up, its 550 pydantic models) if a file exposes MCP (a guess from the text: a
+    wrong one costs only memory, or the import later)."""
+    import naftiko_runtime.process
+    import naftiko_runtime.runtime
+    import naftiko_runtime.simulators  # noqa: F401
+
     for path in files:
         with contextlib.suppress(OSError):
             if _MCP_ADAPTER.search(path.read_bytes()):

@@ -62,20 +62,6 @@ class ServeOptions:
         return self.grace if self.grace is not None else max(self.timeouts.total, 5.0)
 
 
-def parse_mapping(items: Sequence[str], what: str) -> dict[str, str]:
-    """`NAME=VALUE` pairs (from flags or a comma-separated variable)."""
-    result: dict[str, str] = {}
-    for item in items:
-        for part in item.split(","):
-            if not part.strip():
-                continue
-            name, sep, value = part.partition("=")
-            if not sep or not name.strip() or not value.strip():
-                raise ValueError(f"{what} must look like NAME=VALUE, got {part!r}")
-            result[name.strip()] = value.strip()
-    return result
-
-
 class Swappable:
     """An ASGI app whose target can be replaced while serving (live reload): a REST app, or
     a skill catalogue."""
