@@ -552,9 +552,15 @@ def _load_valid(
     paths: Sequence[str],
     stderr: TextIO,
     meanwhile: Callable[[Sequence[Path]], object] | None = None,
+    *,
+    detach: bool = False,
 ) -> LoadResult | None:
-    """Load for serving: on any error print the same diagnostics as `validate`."""
-    result = load_detached(paths, meanwhile=meanwhile)
+    """Load for serving: on any error print the same diagnostics as `validate`. `detach`:
+    a large spec loads in a forked loader while `meanwhile` prepares (`load_detached`)."""
+    if detach:
+        result = load_detached(paths, meanwhile=meanwhile)
+    else:
+        result = load_paths(paths, aside=None)
     if not result.ok:
         stderr.write(render_text(result.diagnostics, result.files, result.documents))
         return None
@@ -721,7 +727,7 @@ def _serve(
         ports = {int(k): int(v) for k, v in parse_mapping(args.port, "--port").items()}
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    result = _load_valid(args.paths, stderr, _warm_imports)
+    result = _load_valid(args.paths, stderr, _warm_imports, detach=True)
     if result is None:
         return EXIT_INVALID
     # imported while a large spec loaded aside (`_warm_imports`), else here
@@ -831,7 +837,7 @@ def _serve(
     return EXIT_INVALID if status == 2 else status
 
 
-_MCP_ADAPTER = re.compile(rb"""\btype:[ \t]*["']?mcp\b""")
+_MCP_ADAPTER = re.compile(rb"""\btype["']?[ \t]*:[ \t]*["']?mcp\b""")  # YAML or JSON
 
 
 def _warm_imports(files: Sequence[Path]) -> None:

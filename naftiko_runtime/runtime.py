@@ -62,6 +62,15 @@ class ServeOptions:
         return self.grace if self.grace is not None else max(self.timeouts.total, 5.0)
 
 
+def _hands_to_aiohttp(capabilities: Sequence[Capability]) -> bool:
+    """Whether the default client will hand requests to aiohttp's: digest auth, or a forward
+    (a client's body streamed on)."""
+    operations = (op for capability in capabilities for op in capability.operations)
+    return any(adapter.forwards for c in capabilities for adapter in c.rest) or any(
+        op.auth is not None and op.auth.type == "digest" for op in operations
+    )
+
+
 class Swappable:
     """An ASGI app whose target can be replaced while serving (live reload): a REST app, or
     a skill catalogue."""
@@ -134,6 +143,10 @@ def compile_runtime(
     for _, control in controls[:1]:  # the spec's script settings (one control adapter)
         for key, value in control.scripting or ():
             _apply_script_setting(options, key, value)
+
+    if options.http_client != "aiohttp" and _hands_to_aiohttp(capabilities):
+        # now, not on the event loop when the first such request comes (~0.15 s)
+        import naftiko_runtime.aiohttp_client  # noqa: F401
 
     factories: dict[str, Any] = {}
     scripts = ScriptEngines(options.scripting)

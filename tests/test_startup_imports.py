@@ -34,6 +34,59 @@ def test_a_valid_spec_is_checked_and_compiled_without_jsonschema_or_aiohttp() ->
     assert done.stdout.split() == ["-"], done.stdout
 
 
+DIGEST = """naftiko: "1.0.0-alpha2"
+info:
+  label: "Digest"
+  description: "An upstream behind digest auth."
+capability:
+  consumes:
+    - type: http
+      namespace: guarded
+      description: "Digest."
+      baseUri: "http://127.0.0.1:9"
+      authentication:
+        type: digest
+        username: "ops"
+        password: "not-a-real-password"
+      resources:
+        - name: items
+          path: "/items"
+          operations:
+            - name: list-items
+              method: GET
+  exposes:
+    - type: rest
+      namespace: guarded-rest
+      port: 8080
+      resources:
+        - path: "/items"
+          name: items
+          description: "Items."
+          operations:
+            - method: GET
+              name: items
+              call: guarded.list-items
+"""
+
+
+def test_a_spec_the_default_client_hands_to_aiohttp_imports_it_when_compiled(
+    tmp_path: Path,
+) -> None:
+    """Digest auth goes through aiohttp: imported when compiled, not by the first request on
+    the event loop."""
+    spec = tmp_path / "digest.yaml"
+    spec.write_text(DIGEST)
+    probe = PROBE.replace('{"LETTA_API_KEY": "k-1"}', '{"DIGEST_PASS": "a-long-password"}')
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(spec)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert done.stdout.split() == ["aiohttp"], done.stdout
+
+
 def test_an_invalid_spec_still_gets_located_worded_schema_errors() -> None:
     probe = """
 import sys

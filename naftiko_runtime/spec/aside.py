@@ -48,6 +48,12 @@ class Aside(Generic[T]):
         return answer
 
 
+_ANSWERING: set[int] = set()
+"""In a child: the pipe end its own answer goes to. A child of it closes that end at once, or
+the caller waiting for this child's answer would wait for the grandchild too if this child
+died (the pipe stays open while any process holds its write end)."""
+
+
 def start(work: Callable[[], T]) -> Aside[T] | None:
     """Fork and run `work` in the child; None when this process may not fork."""
     if not can_fork():
@@ -68,6 +74,10 @@ def start(work: Callable[[], T]) -> Aside[T] | None:
         status = 1
         try:
             os.close(reader)
+            for inherited in _ANSWERING:
+                os.close(inherited)
+            _ANSWERING.clear()
+            _ANSWERING.add(writer)
             payload = pickle.dumps(work(), protocol=pickle.HIGHEST_PROTOCOL)
             with os.fdopen(writer, "wb") as handle:
                 handle.write(payload)

@@ -39,16 +39,41 @@ def counting(work):
 load.start_aside = counting
 if how == "kill":  # the loader dies before it answers
     load._detached = lambda files: os._exit(3)
+if how == "orphan":  # the loader dies while its own child still checks (for 6 s)
+    import time
+    real_check, real_model = load._check_all, load._speculative_model
+
+    def slow_check(*args):
+        if os.getpid() != parent and os.getppid() != parent:  # the loader's child
+            time.sleep(6)
+        return real_check(*args)
+
+    def dying_model(indexes):
+        if os.getpid() != parent:
+            os._exit(3)
+        return real_model(indexes)
+
+    load._check_all, load._speculative_model = slow_check, dying_model
+began = __import__("time").perf_counter()
 prepared = []
 alone = load.load_paths(paths, aside=False)
 detached = load.load_detached(paths, meanwhile=lambda files: prepared.append(len(files)))
-assert forks and forks[0], forks
+took = __import__("time").perf_counter() - began
+# one fork here when the loader answers; a second when it died and this process loads
+assert forks == ([True, True] if how in ("kill", "orphan") else [True]), forks
+assert how != "orphan" or took < 4, took  # not held up by the orphaned checker
 assert detached.diagnostics == alone.diagnostics, (detached.diagnostics, alone.diagnostics)
 assert detached.files == alone.files
 # every model position is compared: the detached model's are read again from the files
 assert detached.capabilities == alone.capabilities
 report = render_text(detached.diagnostics, detached.files, detached.documents)
 assert report == render_text(alone.diagnostics, alone.files, alone.documents), report
+# the maps a server releases once compiled are the ones the model's positions use
+again = load.load_detached(paths)
+for source_map in again.source_maps():
+    source_map.release()
+released = {o.where.line for c in again.capabilities for a in c.rest for o in a.operations}
+assert released <= {1}, released
 print(json.dumps({
     "errors": len(alone.errors),
     "capabilities": len(alone.capabilities),
@@ -85,6 +110,14 @@ def test_a_large_generated_spec_loads_the_same_detached(tmp_path: Path) -> None:
     assert detached([tmp_path])["capabilities"] == 2
 
 
+def test_small_files_and_their_positions_load_the_same_detached(tmp_path: Path) -> None:
+    """Files below the fast path's threshold have filled maps: they travel once, with the
+    model, and are the ones released."""
+    for part in range(3):
+        (tmp_path / f"scale-{part}.yaml").write_text(generate(20, 20 * part, part))
+    assert detached([tmp_path])["capabilities"] == 3
+
+
 def test_an_invalid_spec_reports_the_same_report_detached(tmp_path: Path) -> None:
     text = next((ROOT / "capabilities").glob("*.yaml")).read_text()
     broken = tmp_path / "broken.yaml"
@@ -95,6 +128,13 @@ def test_an_invalid_spec_reports_the_same_report_detached(tmp_path: Path) -> Non
 
 def test_a_loader_that_dies_leaves_the_load_to_this_process() -> None:
     answer = detached([ROOT / "capabilities"], how="kill")
+    assert answer["errors"] == 0 and answer["capabilities"] == 2
+
+
+def test_a_loader_that_dies_is_not_waited_for_through_its_child() -> None:
+    """The loader's own child holds no end of the pipe this process reads: when the loader
+    dies, this process loads at once instead of waiting for the orphan to finish."""
+    answer = detached([ROOT / "capabilities"], how="orphan")
     assert answer["errors"] == 0 and answer["capabilities"] == 2
 
 
