@@ -5,33 +5,25 @@ costs a large spec's start-up about 0.1 s and 10 MB; each case runs in a fresh i
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 from tests.conftest import CAPABILITIES
+from tests.fixtures.probe import probe
 
 PROBE = """
-import sys
+import json, sys
 from naftiko_runtime.runtime import ServeOptions, compile_runtime
 from naftiko_runtime.spec.load import load_paths
 
 result = load_paths([sys.argv[1]])
 assert result.ok, result.diagnostics
 runtime = compile_runtime(result.capabilities, {"LETTA_API_KEY": "k-1"}, ServeOptions())
-print(" ".join(m for m in ("jsonschema", "aiohttp") if m in sys.modules) or "-")
+print(json.dumps([m for m in ("jsonschema", "aiohttp") if m in sys.modules]))
 """
 
 
 def test_a_valid_spec_is_checked_and_compiled_without_jsonschema_or_aiohttp() -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, str(CAPABILITIES)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    assert done.stdout.split() == ["-"], done.stdout
+    assert probe(PROBE, str(CAPABILITIES)) == []
 
 
 DIGEST = """naftiko: "1.0.0-alpha2"
@@ -76,32 +68,21 @@ def test_a_spec_the_default_client_hands_to_aiohttp_imports_it_when_compiled(
     the event loop."""
     spec = tmp_path / "digest.yaml"
     spec.write_text(DIGEST)
-    probe = PROBE.replace('{"LETTA_API_KEY": "k-1"}', '{"DIGEST_PASS": "a-long-password"}')
-    done = subprocess.run(
-        [sys.executable, "-c", probe, str(spec)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    assert done.stdout.split() == ["aiohttp"], done.stdout
+    assert probe(PROBE, str(spec)) == ["aiohttp"]
 
 
 def test_an_invalid_spec_still_gets_located_worded_schema_errors() -> None:
-    probe = """
-import sys
+    script = """
+import json, sys
 from naftiko_runtime.spec.source import parse_text
 from naftiko_runtime.spec.schema import validate_schema
 from pathlib import Path
 text = 'naftiko: "1.0.0-alpha2"\\ninfo:\\n  label: x\\ncapability:\\n  exposes: 7\\n'
 found = validate_schema(parse_text(text, Path("x.yaml"), "x.yaml")[0])
-print("jsonschema" in sys.modules, *(f"{d.line}:{d.rule}" for d in found))
+print(json.dumps(["jsonschema" in sys.modules, [f"{d.line}:{d.rule}" for d in found]]))
 """
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
-    )
-    imported, *found = done.stdout.split()
-    assert imported == "True" and "5:schema-type" in found, done.stdout
+    imported, found = probe(script)
+    assert imported and "5:schema-type" in found, found
 
 
 def test_serve_prepares_the_mcp_sdk_only_for_a_spec_that_exposes_mcp(tmp_path: Path) -> None:
@@ -110,19 +91,12 @@ def test_serve_prepares_the_mcp_sdk_only_for_a_spec_that_exposes_mcp(tmp_path: P
     rest_only.write_text("capability:\n  exposes:\n    - type: rest\n")
     with_mcp = tmp_path / "mcp.yaml"
     with_mcp.write_text("capability:\n  exposes:\n    - type: 'mcp'\n")
-    probe = """
-import sys
+    script = """
+import json, sys
 from pathlib import Path
 from naftiko_runtime.cli import _warm_imports
 _warm_imports([Path(p) for p in sys.argv[1:]])
-print("mcp" in sys.modules)
+print(json.dumps("mcp" in sys.modules))
 """
-    for files, imported in (([rest_only], "False"), ([rest_only, with_mcp], "True")):
-        done = subprocess.run(
-            [sys.executable, "-c", probe, *map(str, files)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
-        assert done.stdout.strip() == imported, (files, done.stdout)
+    for files, imported in (([rest_only], False), ([rest_only, with_mcp], True)):
+        assert probe(script, *map(str, files)) is imported, files

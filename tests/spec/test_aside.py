@@ -6,14 +6,13 @@ thread forks, and a test process has several."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from naftiko_runtime.spec.load import load_paths
+from tests.fixtures.probe import probe
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -79,16 +78,8 @@ print(json.dumps({
 
 
 def compare(paths: list[Path], *, build: bool, how: str = "") -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-c", COMPARE, json.dumps([[str(p) for p in paths], build, how])],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    counts: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return counts
+    answer: dict[str, Any] = probe(COMPARE, json.dumps([[str(p) for p in paths], build, how]))
+    return answer
 
 
 def invalid_spec(tmp_path: Path) -> Path:

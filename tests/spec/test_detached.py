@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import pickle
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,8 @@ import pytest
 
 from bench.scale import generate
 from naftiko_runtime.spec.load import load_paths
-from naftiko_runtime.spec.source import load_source
+from naftiko_runtime.spec.source import parse_text
+from tests.fixtures.probe import probe
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -84,15 +83,7 @@ print(json.dumps({
 
 
 def detached(paths: list[Path], how: str = "") -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-c", DETACHED, json.dumps([[str(p) for p in paths], how])],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    answer: dict[str, Any] = probe(DETACHED, json.dumps([[str(p) for p in paths], how]))
     return answer
 
 
@@ -143,7 +134,8 @@ def test_a_position_asked_after_the_file_changed_is_the_files_start(tmp_path: Pa
     positions would be wrong, so every one is the file's start."""
     path = tmp_path / "big.yaml"
     path.write_text(generate(100))
-    doc, problems = load_source(path, "big.yaml")
+    # the fast path (forced: it is off while other threads run) keeps positions lazy
+    doc, problems = parse_text(path.read_text(), path, "big.yaml", fast=True)
     assert doc is not None and not problems
     pointer = ("capability", "exposes", 0, "resources", 3)
     fresh, stale = (pickle.loads(pickle.dumps(doc.source_map)) for _ in range(2))
