@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import logging
 import pickle
 import re
 from collections.abc import Callable, Sequence
@@ -196,17 +197,23 @@ def load_detached(
         with contextlib.suppress(Exception):  # the preparation is the caller's, not the spec's
             meanwhile(files)
     answer = loader.result()
-    if answer is None:  # the loader failed or died: load here
-        return load_paths(files, aside=None)
+    if answer is None:
+        return _load_here(files, "the forked loader failed or died")
     result, model = answer
     if model is not None:
         try:  # one unpickler for both: the maps are the very ones the model's positions use
             unpickler = pickle.Unpickler(io.BytesIO(model))
             result.capabilities = unpickler.load()
             result.positions = unpickler.load()
-        except Exception:  # a model that does not rebuild here: load here
-            return load_paths(files, aside=None)
+        except Exception:
+            return _load_here(files, "the forked loader's model could not be rebuilt")
     return result
+
+
+def _load_here(files: Sequence[Path], why: str) -> LoadResult:
+    """Said once (a loader killed for memory is worth knowing of), then loaded here."""
+    logging.getLogger("naftiko_runtime").warning("%s; loading in this process", why)
+    return load_paths(files, aside=None)
 
 
 Detached = tuple[LoadResult, bytes | None]

@@ -28,6 +28,9 @@ from naftiko_runtime.spec import load
 from naftiko_runtime.report import render_text
 
 paths, how = json.loads(sys.argv[1])
+import io, logging
+warned = io.StringIO()
+logging.getLogger("naftiko_runtime").addHandler(logging.StreamHandler(warned))
 load.ASIDE_MIN_BYTES = 0  # detach even small specs
 parent, forks, real_start = os.getpid(), [], load.start_aside
 
@@ -77,6 +80,7 @@ print(json.dumps({
     "errors": len(alone.errors),
     "capabilities": len(alone.capabilities),
     "prepared": prepared,
+    "warned": warned.getvalue(),
     "lines": [o.where.line for c in detached.capabilities for a in c.rest for o in a.operations],
 }))
 """
@@ -91,6 +95,7 @@ def test_a_detached_load_gives_the_in_process_model_and_positions() -> None:
     answer = detached([ROOT / "capabilities"])
     assert answer["errors"] == 0 and answer["capabilities"] == 2
     assert answer["prepared"] == [2]  # the caller prepared while the loader worked
+    assert answer["warned"] == ""
     assert answer["lines"] and all(line > 1 for line in answer["lines"])
 
 
@@ -120,6 +125,7 @@ def test_an_invalid_spec_reports_the_same_report_detached(tmp_path: Path) -> Non
 def test_a_loader_that_dies_leaves_the_load_to_this_process() -> None:
     answer = detached([ROOT / "capabilities"], how="kill")
     assert answer["errors"] == 0 and answer["capabilities"] == 2
+    assert answer["warned"].endswith("failed or died; loading in this process\n")
 
 
 def test_a_loader_that_dies_is_not_waited_for_through_its_child() -> None:
