@@ -24,6 +24,7 @@ from naftiko_runtime.errors import BindingError, StartupError
 from naftiko_runtime.report import FORMATS, render, render_text
 from naftiko_runtime.scaffold import ADAPTERS, AUTH_TYPES
 from naftiko_runtime.spec.load import LoadResult, UsageError, load_detached, load_paths
+from naftiko_runtime.spec.model import Capability
 from naftiko_runtime.spec.registry import RULES, Selection, markdown_table
 from naftiko_runtime.spec.schema import load_schema
 
@@ -554,11 +555,13 @@ def _load_valid(
     meanwhile: Callable[[Sequence[Path]], object] | None = None,
     *,
     detach: bool = False,
+    each: Callable[[Capability], object] | None = None,
 ) -> LoadResult | None:
     """Load for serving: on any error print the same diagnostics as `validate`. `detach`:
-    a large spec loads in a forked loader while `meanwhile` prepares (`load_detached`)."""
+    a large spec loads in a forked loader while `meanwhile` prepares and `each` gets every
+    capability as it arrives (`load_detached`)."""
     if detach:
-        result = load_detached(paths, meanwhile=meanwhile)
+        result = load_detached(paths, meanwhile=meanwhile, each=each)
     else:
         result = load_paths(paths, aside=None)
     if not result.ok:
@@ -727,20 +730,105 @@ def _serve(
         ports = {int(k): int(v) for k, v in parse_mapping(args.port, "--port").items()}
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    result = _load_valid(args.paths, stderr, _warm_imports, detach=True)
+    made: list[tuple[dict[str, str], Any, Any]] = []  # (env, options, Precompiled)
+
+    def prepare(files: Sequence[Path]) -> None:
+        """While a large spec loads aside: the imports, the settings, and a compiler for each
+        capability as it arrives (a usage error is raised again below)."""
+        _warm_imports(files)
+        from naftiko_runtime.runtime import Precompiled
+
+        env, options = _serve_settings(args, environ, upstreams, ports)
+        made.append((env, options, Precompiled(env, options)))
+
+    def compile_early(capability: Capability) -> None:
+        if made:
+            made[0][2].add(capability)
+
+    result = _load_valid(args.paths, stderr, prepare, detach=True, each=compile_early)
     if result is None:
         return EXIT_INVALID
     # imported while a large spec loaded aside (`_warm_imports`), else here
     from naftiko_runtime.logs import configure_logging
     from naftiko_runtime.process import bind_sockets, serve
-    from naftiko_runtime.runtime import Reloader, ServeOptions, compile_runtime
+    from naftiko_runtime.runtime import Reloader, compile_runtime
     from naftiko_runtime.simulators import simulator_plan
-    from naftiko_runtime.upstream import Timeouts
 
     # only the model is served: the documents (data, source maps, lines) go now, not at exit
     capabilities = result.capabilities
     positions = result.source_maps()  # released once compiled: nothing asks after that
     del result
+    if made:  # made while the spec loaded, with operations compiled as it arrived
+        env, options, precompiled = made.pop()
+    else:
+        env, options = _serve_settings(args, environ, upstreams, ports)
+        precompiled = None
+    extra = []
+    before_simulator = env
+    plan = simulator_plan(capabilities, env, options)
+    if plan is not None:
+        env, options, simulator_app, simulator_socket = plan
+        port = simulator_socket.getsockname()[1]
+        extra.append(
+            (
+                simulator_app,
+                simulator_socket,
+                f"Letta simulator http://127.0.0.1:{port}  (upstream of "
+                f"{', '.join(sorted(set(options.upstreams) - set(upstreams)))})",
+            )
+        )
+    simulated = {k: v for k, v in env.items() if before_simulator.get(k) != v}
+
+    def reload_environ() -> Mapping[str, str]:
+        fresh = dict(environ)
+        if args.env_file:
+            with contextlib.suppress(OSError):
+                fresh = {**read_env_file(Path(args.env_file)), **fresh}
+        return {**fresh, **simulated}
+
+    try:
+        runtime = compile_runtime(capabilities, env, options, precompiled=precompiled)
+    except (BindingError, StartupError) as exc:
+        stderr.write(f"naftiko-runtime: error: {exc}\n")
+        return EXIT_INVALID
+    del precompiled  # what it compiled is the runtime's now; what it did not take goes
+    for source_map in positions:
+        source_map.release()
+    del positions
+    configure_logging(runtime.redactor, stderr, args.log_format)
+    if args.stdio:
+        from naftiko_runtime.adapters.mcp import serve_stdio
+        from naftiko_runtime.process import background_servers
+
+        return serve_stdio(
+            runtime, stderr, background_servers(extra, options), options.grace_seconds
+        )
+    if args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    try:
+        sockets = bind_sockets(runtime, args.workers)
+    except OSError as exc:
+        stderr.write(f"naftiko-runtime: error: {exc}\n")
+        return EXIT_INVALID
+    reloader = Reloader(list(args.paths), reload_environ, options, runtime)
+    status = serve(runtime, options, stderr, extra, sockets, reloader, args.watch)
+    return EXIT_INVALID if status == 2 else status
+
+
+_MCP_ADAPTER = re.compile(rb"""\btype["']?[ \t]*:[ \t]*["']?mcp\b""")  # YAML or JSON
+
+
+def _serve_settings(
+    args: argparse.Namespace,
+    environ: Mapping[str, str],
+    upstreams: dict[str, str],
+    ports: dict[int, int],
+) -> tuple[dict[str, str], Any]:
+    """The environment (with `--env-file`) and the ServeOptions the flags ask for."""
+    from naftiko_runtime.binding import read_env_file
+    from naftiko_runtime.runtime import ServeOptions
+    from naftiko_runtime.upstream import Timeouts
+
     env = dict(environ)
     if args.env_file:
         try:
@@ -786,58 +874,7 @@ def _serve(
         mcp_sessions_per_client=args.mcp_sessions_per_client,
         max_header_bytes=args.max_header_size * 1024,
     )
-    extra = []
-    before_simulator = env
-    plan = simulator_plan(capabilities, env, options)
-    if plan is not None:
-        env, options, simulator_app, simulator_socket = plan
-        port = simulator_socket.getsockname()[1]
-        extra.append(
-            (
-                simulator_app,
-                simulator_socket,
-                f"Letta simulator http://127.0.0.1:{port}  (upstream of "
-                f"{', '.join(sorted(set(options.upstreams) - set(upstreams)))})",
-            )
-        )
-    simulated = {k: v for k, v in env.items() if before_simulator.get(k) != v}
-
-    def reload_environ() -> Mapping[str, str]:
-        fresh = dict(environ)
-        if args.env_file:
-            with contextlib.suppress(OSError):
-                fresh = {**read_env_file(Path(args.env_file)), **fresh}
-        return {**fresh, **simulated}
-
-    try:
-        runtime = compile_runtime(capabilities, env, options)
-    except (BindingError, StartupError) as exc:
-        stderr.write(f"naftiko-runtime: error: {exc}\n")
-        return EXIT_INVALID
-    for source_map in positions:
-        source_map.release()
-    del positions
-    configure_logging(runtime.redactor, stderr, args.log_format)
-    if args.stdio:
-        from naftiko_runtime.adapters.mcp import serve_stdio
-        from naftiko_runtime.process import background_servers
-
-        return serve_stdio(
-            runtime, stderr, background_servers(extra, options), options.grace_seconds
-        )
-    if args.workers < 1:
-        raise UsageError("--workers must be at least 1")
-    try:
-        sockets = bind_sockets(runtime, args.workers)
-    except OSError as exc:
-        stderr.write(f"naftiko-runtime: error: {exc}\n")
-        return EXIT_INVALID
-    reloader = Reloader(list(args.paths), reload_environ, options, runtime)
-    status = serve(runtime, options, stderr, extra, sockets, reloader, args.watch)
-    return EXIT_INVALID if status == 2 else status
-
-
-_MCP_ADAPTER = re.compile(rb"""\btype["']?[ \t]*:[ \t]*["']?mcp\b""")  # YAML or JSON
+    return env, options
 
 
 def _warm_imports(files: Sequence[Path]) -> None:

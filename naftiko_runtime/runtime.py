@@ -62,6 +62,89 @@ class ServeOptions:
         return self.grace if self.grace is not None else max(self.timeouts.total, 5.0)
 
 
+class Precompiled:
+    """Operations compiled while a detached load still sends the model (`serve`): each
+    capability's REST operations and MCP tools as it arrives, while this process would wait.
+    `compile_runtime` takes them instead of compiling again, with the client pool, redactor
+    and script engines they were compiled with. Only where nothing in the rest of the spec
+    changes how an operation compiles: no control plane (its metrics, tracing and script
+    settings reach every call), no tracing from the environment, the same options and
+    environment (a simulator replaces both)."""
+
+    def __init__(self, environ: Mapping[str, str], options: ServeOptions) -> None:
+        self.environ, self.options = environ, options
+        self.usable = options.control_port is None and not (
+            options.trace_sampling != 0 and any(environ.get(n) for n in ENDPOINT_VARIABLES)
+        )
+        self.redactor = Redactor()
+        self.clients = UpstreamClients(options.http_client, options.timeouts)
+        self.scripts = ScriptEngines(options.scripting)
+        self.factories: dict[str, Any] = {}
+        self._done: dict[tuple[int, tuple[str, ...]], tuple[AnyInvocation, Operation]] = {}
+
+    def add(self, capability: Capability) -> None:
+        """Compile one capability's operations (what fails is left to compile_runtime, which
+        reports it where it was declared)."""
+        if capability.control:
+            self.usable = False
+        if not self.usable:
+            return
+        scope = resolve_bindings([capability], self.environ)[capability.file]
+        self.redactor.add(scope.values(), credential=False)
+        options = self.options
+
+        def base_for(namespace: str) -> str | None:
+            return options.upstreams.get(namespace) or options.upstreams.get("*")
+
+        calls = self.factories.setdefault(
+            capability.file,
+            http_call_factory(self.clients.for_namespace, scope, base_for, self.redactor.add),
+        )
+        for rest in capability.rest:
+            for op in rest.operations:
+                self._compile(op.invocation, calls, scope, ("rest", rest.namespace))
+        for mcp in capability.mcp:
+            for tool in mcp.tools:
+                self._compile(tool.invocation, calls, scope, ("tools", mcp.namespace))
+
+    def _compile(
+        self,
+        invocation: AnyInvocation,
+        calls: Any,
+        scope: Mapping[str, Any],
+        aliases: tuple[str, ...],
+    ) -> None:
+        try:
+            done = compile_operation(invocation, calls, scope, aliases, self.scripts.runner)
+        except Exception:  # noqa: BLE001 - compiled again, and reported, by compile_runtime
+            return
+        self._done[(id(invocation), aliases)] = (invocation, done)
+
+    def fits(
+        self,
+        capabilities: Sequence[Capability],
+        environ: Mapping[str, str],
+        options: ServeOptions,
+        upstream: Any,
+        state: Any,
+        tracing: Any,
+    ) -> bool:
+        return (
+            self.usable
+            and environ is self.environ
+            and options is self.options
+            and upstream is None
+            and state is None
+            and tracing is _NOT_BUILT
+            and not any(c.control for c in capabilities)
+        )
+
+    def take(self, invocation: AnyInvocation, aliases: tuple[str, ...]) -> Operation | None:
+        """The operation compiled for this very invocation object, once."""
+        entry = self._done.pop((id(invocation), aliases), None)
+        return entry[1] if entry is not None and entry[0] is invocation else None
+
+
 def _hands_to_aiohttp(capabilities: Sequence[Capability]) -> bool:
     """Whether the default client will hand requests to aiohttp's: digest auth, or a forward
     (a client's body streamed on)."""
@@ -119,11 +202,18 @@ def compile_runtime(
     upstream: Upstream | UpstreamClients | None = None,
     state: ControlState | None = None,
     tracing: Any = _NOT_BUILT,
+    precompiled: Precompiled | None = None,
 ) -> Runtime:
     """Resolve bindings and compile every exposed operation (raises BindingError). `state`
-    and `tracing` carry the control plane's metrics, readiness and traces across reloads."""
+    and `tracing` carry the control plane's metrics, readiness and traces across reloads.
+    `precompiled`: operations already compiled for these very capabilities, taken instead of
+    compiling them again when nothing it assumed has changed (`Precompiled.fits`)."""
+    if precompiled is not None and not precompiled.fits(
+        capabilities, environ, options, upstream, state, tracing
+    ):
+        precompiled = None
     variables = resolve_bindings(capabilities, environ)
-    redactor = Redactor()
+    redactor = precompiled.redactor if precompiled is not None else Redactor()
     # every bound value leaves logs and errors; only credentials leave pass-through bodies
     redactor.add((v for scope in variables.values() for v in scope.values()), credential=False)
     controls = [(c, a) for c in capabilities for a in c.control]
@@ -133,7 +223,9 @@ def compile_runtime(
     tracing_given = tracing is not _NOT_BUILT
     if not tracing_given:
         tracing = _tracing(controls, options, environ, variables)
-    if isinstance(upstream, UpstreamClients):
+    if precompiled is not None:
+        clients = precompiled.clients
+    elif isinstance(upstream, UpstreamClients):
         clients = upstream
     else:
         clients = UpstreamClients(
@@ -148,8 +240,8 @@ def compile_runtime(
         # now, not on the event loop when the first such request comes (~0.15 s)
         import naftiko_runtime.aiohttp_client  # noqa: F401
 
-    factories: dict[str, Any] = {}
-    scripts = ScriptEngines(options.scripting)
+    factories: dict[str, Any] = precompiled.factories if precompiled is not None else {}
+    scripts = precompiled.scripts if precompiled is not None else ScriptEngines(options.scripting)
 
     def calls_for(capability: Capability) -> Any:
         if capability.file not in factories:
@@ -167,6 +259,10 @@ def compile_runtime(
         invocation: AnyInvocation,
         aliases: tuple[str, ...],
     ) -> Operation:
+        if precompiled is not None:
+            done = precompiled.take(invocation, aliases)
+            if done is not None:
+                return done
         calls = calls_for(capability)
         return compile_operation(
             invocation, calls, variables[capability.file], aliases, scripts.runner

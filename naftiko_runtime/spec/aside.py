@@ -16,7 +16,7 @@ import pickle
 import sys
 import threading
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, BinaryIO, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -35,17 +35,38 @@ class Aside(Generic[T]):
         """The child's answer; None if it failed, died or answered nothing."""
         with os.fdopen(self._reader, "rb") as handle:
             payload = handle.read()
-        try:
-            _, status = os.waitpid(self._pid, 0)
-        except ChildProcessError:  # SIGCHLD ignored (inherited): the kernel reaped it; the
-            status = 0  # child writes only once it succeeded, and a cut answer will not load
-        if status != 0 or not payload:
+        if self._status() != 0 or not payload:
             return None
         try:
             answer: T = pickle.loads(payload)
         except Exception:  # a truncated or unreadable answer: the caller does the work
             return None
         return answer
+
+    def collect(self, each: Callable[[Any], object]) -> T | None:
+        """A streamed answer (`start_streaming`): `each` gets every item the child sends, as
+        it arrives, while the child still works; the child's final answer is returned, None
+        if it failed or died (what `each` got is then to be dropped)."""
+        answer: T | None = None
+        with os.fdopen(self._reader, "rb") as handle:
+            unpickler = pickle.Unpickler(handle)
+            try:
+                while True:
+                    last, value = unpickler.load()
+                    if last:
+                        answer = value
+                        break
+                    each(value)
+            except Exception:  # cut, unreadable, or `each` failed: the caller does the work
+                answer = None
+        return answer if self._status() == 0 else None
+
+    def _status(self) -> int:
+        try:
+            _, status = os.waitpid(self._pid, 0)
+        except ChildProcessError:  # SIGCHLD ignored (inherited): the kernel reaped it; the
+            status = 0  # answer is complete only if the child got to its end
+        return status
 
 
 _ANSWERING: set[int] = set()
@@ -56,6 +77,32 @@ died (the pipe stays open while any process holds its write end)."""
 
 def start(work: Callable[[], T]) -> Aside[T] | None:
     """Fork and run `work` in the child; None when this process may not fork."""
+
+    def answer(handle: BinaryIO) -> None:  # written only once it is whole
+        payload = pickle.dumps(work(), protocol=pickle.HIGHEST_PROTOCOL)
+        handle.write(payload)
+
+    return _fork(answer)
+
+
+def start_streaming(work: Callable[[Callable[[Any], None]], T]) -> Aside[T] | None:
+    """Fork and run `work(send)` in the child: each item it sends reaches the caller's
+    `collect` at once, then its answer. One pickler carries them all, so an object sent
+    twice arrives as one. None when this process may not fork."""
+
+    def answer(handle: BinaryIO) -> None:
+        pickler = pickle.Pickler(handle, protocol=pickle.HIGHEST_PROTOCOL)
+
+        def send(item: Any) -> None:
+            pickler.dump((False, item))
+            handle.flush()
+
+        pickler.dump((True, work(send)))
+
+    return _fork(answer)
+
+
+def _fork(answer: Callable[[BinaryIO], None]) -> Aside[Any] | None:
     if not can_fork():
         return None
     try:  # what is buffered would otherwise be written twice, by each process
@@ -78,9 +125,8 @@ def start(work: Callable[[], T]) -> Aside[T] | None:
                 os.close(inherited)
             _ANSWERING.clear()
             _ANSWERING.add(writer)
-            payload = pickle.dumps(work(), protocol=pickle.HIGHEST_PROTOCOL)
             with os.fdopen(writer, "wb") as handle:
-                handle.write(payload)
+                answer(handle)
             status = 0
         except BaseException:  # noqa: BLE001 - any failure: the parent does the work itself
             status = 1

@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import logging
-import pickle
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from naftiko_runtime.diagnostics import Diagnostic
 from naftiko_runtime.errors import SpecError
-from naftiko_runtime.spec.aside import can_fork
+from naftiko_runtime.spec.aside import can_fork, start_streaming
 from naftiko_runtime.spec.aside import start as start_aside
 from naftiko_runtime.spec.index import Importer, SpecIndex, build_index
 from naftiko_runtime.spec.model import Capability, build_capability
@@ -176,11 +175,16 @@ def load_paths(
 
 
 def load_detached(
-    paths: Sequence[str | Path], *, meanwhile: Callable[[Sequence[Path]], object] | None = None
+    paths: Sequence[str | Path],
+    *,
+    meanwhile: Callable[[Sequence[Path]], object] | None = None,
+    each: Callable[[Capability], object] | None = None,
 ) -> LoadResult:
     """`serve`'s load: for a large spec, the whole of `load_paths` runs in a forked loader
-    (which checks in a child of its own while it builds the model) and sends back the model
-    pickled, while this process prepares (`meanwhile`, given the files: imports, say).
+    (which checks in a child of its own while it builds the model) and sends the model back
+    pickled, while this process prepares (`meanwhile`, given the files: imports, say), then
+    gets each capability as it arrives (`each`: compile it, say), before the checks are known
+    to pass: both must change nothing the caller cannot drop.
 
     Why: parsing leaves megabytes of freed objects among the few that the model keeps, and
     the allocator can hand back only wholly empty arenas; a model unpickled here is laid out
@@ -190,50 +194,50 @@ def load_detached(
     files = expand_paths(paths)
     if _aside_split(files, True, None) == len(files):  # small, or this process may not fork
         return load_paths(files, aside=None)
-    loader = start_aside(lambda: _detached(files))
+    loader = start_streaming(lambda send: _detached(files, send))
     if loader is None:
         return load_paths(files, aside=None)
     if meanwhile is not None:
         with contextlib.suppress(Exception):  # the preparation is the caller's, not the spec's
             meanwhile(files)
-    answer = loader.result()
-    if answer is None:
-        return _load_here(files, "the forked loader failed or died")
-    result, model = answer
-    if model is not None:
-        try:  # one unpickler for both: the maps are the very ones the model's positions use
-            unpickler = pickle.Unpickler(io.BytesIO(model))
-            result.capabilities = unpickler.load()
-            result.positions = unpickler.load()
-        except Exception:
-            return _load_here(files, "the forked loader's model could not be rebuilt")
+    streamed: list[Capability] = []
+
+    def received(capability: Capability) -> None:
+        streamed.append(capability)
+        if each is not None:
+            with contextlib.suppress(Exception):
+                each(capability)
+
+    answer = loader.collect(received)
+    if answer is None:  # said once: a loader killed for memory is worth knowing of
+        logging.getLogger("naftiko_runtime").warning(
+            "the forked loader failed or died; loading in this process"
+        )
+        return load_paths(files, aside=None)
+    result, model, maps = answer
+    if result.ok:  # the maps are the very ones the model's positions use (one pickler)
+        result.capabilities = streamed if model is None else model
+        result.positions = maps
     return result
 
 
-def _load_here(files: Sequence[Path], why: str) -> LoadResult:
-    """Said once (a loader killed for memory is worth knowing of), then loaded here."""
-    logging.getLogger("naftiko_runtime").warning("%s; loading in this process", why)
-    return load_paths(files, aside=None)
+Detached = tuple[LoadResult, list[Capability] | None, list[SourceMap]]
+"""A loader's answer once every capability is sent: the result without the model and, when
+invalid, with the documents a diagnostic names (their lines); the model when it is not the
+one sent; the source maps."""
 
 
-Detached = tuple[LoadResult, bytes | None]
-"""A loader's answer: the result without the model and, when invalid, with the documents a
-diagnostic names (their lines); the model then its source maps, pickled by one pickler (None
-when invalid)."""
+def _detached(files: Sequence[Path], send: Callable[[Any], None]) -> Detached:
+    """In the loader: load as this process would, and send each capability of the model
+    while the checks still run in the loader's own child (it is kept only if they pass)."""
+    sent: list[list[Capability]] = []
 
+    def stream(model: list[Capability]) -> None:
+        sent.append(model)
+        for capability in model:
+            send(capability)
 
-def _detached(files: Sequence[Path]) -> Detached:
-    """In the loader: load as this process would, and pickle the model while the checks
-    still run in the loader's own child (it is kept only if they pass)."""
-    buffer = io.BytesIO()
-    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
-    early: list[list[Capability]] = []
-
-    def pickled(model: list[Capability]) -> None:
-        pickler.dump(model)
-        early.append(model)
-
-    result = load_paths(files, aside=True, meanwhile=pickled)
+    result = load_paths(files, aside=True, meanwhile=stream)
     if not result.ok:
         named = {d.file for d in result.diagnostics}
         shown = [
@@ -241,15 +245,11 @@ def _detached(files: Sequence[Path]) -> Detached:
             for doc in (*result.documents, *result.imported)
             if doc.display in named
         ]
-        return LoadResult(shown, result.diagnostics, [], result.files, []), None
-    if not (early and early[0] is result.capabilities):  # not the model pickled early
-        buffer = io.BytesIO()
-        pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
-        pickler.dump(result.capabilities)
-    # the same pickler: a map the model's positions use is sent once, and is the one the
-    # serving process releases once compiled
-    pickler.dump(result.source_maps())
-    return LoadResult([], result.diagnostics, [], result.files, []), buffer.getvalue()
+        return LoadResult(shown, result.diagnostics, [], result.files, []), None, []
+    # a model sent before the checks and then rebuilt (a file changed meanwhile) goes whole
+    model = None if sent and sent[0] is result.capabilities else result.capabilities
+    slim = LoadResult([], result.diagnostics, [], result.files, [])
+    return slim, model, result.source_maps()
 
 
 Checked = tuple[list[Diagnostic], dict[str, set[str]], dict[str, bytes]]

@@ -32,15 +32,18 @@ import io, logging
 warned = io.StringIO()
 logging.getLogger("naftiko_runtime").addHandler(logging.StreamHandler(warned))
 load.ASIDE_MIN_BYTES = 0  # detach even small specs
-parent, forks, real_start = os.getpid(), [], load.start_aside
+parent, forks = os.getpid(), []
 
-def counting(work):
-    forks.append(os.getpid() == parent)
-    return real_start(work)
+def counting(start):
+    def counted(work):
+        forks.append(os.getpid() == parent)
+        return start(work)
+    return counted
 
-load.start_aside = counting
+load.start_aside = counting(load.start_aside)
+load.start_streaming = counting(load.start_streaming)
 if how == "kill":  # the loader dies before it answers
-    load._detached = lambda files: os._exit(3)
+    load._detached = lambda files, send: os._exit(3)
 if how == "orphan":  # the loader dies while its own child still checks (for 6 s)
     import time
     real_check, real_model = load._check_all, load._speculative_model
@@ -59,7 +62,12 @@ if how == "orphan":  # the loader dies while its own child still checks (for 6 s
 began = __import__("time").perf_counter()
 prepared = []
 alone = load.load_paths(paths, aside=False)
-detached = load.load_detached(paths, meanwhile=lambda files: prepared.append(len(files)))
+arrived = []
+detached = load.load_detached(
+    paths,
+    meanwhile=lambda files: prepared.append(len(files)),
+    each=lambda capability: arrived.append(capability),
+)
 took = __import__("time").perf_counter() - began
 # one fork here when the loader answers; a second when it died and this process loads
 assert forks == ([True, True] if how in ("kill", "orphan") else [True]), forks
@@ -81,6 +89,8 @@ print(json.dumps({
     "capabilities": len(alone.capabilities),
     "prepared": prepared,
     "warned": warned.getvalue(),
+    # each capability arrived before the load returned: the very objects of the model
+    "arrived": [a is c for a, c in zip(arrived, detached.capabilities)],
     "lines": [o.where.line for c in detached.capabilities for a in c.rest for o in a.operations],
 }))
 """
@@ -96,6 +106,7 @@ def test_a_detached_load_gives_the_in_process_model_and_positions() -> None:
     assert answer["errors"] == 0 and answer["capabilities"] == 2
     assert answer["prepared"] == [2]  # the caller prepared while the loader worked
     assert answer["warned"] == ""
+    assert answer["arrived"] == [True, True]
     assert answer["lines"] and all(line > 1 for line in answer["lines"])
 
 
