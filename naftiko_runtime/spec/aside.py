@@ -11,6 +11,7 @@ answer does not arrive) is reported as `None`, and the caller does the work itse
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import sys
@@ -99,10 +100,15 @@ def start_streaming(work: Callable[[Callable[[Any], None]], T]) -> Aside[T] | No
 
         pickler.dump((True, work(send)))
 
-    return _fork(answer)
+    return _fork(answer, streams=True)
 
 
-def _fork(answer: Callable[[BinaryIO], None]) -> Aside[Any] | None:
+STREAM_PIPE_BYTES = 1 << 20
+"""A streaming child's pipe (Linux lets any process ask for up to 1 MiB): the child can run
+ahead of a caller still busy with its own preparation instead of waiting on 64 KB."""
+
+
+def _fork(answer: Callable[[BinaryIO], None], streams: bool = False) -> Aside[Any] | None:
     if not can_fork():
         return None
     try:  # what is buffered would otherwise be written twice, by each process
@@ -111,6 +117,11 @@ def _fork(answer: Callable[[BinaryIO], None]) -> Aside[Any] | None:
     except (OSError, ValueError):  # a closed or broken stream: do the work here instead
         return None
     reader, writer = os.pipe()
+    if streams:  # forking is Linux's here, and so is fcntl's F_SETPIPE_SZ
+        import fcntl
+
+        with contextlib.suppress(OSError):  # a smaller pipe only makes the child wait more
+            fcntl.fcntl(writer, fcntl.F_SETPIPE_SZ, STREAM_PIPE_BYTES)
     try:
         pid = os.fork()
     except OSError:

@@ -107,6 +107,7 @@ def load_paths(
     selection: Selection = DEFAULT,
     aside: bool | None = False,
     meanwhile: Callable[[list[Capability]], object] | None = None,
+    built: Callable[[Capability], object] | None = None,
 ) -> LoadResult:
     """Load, check and (when valid) model every capability under `paths`.
 
@@ -115,7 +116,8 @@ def load_paths(
     process builds the model, kept only if no error is found; without, each does half the
     files. The findings are the same either way. `meanwhile` is given that model while the
     child still checks: the caller's own preparation (imports, say) fills the wait; it must
-    change nothing the caller cannot drop, since the spec may yet turn out invalid."""
+    change nothing the caller cannot drop, since the spec may yet turn out invalid. `built`
+    gets each capability of that model as soon as it is built (the same caveat)."""
     result = LoadResult()
     importer = Importer()
     indexes: list[SpecIndex] = []
@@ -149,7 +151,7 @@ def load_paths(
                     indexes.append(build_index(doc, importer)[0])
             beside = start_aside(lambda: _checked(theirs_docs, importer, strict, selection))
             if beside is not None:
-                speculative = _speculative_model(indexes)
+                speculative = _speculative_model(indexes, built)
                 if speculative is not None and meanwhile is not None:
                     _prepare(meanwhile, speculative)
             else:
@@ -228,16 +230,11 @@ one sent; the source maps."""
 
 
 def _detached(files: Sequence[Path], send: Callable[[Any], None]) -> Detached:
-    """In the loader: load as this process would, and send each capability of the model
-    while the checks still run in the loader's own child (it is kept only if they pass)."""
+    """In the loader: load as this process would, and send each capability of the model as
+    it is built, while the checks still run in the loader's own child (the model is kept
+    only if they pass)."""
     sent: list[list[Capability]] = []
-
-    def stream(model: list[Capability]) -> None:
-        sent.append(model)
-        for capability in model:
-            send(capability)
-
-    result = load_paths(files, aside=True, meanwhile=stream)
+    result = load_paths(files, aside=True, meanwhile=sent.append, built=send)
     if not result.ok:
         named = {d.file for d in result.diagnostics}
         shown = [
@@ -323,11 +320,13 @@ def _check_all(
     return found, ignored
 
 
-def _speculative_model(indexes: list[SpecIndex]) -> list[Capability] | None:
+def _speculative_model(
+    indexes: list[SpecIndex], built: Callable[[Capability], object] | None = None
+) -> list[Capability] | None:
     """The model built before the checks are known to pass: an invalid spec may break the
     builder in any way, which only matters if the checks then find nothing wrong."""
     try:
-        return _model(indexes)
+        return _model(indexes, built)
     except Exception:
         return None
 
@@ -339,14 +338,18 @@ def _prepare(meanwhile: Callable[[list[Capability]], object], model: list[Capabi
         meanwhile(model)
 
 
-def _model(indexes: list[SpecIndex]) -> list[Capability]:
+def _model(
+    indexes: list[SpecIndex], built: Callable[[Capability], object] | None = None
+) -> list[Capability]:
     """The model of every indexed capability (with `build_model` every document is indexed
     here: checked here, or indexed for the model while the child checked it)."""
-    return [
-        build_capability(index)
-        for index in indexes
-        if isinstance(index.doc.data, dict) and "capability" in index.doc.data
-    ]
+    model = []
+    for index in indexes:
+        if isinstance(index.doc.data, dict) and "capability" in index.doc.data:
+            model.append(build_capability(index))
+            if built is not None:
+                built(model[-1])
+    return model
 
 
 def check_one(
