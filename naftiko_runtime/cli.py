@@ -737,12 +737,15 @@ def _serve(
         capability as it arrives (a usage error is raised again below)."""
         _warm_imports(files)
         from naftiko_runtime.runtime import Precompiled
+        from naftiko_runtime.simulators import simulator_wanted
 
         env, options = _serve_settings(args, environ, upstreams, ports)
-        made.append((env, options, Precompiled(env, options)))
+        # a simulator replaces the environment and options: nothing compiled early would fit
+        early = None if simulator_wanted(env, options) else Precompiled(env, options)
+        made.append((env, options, early))
 
     def compile_early(capability: Capability) -> None:
-        if made:
+        if made and made[0][2] is not None:
             made[0][2].add(capability)
 
     result = _load_valid(args.paths, stderr, prepare, detach=True, each=compile_early)

@@ -80,16 +80,20 @@ class Precompiled:
         self.clients = UpstreamClients(options.http_client, options.timeouts)
         self.scripts = ScriptEngines(options.scripting)
         self.factories: dict[str, Any] = {}
+        self.variables: dict[str, dict[str, Any]] = {}  # each file's, as its operations saw
+        self._added: list[Capability] = []
         self._done: dict[tuple[int, tuple[str, ...]], tuple[AnyInvocation, Operation]] = {}
 
     def add(self, capability: Capability) -> None:
         """Compile one capability's operations (what fails is left to compile_runtime, which
         reports it where it was declared)."""
+        self._added.append(capability)
         if capability.control:
             self.usable = False
         if not self.usable:
             return
         scope = resolve_bindings([capability], self.environ)[capability.file]
+        self.variables[capability.file] = scope
         self.redactor.add(scope.values(), credential=False)
         options = self.options
 
@@ -131,6 +135,9 @@ class Precompiled:
     ) -> bool:
         return (
             self.usable
+            # the very capabilities compiled: not a model loaded again after a loader died
+            and len(capabilities) == len(self._added)
+            and all(a is b for a, b in zip(capabilities, self._added, strict=True))
             and environ is self.environ
             and options is self.options
             and upstream is None
@@ -213,6 +220,8 @@ def compile_runtime(
     ):
         precompiled = None
     variables = resolve_bindings(capabilities, environ)
+    if precompiled is not None:  # one read of each file's secrets for all that uses them
+        variables.update(precompiled.variables)
     redactor = precompiled.redactor if precompiled is not None else Redactor()
     # every bound value leaves logs and errors; only credentials leave pass-through bodies
     redactor.add((v for scope in variables.values() for v in scope.values()), credential=False)

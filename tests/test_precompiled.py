@@ -63,12 +63,17 @@ def test_a_control_plane_or_other_settings_compile_everything_again() -> None:
         (with_control, ENV, options),  # the control plane's metrics reach every call
         (capabilities, dict(ENV), options),  # another environment (a simulator's, say)
         (capabilities, ENV, dataclasses.replace(options)),  # other options
+        # the model loaded again (a loader that died after sending): other objects, and
+        # maybe other files; what was compiled from the first read is not served
+        (load_paths([CAPABILITIES]).capabilities, ENV, options),
     ]
     for served_capabilities, environ, served_options in cases:
-        early = _precompiled(served_capabilities, options)
+        added = served_capabilities if served_capabilities is with_control else capabilities
+        early = _precompiled(added, options)
         compiled = {id(op) for _, op in early._done.values()}
         runtime = compile_runtime(served_capabilities, environ, served_options, precompiled=early)
         assert not {id(op) for op in _served_operations(runtime)} & compiled
+        assert runtime.upstream is not early.clients
 
 
 def test_a_large_spec_loaded_detached_serves_rest_and_mcp(tmp_path: Path) -> None:

@@ -31,14 +31,18 @@ def letta_namespaces(capabilities: Sequence[Capability]) -> list[str]:
     )
 
 
+def simulator_wanted(environ: Mapping[str, str], options: ServeOptions) -> bool:
+    """`--simulate always`, or `auto` with neither a Letta key nor an upstream given."""
+    return options.simulate == "always" or (
+        options.simulate == "auto" and "LETTA_API_KEY" not in environ and not options.upstreams
+    )
+
+
 def simulator_plan(
     capabilities: Sequence[Capability], environ: Mapping[str, str], options: ServeOptions
 ) -> tuple[dict[str, str], ServeOptions, Any, socket.socket] | None:
     """When the simulator is wanted: the environment, options and app to run it with."""
-    wanted = options.simulate == "always" or (
-        options.simulate == "auto" and "LETTA_API_KEY" not in environ and not options.upstreams
-    )
-    if not wanted:
+    if not simulator_wanted(environ, options):
         return None
     from naftiko_runtime.simulators.letta import build_simulator
 

@@ -86,6 +86,10 @@ def start(work: Callable[[], T]) -> Aside[T] | None:
     return _fork(answer)
 
 
+class StreamBroken(BaseException):
+    """A streamed item could not be sent: the child ends, whatever it would have caught."""
+
+
 def start_streaming(work: Callable[[Callable[[Any], None]], T]) -> Aside[T] | None:
     """Fork and run `work(send)` in the child: each item it sends reaches the caller's
     `collect` at once, then its answer. One pickler carries them all, so an object sent
@@ -95,8 +99,11 @@ def start_streaming(work: Callable[[Callable[[Any], None]], T]) -> Aside[T] | No
         pickler = pickle.Pickler(handle, protocol=pickle.HIGHEST_PROTOCOL)
 
         def send(item: Any) -> None:
-            pickler.dump((False, item))
-            handle.flush()
+            try:
+                pickler.dump((False, item))
+                handle.flush()
+            except Exception as exc:  # the stream is out of step now: nothing more may go
+                raise StreamBroken from exc
 
         pickler.dump((True, work(send)))
 

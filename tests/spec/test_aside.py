@@ -159,3 +159,30 @@ def test_small_specs_are_checked_in_this_process() -> None:
     finally:
         load.start_aside = real
     assert result.ok and started == []
+
+
+BROKEN_STREAM = r"""
+import json
+from naftiko_runtime.spec.aside import start_streaming
+
+def work(send):
+    send("first")
+    try:
+        send(lambda: None)  # cannot be pickled: the stream is out of step from here
+    except Exception:
+        pass  # a caller that swallows errors must not go on sending
+    send("third")
+    return "done"
+
+got = []
+beside = start_streaming(work)
+answer = beside.collect(got.append)
+print(json.dumps([answer, got]))
+"""
+
+
+def test_a_stream_that_cannot_send_an_item_ends_with_no_answer() -> None:
+    """An item that fails to pickle leaves the stream out of step: the child ends there
+    (whatever it would have caught), the caller gets no answer and does the work itself."""
+    answer, got = probe(BROKEN_STREAM)
+    assert answer is None and got == ["first"]
