@@ -24,7 +24,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import threading
+from types import FrameType
 from typing import Any
 
 import yaml.resolver
@@ -193,7 +195,17 @@ def _quiet_json(raw: bytes, max_nodes: int) -> str | None:
         os.close(saved)
 
 
-def fast_load(text: str, max_nodes: int, *, force: bool = False) -> dict[str, Any] | None:
+def _depth() -> int:
+    frame: FrameType | None = sys._getframe()
+    depth = 0
+    while frame is not None:
+        frame, depth = frame.f_back, depth + 1
+    return depth
+
+
+def fast_load(
+    text: str, max_nodes: int, *, force: bool = False, max_depth: int = 100
+) -> dict[str, Any] | None:
     """The document's data when the fast path can vouch for it, else `None`.
 
     Only one thread may run: silencing rapidyaml's error print swaps the process's stderr, which
@@ -215,6 +227,10 @@ def fast_load(text: str, max_nodes: int, *, force: bool = False) -> dict[str, An
     emitted = _quiet_json(raw, max_nodes)
     if emitted is None:
         return None
+    # the decoder nests one recursion level per level of data: a limit just above this
+    # frame's depth refuses what nests past max_depth (the careful path then reports it)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(_depth() + max_depth)
     try:
         data = json.loads(
             emitted,
@@ -222,6 +238,8 @@ def fast_load(text: str, max_nodes: int, *, force: bool = False) -> dict[str, An
             parse_float=_float,
             parse_constant=_constant,
         )
-    except (_Disagree, ValueError):
+    except (_Disagree, ValueError, RecursionError):
         return None
+    finally:
+        sys.setrecursionlimit(limit)
     return data if isinstance(data, dict) else None

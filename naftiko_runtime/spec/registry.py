@@ -48,6 +48,12 @@ _OURS: tuple[tuple[str, Severity, str, str], ...] = (
         "Alias bombs are refused; write the values out.",
     ),
     ("yaml-too-large", ERR, "the file is at most 2 MiB", "Split the capability."),
+    (
+        "yaml-too-deep",
+        ERR,
+        "a document nests at most 100 levels",
+        "Flatten the structure; no capability needs that depth.",
+    ),
     ("yaml-encoding", ERR, "the file is UTF-8", "Re-encode the file as UTF-8."),
     (
         "version",

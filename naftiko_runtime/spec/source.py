@@ -25,6 +25,9 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_NODES = 200_000
+MAX_DEPTH = 100
+"""Levels a document may nest (the deepest real capability here nests 14): deeper data is
+refused with a diagnostic, never followed until the interpreter's recursion limit."""
 
 DataPath = tuple[str | int, ...]
 
@@ -146,6 +149,8 @@ class _Builder:
         self.count += 1
         if self.count > MAX_NODES:
             raise _TooLarge(node)
+        if len(path) > MAX_DEPTH:
+            raise _TooDeep(node)
         mark = node.start_mark
         values = self.source_map.values
         if path not in values:
@@ -227,6 +232,10 @@ class _TooLarge(Exception):
         self.node = node
 
 
+class _TooDeep(_TooLarge):
+    pass
+
+
 def load_source(
     path: Path, display: str | None = None
 ) -> tuple[SourceDocument | None, list[Diagnostic]]:
@@ -264,7 +273,7 @@ def parse_text(
     `fast` forces the fast path on (True) or off (False); by default it is tried for large texts.
     """
     if fast is True or (fast is None and len(text) >= MIN_BYTES):
-        data = fast_load(text, MAX_NODES, force=fast is True)
+        data = fast_load(text, MAX_NODES, force=fast is True, max_depth=MAX_DEPTH)
         if data is not None:
             source_map = SourceMap(
                 fill=lambda: _careful_map(text, display), origin=(str(path), display, text)
@@ -297,6 +306,10 @@ def _careful_map(text: str, display: str) -> SourceMap:
     return doc.source_map if doc is not None else SourceMap()
 
 
+def _too_deep() -> str:
+    return f"document nests more than {MAX_DEPTH} levels deep; refusing to load it"
+
+
 def _careful(text: str, path: Path, display: str) -> tuple[SourceDocument | None, list[Diagnostic]]:
     """PyYAML's composer and our builder: every position, every problem reported."""
     try:
@@ -312,6 +325,8 @@ def _careful(text: str, path: Path, display: str) -> tuple[SourceDocument | None
         return None, [Diagnostic(display, line, column, "", "yaml-syntax", f"{what}{context}")]
     except yaml.YAMLError as exc:  # pragma: no cover - unmarked errors are rare
         return None, [Diagnostic(display, 1, 1, "", "yaml-syntax", str(exc))]
+    except RecursionError:  # the composer's own recursion, thousands of levels down
+        return None, [Diagnostic(display, 1, 1, "", "yaml-too-deep", _too_deep())]
     lines = text.splitlines()
     builder = _Builder(display)
     if node is None:
@@ -320,6 +335,8 @@ def _careful(text: str, path: Path, display: str) -> tuple[SourceDocument | None
         data = builder.build(node, ())
     except _TooLarge as exc:
         line, column = exc.node.start_mark.line + 1, exc.node.start_mark.column + 1
+        if isinstance(exc, _TooDeep):
+            return None, [Diagnostic(display, line, column, "", "yaml-too-deep", _too_deep())]
         return None, [
             Diagnostic(
                 display,

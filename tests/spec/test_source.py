@@ -51,6 +51,22 @@ def test_alias_bomb_is_refused(monkeypatch: object) -> None:
     assert problems[0][0] == "yaml-too-large" and "aliases are expanded" in problems[0][3]
 
 
+def test_a_document_nested_too_deep_is_refused_not_a_traceback() -> None:
+    """Nesting past MAX_DEPTH is a located diagnostic on both YAML paths (the fast one
+    leaves it to the careful one), never a RecursionError, however deep it goes."""
+    ok = "a: " + "[" * 40 + "1" + "]" * 40 + "\n"
+    assert parse(ok)[1] == []
+    pad = "# " + "x" * 70_000 + "\n"  # above the fast path's threshold
+    for depth in (110, 600, 5000):
+        text = "a: " + "[" * depth + "1" + "]" * depth + "\n"
+        for fast in (True, False):
+            doc, problems = parse_text(text + pad, Path("deep.yaml"), "deep.yaml", fast=fast)
+            assert doc is None and problems, (depth, fast)
+            assert problems[0].rule in ("yaml-too-deep", "yaml-syntax"), problems
+    doc, problems = parse_text("a: " + "[" * 110 + "]" * 110 + "\n", Path("d.yaml"), "d.yaml")
+    assert doc is None and problems[0].rule == "yaml-too-deep" and problems[0].line == 1
+
+
 def test_small_aliases_still_work() -> None:
     data, problems = parse("base: &b {x: 1}\ncopy: *b\n")
     assert problems == [] and data == {"base": {"x": 1}, "copy": {"x": 1}}
