@@ -73,9 +73,7 @@ class Precompiled:
 
     def __init__(self, environ: Mapping[str, str], options: ServeOptions) -> None:
         self.environ, self.options = environ, options
-        self.usable = options.control_port is None and not (
-            options.trace_sampling != 0 and any(environ.get(n) for n in ENDPOINT_VARIABLES)
-        )
+        self.usable = options.control_port is None and not _tracing_on(False, options, environ)
         self.redactor = Redactor()
         self.clients = UpstreamClients(options.http_client, options.timeouts)
         self.scripts = ScriptEngines(options.scripting)
@@ -95,14 +93,8 @@ class Precompiled:
         scope = resolve_bindings([capability], self.environ)[capability.file]
         self.variables[capability.file] = scope
         self.redactor.add(scope.values(), credential=False)
-        options = self.options
-
-        def base_for(namespace: str) -> str | None:
-            return options.upstreams.get(namespace) or options.upstreams.get("*")
-
         calls = self.factories.setdefault(
-            capability.file,
-            http_call_factory(self.clients.for_namespace, scope, base_for, self.redactor.add),
+            capability.file, _call_factory(self.clients, scope, self.options, self.redactor)
         )
         for rest in capability.rest:
             for op in rest.operations:
@@ -150,6 +142,18 @@ class Precompiled:
         """The operation compiled for this very invocation object, once."""
         entry = self._done.pop((id(invocation), aliases), None)
         return entry[1] if entry is not None and entry[0] is invocation else None
+
+
+def _call_factory(
+    clients: UpstreamClients, scope: Mapping[str, Any], options: ServeOptions, redactor: Redactor
+) -> Any:
+    """One capability file's upstream calls: its bound values, each namespace's pooled client
+    and base URL (`--upstream` first, then `*`)."""
+
+    def base_for(namespace: str) -> str | None:
+        return options.upstreams.get(namespace) or options.upstreams.get("*")
+
+    return http_call_factory(clients.for_namespace, scope, base_for, redactor.add)
 
 
 def _hands_to_aiohttp(capabilities: Sequence[Capability]) -> bool:
@@ -254,12 +258,8 @@ def compile_runtime(
 
     def calls_for(capability: Capability) -> Any:
         if capability.file not in factories:
-
-            def base_for(namespace: str) -> str | None:
-                return options.upstreams.get(namespace) or options.upstreams.get("*")
-
-            factories[capability.file] = http_call_factory(
-                clients.for_namespace, variables[capability.file], base_for, redactor.add
+            factories[capability.file] = _call_factory(
+                clients, variables[capability.file], options, redactor
             )
         return factories[capability.file]
 
@@ -391,6 +391,14 @@ def compile_runtime(
     )
 
 
+def _tracing_on(has_control: bool, options: ServeOptions, environ: Mapping[str, str]) -> bool:
+    """Tracing runs with a control plane (its /traces) or the OTel variables, unless
+    `--trace-sampling 0` (nothing wrapped, nothing paid)."""
+    if options.trace_sampling == 0:
+        return False
+    return has_control or any(environ.get(name) for name in ENDPOINT_VARIABLES)
+
+
 def _tracing(
     controls: Sequence[tuple[Capability, Any]],
     options: ServeOptions,
@@ -405,13 +413,10 @@ def _tracing(
     has_control = bool(controls)
     if not controls and options.control_port is not None:
         spec, has_control = TracingSpec(), True
-    wanted = has_control or any(environ.get(name) for name in ENDPOINT_VARIABLES)
-    if options.trace_sampling is not None:  # `--trace-sampling`: the flag wins over the spec
-        if options.trace_sampling == 0:
-            return None  # nothing wrapped, nothing paid
-        spec = replace(spec or TracingSpec(), sampling=options.trace_sampling)
-    if not wanted:
+    if not _tracing_on(has_control, options, environ):
         return None
+    if options.trace_sampling is not None:  # `--trace-sampling`: the flag wins over the spec
+        spec = replace(spec or TracingSpec(), sampling=options.trace_sampling)
     from naftiko_runtime.observability.tracing import activate, build_tracing
 
     scope = variables[controls[0][0].file] if controls else {}

@@ -233,7 +233,7 @@ class _TooLarge(Exception):
 
 
 class _TooDeep(_TooLarge):
-    pass
+    """Nested past MAX_DEPTH (caught before `_TooLarge`)."""
 
 
 def load_source(
@@ -333,10 +333,11 @@ def _careful(text: str, path: Path, display: str) -> tuple[SourceDocument | None
         return SourceDocument(path, display, None, builder.source_map, lines), []
     try:
         data = builder.build(node, ())
+    except _TooDeep as exc:
+        line, column = exc.node.start_mark.line + 1, exc.node.start_mark.column + 1
+        return None, [Diagnostic(display, line, column, "", "yaml-too-deep", _too_deep())]
     except _TooLarge as exc:
         line, column = exc.node.start_mark.line + 1, exc.node.start_mark.column + 1
-        if isinstance(exc, _TooDeep):
-            return None, [Diagnostic(display, line, column, "", "yaml-too-deep", _too_deep())]
         return None, [
             Diagnostic(
                 display,
