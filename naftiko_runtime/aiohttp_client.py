@@ -6,11 +6,13 @@ it saves."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
 from collections.abc import AsyncIterator, Sequence
 
 import aiohttp
 import yarl
+from aiohttp.client_proto import ResponseHandler
 
 from naftiko_runtime.errors import UpstreamError
 from naftiko_runtime.upstream import (
@@ -27,6 +29,30 @@ from naftiko_runtime.upstream import (
 )
 
 
+class _WholeBodiesOnly(ResponseHandler):
+    """aiohttp ends a body delimited by the connection's end at any end of it; a reset or a
+    TLS end without close_notify cuts the body instead, so a short body never passes as a
+    whole one (the h1 client's rule)."""
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if exc is not None:
+            self._cut("the connection was reset before the body ended")
+        super().connection_lost(exc)
+
+    def eof_received(self) -> None:
+        transport = self.transport
+        if transport is not None and transport.get_extra_info("ssl_object") is not None:
+            protocol = getattr(transport, "_ssl_protocol", None)  # see h1client.eof_received
+            if getattr(protocol, "_eof_received", False):
+                self._cut("the TLS connection ended without close_notify")
+        super().eof_received()
+
+    def _cut(self, why: str) -> None:
+        payload = self._payload
+        if payload is not None and not payload.is_eof():
+            payload.set_exception(aiohttp.ClientPayloadError(why))
+
+
 class AiohttpUpstream:
     """One pooled aiohttp session shared by every operation; created inside the running loop
     (all its work stays on the event loop's thread)."""
@@ -39,6 +65,9 @@ class AiohttpUpstream:
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=self._timeouts.connections, ttl_dns_cache=300)
+            # the protocol each connection speaks (a private attribute, checked by a test)
+            loop = asyncio.get_running_loop()
+            connector._factory = functools.partial(_WholeBodiesOnly, loop=loop)  # type: ignore[assignment]
             # the total and idle bounds are ours (`send`, `_chunks`): aiohttp's `total`
             # would cut a stream that is still sending
             timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._timeouts.connect)
@@ -159,6 +188,13 @@ async def _chunks(
             yield chunk
     except TimeoutError:
         raise _stalled(request) from None
+    except aiohttp.ClientPayloadError as exc:
+        raise UpstreamError(
+            "bad_response",
+            f"upstream response for {request.operation} was cut off: {_describe(exc)}",
+            operation=request.operation,
+            upstream_status=response.status,
+        ) from exc
     except (aiohttp.ClientError, OSError) as exc:
         raise _connect(request, _describe(exc)) from None
     finally:

@@ -85,6 +85,7 @@ class _Connection(asyncio.Protocol):
         self.reusable = False  # true between exchanges on a kept-alive connection
         self.idle_since = 0.0
         self.paused = False  # reading paused: a streamed reply's consumer is behind
+        self.ragged = False  # TLS ended without close_notify (see eof_received)
         self._reset(None, False, 0, False)
 
     def _reset(
@@ -139,6 +140,16 @@ class _Connection(asyncio.Protocol):
             if self.head_size > MAX_HEAD:
                 self._fail("bad_response", "a line is too long")
 
+    def eof_received(self) -> bool | None:
+        """asyncio reports a TLS peer's close_notify and a TCP close without one alike, here;
+        only its SSL protocol knows which (a private flag, checked to exist by a test: the TCP
+        end came first when it is set). A body that ends with the connection is whole only
+        after a close_notify: a ragged end may be a truncation."""
+        if self.transport is not None and self.transport.get_extra_info("ssl_object"):
+            protocol = getattr(self.transport, "_ssl_protocol", None)
+            self.ragged = bool(getattr(protocol, "_eof_received", False))
+        return None
+
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.reusable = False
@@ -149,7 +160,13 @@ class _Connection(asyncio.Protocol):
         if not self.received:
             self._settle(_Stale())
         elif self.head_done and self.content_length is None and not self.chunked:
-            self.on_message_complete()  # a body that ends when the connection does
+            # a body that ends when the connection does: only an orderly close (a FIN, TLS's
+            # close_notify) ends it; a reset or a TLS stream cut without close_notify is a
+            # body cut short, and must never pass as a complete, shorter one
+            if exc is None and not self.ragged:
+                self.on_message_complete()
+            else:
+                self._fail("cut", "the connection was reset before the body ended")
         elif self.head_done:
             self._fail("cut", "the body ended early")
         else:
@@ -483,10 +500,10 @@ class _Stream:
                     return piece
                 continue
             if connection.error is not None or (connection.closed and not connection.done):
-                raise _connect(request, "the body ended early or is malformed")
+                raise _cut_off(request, "the body ended early or is malformed", None)
             if connection.done:
                 if self._inflate is not None and not self._inflate.eof:
-                    raise _connect(request, "the body ended early or is malformed")
+                    raise _cut_off(request, "the body ended early or is malformed", None)
                 client, self._client = self._client, None
                 if client is not None:
                     client._release(connection)
@@ -503,7 +520,7 @@ class _Stream:
         try:
             piece: bytes = self._inflate.decompress(data, self.PIECE)
         except zlib.error:
-            raise _connect(self._request, "the body ended early or is malformed") from None
+            raise _cut_off(self._request, "the body ended early or is malformed", None) from None
         self._tail = self._inflate.unconsumed_tail
         return piece
 

@@ -78,6 +78,7 @@ class Redactor:
     _bodies: Redactor | None = None
     _pattern: re.Pattern[str] | None = None
     _anchors: tuple[bytes, ...] = ()
+    _binary_anchors: tuple[bytes, ...] = ()  # no backslash: no JSON escapes outside text
     _text_anchors: tuple[str, ...] = ()
     _always: bool = False  # some secret has no anchor: every body is scanned
 
@@ -108,6 +109,7 @@ class Redactor:
         # a backslash may start a \\uXXXX escape of any character (one byte: a memchr)
         self._text_anchors = tuple({a for a in anchors if a is not None} | {"\\"})
         self._anchors = tuple(a.encode() for a in self._text_anchors)
+        self._binary_anchors = tuple(a for a in self._anchors if a != b"\\")
 
     def __call__(self, text: str) -> str:
         if self._pattern is None:
@@ -116,27 +118,30 @@ class Redactor:
             return text
         return self._pattern.sub("***", text)
 
-    def may_contain(self, data: bytes) -> bool:
+    def may_contain(self, data: bytes, text: bool = True) -> bool:
+        """Whether `data` needs the full scan. A body that is not text (`text=False`: an
+        image, an archive, `message/http`) is scanned only when a secret's literal anchor
+        occurs in it, not for every backslash, so its cost stays a few substring searches."""
         if self._pattern is None:
             return False
         if self._always:
             return True
-        for anchor in self._anchors:  # a loop, not any(): no generator per response body
+        for anchor in self._anchors if text else self._binary_anchors:  # no generator
             if anchor in data:
                 return True
         return False
 
-    def redact_bytes(self, data: bytes) -> bytes:
+    def redact_bytes(self, data: bytes, text: bool = True) -> bytes:
         """`data` with secrets replaced; bytes that are not UTF-8 are kept as they are."""
-        if not self.may_contain(data):
+        if not self.may_contain(data, text):
             return data
         assert self._pattern is not None
-        text = data.decode("utf-8", "surrogateescape")
-        redacted = self._pattern.sub("***", text)
-        return data if redacted == text else redacted.encode("utf-8", "surrogateescape")
+        decoded = data.decode("utf-8", "surrogateescape")
+        redacted = self._pattern.sub("***", decoded)
+        return data if redacted == decoded else redacted.encode("utf-8", "surrogateescape")
 
-    def stream(self) -> StreamRedactor:
-        return StreamRedactor(self)
+    def stream(self, text: bool = True) -> StreamRedactor:
+        return StreamRedactor(self, text)
 
 
 @dataclass
@@ -147,6 +152,7 @@ class StreamRedactor:
     so a secret split across chunks is still caught. O(n) per chunk: one regex pass."""
 
     redactor: Redactor
+    text: bool = True  # see Redactor.may_contain
     _held: bytes = b""
 
     def feed(self, chunk: bytes) -> bytes:
@@ -156,18 +162,18 @@ class StreamRedactor:
         if not secrets:
             return data
         if data.endswith(b"\n") and not any("\n" in s for s in secrets):
-            return self.redactor.redact_bytes(data)
+            return self.redactor.redact_bytes(data, self.text)
         keep = max(len(s) for s in secrets) * 12 - 1  # \uXXXX\uXXXX or %XX x4 per char
         if len(data) <= keep:
             self._held = data
             return b""
-        data = self.redactor.redact_bytes(data)
+        data = self.redactor.redact_bytes(data, self.text)
         self._held = data[-keep:]
         return data[:-keep]
 
     def flush(self) -> bytes:
         held, self._held = self._held, b""
-        return self.redactor.redact_bytes(held)
+        return self.redactor.redact_bytes(held, self.text)
 
 
 TEXT_TYPES = ("text/", "application/json", "application/x-ndjson", "application/xml")
@@ -175,8 +181,8 @@ TEXT_SUFFIXES = ("+json", "+xml")
 
 
 def is_text(content_type: str) -> bool:
-    """Whether a body of this type is text a secret could be echoed in (binary bodies, such
-    as images or archives, are never rewritten)."""
+    """Whether a body of this type is text, where a secret may also stand JSON-escaped (a
+    body of any other type is still redacted, on its secrets' literal anchors only)."""
     kind = content_type.split(";", 1)[0].strip().lower()
     if not kind:
         return True

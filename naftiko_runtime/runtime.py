@@ -19,6 +19,7 @@ from naftiko_runtime.adapters.rest import ForwardEndpoint, RestApp, RestEndpoint
 from naftiko_runtime.adapters.skill import SkillApp
 from naftiko_runtime.binding import Redactor, resolve_bindings
 from naftiko_runtime.engine.compile import compile_operation, http_call_factory
+from naftiko_runtime.engine.credentials import request_secrets
 from naftiko_runtime.engine.forward import Forwarder
 from naftiko_runtime.engine.result import Operation
 from naftiko_runtime.engine.scripting import ScriptEngines, ScriptSettings
@@ -93,6 +94,7 @@ class Precompiled:
         scope = resolve_bindings([capability], self.environ)[capability.file]
         self.variables[capability.file] = scope
         self.redactor.add(scope.values(), credential=False)
+        self.redactor.add(request_secrets(capability, scope))
         calls = self.factories.setdefault(
             capability.file, _call_factory(self.clients, scope, self.options, self.redactor)
         )
@@ -229,6 +231,8 @@ def compile_runtime(
     redactor = precompiled.redactor if precompiled is not None else Redactor()
     # every bound value leaves logs and errors; only credentials leave pass-through bodies
     redactor.add((v for scope in variables.values() for v in scope.values()), credential=False)
+    for capability in capabilities:  # and what the spec sends upstream leaves bodies too
+        redactor.add(request_secrets(capability, variables.get(capability.file, {})))
     controls = [(c, a) for c in capabilities for a in c.control]
     if state is None and (controls or options.control_port is not None):
         state = ControlState(Metrics())

@@ -536,3 +536,99 @@ async def test_https_with_an_untrusted_certificate_is_a_tls_failure() -> None:
         await client.close()
     assert caught.value.kind == "connect"
     assert "TLS failure" in caught.value.message
+
+
+def _rows(count: int) -> bytes:
+    return b"".join(b"row-%d,value\n" % n for n in range(count))
+
+
+async def _to_the_close_then(
+    ending: str,
+) -> Handler:
+    """A body delimited by the end of the connection, 91 rows in, then `ending`: `fin` (an
+    orderly close), `reset` (a TCP RST) or `abort` (TLS cut without close_notify)."""
+
+    async def handler(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, seen: Seen
+    ) -> None:
+        await read_request(reader, seen)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\n\r\n" + _rows(91))
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        if ending == "reset":
+            from tests.fixtures.raw_upstream import reset
+
+            reset(writer)
+        elif ending == "abort":
+            writer.transport.abort()
+        else:
+            writer.close()
+
+    return handler
+
+
+async def test_a_reset_in_a_body_that_ends_with_the_connection_is_a_cut_body_not_a_short_one() -> (
+    None
+):
+    """H1-1: a TCP reset mid-body is never the body's end (an orderly close still is)."""
+    async with server(await _to_the_close_then("reset")) as (base, _):
+        client = H1Upstream()
+        with pytest.raises(UpstreamError) as caught:
+            await client.send(get(base + "/rows"))
+        await client.close()
+    assert caught.value.kind == "bad_response"
+    assert "cut off" in caught.value.message
+    async with server(await _to_the_close_then("fin")) as (base, _):
+        client = H1Upstream()
+        whole = await client.send(get(base + "/rows"))
+        await client.close()
+    assert whole.body == _rows(91)
+
+
+async def test_a_reset_in_a_streamed_body_fails_the_stream() -> None:
+    async with server(await _to_the_close_then("reset")) as (base, _):
+        client = H1Upstream()
+        reply = await client.send(get(base + "/rows", stream_reply=True))
+        assert reply.stream is not None
+        with pytest.raises(UpstreamError) as caught:
+            async for _ in reply.stream:
+                pass
+        await client.close()
+    assert caught.value.kind == "bad_response"
+
+
+async def test_tls_cut_without_close_notify_is_a_cut_body() -> None:
+    """H1-1 over TLS: the connection ends without close_notify (a truncation attack or a
+    crashed server), so the body that ends with it is not known to be whole."""
+    authority = trustme.CA()
+    async with tls_server(await _to_the_close_then("abort"), authority) as (base, _):
+        client = H1Upstream()
+        client._tls = ssl.create_default_context()
+        authority.configure_trust(client._tls)
+        with pytest.raises(UpstreamError) as caught:
+            await client.send(get(base + "/rows"))
+        await client.close()
+    assert caught.value.kind == "bad_response"
+    async with tls_server(await _to_the_close_then("fin"), authority) as (base, _):
+        client = H1Upstream()
+        client._tls = ssl.create_default_context()
+        authority.configure_trust(client._tls)
+        whole = await client.send(get(base + "/rows"))
+        await client.close()
+    assert whole.body == _rows(91)
+
+
+def test_asyncio_still_has_the_private_flag_that_tells_a_ragged_tls_end() -> None:
+    """The h1 client reads `_SSLProtocolTransport._ssl_protocol._eof_received`; if a Python
+    release renames it, a ragged TLS end would pass as whole again: fail loudly here."""
+    import asyncio.sslproto as sslproto
+
+    loop = asyncio.new_event_loop()
+    try:
+        protocol = sslproto.SSLProtocol(
+            loop, asyncio.Protocol(), ssl.create_default_context(), None
+        )
+        assert protocol._eof_received is False
+        assert protocol._get_app_transport()._ssl_protocol is protocol
+    finally:
+        loop.close()

@@ -78,8 +78,8 @@ def error_reply(exc: Exception, redact: Redactor) -> tuple[int, bytes, bytes]:
         if exc.kind == "status" and exc.upstream_status is not None and exc.upstream_status < 500:
             kind = (exc.content_type or "application/json").split(";")[0].encode()
             body = exc.body or b""
-            if body and is_text(kind.decode("latin-1")):
-                body = redact.bodies.redact_bytes(body)
+            if body:  # any type: an echoed credential is one whatever the label says
+                body = redact.bodies.redact_bytes(body, is_text(kind.decode("latin-1")))
             text = body[:MAX_ERROR_BODY]
             return exc.upstream_status, kind, text
         payload = exc.to_json()
@@ -312,7 +312,7 @@ async def _stream(
             (b"x-accel-buffering", b"no"),
         ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
-    scrub = redact.bodies.stream() if is_text(content_type) else None
+    scrub = redact.bodies.stream(is_text(content_type))  # any type (see may_contain)
     watcher = asyncio.ensure_future(_on_disconnect(gone)) if gone is not None else None
     streaming = [True]
     if watcher is not None:
@@ -325,11 +325,10 @@ async def _stream(
         watcher.add_done_callback(client_gone)
     try:
         async for chunk in stream:
-            if scrub is not None:
-                chunk = scrub.feed(chunk)
+            chunk = scrub.feed(chunk)
             if chunk:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        rest = scrub.flush() if scrub is not None else b""
+        rest = scrub.flush()
         if rest:
             await send({"type": "http.response.body", "body": rest, "more_body": True})
     except OSError:  # the client went away
@@ -627,13 +626,31 @@ def _forward_handler(endpoint: ForwardEndpoint, redact: Redactor) -> Handler:
     ) -> None:
         if guard is not None and not await guard.admit(scope, send):
             return
+        method = scope["method"]
+        if method not in forwarder.methods:
+            allow = ", ".join(sorted(forwarder.methods)).encode()
+            message = f"{method} is not forwarded to {forwarder.route.namespace}"
+            body = _error_body("method_not_allowed", message)
+            await _respond(send, 405, body, extra=[(b"allow", allow)])
+            return
         headers = scope["headers"]
-        has_body = any(k in (b"content-length", b"transfer-encoding") for k, _ in headers)
-        body = _request_stream(receive, MAX_FORWARD_BODY) if has_body else None
+        has_body = False
+        for key, value in headers:
+            if key == b"transfer-encoding":
+                has_body = True
+            elif key == b"content-length":
+                has_body = True
+                if not value.isdigit() or int(value) > MAX_FORWARD_BODY:  # refused unread
+                    too_large = PayloadTooLarge(f"request body is larger than {MAX_FORWARD_BODY}")
+                    status, kind, payload = error_reply(too_large, redact)
+                    await _respond(send, status, payload, kind, extra=[(b"connection", b"close")])
+                    return
+        failed: list[Exception] = []  # why the client's body ended early, if it did
+        stream = _request_stream(receive, MAX_FORWARD_BODY, failed) if has_body else None
         raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         try:
             request = forwarder.request(
-                scope["method"], raw_path, scope["query_string"].decode("latin-1"), headers, body
+                method, raw_path, scope["query_string"].decode("latin-1"), headers, stream
             )
             reply = await forwarder.send(request)
             if reply.stream is None and reply.status >= 400:
@@ -642,13 +659,13 @@ def _forward_handler(endpoint: ForwardEndpoint, redact: Redactor) -> Handler:
             await _cut_by_shutdown(send)
             raise
         except Exception as exc:  # ours map to their status; anything else is a logged 500
-            status, kind, payload = error_reply(exc, redact)
+            # the client's body failing mid-send surfaces as an upstream error: say the cause
+            status, kind, payload = error_reply(failed[0] if failed else exc, redact)
             await _respond(send, status, payload, kind)
             return
         if reply.stream is None:
-            scrubbed = reply.body
-            if is_text(reply.content_type):
-                scrubbed = redact.bodies.redact_bytes(reply.body)
+            # any type: an echo of the gateway's credential is one whatever the label says
+            scrubbed = redact.bodies.redact_bytes(reply.body, is_text(reply.content_type))
             await _respond(send, reply.status, scrubbed, reply.content_type.encode("latin-1"))
             return
         out_headers = [
@@ -670,23 +687,27 @@ def _forward_handler(endpoint: ForwardEndpoint, redact: Redactor) -> Handler:
     return handle
 
 
-async def _request_stream(receive: Receive, limit: int) -> AsyncIterator[bytes]:
-    """The client's body as it arrives, cut at `limit` bytes."""
+async def _request_stream(
+    receive: Receive, limit: int, failed: list[Exception]
+) -> AsyncIterator[bytes]:
+    """The client's body as it arrives, cut at `limit` bytes; why it was cut goes in
+    `failed` (the upstream client reports it as its own failure to send)."""
     total = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":  # cut short: never a complete body upstream
-            raise InvocationError(
-                "the client went away before its body was complete",
-                [{"name": "body", "problem": "incomplete"}],
+            failed.append(
+                InvocationError(
+                    "the client went away before its body was complete",
+                    [{"name": "body", "problem": "incomplete"}],
+                )
             )
+            raise failed[-1]
         chunk = message.get("body", b"")
         total += len(chunk)
         if total > limit:
-            raise InvocationError(
-                f"request body is larger than {limit} bytes",
-                [{"name": "body", "problem": "too large"}],
-            )
+            failed.append(PayloadTooLarge(f"request body is larger than {limit} bytes"))
+            raise failed[-1]
         if chunk:
             yield chunk
         if not message.get("more_body"):

@@ -7,11 +7,29 @@ challenge with); `secrets` lists every derived form that must never reach a log 
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+import dataclasses
+import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from naftiko_runtime.spec.model import Auth
-from naftiko_runtime.templating import Template
+from naftiko_runtime.spec.model import (
+    Argument,
+    Auth,
+    Body,
+    Capability,
+    ConsumedOperation,
+    ForwardRoute,
+    Input,
+    Location,
+    MappedOutput,
+    OrchestratedOutput,
+    OutputField,
+    Param,
+    StaticOutput,
+    StepMapping,
+)
+from naftiko_runtime.templating import Template, TemplateSyntaxError
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,3 +77,67 @@ def compile_auth(auth: Auth | None, variables: Mapping[str, str]) -> OutboundAut
     if auth.type == "digest":
         return OutboundAuth(digest=(render(auth.username), render(auth.password)))
     return NO_AUTH
+
+
+# a value of one of these shapes is data, not a secret: redacting it from a JSON body would
+# turn `{"limit": 1000}` into invalid JSON (it still leaves every log line and error)
+_SCALAR = re.compile(r"-?\d+(\.\d+)?|true|false|null", re.IGNORECASE)
+# what never reaches the upstream's request: outputs are shaped from its answer
+_NOT_SENT = (Location, MappedOutput, OrchestratedOutput, OutputField, StaticOutput, StepMapping)
+
+
+def request_secrets(capability: Capability, variables: Mapping[str, str]) -> list[str]:
+    """Every bound value the spec places into an upstream request outside `authentication`
+    (a `/bot{{env.TOKEN}}/` path, an `X-Api-Token: {{env.KEY}}` header, a query, a body, a
+    base URI, a `with` argument): the upstream may echo it, so it is as much a credential
+    as a bearer token and leaves pass-through bodies too. Values shaped like JSON scalars
+    (`1000`, `true`) stay: they cannot be told from the data they shape."""
+    found: list[str] = []
+    for text in _sent_templates(capability, set()):
+        try:
+            names = Template(text).variables
+        except TemplateSyntaxError:  # validation reports it; nothing to redact
+            continue
+        for name in names:
+            value = variables.get(name)
+            if value and not _SCALAR.fullmatch(value):
+                found.append(value)
+    return found
+
+
+def _sent_templates(node: Any, seen: set[int]) -> Iterator[str]:
+    """The template texts in a model subtree that end up in an upstream request."""
+    if isinstance(node, _NOT_SENT) or id(node) in seen:
+        return
+    if isinstance(node, (tuple, list)):
+        for item in node:
+            yield from _sent_templates(item, seen)
+        return
+    if not dataclasses.is_dataclass(node) or isinstance(node, type):
+        return
+    seen.add(id(node))  # one consumed operation is shared by every call of it
+    if isinstance(node, ConsumedOperation | ForwardRoute):
+        yield node.base_uri
+        yield node.path
+    elif isinstance(node, Param | Input) and node.value and not node.value.startswith("$"):
+        yield node.value
+    elif isinstance(node, Argument):
+        yield from _strings(node.template if node.template else node.literal)
+    elif isinstance(node, Body):
+        yield from _strings(node.data)
+        return
+    for field in dataclasses.fields(node):
+        if field.name != "auth":  # authentication's values are credentials already
+            yield from _sent_templates(getattr(node, field.name), seen)
+
+
+def _strings(node: Any) -> Iterator[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _strings(key)
+            yield from _strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _strings(value)

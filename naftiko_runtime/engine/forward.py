@@ -49,6 +49,24 @@ REPLY_HEADERS = frozenset(
 )
 
 
+def has_dot_segment(path: str) -> bool:
+    """Whether any server on the way could read a `.` or `..` segment in `path`: decoded
+    as often as it stays different (`%252e`), with `\\` as a separator (IIS, Windows) and
+    `;params` cut from each segment (Tomcat, Jetty), so `..%2f`, `..%5c` and `..;/` are
+    refused as `..` is."""
+    for _ in range(4):
+        decoded = unquote(path, errors="surrogateescape")
+        if decoded == path:
+            break
+        path = decoded
+    else:
+        return True  # still encoded four layers down: nothing legitimate looks like that
+    for segment in path.replace("\\", "/").split("/"):
+        if segment.split(";", 1)[0].strip() in (".", ".."):
+            return True
+    return False
+
+
 class Forwarder:
     """One forward route compiled: prefix, target URL base, header rules, auth."""
 
@@ -62,6 +80,9 @@ class Forwarder:
         self.route = route
         self.upstream = upstream
         self.name = f"forward:{route.namespace}"
+        self.methods = frozenset(route.methods)
+        if "GET" in self.methods:
+            self.methods |= {"HEAD"}  # as every route: HEAD is GET without the body
         self.prefix = route.prefix
         base, _ = join_base(Template(base_uri or route.base_uri).render(variables), "")
         if "{" in base:
@@ -106,10 +127,9 @@ class Forwarder:
         body: AsyncIterator[bytes] | None,
     ) -> UpstreamRequest:
         remainder = raw_path[len(self.prefix) :] if raw_path.startswith(self.prefix) else ""
-        for part in remainder.split("/"):
-            if unquote(part) in (".", ".."):  # URL parsers collapse them, even encoded
-                problem = [{"name": "path", "problem": "'.' and '..' segments are not forwarded"}]
-                raise InvocationError("a forwarded path cannot hold '.' or '..'", problem)
+        if has_dot_segment(remainder):
+            problem = [{"name": "path", "problem": "'.' and '..' segments are not forwarded"}]
+            raise InvocationError("a forwarded path cannot hold '.' or '..'", problem)
         # the raw bytes as they came, percent-encoded where a path may not hold them raw
         remainder = quote(remainder.encode("latin-1"), safe="/%:@!$&'()*+,;=-._~")
         url = self.base + ("/" + remainder.lstrip("/") if remainder else "")

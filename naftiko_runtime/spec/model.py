@@ -291,6 +291,11 @@ class StaticInvocation:
 AnyInvocation = Invocation | StaticInvocation | Orchestration
 
 
+# what a forward passes when it declares no `methods`: TRACE echoes the request (with the
+# gateway's credential) and CONNECT opens a tunnel, so neither passes unless declared
+FORWARD_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
 @dataclass(frozen=True, slots=True)
 class ForwardRoute:
     """A REST resource that passes requests through to a consumed namespace: the request
@@ -304,6 +309,8 @@ class ForwardRoute:
     auth: Auth | None
     params: tuple[Param, ...]  # the namespace's own inputParameters (fixed headers, query)
     where: Location
+    # `forward.methods` (our extension): what passes; TRACE and CONNECT only when declared
+    methods: tuple[str, ...] = FORWARD_METHODS
 
 
 @dataclass(frozen=True, slots=True)
@@ -793,6 +800,7 @@ class _Builder:
             auth=_auth(auth) if isinstance(auth, dict) else None,
             params=params,
             where=self.where(pointer),
+            methods=tuple(str(m) for m in config.get("methods") or FORWARD_METHODS),
         )
 
     def directory(self, location: str | None) -> str | None:

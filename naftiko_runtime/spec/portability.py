@@ -78,6 +78,8 @@ def _findings(data: Any) -> Iterator[tuple[DataPath, str]]:
                 resource = as_dict(resource)
                 rbase = (*base, "resources", r)
                 yield from _name(resource, rbase, "name", "REST resource name")
+                if "methods" in as_dict(resource.get("forward")):
+                    yield (*rbase, "forward", "methods"), "'methods' on forward"
                 yield from _rest_required(
                     resource.get("inputParameters"), (*rbase, "inputParameters")
                 )
