@@ -9,10 +9,13 @@ import asyncio
 import functools
 import ssl
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import aiohttp
 import yarl
 from aiohttp.client_proto import ResponseHandler
+from aiohttp.http_parser import RawResponseMessage
+from aiohttp.streams import StreamReader
 
 from naftiko_runtime.errors import UpstreamError
 from naftiko_runtime.upstream import (
@@ -29,10 +32,36 @@ from naftiko_runtime.upstream import (
 )
 
 
-class _WholeBodiesOnly(ResponseHandler):
-    """aiohttp ends a body delimited by the connection's end at any end of it; a reset or a
-    TLS end without close_notify cuts the body instead, so a short body never passes as a
-    whole one (the h1 client's rule)."""
+class _StrictHandler(ResponseHandler):
+    """Two of the h1 client's rules on aiohttp's connections. aiohttp ends a body delimited
+    by the connection's end at any end of it: a reset or a TLS end without close_notify cuts
+    the body instead, so a short body never passes as a whole one. And aiohttp queues every
+    reply a connection receives, so a late reply nobody asked for would answer whichever
+    request reuses the connection next: a final reply beyond the requests sent closes it."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(loop)
+        self._asked = 0  # requests sent on this connection (each sets response params)
+        self._answered = 0  # final replies received (1xx are interim)
+        self._unsolicited = False
+
+    def set_response_params(self, **params: Any) -> None:
+        self._asked += 1
+        super().set_response_params(**params)
+
+    def feed_data(self, data: tuple[RawResponseMessage, StreamReader], size: int = 0) -> None:
+        code = data[0].code
+        if code >= 200 or code == 101:
+            self._answered += 1
+            if self._answered > self._asked:
+                self._unsolicited = True
+                if self.transport is not None:
+                    self.transport.close()
+                return
+        super().feed_data(data, size)
+
+    def is_connected(self) -> bool:
+        return not self._unsolicited and super().is_connected()
 
     def connection_lost(self, exc: BaseException | None) -> None:
         if exc is not None:
@@ -67,7 +96,7 @@ class AiohttpUpstream:
             connector = aiohttp.TCPConnector(limit=self._timeouts.connections, ttl_dns_cache=300)
             # the protocol each connection speaks (a private attribute, checked by a test)
             loop = asyncio.get_running_loop()
-            connector._factory = functools.partial(_WholeBodiesOnly, loop=loop)  # type: ignore[assignment]
+            connector._factory = functools.partial(_StrictHandler, loop=loop)  # type: ignore[assignment]
             # the total and idle bounds are ours (`send`, `_chunks`): aiohttp's `total`
             # would cut a stream that is still sending
             timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._timeouts.connect)

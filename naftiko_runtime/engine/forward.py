@@ -139,12 +139,16 @@ class Forwarder:
             url += "?" + query_string
         sent: list[tuple[str, str]] = []
         content_type = None
+        nominated: set[str] = set()  # named by the client's `Connection`: hop-by-hop (RFC 9110)
+        for key, value in headers:
+            if key.lower() == b"connection":
+                nominated.update(t.strip().lower() for t in value.decode("latin-1").split(","))
         for key, value in headers:
             name = key.decode("latin-1").lower()
             if name == "content-type":
                 content_type = value.decode("latin-1")
             spelled = self._trusted.get(name)
-            if spelled is not None:
+            if spelled is not None and name not in nominated:
                 sent.append((spelled, value.decode("latin-1")))
         overridden = {k.lower() for k, _ in self._headers}
         sent = [(k, v) for k, v in sent if k.lower() not in overridden]

@@ -111,6 +111,7 @@ capability:
           forward:
             targetNamespace: fwd
             methods: [GET, TRACE]
+            trustedHeaders: [X-Tenant, X-Trace]
     - type: mcp
       namespace: surfaces-mcp
       port: 9090
@@ -150,6 +151,11 @@ REPLIES: dict[str, Any] = {
     "json200": lambda head: _json("200 OK", {"you_sent": head}),
     "json404": lambda head: _json("404 Not Found", {"no_such_path": head.split(" ")[1]}),
     "page": lambda head: _json("200 OK", {"limit": 1000, "items": []}),
+    "ok": lambda head: _json("200 OK", {"answer": "ok"}),
+    "late": lambda head: [
+        _json("200 OK", {"answer": "late"}),
+        _json("200 OK", {"answer": "unsolicited"}),
+    ],
     "octet200": _typed("200 OK", TYPES["octet200"]),
     "octet404": _typed("404 Not Found", TYPES["octet404"]),
     "yaml200": _typed("200 OK", TYPES["yaml200"]),
@@ -314,3 +320,28 @@ def test_the_log_holds_no_secret(served: dict[str, Any]) -> None:
         httpx.get(f"{served['rest']}/fwd/{kind}", timeout=10)
     assert _leaks(served["process"].output()) == []
     assert base64.b64encode(BEARER.encode()).decode() not in served["process"].output()
+
+
+def test_a_trusted_header_the_client_calls_hop_by_hop_is_not_forwarded(
+    served: dict[str, Any],
+) -> None:
+    """RFC 9110 7.6.1: a header named in `Connection` is for this hop only, trusted or not
+    (a client would otherwise strip a header the gateway adds, or smuggle one past it)."""
+    headers = {"Connection": "keep-alive, X-Tenant", "X-Tenant": "acme", "X-Trace": "t-1"}
+    reply = httpx.get(f"{served['rest']}/trace/octet200", headers=headers, timeout=10)
+    assert reply.status_code == 200
+    assert "X-Trace: t-1" in reply.text
+    assert "X-Tenant" not in reply.text
+
+
+def test_a_late_unsolicited_reply_never_answers_the_next_request(served: dict[str, Any]) -> None:
+    """A reply the upstream sends after the one asked for belongs to no request: the
+    connection it came on is not reused, so the next request gets its own answer."""
+    import time
+
+    for _ in range(3):
+        first = httpx.get(f"{served['rest']}/echo/late", timeout=10)
+        assert first.json() == {"answer": "late"}
+        time.sleep(0.1)  # the unsolicited reply has arrived on the idle connection
+        after = httpx.get(f"{served['rest']}/echo/ok", timeout=10)
+        assert after.json() == {"answer": "ok"}, served["client"]

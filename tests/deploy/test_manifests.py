@@ -212,8 +212,6 @@ def test_the_control_port_is_private_in_the_shipped_deployment() -> None:
     assert open_ports == {"http", "mcp"}
     (guarded,) = [rule for rule in rules if "from" in rule]
     assert [p["port"] for p in guarded["ports"]] == ["control"]
-    assert guarded["from"][0]["podSelector"]["matchLabels"] == {
-        "naftiko.io/control-access": "true"
-    }
+    assert guarded["from"][0]["podSelector"]["matchLabels"] == {"naftiko.io/control-access": "true"}
     kustomization = yaml.safe_load((KUBE / "kustomization.yaml").read_text())
     assert "networkpolicy.yaml" in kustomization["resources"]
