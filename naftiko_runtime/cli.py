@@ -294,6 +294,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="largest request head a client may send (431 JSON above; default %(default)s)",
     )
     serve.add_argument(
+        "--max-file-size",
+        type=float,
+        default=10.0,  # adapters.files.MAX_FILE_BYTES
+        metavar="MB",
+        help="largest file served from a folder (an MCP `location` resource or prompt, a "
+        "skill's file) and largest skill download, in total (MCP error / 413 JSON above; "
+        "default %(default)s)",
+    )
+    serve.add_argument(
         "--grace",
         type=float,
         metavar="SECONDS",
@@ -849,6 +858,8 @@ def _serve_settings(
         raise UsageError("--drain-delay must be 0 or more")
     if args.trace_sampling is not None and not 0 <= args.trace_sampling <= 1:
         raise UsageError("--trace-sampling must be between 0 and 1")
+    if not args.max_file_size > 0:
+        raise UsageError("--max-file-size must be above 0")
     options = ServeOptions(
         host=args.host,
         port_map=ports,
@@ -876,6 +887,7 @@ def _serve_settings(
         mcp_session_idle=args.mcp_session_idle,
         mcp_sessions_per_client=args.mcp_sessions_per_client,
         max_header_bytes=args.max_header_size * 1024,
+        max_file_bytes=int(args.max_file_size * 1024 * 1024),
     )
     return env, options
 

@@ -56,6 +56,7 @@ class ServeOptions:
     mcp_session_idle: float = 300.0  # `--mcp-session-idle`: seconds before a session closes
     mcp_sessions_per_client: int = 64  # `--mcp-sessions-per-client`: open sessions per peer
     max_header_bytes: int = 64 * 1024  # `--max-header-size`
+    max_file_bytes: int = 10 * 1024 * 1024  # `--max-file-size`: a served file, a skill download
 
     @property
     def grace_seconds(self) -> float:
@@ -351,7 +352,7 @@ def compile_runtime(
             )
             if guard is not None:
                 redactor.add(guard.secrets)
-            rest_apps[port] = Swappable(SkillApp(skill_adapter, guard))
+            rest_apps[port] = Swappable(SkillApp(skill_adapter, guard, options.max_file_bytes))
     for port in set(rest_ops) | set(forwards):
         endpoints = rest_ops.setdefault(port, [])
         caps = titles[port]

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 from urllib.parse import unquote, urlparse
 
+import anyio.to_thread
 from mcp import types
 from mcp.server.lowlevel import Server
 from mcp.shared.exceptions import MCPError
@@ -25,6 +26,7 @@ from starlette.applications import Starlette
 
 from naftiko_runtime import __version__, jsoncodec
 from naftiko_runtime.adapters.asgi import respond_json
+from naftiko_runtime.adapters.files import MAX_FILE_BYTES, Unservable, read_capped, regular_files
 from naftiko_runtime.adapters.inbound_auth import METADATA_PATH, Guard
 from naftiko_runtime.adapters.mcp_fast import FastCalls, fast_candidate
 from naftiko_runtime.adapters.mcp_sessions import SESSION_HEADER, SessionBound
@@ -49,6 +51,12 @@ LIST_TTL_MS = 10_000  # a reload reaches a 2026-07-28 client within this
 MAX_STREAM_BYTES = 4 * 1024 * 1024
 MAX_BINARY_BYTES = 16 * 1024 * 1024
 Compile = Callable[[Capability, AnyInvocation, tuple[str, ...]], Operation]
+_Lists = tuple[
+    types.ListToolsResult,
+    types.ListResourcesResult,
+    types.ListPromptsResult,
+    types.ListResourceTemplatesResult,
+]
 
 
 @dataclass
@@ -106,14 +114,6 @@ def _uri_pattern(uri: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
     return re.compile("".join(parts)), tuple(names)
 
 
-def _directory_files(base: Path) -> list[Path]:
-    """Regular files below `base`, sorted; none when it cannot be read."""
-    try:
-        return sorted(p for p in base.rglob("*") if p.is_file())
-    except OSError:
-        return []
-
-
 def _mime_of(path: Path) -> str:
     return _MIME_BY_SUFFIX.get(path.suffix.lower(), "application/octet-stream")
 
@@ -139,54 +139,54 @@ class McpServerSet:
     metrics: Any = None  # observability.metrics.Metrics, when a control plane is served
     tracing: Any = None  # observability.tracing.Tracing, when on
     private: bool = False  # the endpoint is authenticated: cached lists stay per client
-    _lists: (
-        tuple[
-            types.ListToolsResult,
-            types.ListResourcesResult,
-            types.ListPromptsResult,
-            types.ListResourceTemplatesResult,
-        ]
-        | None
-    ) = None
+    max_file_bytes: int = MAX_FILE_BYTES  # `--max-file-size`: largest file a read serves
+    _generation: int = 0  # bumped by each reload: a list built across one is not kept
+    _lists: _Lists | None = None
 
-    def lists(
-        self,
-    ) -> tuple[
-        types.ListToolsResult,
-        types.ListResourcesResult,
-        types.ListPromptsResult,
-        types.ListResourceTemplatesResult,
-    ]:
-        """The list results, built once per configuration (not per request); a `location`
-        directory lists one resource per file it holds then."""
+    def lists(self) -> _Lists:
+        """The list results, built once per configuration (not per request)."""
         if self._lists is None:
-            listed: list[types.Resource] = []
-            for entry in self.resources.values():
-                base = entry.location
-                if base is not None and base.is_dir():
-                    for path in _directory_files(base):
-                        relative = path.relative_to(base).as_posix()
-                        if not all(_SEGMENT.match(part) for part in relative.split("/")):
-                            continue  # a name reads would refuse is not listed either
-                        listed.append(
-                            entry.resource.model_copy(
-                                update={
-                                    "uri": f"{entry.resource.uri}/{relative}",
-                                    "mime_type": entry.resource.mime_type or _mime_of(path),
-                                }
-                            )
-                        )
-                else:
-                    listed.append(entry.resource)
-            self._lists = (
-                types.ListToolsResult(tools=[e.tool for e in self.tools.values()]),
-                types.ListResourcesResult(resources=listed),
-                types.ListPromptsResult(prompts=[_prompt(p) for p in self.prompts.values()]),
-                types.ListResourceTemplatesResult(
-                    resource_templates=[t.template for t in self.templates]
-                ),
-            )
+            self._lists = self._build_lists()
         return self._lists
+
+    async def current_lists(self) -> _Lists:
+        """`lists()` for a request: built on a worker thread (it walks `location` folders),
+        kept only if no reload came meanwhile."""
+        while self._lists is None:
+            generation = self._generation
+            built = await anyio.to_thread.run_sync(self._build_lists)
+            if generation == self._generation:
+                self._lists = built
+        return self._lists
+
+    def _build_lists(self) -> _Lists:
+        """A `location` directory lists one resource per file a read would serve."""
+        listed: list[types.Resource] = []
+        for entry in self.resources.values():
+            base = entry.location
+            if base is not None and base.is_dir():
+                for path, _ in regular_files(base):
+                    relative = path.relative_to(base).as_posix()
+                    if not all(_SEGMENT.match(part) for part in relative.split("/")):
+                        continue  # a name reads would refuse is not listed either
+                    listed.append(
+                        entry.resource.model_copy(
+                            update={
+                                "uri": f"{entry.resource.uri}/{relative}",
+                                "mime_type": entry.resource.mime_type or _mime_of(path),
+                            }
+                        )
+                    )
+            else:
+                listed.append(entry.resource)
+        return (
+            types.ListToolsResult(tools=[e.tool for e in self.tools.values()]),
+            types.ListResourcesResult(resources=listed),
+            types.ListPromptsResult(prompts=[_prompt(p) for p in self.prompts.values()]),
+            types.ListResourceTemplatesResult(
+                resource_templates=[t.template for t in self.templates]
+            ),
+        )
 
     def replace_from(self, other: McpServerSet) -> None:
         """Take another set's tools, resources and prompts (a reload); sessions stay open.
@@ -194,14 +194,15 @@ class McpServerSet:
         never served), which must not keep this configuration alive after the next reload."""
         self.tools, self.resources, self.prompts = other.tools, other.resources, other.prompts
         self.templates, self.prompt_files = other.templates, other.prompt_files
-        self.descriptions = other.descriptions
+        self.descriptions, self.max_file_bytes = other.descriptions, other.max_file_bytes
         self._lists = None
+        self._generation += 1
         other.tools, other.resources, other.prompts = {}, {}, {}
         other.templates, other.prompt_files, other.descriptions = [], {}, []
 
     def server(self) -> Server[Any]:
         async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
-            return self.lists()[0]
+            return (await self.current_lists())[0]
 
         async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
             if self.tracing is None:
@@ -212,7 +213,7 @@ class McpServerSet:
             return await self._traced(params.name, params.arguments or {}, meta, headers)
 
         async def list_resources(ctx: Any, params: Any) -> types.ListResourcesResult:
-            return self.lists()[1]
+            return (await self.current_lists())[1]
 
         async def read_resource(
             ctx: Any, params: types.ReadResourceRequestParams
@@ -220,15 +221,18 @@ class McpServerSet:
             return await self.read(str(params.uri))
 
         async def list_prompts(ctx: Any, params: Any) -> types.ListPromptsResult:
-            return self.lists()[2]
+            return (await self.current_lists())[2]
 
         async def list_templates(ctx: Any, params: Any) -> types.ListResourceTemplatesResult:
-            return self.lists()[3]
+            return (await self.current_lists())[3]
 
         async def get_prompt(
             ctx: Any, params: types.GetPromptRequestParams
         ) -> types.GetPromptResult:
-            return self.prompt(params.name, params.arguments or {})
+            arguments = params.arguments or {}
+            if params.name in self.prompt_files:  # read from its file: on a worker thread
+                return await anyio.to_thread.run_sync(self.prompt, params.name, arguments)
+            return self.prompt(params.name, arguments)
 
         def tool_schema(name: str) -> dict[str, Any] | None:
             entry = self.tools.get(name)
@@ -353,13 +357,10 @@ class McpServerSet:
         entry = self.resources.get(uri)
         if entry is not None and entry.operation is not None:
             return await self._read_call(uri, entry.operation, {}, entry.resource.mime_type)
-        if entry is not None and entry.location is not None and not entry.location.is_dir():
-            return self._read_file(uri, entry.location, entry.resource.mime_type)
-        for base_uri, candidate in self.resources.items():
-            base = candidate.location
-            if base is not None and (uri == base_uri or uri.startswith(base_uri + "/")):
-                if base.is_dir():
-                    return self._read_file(uri, _inside(base, uri, base_uri), None)
+        if any(_located(uri, base_uri, c) for base_uri, c in self.resources.items()):
+            located = await anyio.to_thread.run_sync(self._read_located, uri)
+            if located is not None:
+                return located
         for template in self.templates:
             found = template.pattern.fullmatch(uri)
             if found is not None:
@@ -386,13 +387,33 @@ class McpServerSet:
             ]
         )
 
+    def _read_located(self, uri: str) -> types.ReadResourceResult | None:
+        """A `location` file's contents (on a worker thread: every check touches the disk);
+        None when `uri` is below a location that is not a directory."""
+        entry = self.resources.get(uri)
+        if entry is not None and entry.location is not None and not entry.location.is_dir():
+            return self._read_file(uri, entry.location, entry.resource.mime_type)
+        for base_uri, candidate in self.resources.items():
+            base = candidate.location
+            if base is not None and _located(uri, base_uri, candidate) and base.is_dir():
+                return self._read_file(uri, _inside(base, uri, base_uri), None)
+        return None
+
     def _read_file(self, uri: str, path: Path, mime: str | None) -> types.ReadResourceResult:
+        """A regular file's UTF-8 text, at most `max_file_bytes`; errors name `uri` only."""
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            text = read_capped(path, self.max_file_bytes).decode("utf-8")
+        except Unservable as exc:
+            if exc.missing:
+                raise MCPError(
+                    types.INVALID_PARAMS, f"Invalid params: Unknown resource URI: {uri}"
+                ) from None
             raise MCPError(
-                types.INTERNAL_ERROR, f"resource {uri!r} cannot be read: {reason}"
+                types.INTERNAL_ERROR, f"resource {uri!r} cannot be read: {exc.reason}"
+            ) from None
+        except UnicodeDecodeError:
+            raise MCPError(
+                types.INTERNAL_ERROR, f"resource {uri!r} cannot be read: not UTF-8 text"
             ) from None
         kind = mime or (_mime_of(path) if path.suffix else "text/plain")
         return types.ReadResourceResult(
@@ -409,8 +430,8 @@ class McpServerSet:
         path = self.prompt_files.get(name)
         if path is not None:
             try:
-                messages = [("user", path.read_text(encoding="utf-8"))]
-            except (OSError, UnicodeDecodeError):
+                messages = [("user", read_capped(path, self.max_file_bytes).decode("utf-8"))]
+            except (Unservable, UnicodeDecodeError):
                 raise MCPError(
                     types.INTERNAL_ERROR, f"prompt {name!r}: its file cannot be read"
                 ) from None
@@ -704,16 +725,25 @@ def _inside(base: Path, uri: str, base_uri: str) -> Path:
         raise MCPError(
             types.INVALID_PARAMS, f"Invalid params: Unknown resource URI: {uri}"
         ) from None
-    except (OSError, ValueError):
+    except ValueError:
         raise MCPError(
             types.INVALID_PARAMS, f"Invalid params: Path traversal detected for resource URI: {uri}"
         ) from None
+    except (OSError, RuntimeError) as exc:  # a link loop is a RuntimeError before 3.13
+        reason = exc.strerror if isinstance(exc, OSError) else None
+        reason = (reason or "symbolic link loop").lower()
+        raise MCPError(types.INTERNAL_ERROR, f"resource {uri!r} cannot be read: {reason}") from None
     if resolved.is_dir():
         raise MCPError(
             types.INVALID_PARAMS,
             f"Invalid params: Resource URI resolves to a directory, not a file: {uri}",
         )
     return resolved
+
+
+def _located(uri: str, base_uri: str, entry: _ResourceEntry) -> bool:
+    """`uri` is a `location` resource's own, or below it (no disk access: that is later)."""
+    return entry.location is not None and (uri == base_uri or uri.startswith(base_uri + "/"))
 
 
 def _resource_path(capability: Capability, location: str) -> Path:
@@ -814,14 +844,15 @@ def build_mcp_servers(
     stdio: list[McpServerSet] = []
     for capability in capabilities:
         for adapter in capability.mcp:
+            cap = getattr(options, "max_file_bytes", MAX_FILE_BYTES)
             if adapter.transport == "stdio" or adapter.port is None:
-                server_set = McpServerSet(adapter.namespace, redactor)
+                server_set = McpServerSet(adapter.namespace, redactor, max_file_bytes=cap)
                 stdio.append(server_set)
             else:
                 port = options.port_map.get(adapter.port, adapter.port)
                 hosts.setdefault(port, options.host or adapter.address)
                 server_set = by_port.get(port) or by_port.setdefault(
-                    port, McpServerSet(adapter.namespace, redactor)
+                    port, McpServerSet(adapter.namespace, redactor, max_file_bytes=cap)
                 )
                 if adapter.namespace not in server_set.name.split("+"):
                     server_set.name += "+" + adapter.namespace  # several adapters, one server
@@ -962,6 +993,7 @@ def serve_stdio(
             merged.resources.update(server.resources)
             merged.prompts.update(server.prompts)
             merged.descriptions.extend(server.descriptions)
+            merged.max_file_bytes = server.max_file_bytes
         sets = [merged]
     if len(sets) > 1:
         names = ", ".join(s.name for s in sets)

@@ -3,22 +3,36 @@
 `GET /skills` lists them; `/skills/{name}` gives a skill's details and tools (a derived tool
 points at the sibling MCP tool or REST operation that runs it); `/skills/{name}/contents`
 lists the files of its `location`, `/contents/{path}` serves one, `/download` zips them all.
-No path may leave the skill's folder: plain segments only, links resolved and checked.
+No path may leave the skill's folder: plain segments only, links resolved and checked. Only
+regular files are served, each at most `max_file_bytes` (413 past it), and a download only
+when they add up to no more than that; the disk is only touched on worker threads, a file
+streamed and a zip built in a spooled temporary file, so neither stalls nor bloats the server.
 """
 
 from __future__ import annotations
 
-import io
 import mimetypes
+import os
 import re
+import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import unquote
 
+import anyio.to_thread
 import orjson
 
 from naftiko_runtime.adapters.asgi import Send, admit, respond, respond_json
+from naftiko_runtime.adapters.files import (
+    CHUNK_BYTES,
+    MAX_FILE_BYTES,
+    Unservable,
+    chunks,
+    open_regular,
+    over_cap,
+    regular_files,
+)
 from naftiko_runtime.adapters.inbound_auth import Guard
 from naftiko_runtime.spec.model import Skill, SkillAdapter
 
@@ -48,21 +62,84 @@ def inside(root: Path, relative: str) -> Path:
         or any(not _SEGMENT.match(p) or p in (".", "..") for p in parts)
     ):
         raise PathRefused(f"invalid file path {text!r}")
-    base = root.resolve()
-    target = (base / text).resolve()
+    try:
+        base = root.resolve()
+        target = (base / text).resolve()
+    except (OSError, RuntimeError):  # a link loop is a RuntimeError before Python 3.13
+        raise Unservable("symbolic link loop") from None
     if base != target and base not in target.parents:
         raise PathRefused(f"{text!r} leaves the skill's folder")
     return target
 
 
-def _files(root: Path) -> list[Path]:
-    base = root.resolve()
-    found = []
-    for path in sorted(root.rglob("*")):
-        resolved = path.resolve()
-        if resolved.is_file() and (base == resolved.parent or base in resolved.parents):
-            found.append(path)  # links out of the folder are never listed
-    return found
+def _folder(skill: Skill) -> Path | None:
+    location = skill.location
+    return Path(location) if location is not None and Path(location).is_dir() else None
+
+
+def _listing(root: Path) -> list[dict[str, Any]]:
+    return [
+        {"path": p.relative_to(root).as_posix(), "size": size, "type": media_type(p.name)}
+        for p, size in regular_files(root)
+    ]
+
+
+def _open_file(root: Path, relative: str, cap: int) -> tuple[int, int, str]:
+    """A descriptor on the file `relative` names, its size and media type."""
+    target = inside(root, relative)
+    fd, size = open_regular(target, cap)
+    return fd, size, media_type(target.name)
+
+
+def _zip(root: Path, cap: int) -> IO[bytes]:
+    """The folder's files zipped into a spooled temporary file (in memory while small), or
+    Unservable when they add up to more than `cap` bytes."""
+    entries = regular_files(root)
+    total = sum(size for _, size in entries)
+    if total > cap:
+        raise over_cap(total, cap)
+    spool = tempfile.SpooledTemporaryFile(max_size=1024 * 1024)
+    try:
+        with zipfile.ZipFile(spool, "w", zipfile.ZIP_DEFLATED) as archive:
+            added = 0  # files may have grown since they were listed: the cap still holds
+            for path, _ in entries:
+                added += _add(archive, path, path.relative_to(root).as_posix(), cap, added)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return spool
+
+
+def _add(archive: zipfile.ZipFile, path: Path, name: str, cap: int, added: int) -> int:
+    """One file into the archive (after `added` bytes of others), read through
+    `open_regular`: one swapped for a FIFO since it was listed is skipped, not waited on."""
+    try:
+        fd, size = open_regular(path, cap)
+    except Unservable as exc:
+        if exc.size is not None:
+            raise over_cap(added + exc.size, cap) from None
+        return 0
+    try:
+        if added + size > cap:
+            raise over_cap(added + size, cap)
+        info = zipfile.ZipInfo.from_file(path, name)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with archive.open(info, "w") as entry:
+            for chunk in chunks(fd, size):
+                entry.write(chunk)
+    finally:
+        os.close(fd)
+    return size
+
+
+async def _stream(send: Send, read: Any, size: int, kind: str) -> None:
+    """A 200 of `size` bytes, each chunk from `read()` on a worker thread."""
+    headers = [(b"content-type", kind.encode()), (b"content-length", str(size).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    while chunk := await anyio.to_thread.run_sync(read):
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
 
 
 class SkillApp:
@@ -70,9 +147,15 @@ class SkillApp:
 
     openapi = None
 
-    def __init__(self, adapter: SkillAdapter, guard: Guard | None = None) -> None:
+    def __init__(
+        self,
+        adapter: SkillAdapter,
+        guard: Guard | None = None,
+        max_file_bytes: int = MAX_FILE_BYTES,
+    ) -> None:
         self.adapter = adapter
         self.guard = guard
+        self.max_file_bytes = max_file_bytes  # `--max-file-size`
         self.skills = {skill.name: skill for skill in adapter.skills}
         self.modes = dict(adapter.modes)
         self.catalog = orjson.dumps(
@@ -136,42 +219,64 @@ class SkillApp:
         if rest is None:
             await respond(send, 200, self.detail(skill), "application/json")
             return
-        if skill.location is None or not Path(skill.location).is_dir():
+        root = await anyio.to_thread.run_sync(_folder, skill)
+        if root is None:
             await respond_json(
                 send, 404, _not_found(f"No location configured for skill: {skill.name}")
             )
             return
-        root = Path(skill.location)
         if rest == "download":
-            buffer = io.BytesIO()
-            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-                for path in _files(root):
-                    archive.write(path, path.relative_to(root).as_posix())
-            await respond(send, 200, buffer.getvalue(), "application/zip")
-            return
-        if not file or file == "/":
-            listing = [
-                {
-                    "path": p.relative_to(root).as_posix(),
-                    "size": p.stat().st_size,
-                    "type": media_type(p.name),
-                }
-                for p in _files(root)
-            ]
+            await self._download(send, skill, root)
+        elif not file or file == "/":
+            listing = await anyio.to_thread.run_sync(_listing, root)
             await respond_json(send, 200, {"name": skill.name, "files": listing})
+        else:
+            await self._file(send, root, file[1:])
+
+    async def _download(self, send: Send, skill: Skill, root: Path) -> None:
+        try:
+            spool = await anyio.to_thread.run_sync(_zip, root, self.max_file_bytes)
+        except Unservable as exc:
+            message = f"skill {skill.name!r} cannot be downloaded: its files add up to"
+            await respond_json(send, 413, _too_large(f"{message} {exc.reason}"))
             return
         try:
-            target = inside(root, file[1:])
+            size = spool.seek(0, os.SEEK_END)
+            spool.seek(0)
+            await _stream(send, lambda: spool.read(CHUNK_BYTES), size, "application/zip")
+        finally:
+            spool.close()
+
+    async def _file(self, send: Send, root: Path, relative: str) -> None:
+        """One file, streamed; every refusal names the file as the client did."""
+        name = unquote(relative)
+        try:
+            fd, size, kind = await anyio.to_thread.run_sync(
+                _open_file, root, relative, self.max_file_bytes
+            )
         except PathRefused as exc:
             await respond_json(
                 send, 400, {"error": {"type": "invalid_request", "message": str(exc)}}
             )
             return
-        if not target.is_file():
-            await respond_json(send, 404, _not_found(f"File not found: {unquote(file[1:])}"))
+        except Unservable as exc:
+            if exc.too_large:
+                await respond_json(send, 413, _too_large(f"file {name!r} is {exc.reason}"))
+            elif exc.missing:
+                await respond_json(send, 404, _not_found(f"File not found: {name}"))
+            else:
+                await respond_json(send, 404, _not_found(f"File not served: {name}: {exc.reason}"))
             return
-        await respond(send, 200, target.read_bytes(), media_type(target.name))
+        try:
+            pieces = chunks(fd, size)
+            await _stream(send, lambda: next(pieces, b""), size, kind)
+        finally:
+            os.close(fd)
 
 
 def _not_found(message: str) -> dict[str, Any]:
     return {"error": {"type": "not_found", "message": message}}
+
+
+def _too_large(message: str) -> dict[str, Any]:
+    return {"error": {"type": "file_too_large", "message": f"{message} (--max-file-size)"}}
