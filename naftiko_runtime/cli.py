@@ -19,7 +19,14 @@ from typing import Any, TextIO
 
 from naftiko_runtime import __version__
 from naftiko_runtime.diagnostics import Diagnostic, Severity
-from naftiko_runtime.engine.scripting import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_MS, ScriptSettings
+from naftiko_runtime.engine.scripting import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MEMORY_MB,
+    DEFAULT_QUEUE,
+    DEFAULT_QUEUE_WAIT_MS,
+    DEFAULT_TIMEOUT_MS,
+    ScriptSettings,
+)
 from naftiko_runtime.errors import BindingError, StartupError
 from naftiko_runtime.report import FORMATS, render, render_text
 from naftiko_runtime.scaffold import ADAPTERS, AUTH_TYPES
@@ -229,7 +236,16 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=DEFAULT_MEMORY_MB,
         metavar="MB",
-        help="memory a script step may use (default %(default)s)",
+        help="memory a script step may use, its engine's heap and array buffers alike "
+        "(default %(default)s)",
+    )
+    serve.add_argument(
+        "--script-concurrency",
+        type=int,
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help=f"script steps of one language running at once; {DEFAULT_QUEUE} more wait up "
+        f"to {DEFAULT_QUEUE_WAIT_MS} ms, the rest get 503 script_busy (default %(default)s)",
     )
     serve.add_argument(
         "--simulate",
@@ -875,7 +891,11 @@ def _serve_settings(
         simulate=args.simulate,
         access_log=args.access_log,
         http_client=args.http_client,
-        scripting=ScriptSettings(timeout_ms=args.script_timeout, memory_mb=args.script_memory),
+        scripting=ScriptSettings(
+            timeout_ms=args.script_timeout,
+            memory_mb=args.script_memory,
+            concurrency=args.script_concurrency,
+        ),
         control_port=control_port,
         control_host=control_host,
         grace=args.grace,

@@ -62,6 +62,7 @@ class PayloadTooLarge(InvocationError):
 
 
 _UPSTREAM_STATUS = {"timeout": 504, "busy": 503}  # every other upstream failure is a 502
+_SCRIPT_STATUS = {"timeout": 504, "busy": 503}  # every other script failure is a 500
 
 
 def error_reply(exc: Exception, redact: Redactor) -> tuple[int, bytes, bytes]:
@@ -87,7 +88,7 @@ def error_reply(exc: Exception, redact: Redactor) -> tuple[int, bytes, bytes]:
         status = _UPSTREAM_STATUS.get(exc.kind, 502)
         return status, b"application/json", orjson.dumps(payload)
     if isinstance(exc, ScriptError):
-        status = 504 if exc.kind == "timeout" else 500
+        status = _SCRIPT_STATUS.get(exc.kind, 500)
         payload = {"type": f"script_{exc.kind}", "message": redact(exc.message), "step": exc.step}
         return status, b"application/json", orjson.dumps({"error": payload})
     log.exception("internal error: %s", redact(repr(exc)))

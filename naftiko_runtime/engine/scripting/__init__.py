@@ -1,5 +1,6 @@
-"""Script steps: JavaScript in an embedded V8 (mini-racer), Python in a restricted child
-process; both with a time and a memory limit per call and no file, network or process access.
+"""Script steps: JavaScript in V8 (mini-racer) and Python under RestrictedPython, each call in
+a child process with a time and a memory limit and no file, network or process access; a
+gate per language bounds how many run and how many wait.
 
 Groovy needs a JVM: `validate` rejects it with a diagnostic instead of pretending.
 """
@@ -20,6 +21,9 @@ LANGUAGES = ("javascript", "python")
 DEFAULT_TIMEOUT_MS = 60_000
 DEFAULT_STATEMENT_LIMIT = 100_000
 DEFAULT_MEMORY_MB = 128
+DEFAULT_CONCURRENCY = 4  # children running at once, per language
+DEFAULT_QUEUE = 16  # calls waiting for one, per language; more are refused (busy, 503)
+DEFAULT_QUEUE_WAIT_MS = 2_000  # the longest a call waits for a child before it is refused
 _SEGMENT = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
@@ -27,7 +31,7 @@ class ScriptError(NaftikoError):
     """A script step failed, ran too long or used too much; `kind` says which."""
 
     def __init__(self, kind: str, step: str, message: str) -> None:
-        self.kind = kind  # failed | timeout | statement_limit | memory | disabled | config
+        self.kind = kind  # failed | timeout | statement_limit | memory | busy | disabled | config
         self.step = step
         self.message = message
         super().__init__(message)
@@ -52,6 +56,9 @@ class ScriptSettings:
     timeout_ms: int = DEFAULT_TIMEOUT_MS
     statement_limit: int = DEFAULT_STATEMENT_LIMIT
     memory_mb: int = DEFAULT_MEMORY_MB
+    concurrency: int = DEFAULT_CONCURRENCY
+    queue: int = DEFAULT_QUEUE
+    queue_wait_ms: int = DEFAULT_QUEUE_WAIT_MS
     allowed_languages: tuple[str, ...] = ()
     stats: ScriptStats = field(default_factory=ScriptStats)
 

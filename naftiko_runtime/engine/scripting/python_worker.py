@@ -292,5 +292,7 @@ def _inplace(op: str, x: Any, y: Any) -> Any:
 
 
 if __name__ == "__main__":
+    sys.stdout.buffer.write(b"+")  # ready: the parent starts the script's clock now
+    sys.stdout.flush()
     main()
     os._exit(0)  # the answer is written: skip interpreter teardown (the parent waits on it)
