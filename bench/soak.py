@@ -14,7 +14,8 @@ hostile served folder (a FIFO with no writer, a sparse file over the cap, a link
 
 The report gives requests, answers by status and error type, p50 and p99, peak RSS and RSS at
 the start and end of the second half, and checks the promises of the hardening work: no 5xx
-other than the documented ones (502/503/504, and 413 for a body over a cap), no secret in
+other than the documented ones (502/503/504, and a hostile script's 500 `script_memory`; the
+script route allocates 1 GB of array buffers under `--script-memory 64`), no secret in
 any answer or log line, no short success. Exit status 1 when one is broken. Loopback only;
 stops only what it started.
 """
@@ -110,6 +111,19 @@ capability:
         - path: "/fwd/{path}"
           forward:
             targetNamespace: api
+        - path: "/script"
+          operations:
+            - method: GET
+              name: script
+              steps:
+                - type: script
+                  name: hog
+                  language: javascript
+                  location: "file:///./scripts"
+                  file: hog.js
+              mappings:
+                - targetName: held
+                  value: "$.hog.held"
     - type: mcp
       namespace: soak-mcp
       port: 9090
@@ -127,7 +141,13 @@ capability:
           description: "A FIFO, a file over the cap, a link loop, one good file"
           location: "file:///./hostile"
 """
-ROUTES = ("/items", "/echo", "/fwd/blob", "/fwd/trace")
+ROUTES = ("/items", "/echo", "/fwd/blob", "/fwd/trace", "/script")
+# a hostile script: 1 GB of array buffers (outside V8's heap) past --script-memory 64
+HOG = (
+    "var keep = [];\n"
+    "for (var i = 0; i < 64; i++) keep.push(new Uint8Array(16 * 1024 * 1024).fill(1));\n"
+    "result = {held: keep.length};\n"
+)
 
 
 class FaultyUpstream:
@@ -262,6 +282,8 @@ def hostile_folder(root: Path) -> Path:
         os.truncate(big.fileno(), 64 * 1024 * 1024)  # sparse, over --max-file-size 1
     (folder / "loop1").symlink_to("loop2")
     (folder / "loop2").symlink_to("loop1")
+    (root / "scripts").mkdir()
+    (root / "scripts" / "hog.js").write_text(HOG)
     return folder
 
 
@@ -283,7 +305,10 @@ class Tally:
     def record(self, what: str, started: float, text: str, status: int | None = None) -> None:
         self.latencies.append(time.perf_counter() - started)
         self.answers[what] += 1
-        if status is not None and status >= 500 and status not in DOCUMENTED_5XX:
+        documented = status in DOCUMENTED_5XX or (
+            status == 500 and '"type":"script_memory"' in text.replace(" ", "")
+        )
+        if status is not None and status >= 500 and not documented:
             self.undocumented.append(f"{status}: {text[:200]}")
         if any(form in text for form in FORMS):
             self.leaks.append(text[:200])
@@ -382,6 +407,7 @@ def main(argv: list[str] | None = None) -> int:
             "--port", f"8080={rest_port}", "--port", f"9090={mcp_port}",
             "--timeout", "1", "--max-upstream-body", "1", "--access-log",
             "--http-client", args.http_client, "--max-file-size", "1",
+            "--script-memory", "64",
         ],
         env={**os.environ, "API_KEY": KEY, "BOT_TOKEN": BOT_TOKEN, "HEADER_KEY": HEADER_KEY},
         stdout=log,
