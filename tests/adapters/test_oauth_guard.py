@@ -1,7 +1,8 @@
 """The OAuth guard without sockets (its HTTP client injected): an issuer with a trailing
 slash is matched exactly, a JWK without `alg` verifies the algorithms its key type allows,
 an unreachable authorization server is asked once per back-off window instead of once per
-request, and a plain-http authorization server is refused unless it is on this machine."""
+request, expired keys are refreshed behind the requests whose key is known, and a
+plain-http authorization server is refused unless it is on this machine."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
+from naftiko_runtime.adapters import oauth
 from naftiko_runtime.adapters.inbound_auth import build_guard
 from naftiko_runtime.adapters.oauth import OAuthGuard, OAuthSettings
 from naftiko_runtime.errors import StartupError
@@ -89,6 +91,39 @@ def test_an_unreachable_server_is_asked_once_per_back_off_window() -> None:
     started = time.monotonic()
     assert asyncio.run(many()) == [503] * 10
     assert len(calls) <= 2 and time.monotonic() - started < 2  # one discovery, not ten
+
+
+def test_expired_keys_are_refreshed_in_the_background_while_known_keys_serve(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past `KEYS_TTL` a token whose key is known is checked at once with it while the key
+    set is fetched again behind it, so a slow server delays nobody."""
+    monkeypatch.setattr(oauth, "KEYS_TTL", 0.2)
+    private, public = keys()
+    calls: list[str] = []
+    plain = server(public, calls)
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        if calls:  # every fetch after the first takes 2 s
+            await asyncio.sleep(2.0)
+        return plain(request)  # type: ignore[no-any-return]
+
+    guard = guard_for(slow)
+
+    async def run() -> float:
+        assert (await guard.verify(scope(token(private)))).status == 200
+        await asyncio.sleep(0.3)
+        started = time.monotonic()
+        assert (await guard.verify(scope(token(private)))).status == 200
+        elapsed = time.monotonic() - started
+        for _ in range(50):  # the refresh lands
+            if calls.count("/jwks") == 2:
+                break
+            await asyncio.sleep(0.1)
+        return elapsed
+
+    assert asyncio.run(run()) < 0.5
+    assert calls.count("/jwks") == 2
 
 
 @pytest.mark.parametrize(
