@@ -280,8 +280,12 @@ async def _reqwest_chunks(
             yield bytes(chunk)
     except (TimeoutError, errors.RequestTimeoutError, errors.ReadTimeoutError):
         raise _stalled(request) from None
-    except errors.PyreqwestError:
-        raise _connect(request, "the stream was cut") from None
+    except errors.PyreqwestError as exc:  # a body cut after its head: a framing error
+        raise UpstreamError(
+            "bad_response",
+            f"upstream response for {request.operation} was cut off: the stream was cut",
+            operation=request.operation,
+        ) from exc
     finally:
         await streamed.__aexit__(None, None, None)
 

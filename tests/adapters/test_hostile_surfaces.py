@@ -304,6 +304,7 @@ def test_a_reset_event_stream_ends_with_an_error_event(served: dict[str, Any]) -
         text = b"".join(reply.iter_raw()).decode()
     assert 'data: {"n": 1}' in text
     assert "event: error" in text, (served["client"], text)
+    assert '"type":"upstream_bad_response"' in text, (served["client"], text)
 
 
 async def test_mcp_a_reset_mid_body_is_an_error_result(served: dict[str, Any]) -> None:
