@@ -148,8 +148,8 @@ class AiohttpUpstream:
         if not content_type.isascii():
             response.release()
             raise invalid_response(request, "its Content-Type is not ASCII", response.status)
+        headers = [(k, v) for k, v in response.headers.items()]
         if request.stream_reply and response.status < 400:
-            headers = [(k, v) for k, v in response.headers.items()]
             stream = _chunks(response, request, self._timeouts.idle)
             return UpstreamReply(response.status, content_type, stream=stream, headers=headers)
         if content_type.split(";")[0].strip().lower() in STREAM_TYPES and response.status < 300:
@@ -168,7 +168,7 @@ class AiohttpUpstream:
             ) from None
         finally:
             response.release()
-        return UpstreamReply(response.status, content_type, body)
+        return UpstreamReply(response.status, content_type, body, headers=headers)
 
     async def close(self) -> None:
         if self._session is not None:

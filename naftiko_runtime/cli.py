@@ -148,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     from_openapi.add_argument(
         "--select",
         nargs="+",
+        action="extend",  # `--select a --select b` keeps both
         default=[],
         metavar="TAG|PATH|OPERATION_ID",
         help="only these operations: tags, operationIds, or paths (globs such as /v1/jobs*)",

@@ -73,6 +73,8 @@ class UpstreamError(NaftikoError):
         upstream_status: int | None = None,
         body: bytes | None = None,
         content_type: str | None = None,
+        headers: list[tuple[str, str]] | None = None,
+        base: str = "",
     ) -> None:
         self.kind = kind
         self.message = message
@@ -80,6 +82,8 @@ class UpstreamError(NaftikoError):
         self.upstream_status = upstream_status
         self.body = body
         self.content_type = content_type
+        self.headers = headers  # a 4xx passed through keeps what the policy passes back
+        self.base = base  # the upstream's base URL, against which Link/Location are read
         super().__init__(message)
 
     def to_json(self) -> dict[str, Any]:

@@ -434,7 +434,7 @@ class H1Upstream:
         if not content_type.isascii():
             self._drop(connection)
             raise invalid_response(request, "its Content-Type is not ASCII", status)
-        headers = list(connection.headers) if request.stream_reply else None
+        headers = connection.headers  # a fresh list per exchange (`_reset`): no copy
         if connection.streaming:
             stream = _Stream(self, connection, request)
             return UpstreamReply(status, content_type, stream=stream, headers=headers)

@@ -58,7 +58,7 @@ class UpstreamReply:
     content_type: str
     body: bytes = b""
     stream: AsyncIterator[bytes] | None = None
-    headers: list[tuple[str, str]] | None = None  # kept only for streamed replies (forward)
+    headers: list[tuple[str, str]] | None = None  # as received (engine.headers filters them)
 
 
 class Upstream(Protocol):
@@ -207,8 +207,8 @@ class PyreqwestUpstream:
         if not content_type.isascii():
             await streamed.__aexit__(None, None, None)
             raise invalid_response(request, "its Content-Type is not ASCII", response.status)
+        headers = [(str(k), str(v)) for k, v in response.headers.items()]
         if request.stream_reply and response.status < 400:
-            headers = [(str(k), str(v)) for k, v in response.headers.items()]
             return UpstreamReply(
                 response.status,
                 content_type,
@@ -234,7 +234,7 @@ class PyreqwestUpstream:
             ) from None
         finally:
             await streamed.__aexit__(None, None, None)
-        return UpstreamReply(response.status, content_type, body)
+        return UpstreamReply(response.status, content_type, body, headers=headers)
 
     async def close(self) -> None:
         if self._client is not None:

@@ -32,6 +32,7 @@ from naftiko_runtime.adapters.mcp_fast import FastCalls, fast_candidate
 from naftiko_runtime.adapters.mcp_sessions import SESSION_HEADER, SessionBound
 from naftiko_runtime.adapters.sse import EventStreamDecoder
 from naftiko_runtime.binding import Redactor
+from naftiko_runtime.engine.headers import PAGING_META, next_page
 from naftiko_runtime.engine.inputs import input_schema
 from naftiko_runtime.engine.outputs import tool_output_schema
 from naftiko_runtime.engine.result import CallResult, Operation
@@ -345,10 +346,20 @@ class McpServerSet:
             except ValueError:  # a match spanned JSON syntax: keep the text only
                 data = redacted
         structured = data if isinstance(data, dict) and not entry.wrap else {"result": data}
+        content = [types.TextContent(type="text", text=text)]
+        after = next_page(result.upstream_headers, arguments, entry.accepted)
+        meta = None
+        if after is not None:  # what an agent needs to page: the next call's arguments
+            meta = {PAGING_META: {"next": after}}
+            if "next" not in structured and (entry.wrap or entry.tool.output_schema is None):
+                structured = {**structured, "next": after}
+            hint = f"More results: call {name} with {jsoncodec.dumps(after).decode()}"
+            content.append(types.TextContent(type="text", text=hint))
         return types.CallToolResult(
-            content=[types.TextContent(type="text", text=text)],
+            content=list(content),
             structured_content=structured,
             is_error=False,
+            _meta=meta,
         )
 
     async def read(self, uri: str) -> types.ReadResourceResult:

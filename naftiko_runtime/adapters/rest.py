@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -22,8 +23,15 @@ from naftiko_runtime.adapters.asgi import lifespan
 from naftiko_runtime.adapters.inbound_auth import METADATA_PATH, Guard
 from naftiko_runtime.adapters.routes import RouteTable
 from naftiko_runtime.engine.forward import REPLY_HEADERS, Forwarder
+from naftiko_runtime.engine.headers import (
+    CLIENT_HEADERS,
+    link_rewriter,
+    location_rewriter,
+    passed_back,
+    passed_up,
+)
 from naftiko_runtime.engine.response import MAX_ERROR_BODY, status_error
-from naftiko_runtime.engine.result import Operation
+from naftiko_runtime.engine.result import CallResult, Operation
 from naftiko_runtime.engine.scripting import ScriptError
 from naftiko_runtime.errors import InvocationError, UpstreamError
 from naftiko_runtime.jsonpath import compile_path
@@ -156,7 +164,74 @@ async def _respond(
     await send({"type": "http.response.body", "body": body})
 
 
-def _handler(endpoint: RestEndpoint, redact: Redactor) -> Handler:
+RouteFor = Callable[[str, str], "str | None"]
+
+
+def upstream_routes(endpoints: Sequence[RestEndpoint]) -> RouteFor:
+    """(upstream base, path below it) → the gateway path serving it: each single-call
+    route's consumed path as a pattern, filled into its own path (a GET route first)."""
+    table: list[tuple[str, re.Pattern[str], str]] = []
+    for endpoint in sorted(endpoints, key=lambda e: e.method != "GET"):
+        call = getattr(endpoint.operation, "call", None)
+        consumed = getattr(call, "operation", None)
+        if call is None or consumed is None:
+            continue
+        pattern = "".join(
+            f"(?P<{_group(m.group(1) or m.group(2))}>[^/]+)"
+            if m.group(0).startswith("{")
+            else re.escape(m.group(0))
+            for m in re.finditer(r"\{\{([^}]+)\}\}|\{([^}]+)\}|[^{]+", consumed.path)
+        )
+        table.append((str(call.base_url), re.compile(pattern + "/?"), endpoint.path))
+
+    def route_for(base: str, path: str) -> str | None:
+        for own_base, pattern, route in table:
+            if own_base != base:
+                continue
+            found = pattern.fullmatch(path)
+            if found is None:
+                continue
+            values = found.groupdict()
+            names = [_group(n) for n in re.findall(r"\{([^}]+)\}", route)]
+            if any(n not in values for n in names):  # a variable the upstream path lacks
+                continue
+            pieces = re.split(r"\{[^}]+\}", route)  # literal parts around the variables
+            return "".join(
+                p + (values[n] if i < len(names) else "")
+                for i, (p, n) in enumerate(zip(pieces, [*names, ""], strict=True))
+            )
+        return None
+
+    return route_for
+
+
+def _group(name: str) -> str:
+    return "v_" + re.sub(r"[^A-Za-z0-9_]", "_", norm(name))
+
+
+def _passed_back(
+    result: CallResult, scope: dict[str, Any], routes: RouteFor
+) -> list[tuple[bytes, bytes]]:
+    """The upstream's end-to-end headers the client gets (engine.headers' policy)."""
+    base = result.upstream_base
+
+    def route(path: str) -> str | None:
+        return routes(base, path)
+
+    def here() -> str:
+        raw: bytes = scope.get("raw_path") or scope["path"].encode()
+        return raw.decode("latin-1")
+
+    return list(
+        passed_back(
+            result.upstream_headers,
+            link_rewriter(base, route, here),
+            location_rewriter(base, route),
+        )
+    )
+
+
+def _handler(endpoint: RestEndpoint, redact: Redactor, routes: RouteFor) -> Handler:
     """Request → inputs → compiled operation → response, for one route and method."""
     operation = endpoint.operation
     by_location: dict[str, list[str]] = {}
@@ -202,13 +277,23 @@ def _handler(endpoint: RestEndpoint, redact: Redactor) -> Handler:
                 _header_inputs(scope, header_names, cookie_names, inputs)
             if body_inputs:
                 inputs.update(await _body_inputs(receive, body_inputs))
-            result = await operation(inputs)
+            token = CLIENT_HEADERS.set(passed_up(scope["headers"]))
+            try:
+                result = await operation(inputs)
+            finally:
+                CLIENT_HEADERS.reset(token)
         except asyncio.CancelledError:
             await _cut_by_shutdown(send)
             raise
         except Exception as exc:  # ours map to their status; anything else is a logged 500
             status, kind, body = error_reply(exc, redact)
-            await _respond(send, status, body, kind)
+            extra: list[tuple[bytes, bytes]] = []
+            if isinstance(exc, UpstreamError) and exc.headers and status == exc.upstream_status:
+                passed = CallResult(
+                    status, "", upstream_headers=exc.headers, upstream_base=exc.base
+                )
+                extra = _passed_back(passed, scope, routes)  # an SDK reads Retry-After here
+            await _respond(send, status, body, kind, extra)
             return
         if result.stream is not None:
             await _stream(
@@ -221,11 +306,17 @@ def _handler(endpoint: RestEndpoint, redact: Redactor) -> Handler:
                 gone=receive,  # the body is read: the next message can only be a disconnect
             )
             return
-        if result.raw == b"" and result.shaped is None:
-            await send({"type": "http.response.start", "status": result.status, "headers": []})
+        extra = _passed_back(result, scope, routes) if result.upstream_headers else []
+        if result.raw == b"" and result.shaped is None:  # 204, and a 304 with its validators
+            await send({"type": "http.response.start", "status": result.status, "headers": extra})
             await send({"type": "http.response.body", "body": b""})
             return
-        await _respond(send, result.status, bodies.redact_bytes(result.body()))
+        if result.binary and result.raw is not None:  # a media type the client asked for
+            kind = result.content_type.encode("latin-1")
+            body = bodies.redact_bytes(result.raw, is_text(result.content_type))
+            await _respond(send, result.status, body, kind, extra)
+            return
+        await _respond(send, result.status, bodies.redact_bytes(result.body()), extra=extra)
 
     return handle
 
@@ -394,8 +485,9 @@ class RestApp:
             self.gate = tuple({id(g): g for g in guards if g is not None}.values())
         self.static: dict[str, dict[str, Handler]] = {}
         self.dynamic: RouteTable[dict[str, Handler]] = RouteTable()
+        routes = upstream_routes(endpoints)
         for endpoint in sorted(endpoints, key=_sort_key):
-            handler = _handler(endpoint, redact)
+            handler = _handler(endpoint, redact, routes)
             if metrics is not None:  # the route template, never a request's values
                 handler = _metered(handler, f"{endpoint.method} {endpoint.path}", metrics)
             if tracing is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from naftiko_runtime.engine.headers import CLIENT_HEADERS, merge_up
 from naftiko_runtime.engine.inputs import InputSpec, coerce_inputs, named_scope
 from naftiko_runtime.engine.mapping import Shaper
 from naftiko_runtime.engine.request import CompiledArgs, HttpCall
@@ -20,6 +21,7 @@ from naftiko_runtime.engine.response import (
     status_error,
 )
 from naftiko_runtime.engine.result import CallResult
+from naftiko_runtime.errors import UpstreamError
 from naftiko_runtime.spec.model import Input
 from naftiko_runtime.upstream import UpstreamReply
 
@@ -73,7 +75,29 @@ class CallOperation:
         values = coerce_inputs(self._specs, inputs)
         scope = self.scope(values) if self._needs_scope else None
         args = self._args.resolve(values, scope)
-        reply = await self.call.send(self.call.request(args, scope))
+        request = self.call.request(args, scope)
+        client = CLIENT_HEADERS.get()
+        if client:  # one call: the client's negotiation and conditions are its own
+            merge_up(request.headers, client)
+        reply = await self.call.send(request)
+        try:
+            result = await self._reply(reply, client)
+        except UpstreamError as exc:
+            exc.base = self.call.base_url
+            raise
+        if reply.headers:
+            result.upstream_headers = reply.headers
+            result.upstream_base = self.call.base_url
+        return result
+
+    async def _reply(self, reply: UpstreamReply, client: tuple[tuple[str, str], ...]) -> CallResult:
+        if (
+            client
+            and reply.stream is None
+            and not failed(reply.status)
+            and _asked_other(client, reply.content_type, self._format)
+        ):  # the client asked for another media type (a diff, a patch): it gets the bytes
+            return CallResult(reply.status, reply.content_type, raw=reply.body, binary=True)
         if (
             self._format != "json"
             and reply.stream is None
@@ -106,3 +130,18 @@ class CallOperation:
             return CallResult(reply.status, "application/json", raw=reply.body)
         document = parse_json(reply.body, self.name, reply.status)
         return CallResult(reply.status, "application/json", shaped=self._shape(document))
+
+
+def _asked_other(client: tuple[tuple[str, str], ...], content_type: str, fmt: str) -> bool:
+    """Whether the client's `Accept` asked for what the upstream sent, a type this
+    operation's format does not decode (GitHub's `application/vnd.github.diff`)."""
+    accept = next((v for k, v in client if k == "accept"), None)
+    if accept is None or not content_type:
+        return False
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if fmt == "json" and ("json" in kind or kind == ""):
+        return False
+    if fmt != "json" and fmt != "binary":
+        return False  # a declared decoder reads its own type
+    asked = [a.split(";", 1)[0].strip().lower() for a in accept.split(",")]
+    return kind in asked

@@ -105,4 +105,9 @@ def tool_output_schema(invocation: AnyInvocation) -> tuple[Schema | None, bool]:
         return None, False
     if schema.get("type") in ("object", ["object", "null"]):
         return {**schema, "type": "object"}, False  # a null result is sent as {"result": null}
-    return {"type": "object", "properties": {"result": schema}, "required": ["result"]}, True
+    paging = {  # engine.headers.next_page: present when the upstream has a next page
+        "type": "object",
+        "description": "The arguments of the call that fetches the next page",
+    }
+    wrapper = {"result": schema, "next": paging}
+    return {"type": "object", "properties": wrapper, "required": ["result"]}, True

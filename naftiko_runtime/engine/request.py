@@ -101,17 +101,46 @@ def _compile_data(node: Any, context: str) -> Any:
 
 
 def _render_data(node: Any, scope: Mapping[str, Any]) -> Any:
-    """Render templates inside structured body data; a lone `{{x}}` keeps x's JSON type."""
+    """Render templates inside structured body data; a lone `{{x}}` keeps x's JSON type.
+    A member (or a form part's `value`) that is a lone `{{x}}` without a value is left out,
+    not sent as `null`: a PATCH with a field the caller never gave must not clear it
+    (the reference sends an empty string there)."""
     if isinstance(node, Template):
         single = node.single_variable
         if single is not None:
             return scope_get(scope, single)
         return node.render(scope)
     if isinstance(node, dict):
-        return {key: _render_data(value, scope) for key, value in node.items()}
+        out = {}
+        for key, value in node.items():
+            rendered = _render_data(value, scope)
+            if rendered is None and _lone(value):
+                continue
+            out[key] = rendered
+        return out
     if isinstance(node, list):
-        return [_render_data(value, scope) for value in node]
+        items = []
+        for value in node:
+            rendered = _render_data(value, scope)
+            if _part_without_value(value, rendered):
+                continue
+            items.append(rendered)
+        return items
     return node
+
+
+def _lone(node: Any) -> bool:
+    return isinstance(node, Template) and node.single_variable is not None
+
+
+def _part_without_value(source: Any, rendered: Any) -> bool:
+    """A form part (`name` and a lone `{{x}}` value) whose x has no value: left out."""
+    return (
+        isinstance(source, dict)
+        and "name" in source
+        and _lone(source.get("value"))
+        and "value" not in rendered
+    )
 
 
 def scope_get(scope: Mapping[str, Any], name: str) -> Any:

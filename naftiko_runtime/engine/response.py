@@ -39,6 +39,7 @@ def status_error(reply: UpstreamReply, name: str) -> UpstreamError:
             upstream_status=reply.status,
             body=reply.body,
             content_type=reply.content_type,
+            headers=reply.headers,
         )
     return UpstreamError(
         "status",

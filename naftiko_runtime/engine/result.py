@@ -21,6 +21,9 @@ class CallResult:
     stream: AsyncIterator[bytes] | None = None
     headers: tuple[tuple[bytes, bytes], ...] = ()  # extra response headers (forward)
     binary: bool = False  # `outputRawFormat: binary`: bytes with the upstream's content type
+    # the upstream reply's own headers and base URL, for the REST adapter's header policy
+    upstream_headers: list[tuple[str, str]] | None = None
+    upstream_base: str = ""
 
     @property
     def data(self) -> Any:

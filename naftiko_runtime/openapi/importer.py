@@ -23,6 +23,7 @@ from urllib.parse import urlparse
 
 from naftiko_runtime.openapi.documents import OpenApiDocument, Operation, schema_types
 from naftiko_runtime.scaffold import kebab
+from naftiko_runtime.spec.index import norm
 
 MAX_TOOL_NAME = 64
 WIRE = ("path", "query", "header", "cookie")
@@ -77,6 +78,24 @@ class _Param:
 
 
 @dataclass
+class _Body:
+    """How a request body is bound: field by field (`fields`, each an input, `keys` the
+    members they fill) when its schema is an object of named properties, else whole
+    (`whole`, one input holding the entire body). Neither can be taken for the other: a
+    payload with a member named `body` keeps its other members."""
+
+    kind: str  # the consumed body's `type`: json, formUrlEncoded, multipartForm
+    fields: list[_Param] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+    files: set[str] = field(default_factory=set)  # multipart members that are files
+    whole: _Param | None = None
+
+    @property
+    def inputs(self) -> list[_Param]:
+        return [self.whole] if self.whole is not None else self.fields
+
+
+@dataclass
 class _Op:
     name: str
     tool: str
@@ -84,7 +103,7 @@ class _Op:
     path: str
     description: str
     params: list[_Param]
-    body: _Param | None
+    body: _Body | None
     output_format: str
     notes: list[str] = field(default_factory=list)
     fixed: list[tuple[str, str, str]] = field(default_factory=list)  # name, in, value
@@ -159,37 +178,133 @@ def _params(operation: Operation, document: OpenApiDocument, notes: list[str]) -
     return found
 
 
-def _body(operation: Operation, document: OpenApiDocument, notes: list[str]) -> _Param | None:
+WHOLE_BODY = "requestBody"  # the input that holds a body bound whole
+FIELD_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")  # a member that can be an input
+MEDIA_KINDS = (  # request content type -> the consumed body's `type` (first match wins)
+    ("json", "json"),
+    ("application/x-www-form-urlencoded", "formUrlEncoded"),
+    ("multipart/form-data", "multipartForm"),
+)
+
+
+def _body(
+    operation: Operation, document: OpenApiDocument, params: list[_Param], notes: list[str]
+) -> _Body | None:
     if document.version == "2.0":
-        bodies = [p for p in operation.parameters if p.get("in") in ("body", "formData")]
-        if not bodies:
-            return None
-        if any(p.get("in") == "formData" for p in bodies):
-            notes.append("the upstream takes form data; guessed: sent as a JSON object")
-        return _Param(
-            "body",
-            "body",
-            "object",
-            any(p.get("required") for p in bodies),
-            _one_line(bodies[0].get("description")) or "The request body",
-        )
+        return _body_v2(operation, document, params, notes)
     body = document.deref(operation.data.get("requestBody"))
     if not isinstance(body, dict):
         return None
-    content = body.get("content") or {}
-    media = [str(m).lower() for m in content]
-    if media and not any("json" in m for m in media):
-        notes.append(f"the upstream takes {safe(media[0])}; guessed: sent as JSON")
-    chosen = next((m for m in content if "json" in str(m).lower()), next(iter(content), None))
+    content = {str(m).lower(): v for m, v in (body.get("content") or {}).items()}
+    kind, chosen = "json", next(iter(content), None)
+    for needle, body_type in MEDIA_KINDS:
+        match = next((m for m in content if needle in m), None)
+        if match is not None:
+            kind, chosen = body_type, match
+            break
+    else:
+        if chosen is not None:
+            notes.append(f"the upstream takes {safe(chosen)}; guessed: sent as JSON")
     schema = (content.get(chosen) or {}).get("schema") if chosen else None
-    kind = _type_of(schema, document) if schema is not None else "object"
-    return _Param(
-        "body",
-        "body",
-        kind,
-        bool(body.get("required")),
-        _one_line(body.get("description")) or "The request body",
+    description = _one_line(body.get("description")) or "The request body"
+    return _bind_body(kind, schema, bool(body.get("required")), description, document, params)
+
+
+def _body_v2(
+    operation: Operation, document: OpenApiDocument, params: list[_Param], notes: list[str]
+) -> _Body | None:
+    bodies = [p for p in operation.parameters if p.get("in") in ("body", "formData")]
+    if not bodies:
+        return None
+    form = [p for p in bodies if p.get("in") == "formData"]
+    if not form:
+        body = bodies[0]
+        description = _one_line(body.get("description")) or "The request body"
+        return _bind_body(
+            "json", body.get("schema"), bool(body.get("required")), description, document, params
+        )
+    consumes = [
+        str(m) for m in operation.data.get("consumes") or document.data.get("consumes") or []
+    ]
+    files = any(p.get("type") == "file" for p in form)
+    kind = "multipartForm" if files or any("multipart" in m for m in consumes) else "formUrlEncoded"
+    schema = {
+        "type": "object",
+        "properties": {str(p.get("name")): p for p in form},
+        "required": [str(p.get("name")) for p in form if p.get("required")],
+    }
+    return _bind_body(
+        kind, schema, any(p.get("required") for p in form), "The form", document, params
     )
+
+
+def _bind_body(
+    kind: str,
+    schema: Any,
+    required: bool,
+    description: str,
+    document: OpenApiDocument,
+    params: list[_Param],
+) -> _Body:
+    """Field by field when the schema is an object whose properties can all be inputs,
+    else whole (any other schema, a form without named fields)."""
+    properties, needed = _object_properties(schema, document)
+    if not properties or not all(FIELD_NAME.match(key) for key in properties):
+        if kind != "json":  # a form's fields must be known to be encoded one by one
+            kind = "json"
+        whole_type = _type_of(schema, document) if schema is not None else "object"
+        return _Body(kind, whole=_Param(WHOLE_BODY, "body", whole_type, required, description))
+    taken = {norm(p.name) for p in params}
+    bound = _Body(kind)
+    for key, prop in properties.items():
+        name = key if norm(key) not in taken else f"body-{key}"  # a path `owner` and a field
+        taken.add(norm(name))
+        prop = document.deref(prop)
+        prop_type = _field_type(prop, document) if isinstance(prop, dict) else "string"
+        if isinstance(prop, dict) and (
+            prop.get("format") == "binary" or prop.get("type") == "file"
+        ):
+            bound.files.add(key)
+            prop_type = "string"
+        text = _one_line(prop.get("description") if isinstance(prop, dict) else "") or key
+        bound.fields.append(_Param(name, "body", prop_type, required and key in needed, text))
+        bound.keys.append(key)
+    return bound
+
+
+def _field_type(schema: Any, document: OpenApiDocument) -> str:
+    """A body member's type: where it admits text among others (GitHub's `title` is a
+    string or an integer), text, which every value can be written as; else `_type_of`."""
+    types = schema_types(schema, document) - {"null"}
+    if len(types) > 1 and "string" in types:
+        return "string"
+    return _type_of(schema, document)
+
+
+def _object_properties(schema: Any, document: OpenApiDocument) -> tuple[dict[str, Any], set[str]]:
+    """The named properties of an object schema (`allOf` parts merged) and the required
+    ones; empty when the schema is not plainly an object (`oneOf`, arrays, scalars)."""
+    schema = document.deref(schema)
+    if not isinstance(schema, dict) or schema.get("oneOf") or schema.get("anyOf"):
+        return {}, set()
+    properties: dict[str, Any] = {}
+    needed: set[str] = set()
+    for part in [schema, *(schema.get("allOf") or [])][:16]:
+        part = document.deref(part)
+        if not isinstance(part, dict):
+            return {}, set()
+        if part is not schema and (part.get("oneOf") or part.get("anyOf")):
+            return {}, set()
+        own = part.get("properties")
+        if isinstance(own, dict):
+            properties.update({str(k): v for k, v in own.items()})
+        needed.update(str(r) for r in part.get("required") or [] if isinstance(r, str))
+    declared = schema.get("type")
+    if declared not in (None, "object") and not (
+        isinstance(declared, list) and "object" in declared
+    ):
+        return {}, set()
+    return properties, needed
 
 
 def _success_media(operation: Operation, document: OpenApiDocument) -> list[str]:
@@ -358,6 +473,7 @@ def _operations(
         summary = _one_line(operation.data.get("summary"))
         detail = _one_line(operation.data.get("description"))
         media = _success_media(operation, document)
+        params = _params(operation, document, notes)
         fixed: list[tuple[str, str, str]] = []
         output_format = _format(media, notes)
         if output_format == "json" and any("json" in m for m in media) and len(set(media)) > 1:
@@ -376,8 +492,8 @@ def _operations(
                 operation.method,
                 operation.path,
                 summary or detail[:300] or f"{operation.method} {operation.path}",
-                _params(operation, document, notes),
-                _body(operation, document, notes),
+                params,
+                _body(operation, document, params, notes),
                 output_format,
                 notes,
                 fixed,
@@ -456,10 +572,9 @@ def import_openapi(document: OpenApiDocument, options: ImportOptions = ImportOpt
                 f"              description: {q(op.description)}",
                 *(f"              # {safe(n)}" for n in op.notes),
             ]
-            wire = [*op.params, *([op.body] if op.body else [])]
-            if wire or op.fixed:
+            if op.params or op.fixed:
                 lines.append("              inputParameters:")
-                for p in wire:
+                for p in op.params:
                     lines += [
                         f"                - name: {q(p.name)}",
                         f"                  in: {p.location}",
@@ -470,6 +585,8 @@ def import_openapi(document: OpenApiDocument, options: ImportOptions = ImportOpt
                         f"                  in: {location}",
                         f"                  value: {q(value)}",
                     ]
+            if op.body is not None:
+                lines += _consumed_body(op.body)
             if op.output_format != "json":
                 lines.append(f"              outputRawFormat: {op.output_format}")
     lines.append("  exposes:")
@@ -478,6 +595,37 @@ def import_openapi(document: OpenApiDocument, options: ImportOptions = ImportOpt
     if "mcp" in options.expose:
         lines += _mcp(namespace, title, resources, options.mcp_port)
     return "\n".join(lines) + "\n"
+
+
+def _member(key: str) -> str:
+    """The JSONPath of one body member: `$.title`, or `$['a.b']` for any other name."""
+    return f"$.{key}" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key) else f"$['{key}']"
+
+
+def _consumed_body(body: _Body) -> list[str]:
+    """The consumed operation's `body`: each member a lone `{{input}}` (left out of the
+    request when the caller gives no value), or the whole body from one input."""
+    pad = "              "
+    lines = [f"{pad}body:", f"{pad}  type: {body.kind}"]
+    if body.whole is not None:
+        return [*lines, f"{pad}  data: {q('{{' + body.whole.name + '}}')}"]
+    if body.kind == "multipartForm":
+        lines.append(f"{pad}  data:")
+        for key, param in zip(body.keys, body.fields, strict=True):
+            lines += [
+                f"{pad}    - name: {q(key)}",
+                f"{pad}      value: {q('{{' + param.name + '}}')}",
+            ]
+            if key in body.files:
+                lines += [
+                    f"{pad}      filename: {q(key)}",
+                    f"{pad}      contentType: application/octet-stream",
+                ]
+        return lines
+    lines.append(f"{pad}  data:")
+    for key, param in zip(body.keys, body.fields, strict=True):
+        lines.append(f"{pad}    {q(key)}: {q('{{' + param.name + '}}')}")
+    return lines
 
 
 def _rest(
@@ -502,7 +650,8 @@ def _rest(
                 f"              description: {q(op.description)}",
                 f"              call: {q(namespace + '.' + op.name)}",
             ]
-            if op.params:
+            body = op.body
+            if op.params or body is not None:
                 lines.append("              inputParameters:")
                 for p in op.params:
                     lines += [
@@ -511,8 +660,17 @@ def _rest(
                         f"                  type: {p.type}",
                     ]
                     lines.append(f"                  description: {q(p.description or p.name)}")
-            if op.body is not None:
-                lines += ["              with:", f"                body: {q('rest.body')}"]
+            if body is not None:
+                # the reference's body bindings: `$` the whole body, `$.key` one member
+                paths = ["$"] if body.whole is not None else [_member(k) for k in body.keys]
+                for p, path in zip(body.inputs, paths, strict=True):
+                    lines += [
+                        f"                - name: {q(p.name)}",
+                        "                  in: body",
+                        f"                  type: {p.type}",
+                        f"                  description: {q(p.description or p.name)}",
+                        f"                  value: {q(path)}",
+                    ]
     return lines
 
 
@@ -539,7 +697,7 @@ def _mcp(
                 f"            idempotent: {str(idempotent).lower()}",
                 f"          call: {q(namespace + '.' + op.name)}",
             ]
-            inputs = [*op.params, *([op.body] if op.body else [])]
+            inputs = [*op.params, *(op.body.inputs if op.body else [])]
             if inputs:
                 lines.append("          inputParameters:")
                 for p in inputs:

@@ -389,8 +389,12 @@ def test_importSwagger20ShouldConvertBaseUriFromHostAndBasePath(tmp_path: Path) 
     entry = consumed(result)
     assert (entry["namespace"], entry["baseUri"]) == ("my-legacy-api", "https://api.legacy.io/v2")
     (op,) = entry["resources"][0]["operations"]
-    assert op["name"] == "create-item" and op["inputParameters"] == [{"name": "body", "in": "body"}]
+    # the reference names the whole body `body` (a name a payload member may also have);
+    # ours binds a schema without properties whole, under a name no member can take
+    assert op["name"] == "create-item" and "inputParameters" not in op
+    assert op["body"] == {"type": "json", "data": "{{requestBody}}"}
     (tool,) = result["capability"]["exposes"][1]["tools"]
+    assert tool["inputParameters"][0]["name"] == "requestBody"
     assert tool["inputParameters"][0]["required"] is True
 
 

@@ -1,0 +1,267 @@
+"""Request bodies through `import openapi`, as an official SDK sends them: a JSON object
+body is bound member by member (GitHub's issues.create has a member named `body`, which must
+never swallow the payload), a body with no named members is bound whole under a name no
+member can take, forms go up as forms; over REST and MCP the upstream receives exactly the
+members the client sent, and the MCP tool lists them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+import yaml
+from mcp import Client
+
+from naftiko_runtime.openapi.documents import load_document
+from naftiko_runtime.openapi.importer import import_openapi
+from tests.fixtures.process import ServeProcess
+from tests.fixtures.upstream import RecordingUpstream, Reply, free_port, running
+
+pytestmark = pytest.mark.anyio
+ISSUE = {  # GitHub's issues/create request body, as its description gives it
+    "type": "object",
+    "required": ["title"],
+    "properties": {
+        "title": {"oneOf": [{"type": "string"}, {"type": "integer"}], "description": "Title"},
+        "body": {"type": "string", "description": "The contents of the issue."},
+        "assignee": {"type": ["string", "null"]},
+        "milestone": {"oneOf": [{"type": "string"}, {"type": "integer"}], "nullable": True},
+        "labels": {"type": "array", "items": {"type": "string"}},
+        "assignees": {"type": "array", "items": {"type": "string"}},
+    },
+}
+DOCUMENT: dict[str, Any] = {
+    "openapi": "3.0.3",
+    "info": {"title": "Hub", "version": "1"},
+    "servers": [{"url": "https://api.hub.example"}],
+    "paths": {
+        "/repos/{owner}/{repo}/issues": {
+            "parameters": [
+                {"name": "owner", "in": "path", "required": True, "schema": {"type": "string"}},
+                {"name": "repo", "in": "path", "required": True, "schema": {"type": "string"}},
+            ],
+            "post": {
+                "operationId": "issues/create",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/issue"}}
+                    },
+                },
+                "responses": {"201": {"description": "created"}},
+            },
+        },
+        "/orgs/{owner}/transfer": {
+            "post": {
+                "operationId": "transfer",
+                "parameters": [
+                    {"name": "owner", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "requestBody": {
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "owner": {"type": "string"},
+                                    "note": {"type": "string"},
+                                },
+                            }
+                        }
+                    }
+                },
+                "responses": {"200": {"description": "ok"}},
+            }
+        },
+        "/labels": {
+            "put": {
+                "operationId": "set-labels",
+                "requestBody": {
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "oneOf": [
+                                    {"type": "array", "items": {"type": "string"}},
+                                    {"type": "object", "properties": {"labels": {"type": "array"}}},
+                                ]
+                            }
+                        }
+                    }
+                },
+                "responses": {"200": {"description": "ok"}},
+            }
+        },
+        "/tokens": {
+            "post": {
+                "operationId": "tokens",
+                "requestBody": {
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "grant_type": {"type": "string"},
+                                    "scope": {"type": "string"},
+                                },
+                            }
+                        }
+                    }
+                },
+                "responses": {"200": {"description": "ok"}},
+            }
+        },
+        "/uploads": {
+            "post": {
+                "operationId": "upload",
+                "requestBody": {
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "file": {"type": "string", "format": "binary"},
+                                    "purpose": {"type": "string"},
+                                },
+                            }
+                        }
+                    }
+                },
+                "responses": {"200": {"description": "ok"}},
+            }
+        },
+    },
+    "components": {"schemas": {"issue": ISSUE}},
+}
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+def imported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    folder = tmp_path_factory.mktemp("bodies")
+    source = folder / "hub.json"
+    source.write_text(json.dumps(DOCUMENT))
+    text = import_openapi(load_document(source))
+    spec = folder / "hub.yaml"
+    spec.write_text(text)
+    return spec, yaml.safe_load(text)
+
+
+def _consumed(data: dict[str, Any], name: str) -> dict[str, Any]:
+    for resource in data["capability"]["consumes"][0]["resources"]:
+        for op in resource["operations"]:
+            if op["name"] == name:
+                return dict(op)
+    raise KeyError(name)
+
+
+def _tool(data: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(t for t in data["capability"]["exposes"][1]["tools"] if t["name"] == name)
+
+
+def test_an_object_body_is_bound_member_by_member(imported: tuple[Path, dict[str, Any]]) -> None:
+    """Each member of GitHub's issue body is an input of its own: a member named `body` is
+    just a member, never the whole payload (what lost title and labels before)."""
+    op = _consumed(imported[1], "issues-create")
+    assert [p["name"] for p in op["inputParameters"]] == ["owner", "repo"]
+    assert op["body"] == {
+        "type": "json",
+        "data": {k: "{{" + k + "}}" for k in ISSUE["properties"]},
+    }
+    tool = _tool(imported[1], "issues-create")
+    inputs = {i["name"]: i for i in tool["inputParameters"]}
+    assert list(inputs) == ["owner", "repo", *ISSUE["properties"]]
+    assert inputs["title"]["type"] == "string" and inputs["title"]["required"] is True
+    assert inputs["labels"]["type"] == "array" and inputs["body"]["required"] is False
+
+
+def test_a_member_named_like_a_parameter_gets_its_own_input(
+    imported: tuple[Path, dict[str, Any]],
+) -> None:
+    op = _consumed(imported[1], "transfer")
+    assert op["body"]["data"] == {"owner": "{{body-owner}}", "note": "{{note}}"}
+    rest = imported[1]["capability"]["exposes"][0]["resources"]
+    route = next(r for r in rest if r["path"] == "/orgs/{owner}/transfer")
+    inputs = {i["name"]: i for i in route["operations"][0]["inputParameters"]}
+    assert inputs["owner"]["in"] == "path"
+    assert (inputs["body-owner"]["in"], inputs["body-owner"]["value"]) == ("body", "$.owner")
+
+
+def test_a_body_without_named_members_is_bound_whole(imported: tuple[Path, dict[str, Any]]) -> None:
+    op = _consumed(imported[1], "set-labels")
+    assert op["body"] == {"type": "json", "data": "{{requestBody}}"}
+
+
+def test_forms_go_up_as_the_document_declares(imported: tuple[Path, dict[str, Any]]) -> None:
+    form = _consumed(imported[1], "tokens")["body"]
+    assert form == {
+        "type": "formUrlEncoded",
+        "data": {"grant_type": "{{grant_type}}", "scope": "{{scope}}"},
+    }
+    multipart = _consumed(imported[1], "upload")["body"]
+    assert multipart["type"] == "multipartForm"
+    assert multipart["data"] == [
+        {
+            "name": "file",
+            "value": "{{file}}",
+            "filename": "file",
+            "contentType": "application/octet-stream",
+        },
+        {"name": "purpose", "value": "{{purpose}}"},
+    ]
+
+
+@pytest.fixture(scope="module")
+def served(imported: tuple[Path, dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    recorder = RecordingUpstream()
+    recorder.script["/repos/"] = Reply(status=201, body=b'{"number": 7}')
+    with running(recorder) as base:
+        rest, mcp = free_port(), free_port()
+        args = [str(imported[0]), "--upstream", f"*={base}"]
+        args += ["--port", f"8080={rest}", "--port", f"9090={mcp}"]
+        with ServeProcess(args, env={"HUB_TOKEN": "t0ken-hub"}) as process:
+            process.wait_ready(f"http://127.0.0.1:{rest}/openapi.json")
+            yield {
+                "rest": f"http://127.0.0.1:{rest}",
+                "mcp": f"http://127.0.0.1:{mcp}/mcp",
+                "recorder": recorder,
+            }
+
+
+def test_rest_sends_every_member_the_client_sent_and_no_other(served: dict[str, Any]) -> None:
+    payload = {"title": "Found a bug", "body": "It breaks.", "labels": ["bug", "p1"]}
+    reply = httpx.post(f"{served['rest']}/repos/octo/hello/issues", json=payload, timeout=10)
+    assert reply.status_code == 201, reply.text
+    seen = served["recorder"].seen[-1]
+    assert (seen.method, seen.raw_path) == ("POST", "/repos/octo/hello/issues")
+    assert orjson.loads(seen.body) == payload  # absent members are left out, not null
+    assert seen.headers["content-type"] == "application/json"
+
+
+def test_a_form_goes_up_url_encoded(served: dict[str, Any]) -> None:
+    reply = httpx.post(f"{served['rest']}/tokens", json={"grant_type": "client credentials"})
+    assert reply.status_code == 200, reply.text
+    seen = served["recorder"].seen[-1]
+    assert seen.body == b"grant_type=client%20credentials"
+    assert seen.headers["content-type"] == "application/x-www-form-urlencoded"
+
+
+async def test_mcp_sends_every_argument_as_its_member(served: dict[str, Any]) -> None:
+    async with Client(served["mcp"]) as client:
+        listed = {t.name: t for t in (await client.list_tools()).tools}
+        schema = listed["issues-create"].input_schema
+        assert {"title", "body", "labels", "assignees"} <= set(schema["properties"])
+        assert "title" in schema["required"]
+        arguments = {"owner": "octo", "repo": "hello", "title": "T", "body": "B"}
+        result = await client.call_tool("issues-create", {**arguments, "labels": ["x"]})
+    assert not result.is_error, result.content
+    seen = served["recorder"].seen[-1]
+    assert orjson.loads(seen.body) == {"title": "T", "body": "B", "labels": ["x"]}
