@@ -1,0 +1,259 @@
+"""End-to-end headers, both ways, as SDKs rely on them (engine/headers.py's policy): paging
+`Link`s rewritten to the gateway's routes, rate-limit and caching headers passed back,
+conditional requests answered 304, a vendor media type asked for and passed through,
+`Idempotency-Key` passed up, credentials and cookies never passed either way, `Location`
+rewritten, and an MCP result that says how to fetch the next page."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from mcp import Client
+
+from tests.fixtures.process import ServeProcess
+from tests.fixtures.upstream import RecordingUpstream, Reply, free_port, running
+
+pytestmark = pytest.mark.anyio
+SPEC = """\
+naftiko: "1.0.0-alpha2"
+capability:
+  consumes:
+    - type: http
+      namespace: hub
+      description: "A paginated upstream"
+      baseUri: "http://127.0.0.1:9/api"
+      resources:
+        - name: items
+          path: "/items"
+          operations:
+            - name: list-items
+              method: GET
+              inputParameters:
+                - name: page
+                  in: query
+                - name: per_page
+                  in: query
+            - name: create-item
+              method: POST
+              body:
+                type: json
+                data:
+                  name: "{{name}}"
+        - name: item
+          path: "/items/{{id}}"
+          operations:
+            - name: get-item
+              method: GET
+              inputParameters:
+                - name: id
+                  in: path
+        - name: diff
+          path: "/diff"
+          operations:
+            - name: get-diff
+              method: GET
+        - name: limited
+          path: "/limited"
+          operations:
+            - name: get-limited
+              method: GET
+  exposes:
+    - type: rest
+      namespace: hub-rest
+      port: 8080
+      resources:
+        - path: "/items"
+          description: "Items"
+          operations:
+            - method: GET
+              name: list-items
+              call: hub.list-items
+              inputParameters:
+                - name: page
+                  in: query
+                  type: integer
+                  description: "Page"
+                - name: per_page
+                  in: query
+                  type: integer
+                  description: "Page size"
+            - method: POST
+              name: create-item
+              call: hub.create-item
+              inputParameters:
+                - name: name
+                  in: body
+                  type: string
+                  description: "Name"
+                  value: "$.name"
+        - path: "/items/{id}"
+          description: "One item"
+          operations:
+            - method: GET
+              name: get-item
+              call: hub.get-item
+              inputParameters:
+                - name: id
+                  in: path
+                  type: string
+                  description: "Id"
+        - path: "/diff"
+          description: "A diff"
+          operations:
+            - method: GET
+              name: get-diff
+              call: hub.get-diff
+        - path: "/limited"
+          description: "Rate limited"
+          operations:
+            - method: GET
+              name: get-limited
+              call: hub.get-limited
+    - type: mcp
+      namespace: hub-mcp
+      port: 9090
+      tools:
+        - name: list-items
+          description: "A page of items"
+          inputParameters:
+            - name: page
+              type: integer
+              description: "Page"
+            - name: per_page
+              type: integer
+              description: "Page size"
+          call: hub.list-items
+"""
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    spec = tmp_path_factory.mktemp("headers") / "hub.yaml"
+    spec.write_text(SPEC)
+    recorder = RecordingUpstream()
+    with running(recorder) as base:
+        api = base + "/api"
+        recorder.script["/api/items/old"] = Reply(
+            status=304, body=b"", headers=[("ETag", '"v1"'), ("Cache-Control", "max-age=60")]
+        )
+        recorder.script["/api/items?"] = Reply(body=b"[]")
+        recorder.script["/api/items"] = Reply(
+            status=200,
+            body=b'[{"id": 1}, {"id": 2}]',
+            headers=[
+                (
+                    "Link",
+                    f'<{base}/api/repositories/9/items?page=3&per_page=2>; rel="next", '
+                    f'<{api}/items?page=9&per_page=2>; rel="last", '
+                    '<https://docs.example/paging>; rel="help"',
+                ),
+                ("ETag", 'W/"abc"'),
+                ("X-RateLimit-Remaining", "4999"),
+                ("X-RateLimit-Reset", "1767225600"),
+                ("Set-Cookie", "session=upstream-secret"),
+                ("X-Internal-Host", "db-7"),
+                ("Location", f"{api}/items/42"),
+            ],
+        )
+        recorder.script["/api/diff"] = Reply(
+            body=b"diff --git a/x b/x\n", content_type="application/vnd.hub.diff"
+        )
+        recorder.script["/api/limited"] = Reply(
+            status=429,
+            body=b'{"message": "slow down"}',
+            headers=[("Retry-After", "30"), ("X-RateLimit-Remaining", "0")],
+        )
+        rest, mcp = free_port(), free_port()
+        args = [str(spec), "--upstream", f"hub={api}"]
+        args += ["--port", f"8080={rest}", "--port", f"9090={mcp}"]
+        with ServeProcess(args) as process:
+            process.wait_ready(f"http://127.0.0.1:{rest}/openapi.json")
+            yield {
+                "rest": f"http://127.0.0.1:{rest}",
+                "mcp": f"http://127.0.0.1:{mcp}/mcp",
+                "recorder": recorder,
+                "api": api,
+            }
+
+
+def test_paging_links_lead_through_the_gateway(served: dict[str, Any]) -> None:
+    reply = httpx.get(f"{served['rest']}/items?page=2&per_page=2", timeout=10)
+    assert reply.status_code == 200
+    links = reply.headers["link"]
+    # GitHub pages through another path than the one asked: the route being served wins
+    assert '</items?page=3&per_page=2>; rel="next"' in links
+    assert '</items?page=9&per_page=2>; rel="last"' in links
+    assert '<https://docs.example/paging>; rel="help"' in links  # not the upstream's: kept
+    assert "127.0.0.1" not in links
+
+
+def test_rate_limit_and_caching_headers_pass_back_and_nothing_else(served: dict[str, Any]) -> None:
+    reply = httpx.get(f"{served['rest']}/items?page=2", timeout=10)
+    assert reply.headers["etag"] == 'W/"abc"'
+    assert reply.headers["x-ratelimit-remaining"] == "4999"
+    assert reply.headers["x-ratelimit-reset"] == "1767225600"
+    assert "set-cookie" not in reply.headers
+    assert "x-internal-host" not in reply.headers
+    assert reply.headers["location"] == "/items/42"  # the gateway's route for the upstream's
+
+
+def test_conditional_requests_pass_up_and_a_304_passes_back(served: dict[str, Any]) -> None:
+    headers = {"If-None-Match": '"v1"', "Authorization": "Bearer client-own", "Cookie": "a=b"}
+    reply = httpx.get(f"{served['rest']}/items/old", headers=headers, timeout=10)
+    assert reply.status_code == 304
+    assert reply.headers["etag"] == '"v1"' and reply.content == b""
+    seen = served["recorder"].seen[-1]
+    assert seen.headers["if-none-match"] == '"v1"'
+    assert "authorization" not in seen.headers and "cookie" not in seen.headers
+
+
+def test_a_vendor_media_type_is_asked_for_and_passed_through(served: dict[str, Any]) -> None:
+    reply = httpx.get(
+        f"{served['rest']}/diff", headers={"Accept": "application/vnd.hub.diff"}, timeout=10
+    )
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["content-type"] == "application/vnd.hub.diff"
+    assert reply.content == b"diff --git a/x b/x\n"
+    assert served["recorder"].seen[-1].headers["accept"] == "application/vnd.hub.diff"
+
+
+def test_an_idempotency_key_passes_up(served: dict[str, Any]) -> None:
+    reply = httpx.post(
+        f"{served['rest']}/items",
+        json={"name": "n"},
+        headers={"Idempotency-Key": "key-1"},
+        timeout=10,
+    )
+    assert reply.status_code == 200, reply.text
+    seen = served["recorder"].seen[-1]
+    assert seen.headers["idempotency-key"] == "key-1"
+    assert orjson.loads(seen.body) == {"name": "n"}
+
+
+def test_an_upstream_429_passes_with_its_retry_after(served: dict[str, Any]) -> None:
+    reply = httpx.get(f"{served['rest']}/limited", timeout=10)
+    assert reply.status_code == 429
+    assert reply.headers["retry-after"] == "30"
+    assert reply.headers["x-ratelimit-remaining"] == "0"
+    assert reply.json() == {"message": "slow down"}
+
+
+async def test_an_mcp_result_says_how_to_fetch_the_next_page(served: dict[str, Any]) -> None:
+    async with Client(served["mcp"]) as client:
+        result = await client.call_tool("list-items", {"page": 2, "per_page": 2})
+    assert not result.is_error
+    assert result.structured_content is not None
+    assert result.structured_content["next"] == {"page": 3, "per_page": 2}
+    assert result.meta is not None and result.meta["io.naftiko/paging"]["next"]["page"] == 3
+    texts = [getattr(c, "text", "") for c in result.content]
+    assert orjson.loads(texts[0]) == [{"id": 1}, {"id": 2}]
+    assert 'call list-items with {"page":3,"per_page":2}' in texts[1]
