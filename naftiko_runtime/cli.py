@@ -684,13 +684,36 @@ def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         raise UsageError(str(exc)) from None
     if not args.output or args.output == "-":
         stdout.write(text)
+        _warn_if_refused(text, f"{document.path.stem}.yaml", stderr)
         return EXIT_OK
     out = Path(args.output)
     if out.exists() and not args.force:
         raise UsageError(f"{out} exists (--force overwrites it)")
     out.write_text(text)
     stderr.write(f"naftiko-runtime: wrote {out}; next: naftiko-runtime validate {out}\n")
+    _warn_if_refused(text, out.name, stderr)
     return EXIT_OK
+
+
+def _warn_if_refused(text: str, name: str, stderr: TextIO) -> None:
+    """What `validate` would refuse in a capability `import` wrote, said at once (a
+    description too large, a name the schema refuses), as warnings: the file is written."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="naftiko-import-") as folder:
+        written = Path(folder) / name
+        written.write_text(text)
+        result = load_paths([str(written)])
+        errors = [d for d in result.diagnostics if d.is_error]
+        if not errors:
+            return
+        stderr.write(
+            f"naftiko-runtime: warning: `validate` would refuse what was written "
+            f"({len(errors)} error(s)):\n"
+        )
+        for diagnostic in errors[:20]:
+            where = f"{name}:{diagnostic.line}:{diagnostic.column}"
+            stderr.write(f"  {where}: [{diagnostic.rule}] {diagnostic.message}\n")
 
 
 def _check(args: argparse.Namespace, stdout: TextIO) -> int:

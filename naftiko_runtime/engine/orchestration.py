@@ -31,13 +31,15 @@ def compile_mappings(
             compiled.append((tuple(mapping.target.split(".")), reader))
 
     def build(outputs: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The mapped result: the targets that resolved, the others left out. Only with no
+        mappings at all is it None (the last call's answer stands in): declared mappings
+        that resolve to nothing give `{}`, never the upstream's undeclared fields."""
         result: dict[str, Any] = {}
-        found = False
+        found = bool(compiled)
         for target, reader in compiled:
             value = reader(outputs)
             if value is None:
                 continue
-            found = True
             node = result
             for key in target[:-1]:
                 child = node.get(key)

@@ -47,7 +47,12 @@ _OURS: tuple[tuple[str, Severity, str, str], ...] = (
         "aliases do not expand without bound",
         "Alias bombs are refused; write the values out.",
     ),
-    ("yaml-too-large", ERR, "the file is at most 2 MiB", "Split the capability."),
+    (
+        "yaml-too-large",
+        ERR,
+        "the file is at most 32 MiB and expands to at most one node per 4 bytes",
+        "Split the capability.",
+    ),
     (
         "yaml-too-deep",
         ERR,

@@ -23,8 +23,19 @@ try:  # the C composer is several times faster; fall back when libyaml is absent
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
-MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_FILE_BYTES = 32 * 1024 * 1024
+"""A file this large is refused unread. Bombs are bounded by the node budget below, not by
+the size: a whole real description (GitHub's 1,223 operations, imported) is 3.7 MB."""
 MAX_NODES = 200_000
+
+
+def node_budget(size: int) -> int:
+    """Nodes a document of `size` bytes may expand to, its aliases expanded. A real
+    capability spends 20 bytes or more a node (the GitHub import: 22); an alias bomb a few
+    bytes for millions. So a budget of one node per 4 bytes (at least MAX_NODES) never
+    refuses a real file and holds any expansion to a few times what was read."""
+    return max(MAX_NODES, size // 4)
+
 MAX_DEPTH = 100
 """Levels a document may nest (the deepest real capability here nests 14): deeper data is
 refused with a diagnostic, never followed until the interpreter's recursion limit."""
@@ -128,8 +139,9 @@ class SourceDocument:
 class _Builder:
     """Turn composed nodes into data, bounding alias expansion and checking keys."""
 
-    def __init__(self, display: str) -> None:
+    def __init__(self, display: str, budget: int = MAX_NODES) -> None:
         self.display = display
+        self.budget = budget
         self.source_map = SourceMap()
         self.problems: list[Diagnostic] = []
         self.count = 0
@@ -147,7 +159,7 @@ class _Builder:
 
     def build(self, node: yaml.Node, path: DataPath) -> Any:
         self.count += 1
-        if self.count > MAX_NODES:
+        if self.count > self.budget:
             raise _TooLarge(node)
         if len(path) > MAX_DEPTH:
             raise _TooDeep(node)
@@ -273,7 +285,8 @@ def parse_text(
     `fast` forces the fast path on (True) or off (False); by default it is tried for large texts.
     """
     if fast is True or (fast is None and len(text) >= MIN_BYTES):
-        data = fast_load(text, MAX_NODES, force=fast is True, max_depth=MAX_DEPTH)
+        budget = node_budget(len(text))
+        data = fast_load(text, budget, force=fast is True, max_depth=MAX_DEPTH)
         if data is not None:
             source_map = SourceMap(
                 fill=lambda: _careful_map(text, display), origin=(str(path), display, text)
@@ -328,7 +341,7 @@ def _careful(text: str, path: Path, display: str) -> tuple[SourceDocument | None
     except RecursionError:  # the composer's own recursion, thousands of levels down
         return None, [Diagnostic(display, 1, 1, "", "yaml-too-deep", _too_deep())]
     lines = text.splitlines()
-    builder = _Builder(display)
+    builder = _Builder(display, node_budget(len(text)))
     if node is None:
         return SourceDocument(path, display, None, builder.source_map, lines), []
     try:
@@ -345,7 +358,7 @@ def _careful(text: str, path: Path, display: str) -> tuple[SourceDocument | None
                 column,
                 "",
                 "yaml-too-large",
-                f"document expands to more than {MAX_NODES} nodes "
+                f"document expands to more than {builder.budget} nodes "
                 "(aliases are expanded); refusing to load it",
             )
         ]

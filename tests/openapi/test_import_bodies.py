@@ -265,3 +265,34 @@ async def test_mcp_sends_every_argument_as_its_member(served: dict[str, Any]) ->
     assert not result.is_error, result.content
     seen = served["recorder"].seen[-1]
     assert orjson.loads(seen.body) == {"title": "T", "body": "B", "labels": ["x"]}
+
+
+def test_import_warns_of_what_validate_would_refuse(tmp_path: Path) -> None:
+    """Stripe-style `expand[]` is a name the schema refuses: `import` says so at once, with
+    the lines, instead of leaving it to the next `validate`."""
+    from tests.openapi.test_import import cli
+
+    document = {
+        "openapi": "3.0.0",
+        "info": {"title": "W", "version": "1"},
+        "servers": [{"url": "https://w.example"}],
+        "paths": {
+            "/charges": {
+                "get": {
+                    "operationId": "list",
+                    "parameters": [
+                        {"name": "expand[]", "in": "query", "schema": {"type": "array"}}
+                    ],
+                    "responses": {"200": {"description": "ok"}},
+                }
+            }
+        },
+    }
+    source = tmp_path / "w.json"
+    source.write_text(json.dumps(document))
+    code, _, err = cli("import", "openapi", str(source), "-o", str(tmp_path / "w.yaml"))
+    assert code == 0  # written all the same
+    assert "`validate` would refuse what was written (3 error(s))" in err
+    assert "w.yaml:22:25: [schema-pattern] 'expand[]'" in err
+    code, _, err = cli("import", "openapi", str(source), "--select", "nothing-else")
+    assert code == 2 and "no operation matches --select" in err

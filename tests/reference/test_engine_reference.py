@@ -120,11 +120,13 @@ def test_a_failing_step_ends_the_request_naming_the_step(
 def test_unresolved_mappings_fall_back_to_the_last_call_response(
     served: tuple[RecordingUpstream, dict[str, str]],
 ) -> None:
-    """ResourceRestlet: when no mapping resolves, the last call's response is the result."""
+    """ResourceRestlet falls back to the last call's response when no mapping resolves;
+    departure: the declared result is the contract, so it is `{}` (the declared fields that
+    resolved, none), never fields of the upstream's that nobody declared."""
     _, urls = served
     reply = get(urls, "/fallback/VOY-2026-042")
     assert reply.status_code == 200
-    assert reply.json() == {"voyageId": "VOY-2026-042", "status": "planned"}
+    assert reply.json() == {}
 
 
 # ---------------------------------------------------------------- REST call semantics

@@ -79,7 +79,7 @@ def test_file_size_limit(tmp_path: Path, monkeypatch: object) -> None:
     try:
         doc, problems = load_source(path)
     finally:
-        source.MAX_FILE_BYTES = 2 * 1024 * 1024
+        source.MAX_FILE_BYTES = 32 * 1024 * 1024
     assert doc is None and problems[0].rule == "yaml-too-large"
 
 
@@ -93,3 +93,16 @@ def test_unreadable_and_non_utf8_files(tmp_path: Path, write_spec: Callable[...,
     path.write_bytes("naftiko: caf\xe9\n".encode("latin-1"))
     doc, problems = load_source(path)
     assert doc is None and problems[0].rule == "yaml-encoding"
+
+
+def test_a_large_file_with_an_alias_bomb_is_still_refused() -> None:
+    """The node budget grows with the file (a whole real description fits), but a bomb
+    hidden in a large file still expands past it: billions of nodes from one megabyte."""
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 9):
+        prev = f"*a{i - 1}"
+        lines.append(f"a{i}: &a{i} [{', '.join([prev] * 10)}]")
+    padding = [f"# {'padding ' * 12}" for _ in range(10_000)]  # about 1 MB of comments
+    data, problems = parse("\n".join(padding + lines) + "\n")
+    assert data is None
+    assert problems[0][0] == "yaml-too-large" and "aliases are expanded" in problems[0][3]
