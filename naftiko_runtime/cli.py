@@ -713,7 +713,9 @@ def _warn_if_refused(text: str, name: str, stderr: TextIO) -> None:
         )
         for diagnostic in errors[:20]:
             where = f"{name}:{diagnostic.line}:{diagnostic.column}"
-            stderr.write(f"  {where}: [{diagnostic.rule}] {diagnostic.message}\n")
+            message = diagnostic.message.replace(str(written), name)
+            message = message.replace(f"{Path(folder).name}/{name}", name)
+            stderr.write(f"  {where}: [{diagnostic.rule}] {message}\n")
 
 
 def _check(args: argparse.Namespace, stdout: TextIO) -> int:

@@ -26,6 +26,7 @@ from naftiko_runtime.scaffold import kebab
 from naftiko_runtime.spec.index import norm
 
 MAX_TOOL_NAME = 64
+PARAM_NAME = re.compile(r"^[a-zA-Z0-9_*-]+$")  # what the schema lets a parameter be named
 WIRE = ("path", "query", "header", "cookie")
 SKIPPED_HEADERS = {"authorization", "accept", "content-type", "content-length", "user-agent"}
 TYPE_ORDER = ("integer", "number", "boolean", "array", "object", "string")
@@ -165,6 +166,11 @@ def _params(operation: Operation, document: OpenApiDocument, notes: list[str]) -
             continue
         if location == "header" and name.lower() in SKIPPED_HEADERS:
             notes.append(f"header {name} left to the runtime (auth and content negotiation)")
+            continue
+        if not PARAM_NAME.match(name):  # Stripe's `expand[]`, Twilio's `DateSent<`
+            notes.append(
+                f"{location} parameter {safe(name)!r}: a name the dialect cannot hold; left out"
+            )
             continue
         found.append(
             _Param(

@@ -36,6 +36,7 @@ def node_budget(size: int) -> int:
     refuses a real file and holds any expansion to a few times what was read."""
     return max(MAX_NODES, size // 4)
 
+
 MAX_DEPTH = 100
 """Levels a document may nest (the deepest real capability here nests 14): deeper data is
 refused with a diagnostic, never followed until the interpreter's recursion limit."""
