@@ -276,7 +276,8 @@ def _handler(endpoint: RestEndpoint, redact: Redactor, routes: RouteFor) -> Hand
             if header_names or cookie_names:
                 _header_inputs(scope, header_names, cookie_names, inputs)
             if body_inputs:
-                inputs.update(await _body_inputs(receive, body_inputs))
+                kind = next((v for k, v in scope["headers"] if k == b"content-type"), b"")
+                inputs.update(await _body_inputs(receive, body_inputs, kind))
             token = CLIENT_HEADERS.set(passed_up(scope["headers"]))
             try:
                 result = await operation(inputs)
@@ -338,9 +339,13 @@ def _header_inputs(
                     inputs[cookie] = unquote(cookie_value)
 
 
-async def _body_inputs(receive: Receive, inputs: list[tuple[str, Any]]) -> dict[str, Any]:
+async def _body_inputs(
+    receive: Receive, inputs: list[tuple[str, Any]], content_type: bytes = b""
+) -> dict[str, Any]:
     """Body inputs as the reference reads them: a `$.path` into the JSON body, else the
-    field of the input's name, else (one body input) the whole body."""
+    field of the input's name, else (one body input) the whole body. A form body (what the
+    SDKs of form APIs such as Twilio's send) is read as the object of its fields, a key
+    given more than once as a list."""
     chunks = []
     size = 0
     while True:
@@ -355,12 +360,16 @@ async def _body_inputs(receive: Receive, inputs: list[tuple[str, Any]]) -> dict[
     raw = b"".join(chunks)
     if not raw:
         return {}
-    try:
-        payload = jsoncodec.loads(raw)
-    except (ValueError, RecursionError):
-        raise InvocationError(
-            "request body is not valid JSON", [{"name": "body", "problem": "not JSON"}]
-        ) from None
+    payload: Any
+    if content_type.split(b";", 1)[0].strip().lower() == b"application/x-www-form-urlencoded":
+        payload = _form_fields(raw)
+    else:
+        try:
+            payload = jsoncodec.loads(raw)
+        except (ValueError, RecursionError):
+            raise InvocationError(
+                "request body is not valid JSON", [{"name": "body", "problem": "not JSON"}]
+            ) from None
     values: dict[str, Any] = {}
     for name, extract in inputs:
         if extract is not None:
@@ -379,6 +388,25 @@ async def _body_inputs(receive: Receive, inputs: list[tuple[str, Any]]) -> dict[
         if value is not None:
             values[name] = value
     return values
+
+
+def _form_fields(raw: bytes) -> dict[str, Any]:
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+    except UnicodeDecodeError:
+        raise InvocationError(
+            "request body is not UTF-8", [{"name": "body", "problem": "not UTF-8"}]
+        ) from None
+    fields: dict[str, Any] = {}
+    for key, value in pairs:
+        previous = fields.get(key)
+        if previous is None:
+            fields[key] = value
+        elif isinstance(previous, list):
+            previous.append(value)
+        else:
+            fields[key] = [previous, value]
+    return fields
 
 
 async def _stream(

@@ -321,8 +321,10 @@ class HttpCall:
                 self._boundary, encoded = multipart(data)
                 return encoded
             if self._body_kind == "formUrlEncoded" and isinstance(data, dict):
-                return "&".join(
-                    f"{quote(k, safe='')}={quote(to_text(v), safe='')}" for k, v in data.items()
+                return "&".join(  # a list is its key repeated, as form APIs read arrays
+                    f"{quote(k, safe='')}={quote(to_text(item), safe='')}"
+                    for k, v in data.items()
+                    for item in (v if isinstance(v, list) else [v])
                 ).encode()
             if isinstance(data, str) and self._body_kind != "json":
                 return data.encode()
