@@ -33,6 +33,7 @@ from naftiko_runtime.engine.headers import (
 from naftiko_runtime.engine.response import MAX_ERROR_BODY, status_error
 from naftiko_runtime.engine.result import CallResult, Operation
 from naftiko_runtime.engine.scripting import ScriptError
+from naftiko_runtime.engine.uploads import Upload
 from naftiko_runtime.errors import InvocationError, UpstreamError
 from naftiko_runtime.jsonpath import compile_path
 from naftiko_runtime.redaction import Redactor, is_text
@@ -361,8 +362,11 @@ async def _body_inputs(
     if not raw:
         return {}
     payload: Any
-    if content_type.split(b";", 1)[0].strip().lower() == b"application/x-www-form-urlencoded":
+    media = content_type.split(b";", 1)[0].strip().lower()
+    if media == b"application/x-www-form-urlencoded":
         payload = _form_fields(raw)
+    elif media == b"multipart/form-data":
+        payload = _multipart_fields(content_type, raw)
     else:
         try:
             payload = jsoncodec.loads(raw)
@@ -388,6 +392,42 @@ async def _body_inputs(
         if value is not None:
             values[name] = value
     return values
+
+
+def _multipart_fields(content_type: bytes, raw: bytes) -> dict[str, Any]:
+    """A multipart form's fields (the standard library's MIME parser): text as text, a
+    part with a filename as an Upload (bytes, name and type, sent up as they came)."""
+    import email.parser
+    import email.policy
+
+    head = b"Content-Type: " + content_type + b"\r\nMIME-Version: 1.0\r\n\r\n"
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
+    if not message.is_multipart():
+        raise InvocationError(
+            "request body is not a multipart form", [{"name": "body", "problem": "not multipart"}]
+        )
+    fields: dict[str, Any] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            continue
+        content = part.get_payload(decode=True)
+        data = content if isinstance(content, bytes) else b""
+        filename = part.get_filename()
+        value: Any
+        if filename is not None:
+            value = Upload(filename, part.get_content_type(), data)
+        else:
+            charset = part.get_content_charset() or "utf-8"
+            value = data.decode(charset, "replace")
+        previous = fields.get(name)
+        if previous is None:
+            fields[name] = value
+        elif isinstance(previous, list):
+            previous.append(value)
+        else:
+            fields[name] = [previous, value]
+    return fields
 
 
 def _form_fields(raw: bytes) -> dict[str, Any]:

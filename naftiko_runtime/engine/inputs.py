@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from naftiko_runtime import jsoncodec
+from naftiko_runtime.engine.uploads import Upload
 from naftiko_runtime.errors import InvocationError
 from naftiko_runtime.spec.index import norm
 from naftiko_runtime.spec.model import Input
@@ -95,6 +96,8 @@ def to_string(value: Any) -> Any:
         return value  # repeated query keys stay a list
     if isinstance(value, dict):
         raise BadValue("expected a string")
+    if isinstance(value, Upload):  # a file the client uploaded: its bytes go up as they are
+        return value
     return value if isinstance(value, str) else to_text(value)
 
 

@@ -16,6 +16,7 @@ from urllib.parse import quote
 from naftiko_runtime import jsoncodec
 from naftiko_runtime.engine.credentials import OutboundAuth
 from naftiko_runtime.engine.inputs import COERCE, BadValue, invalid
+from naftiko_runtime.engine.uploads import Upload
 from naftiko_runtime.engine.values import Value, compile_value
 from naftiko_runtime.errors import InvocationError, StartupError
 from naftiko_runtime.spec.index import PATH_VARIABLE, norm
@@ -372,10 +373,20 @@ def multipart(parts: list[Any]) -> tuple[str, bytes]:
         if not isinstance(part, dict):
             continue
         name = _quoted(to_text(part.get("name")))
-        value = to_text(part.get("value"))
+        raw = part.get("value")
         out += f"--{boundary}\r\n".encode()
         filename = part.get("filename")
         kind = _HEADER_SAFE_VALUE.sub(" ", to_text(part.get("contentType")))
+        if isinstance(raw, Upload):  # a client's file: its own name, type and bytes
+            given = _HEADER_SAFE_VALUE.sub(" ", raw.content_type) or kind
+            out += (
+                f'Content-Disposition: form-data; name="{name}"; '
+                f'filename="{_quoted(raw.filename or to_text(filename) or name)}"\r\n'
+                f"Content-Type: {given or 'application/octet-stream'}\r\n\r\n"
+            ).encode()
+            out += raw.content + b"\r\n"
+            continue
+        value = to_text(raw)
         if filename:
             content: bytes = value.encode()
             kind = kind or "application/octet-stream"
