@@ -169,12 +169,15 @@ class LookupStepRunner:
         fields: tuple[str, ...],
     ) -> None:
         self.name = name
-        self.index = index
+        # `$.step.items` (dialect): a list inside an earlier step's output (an envelope:
+        # Stripe's `data`, Spotify's `items`); else the step's whole output
+        self._index_path = step_path(index) if index.startswith("$") else None
+        self.index = path_root(index) or index
         self.match = match
         self.fields = fields
         self._path = step_path(value)
         self._template = Template(value)
-        self.reads = {index} | template_roots(self._template)
+        self.reads = {self.index} | template_roots(self._template)
         root = path_root(value)
         if root:
             self.reads.add(root)
@@ -187,6 +190,8 @@ class LookupStepRunner:
                 [{"name": self.name, "problem": f"no output from step '{self.index}'"}],
             )
         index = state.outputs[self.index]
+        if self._index_path is not None:
+            index = self._index_path(state.outputs)
         value = self._path(state.outputs) if self._path is not None else None
         if value is None:
             value = self._template.render({**state.variables, **params})

@@ -152,7 +152,11 @@ def _check_steps(
         if kind == "lookup":
             index_name = step.get("index")
             if isinstance(index_name, str):
-                reference((*base, "index"), index_name, i, "lookup index", True)
+                # `$.step.items` (dialect) reads `step`
+                index_step = (
+                    _root(index_name) if index_name.startswith("$") else None
+                ) or index_name
+                reference((*base, "index"), index_step, i, "lookup index", True)
                 found.extend(_lookup_fields(doc, index, base, step, steps, names, i))
             value = step.get("lookupValue")
             if isinstance(value, str):

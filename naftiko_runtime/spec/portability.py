@@ -1,6 +1,6 @@
 """`--strict`: report every use of the dialect that the reference engine would reject.
 
-Our schema accepts six deviations found in real specs because they carry meaning; the
+Our schema accepts deviations found in real specs because they carry meaning; the
 reference `1.0.0-alpha2` schema does not. Each use becomes a `portability` error here.
 """
 
@@ -132,6 +132,9 @@ def _caller(obj: dict[str, Any], base: DataPath) -> Iterator[tuple[DataPath, str
         ):
             yield (*base, key), f"{key} target {value!r} uses '_'"
     for s, step in enumerate(as_list(obj.get("steps"))):
+        index = as_dict(step).get("index")
+        if isinstance(index, str) and index.startswith("$"):
+            yield (*base, "steps", s, "index"), f"lookup index {index!r} (a path into a step)"
         value = as_dict(step).get("call")
         if isinstance(value, str) and not _TARGET.match(value) and "_" in value:
             yield (*base, "steps", s, "call"), f"call target {value!r} uses '_'"
