@@ -61,6 +61,19 @@ _SHARED_REFS = {
 }
 
 
+def _member(item: Input) -> str | None:
+    """The body member a body input reads (`$.title`, `$['a.b']`), `$` for the whole body,
+    None when it names none (the reference's rule: its own name, else the whole body)."""
+    value = (item.value or "").strip()
+    if value == "$":
+        return "$"
+    simple = re.fullmatch(r"\$\.([A-Za-z0-9_-]+)", value)
+    if simple:
+        return simple.group(1)
+    bracket = re.fullmatch(r"\$\[['\"]([^'\"]+)['\"]\]", value)
+    return bracket.group(1) if bracket else None
+
+
 def _schema(item: Input) -> dict[str, Any]:
     return value_schema(item, with_description=False)
 
@@ -120,13 +133,15 @@ def build_openapi(
                 "schema": {"type": "string", "description": "Server-sent events, as they come"}
             }
         if body_inputs:
-            if len(body_inputs) == 1:
-                schema = _schema(body_inputs[0])
-            else:
+            members = [(_member(i), i) for i in body_inputs]
+            whole = next((i for m, i in members if m == "$"), None)
+            if whole is not None or (len(body_inputs) == 1 and members[0][0] is None):
+                schema = _schema(whole or body_inputs[0])
+            else:  # each input is a member: `value: "$.title"`, else the input's own name
                 schema = {
                     "type": "object",
-                    "properties": {i.name: _schema(i) for i in body_inputs},
-                    "required": [i.name for i in body_inputs if i.required],
+                    "properties": {m or i.name: _schema(i) for m, i in members},
+                    "required": [m or i.name for m, i in members if i.required],
                 }
             operation["requestBody"] = {
                 "required": any(i.required for i in body_inputs),

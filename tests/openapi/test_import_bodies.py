@@ -297,3 +297,22 @@ def test_import_warns_of_what_validate_would_refuse(tmp_path: Path) -> None:
     code, out, err = cli("import", "openapi", str(source))
     assert code == 0 and "would refuse" not in err
     assert "query parameter 'expand[]': a name the dialect cannot hold; left out" in out
+
+
+def test_openapi_publishes_the_body_members(served: dict[str, Any]) -> None:
+    """`/openapi.json` describes the body the client sends: its members by their own names
+    (`owner`, not the input `body-owner`), an object even with one member."""
+    published = httpx.get(f"{served['rest']}/openapi.json", timeout=10).json()
+    issue = published["paths"]["/repos/{owner}/{repo}/issues"]["post"]["requestBody"]
+    schema = issue["content"]["application/json"]["schema"]
+    assert schema["type"] == "object"
+    assert list(schema["properties"]) == list(ISSUE["properties"])
+    # (which members are required, the import says on MCP inputs only: `required` on a REST
+    # input is dialect, and its output stays portable)
+    transfer = published["paths"]["/orgs/{owner}/transfer"]["post"]["requestBody"]
+    assert set(transfer["content"]["application/json"]["schema"]["properties"]) == {
+        "owner",
+        "note",
+    }
+    whole = published["paths"]["/labels"]["put"]["requestBody"]["content"]["application/json"]
+    assert whole["schema"]["type"] in ("array", "object", "string")
