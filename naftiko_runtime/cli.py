@@ -509,9 +509,7 @@ def _validate(args: argparse.Namespace, stdout: TextIO) -> int:
     if args.compile and result.ok:
         result.diagnostics.extend(compile_diagnostics(result.capabilities))
         result.diagnostics.sort(key=Diagnostic.sort_key)
-    stdout.write(
-        render(args.format, result.diagnostics, result.files, result.documents, __version__)
-    )
+    stdout.write(render(args.format, result.diagnostics, result.files, result.shown, __version__))
     if not result.ok:
         return EXIT_INVALID
     warnings = sum(d.severity is Severity.WARNING for d in result.diagnostics)
@@ -563,16 +561,20 @@ def compile_diagnostics(capabilities: Sequence[Any]) -> list[Diagnostic]:
                 tracing=None,  # nothing runs: no tracer, no exporter thread
             )
         except (StartupError, ValueError) as exc:
-            line, column = _where_of(str(exc), capability.file)
-            found.append(Diagnostic(capability.file, line, column, "", "compile", str(exc)))
+            line, column, message = _where_of(str(exc), capability.file)
+            found.append(Diagnostic(capability.file, line, column, "", "compile", message))
     return found
 
 
-def _where_of(message: str, file: str) -> tuple[int, int]:
+def _where_of(message: str, file: str) -> tuple[int, int, str]:
+    """The line and column a start-up error names, and its message without them (the
+    diagnostic says where once)."""
     import re
 
-    match = re.search(re.escape(file) + r":(\d+):(\d+)", message)
-    return (int(match.group(1)), int(match.group(2))) if match else (1, 1)
+    match = re.match(re.escape(file) + r":(\d+):(\d+): ", message)
+    if match:
+        return int(match.group(1)), int(match.group(2)), message[match.end() :]
+    return 1, 1, message.removeprefix(f"{file}: ")
 
 
 def _load_valid(
@@ -591,7 +593,7 @@ def _load_valid(
     else:
         result = load_paths(paths, aside=None)
     if not result.ok:
-        stderr.write(render_text(result.diagnostics, result.files, result.documents))
+        stderr.write(render_text(result.diagnostics, result.files, result.shown))
         return None
     for item in (u for c in result.capabilities for u in c.unsupported):
         stderr.write(
@@ -734,7 +736,7 @@ def _check(args: argparse.Namespace, stdout: TextIO) -> int:
         diagnostics = sorted(
             [*diagnostics, *check(result.documents, specs)], key=Diagnostic.sort_key
         )
-    stdout.write(render(args.format, diagnostics, result.files, result.documents, __version__))
+    stdout.write(render(args.format, diagnostics, result.files, result.shown, __version__))
     return EXIT_INVALID if any(d.is_error for d in diagnostics) else EXIT_OK
 
 

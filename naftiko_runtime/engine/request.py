@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from naftiko_runtime import jsoncodec
 from naftiko_runtime.engine.credentials import OutboundAuth
+from naftiko_runtime.engine.formats import load_schema
 from naftiko_runtime.engine.inputs import COERCE, BadValue, invalid
 from naftiko_runtime.engine.uploads import Upload
 from naftiko_runtime.engine.values import Value, compile_value
@@ -346,14 +347,7 @@ def _preload_schema(operation: ConsumedOperation) -> None:
     if fmt not in ("avro", "protobuf") or not schema:
         return
     try:
-        if fmt == "avro":
-            from naftiko_runtime.engine.formats.avro import _schema
-
-            _schema(schema)
-        else:
-            from naftiko_runtime.engine.formats.protobuf import message_class
-
-            message_class(schema)
+        load_schema(fmt, schema)
     except ValueError as exc:
         where = operation.where
         raise StartupError(f"{where.file}:{where.line}:{where.column}: {exc}") from None

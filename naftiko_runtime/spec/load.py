@@ -47,6 +47,12 @@ class LoadResult:
     files: list[str] = field(default_factory=list)
     imported: list[SourceDocument] = field(default_factory=list)
     positions: list[SourceMap] = field(default_factory=list)  # the maps of a detached model
+    unparsed: list[SourceDocument] = field(default_factory=list)  # lines of files that failed
+
+    @property
+    def shown(self) -> list[SourceDocument]:
+        """Every document a diagnostic may quote a line of (those that did not parse too)."""
+        return [*self.documents, *self.unparsed]
 
     def source_maps(self) -> list[SourceMap]:
         """Every document's positions, imports included: once the model is compiled nothing
@@ -141,6 +147,8 @@ def load_paths(
             result.files.append(shown)
             doc, problems = load_source(path, shown)
             parse_problems.extend(problems)
+            if doc is None and any(p.rule == "yaml-syntax" for p in problems):
+                result.unparsed.extend(_unparsed(path, shown))
             if doc is not None:
                 result.documents.append(doc)
                 (mine if n < keep else theirs_docs).append(doc)
@@ -174,6 +182,15 @@ def load_paths(
     if build_model and result.ok:
         result.capabilities = speculative if speculative is not None else _model(indexes)
     return result
+
+
+def _unparsed(path: Path, shown: str) -> list[SourceDocument]:
+    """A file that is not YAML, kept for its lines: its syntax error quotes the line."""
+    try:
+        lines = path.read_bytes().decode("utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+    return [SourceDocument(path, shown, None, SourceMap(), lines)]
 
 
 def load_detached(
@@ -239,7 +256,7 @@ def _detached(files: Sequence[Path], send: Callable[[Any], None]) -> Detached:
         named = {d.file for d in result.diagnostics}
         shown = [
             SourceDocument(doc.path, doc.display, None, SourceMap(), doc.lines)
-            for doc in (*result.documents, *result.imported)
+            for doc in (*result.shown, *result.imported)
             if doc.display in named
         ]
         return LoadResult(shown, result.diagnostics, [], result.files, []), None, []

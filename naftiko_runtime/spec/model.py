@@ -12,6 +12,7 @@ import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from naftiko_runtime.spec.callers import Caller, iter_callers, reference_name
@@ -538,17 +539,7 @@ class _Builder:
         if not isinstance(value, str):
             return None
         fmt = str(entry.data.get("outputRawFormat", "json")).lower()
-        if fmt in ("avro", "protobuf"):
-            from pathlib import Path
-
-            path = Path(
-                value.removeprefix("file:///./") if value.startswith("file:///./") else value
-            )
-            if not path.is_absolute():
-                beside = entry.doc.path.parent / path
-                path = beside if beside.exists() or not path.exists() else path
-            return str(path)
-        return value
+        return schema_file(value, entry.doc.path) if fmt in ("avro", "protobuf") else value
 
     def function(self, ref: str) -> dict[str, Any] | None:
         """The aggregate function a `ref` names (validated to exist)."""
@@ -804,14 +795,26 @@ class _Builder:
         )
 
     def directory(self, location: str | None) -> str | None:
-        """A `file:///` script location: absolute, or `file:///./x` beside the spec."""
-        if location is None:
-            return None
-        from urllib.parse import unquote, urlparse
+        return None if location is None else script_directory(location, self.doc.path)
 
-        if location.startswith(("file:///./", "file:///../")):
-            return str(self.doc.path.parent / unquote(location[len("file:///") :]))
-        return unquote(urlparse(location).path)
+
+def script_directory(location: str, spec: Path) -> str:
+    """A `file:///` script location: absolute, or `file:///./x` beside the spec."""
+    from urllib.parse import unquote, urlparse
+
+    if location.startswith(("file:///./", "file:///../")):
+        return str(spec.parent / unquote(location[len("file:///") :]))
+    return unquote(urlparse(location).path)
+
+
+def schema_file(value: str, spec: Path) -> str:
+    """An avro/protobuf `outputSchema`: beside the spec when it is there (`file:///./x` or
+    relative), else as written."""
+    path = Path(value.removeprefix("file:///./") if value.startswith("file:///./") else value)
+    if not path.is_absolute():
+        beside = spec.parent / path
+        path = beside if beside.exists() or not path.exists() else path
+    return str(path)
 
 
 def _orchestrated(data: dict[str, Any]) -> OrchestratedOutput:

@@ -117,6 +117,12 @@ _OURS: tuple[tuple[str, Severity, str, str], ...] = (
         "every `{param}` of an exposed path is bound to an input",
         "Declare the input or bind it in `with`.",
     ),
+    (
+        "path-input",
+        ERR,
+        "every `in: path` input names a `{param}` of its path (exposed and consumed)",
+        "Rename the input to the placeholder (a suggestion is given), or declare it `in: query`.",
+    ),
     ("required-param", ERR, "required consumed parameters are supplied", "Supply them in `with`."),
     ("binding", ERR, "every `{{VAR}}` resolves to a key of `binds`", "Add the key to `binds`."),
     (
@@ -135,6 +141,12 @@ _OURS: tuple[tuple[str, Severity, str, str], ...] = (
         "Fix the expression (`$.` is the whole document).",
     ),
     ("template-syntax", ERR, "every `{{template}}` compiles", "Fix the tag."),
+    (
+        "template-variable",
+        ERR,
+        "every `{{name}}` resolves to an input, a `with` key, a bound variable or a step",
+        "Fix the name (a suggestion is given), declare the input, or bind the variable.",
+    ),
     ("import", ERR, "imports resolve", "Fix the location or the imported namespace."),
     ("duplicate-name", ERR, "operation names are unique in a namespace", "Rename one."),
     (
@@ -157,10 +169,28 @@ _OURS: tuple[tuple[str, Severity, str, str], ...] = (
         "Add the field to the earlier lookup's outputParameters.",
     ),
     (
+        "step-field",
+        ERR,
+        "`$.step.field` and `{{step.field}}` read fields the step returns, where declared",
+        "Read a field the lookup's or consumed operation's outputParameters declare.",
+    ),
+    (
+        "lookup-index",
+        ERR,
+        "a lookup's `index` can hold an array (warning where only likely)",
+        "Index a step whose output is the array itself; a script step can unwrap an envelope.",
+    ),
+    (
         "script-language",
         ERR,
-        "script steps use javascript or python",
+        "script steps use javascript or python (and a language `allowedLanguages` lists)",
         "Groovy needs a JVM this runtime does not have; rewrite the script.",
+    ),
+    (
+        "script-file",
+        ERR,
+        "script locations are folders; script files and dependencies are readable in them",
+        "Create the file, or fix `location`, `file` or `dependencies`.",
     ),
     ("aggregate-duplicate", ERR, "each aggregate function ref is defined once", "Rename one."),
     (
@@ -183,9 +213,16 @@ _OURS: tuple[tuple[str, Severity, str, str], ...] = (
     ),
     ("output-depth", ERR, "mapped outputs nest at most 32 levels", "Flatten the output."),
     (
+        "output-schema",
+        ERR,
+        "avro and protobuf name a schema that loads; an html `outputSchema` is a CSS selector",
+        "Point `outputSchema` at the .avsc or .proto file beside the spec.",
+    ),
+    (
         "compile",
         ERR,
-        "`validate --compile`: every operation and tool compiles for serving",
+        "`validate --compile`: every operation and tool compiles for serving (what needs "
+        "no network or secret is checked without it)",
         "The message says what cannot be built; fix it there.",
     ),
     (

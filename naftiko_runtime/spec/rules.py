@@ -4,6 +4,7 @@ Each finding carries a rule id:
   call-target      `call`/`ref` names an operation (or aggregate function) that exists
   with-key         every `with` key is a parameter of the called operation
   path-param       every `{param}` of an exposed REST path is bound to an input
+  path-input       every `in: path` input (exposed or consumed) names a `{param}` of its path
   required-param   required consumed parameters (and consumed path placeholders) are supplied
   binding          every `{{env.X}}`/`{{X}}` variable resolves to a key of `binds`
   namespace-unique namespaces are unique in a file, exposed ones across all files
@@ -29,6 +30,8 @@ from typing import Any
 from naftiko_runtime.diagnostics import Diagnostic, Severity
 from naftiko_runtime.jsonpath import JsonPathError, compile_path
 from naftiko_runtime.spec.callers import Caller, reference_name
+from naftiko_runtime.spec.compile_rules import check_files
+from naftiko_runtime.spec.flow_rules import check_flow, closest
 from naftiko_runtime.spec.graph_rules import check_graph
 from naftiko_runtime.spec.index import SpecIndex, norm, path_variables
 from naftiko_runtime.spec.source import DataPath, SourceDocument, as_dict, as_list
@@ -54,6 +57,9 @@ def check_document(
     found.extend(_check_base_uris(doc, walk))
     found.extend(_check_jsonpaths(doc, walk))
     found.extend(check_graph(doc, index, walk, callers))
+    found.extend(check_flow(doc, index, walk, callers))
+    found.extend(_check_path_inputs(doc, walk))
+    found.extend(check_files(doc, walk))
     return found
 
 
@@ -180,7 +186,11 @@ def _check_path_params(doc: SourceDocument, index: SpecIndex, caller: Caller) ->
     if isinstance(ref, str):
         namespace, _, name = ref.partition(".")
         bound.update(norm(n) for n in index.aggregates.get(namespace, {}).get(name, ()))
-    for value in as_dict(caller.data.get("with")).values():
+    values = list(as_dict(caller.data.get("with")).values())
+    for step in as_list(caller.data.get("steps")):  # steps read inputs too
+        values.extend(as_dict(as_dict(step).get("with")).values())
+        values.append(as_dict(step).get("lookupValue"))
+    for value in values:
         referenced = reference_name(value, caller.prefixes)
         if referenced:
             bound.add(norm(referenced))
@@ -188,8 +198,9 @@ def _check_path_params(doc: SourceDocument, index: SpecIndex, caller: Caller) ->
             bound.update(norm(v) for v in _variables(value))
     found = []
     resource_pointer = caller.pointer[:-2]
+    calls = any(caller.data.get(key) for key in ("call", "ref", "steps"))
     for variable in path_variables(caller.path):
-        if norm(variable) not in bound and (caller.data.get("call") or caller.data.get("ref")):
+        if norm(variable) not in bound and calls:
             found.append(
                 doc.diag(
                     (*resource_pointer, "path"),
@@ -201,6 +212,66 @@ def _check_path_params(doc: SourceDocument, index: SpecIndex, caller: Caller) ->
                 )
             )
     return found
+
+
+def _check_path_inputs(doc: SourceDocument, walk: Walk) -> list[Diagnostic]:
+    """An `in: path` input whose name is no `{placeholder}` of its path: exposed, every call
+    answers 400 (the route never fills it) and /openapi.json publishes a parameter the path
+    lacks; consumed, it is required and then dropped from the URL."""
+    found: list[Diagnostic] = []
+    for node in walk.rest_resources:
+        path = node.data.get("path")
+        owners = [(node.pointer, node.data)]
+        owners += [
+            ((*node.pointer, "operations", o), as_dict(op))
+            for o, op in enumerate(as_list(node.data.get("operations")))
+        ]
+        if isinstance(path, str) and "forward" not in node.data:
+            for pointer, owner in owners:
+                found.extend(_path_inputs(doc, pointer, owner, [path], "exposed"))
+    for node in walk.consumes:
+        paths: list[str] = []
+        for r, resource in enumerate(as_list(node.data.get("resources"))):
+            resource = as_dict(resource)
+            path = resource.get("path")
+            if not isinstance(path, str):
+                continue
+            paths.append(path)
+            rpointer = (*node.pointer, "resources", r)
+            found.extend(_path_inputs(doc, rpointer, resource, [path], "consumed"))
+            for o, op in enumerate(as_list(resource.get("operations"))):
+                opointer = (*rpointer, "operations", o)
+                found.extend(_path_inputs(doc, opointer, as_dict(op), [path], "consumed"))
+        if paths:  # namespace-wide: some resource must have it
+            found.extend(_path_inputs(doc, node.pointer, node.data, paths, "consumed"))
+    return found
+
+
+def _path_inputs(
+    doc: SourceDocument, pointer: DataPath, owner: dict[str, Any], paths: list[str], side: str
+) -> Iterator[Diagnostic]:
+    placeholders = [v for path in paths for v in path_variables(path)]
+    known = {norm(v) for v in placeholders}
+    for i, param in enumerate(as_list(owner.get("inputParameters"))):
+        param = as_dict(param)
+        name = param.get("name")
+        if param.get("in") != "path" or not isinstance(name, str) or norm(name) in known:
+            continue
+        shown = paths[0] if len(paths) == 1 else "any resource path"
+        consequence = (
+            "every call answers 400 and /openapi.json lists a parameter the path lacks"
+            if side == "exposed"
+            else "it is required, then left out of the URL"
+        )
+        close = closest(name, placeholders)
+        yield doc.diag(
+            (*pointer, "inputParameters", i, "name"),
+            "path-input",
+            f"path input {name!r} names no placeholder of {shown!r}: {consequence}",
+            hint=f"did you mean {{{close}}}? rename the input to it"
+            if close
+            else f"add {{{name}}} to the path, or declare the input `in: query`",
+        )
 
 
 # ---------------------------------------------------------------- namespaces

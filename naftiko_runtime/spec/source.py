@@ -320,6 +320,63 @@ def _careful_map(text: str, display: str) -> SourceMap:
     return doc.source_map if doc is not None else SourceMap()
 
 
+class _Frame:
+    """An open collection while events are read: where its current child stands."""
+
+    __slots__ = ("mapping", "key", "line", "index", "open")
+
+    def __init__(self, mapping: bool) -> None:
+        self.mapping = mapping
+        self.key: str | None = None
+        self.line = -1  # where the current key stands (0-based)
+        self.index = -1
+        self.open = False  # a key is read and its value is not done (or an item is open)
+
+
+def nearest_pointer(text: str) -> str:
+    """The JSON pointer of the innermost node open where the parser stopped (a syntax
+    error): the events before it say which mapping key or list item it was inside."""
+    stack: list[_Frame] = []
+    collections = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+    stopped = -1
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                stack.pop()
+                if stack:
+                    stack[-1].open = False
+                continue
+            if not isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent, *collections)):
+                continue
+            top = stack[-1] if stack else None
+            if top is not None and top.mapping and not top.open:  # a key
+                top.key = event.value if isinstance(event, yaml.ScalarEvent) else None
+                top.line = event.start_mark.line if event.start_mark is not None else -1
+                top.open = True
+            elif top is not None:  # a value, or a list item
+                if not top.mapping:
+                    top.index += 1
+                top.open = isinstance(event, collections)
+            if isinstance(event, collections):
+                stack.append(_Frame(isinstance(event, yaml.MappingStartEvent)))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        stopped = mark.line if mark else -1
+    except (yaml.YAMLError, RecursionError):
+        pass
+    path: list[str | int] = []
+    for frame in stack:
+        if not frame.open:  # the last key still counts when the error is on its line
+            if frame.mapping and frame.key is not None and frame.line == stopped:
+                path.append(frame.key)
+            break
+        if frame.mapping and frame.key is not None:
+            path.append(frame.key)
+        elif not frame.mapping:
+            path.append(frame.index)
+    return pointer_of(tuple(path))
+
+
 def _too_deep() -> str:
     return f"document nests more than {MAX_DEPTH} levels deep; refusing to load it"
 
@@ -336,7 +393,8 @@ def _careful(text: str, path: Path, display: str) -> tuple[SourceDocument | None
             line, column = last, len(text.splitlines()[-1]) + 1 if text.splitlines() else 1
         what = exc.problem or "invalid YAML"
         context = f" ({exc.context})" if exc.context else ""
-        return None, [Diagnostic(display, line, column, "", "yaml-syntax", f"{what}{context}")]
+        pointer = nearest_pointer(text)
+        return None, [Diagnostic(display, line, column, pointer, "yaml-syntax", f"{what}{context}")]
     except yaml.YAMLError as exc:  # pragma: no cover - unmarked errors are rare
         return None, [Diagnostic(display, 1, 1, "", "yaml-syntax", str(exc))]
     except RecursionError:  # the composer's own recursion, thousands of levels down

@@ -32,6 +32,10 @@ KNOWN_SEMANTIC = {
     "naftiko-framework/src/test/resources/baseuri-trailing-slash-capability.yaml": {
         "base-uri-slash"
     },
+    # the reference's example names script files under /app, a folder of its own image
+    "naftiko-framework/src/main/resources/schemas/examples/script-step.yml": {"script-file"},
+    # REST operations whose consumed bodies read `{{tools.x}}`: only MCP tools give those
+    "other-providers/trello/capabilities/project-management.yaml": {"template-variable"},
     "letta/capabilities/letta-admin.yaml": {"route-conflict"},
     "letta/capabilities/letta-identities.yaml": {"route-conflict"},
     "other-providers/datadog/capabilities/datadog-cancel.yaml": {"path-param", "required-param"},

@@ -12,6 +12,14 @@ import pytest
 from tests.conftest import cli
 from tests.spec.test_validate_rules import position
 
+
+@pytest.fixture(autouse=True)
+def script_beside_the_spec(tmp_path: Path) -> None:
+    """The script step's file exists beside the spec (`validate` reads script files)."""
+    (tmp_path / "scripts").mkdir(exist_ok=True)
+    (tmp_path / "scripts" / "shape.js").write_text("result = context;")
+
+
 BASE = """\
 naftiko: "1.0.0-alpha2"
 capability:

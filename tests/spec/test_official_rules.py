@@ -15,6 +15,14 @@ from naftiko_runtime.spec.registry import markdown_table
 from tests.conftest import REPO, cli
 from tests.spec.test_validate_rules import position
 
+
+@pytest.fixture(autouse=True)
+def script_beside_the_spec(tmp_path: Path) -> None:
+    """The script step's file exists beside the spec (`validate` reads script files)."""
+    (tmp_path / "scripts").mkdir(exist_ok=True)
+    (tmp_path / "scripts" / "shape.js").write_text("result = context;")
+
+
 CLEAN = """\
 naftiko: "1.0.0-alpha2"
 info:
@@ -306,20 +314,23 @@ def test_ignore_comments_need_a_known_rule_and_a_reason(write_spec: Callable[...
     assert "unknown rule" in diagnostics[0]["message"]
 
 
-def test_compile_reports_what_serve_could_not_build(
+def test_missing_script_file_is_found_without_compile(
     write_spec: Callable[..., Path], tmp_path: Path
 ) -> None:
-    """`validate --compile`: the script file named by the step is missing; plain validate
-    cannot know, serve would refuse; this says where, without binding a port."""
+    """Plain `validate` reads script files as serve would: a missing one is reported at the
+    step's `file`, once (not at the operation, not repeated in the message)."""
     path = write_spec(CLEAN)
-    assert cli("validate", str(path)).code == 0
-    result = cli("validate", "--compile", "--format", "json", str(path))
-    assert result.code == 1
-    [problem] = result.json()["diagnostics"]
-    assert problem["rule"] == "compile" and "shape.js" in problem["message"]
-    assert problem["line"] == position(CLEAN, "name: shape")[0]
-    (path.parent / "scripts").mkdir()
-    (path.parent / "scripts" / "shape.js").write_text("result = 1;")
+    (tmp_path / "scripts" / "shape.js").unlink()
+    for extra in ((), ("--compile",)):
+        result = cli("validate", *extra, "--format", "json", str(path))
+        assert result.code == 1
+        [problem] = result.json()["diagnostics"]
+        assert problem["rule"] == "script-file" and "'shape.js'" in problem["message"]
+        assert (problem["line"], problem["column"]) == position(CLEAN, "shape.js")
+        assert problem["pointer"].endswith("/steps/1/file")
+        assert str(tmp_path) not in problem["message"]
+        assert f":{problem['line']}:" not in problem["message"]
+    (tmp_path / "scripts" / "shape.js").write_text("result = 1;")
     assert cli("validate", "--compile", str(path)).code == 0
 
 
