@@ -733,9 +733,11 @@ def _check(args: argparse.Namespace, stdout: TextIO) -> int:
     result = load_paths(args.paths)
     diagnostics = result.diagnostics
     if result.ok:
-        diagnostics = sorted(
-            [*diagnostics, *check(result.documents, specs)], key=Diagnostic.sort_key
-        )
+        try:  # a $ref that cannot be followed, a schema past the bounds: found on the way
+            drift = check(result.documents, specs)
+        except OpenApiError as exc:
+            raise UsageError(str(exc)) from None
+        diagnostics = sorted([*diagnostics, *drift], key=Diagnostic.sort_key)
     stdout.write(render(args.format, diagnostics, result.files, result.shown, __version__))
     return EXIT_INVALID if any(d.is_error for d in diagnostics) else EXIT_OK
 

@@ -21,6 +21,7 @@ from naftiko_runtime.binding import Redactor, resolve_bindings
 from naftiko_runtime.engine.compile import compile_operation, http_call_factory
 from naftiko_runtime.engine.credentials import request_secrets
 from naftiko_runtime.engine.forward import Forwarder
+from naftiko_runtime.engine.response import configure_decoding
 from naftiko_runtime.engine.result import Operation
 from naftiko_runtime.engine.scripting import ScriptEngines, ScriptSettings
 from naftiko_runtime.observability.current import ENDPOINT_VARIABLES
@@ -226,6 +227,7 @@ def compile_runtime(
         capabilities, environ, options, upstream, state, tracing
     ):
         precompiled = None
+    configure_decoding(options.timeouts.max_body)  # the decode limits follow the body cap
     variables = resolve_bindings(capabilities, environ)
     if precompiled is not None:  # one read of each file's secrets for all that uses them
         variables.update(precompiled.variables)

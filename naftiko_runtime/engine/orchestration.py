@@ -12,7 +12,7 @@ from typing import Any
 
 from naftiko_runtime.engine.inputs import InputSpec, coerce_inputs, named_scope
 from naftiko_runtime.engine.mapping import CONFORM, Shaper
-from naftiko_runtime.engine.response import decode
+from naftiko_runtime.engine.response import decode_async
 from naftiko_runtime.engine.result import CallResult
 from naftiko_runtime.engine.steps import CallStepRunner, Runner, RunState, run_stages, step_path
 from naftiko_runtime.engine.values import Value
@@ -153,7 +153,7 @@ class OrchestratedOperation:
         if last is not None and last.name in state.replies:
             reply = state.replies[last.name]
             operation = last.call.operation
-            document = decode(
+            document = await decode_async(
                 reply, operation.output_format, last.call.name, operation.output_schema
             )
             if self._fallback_shape is not None:

@@ -13,7 +13,13 @@ from typing import Any
 from urllib.parse import urlparse
 
 from naftiko_runtime.diagnostics import Diagnostic, Severity
-from naftiko_runtime.openapi.documents import OpenApiDocument, Operation, schema_types
+from naftiko_runtime.openapi.documents import (
+    OpenApiDocument,
+    Operation,
+    as_dict,
+    as_list,
+    schema_types,
+)
 from naftiko_runtime.spec.source import DataPath, SourceDocument
 
 WIRE = ("path", "query", "header", "cookie")
@@ -309,16 +315,16 @@ def _compare_body(
 
 def _success_media(spec: OpenApiDocument, hit: Operation) -> list[str]:
     media: list[str] = []
-    for code, response in (hit.data.get("responses") or {}).items():
+    for code, response in as_dict(hit.data.get("responses")).items():
         if not str(code).startswith("2"):
             continue
+        response = as_dict(spec.deref(response))
         if spec.version == "2.0":
-            produces = hit.data.get("produces") or spec.data.get("produces") or []
-            if spec.deref(response).get("schema") is not None:
-                media.extend(produces)
+            produces = hit.data.get("produces") or spec.data.get("produces")
+            if response.get("schema") is not None:
+                media.extend(str(m) for m in as_list(produces))
             continue
-        content = spec.deref(response).get("content") or {}
-        media.extend(str(m) for m in content)
+        media.extend(str(m) for m in as_dict(response.get("content")))
     return [m.split(";")[0].strip().lower() for m in media]
 
 

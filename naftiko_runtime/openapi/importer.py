@@ -21,7 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
-from naftiko_runtime.openapi.documents import OpenApiDocument, Operation, schema_types
+from naftiko_runtime.openapi.documents import (
+    OpenApiDocument,
+    Operation,
+    as_dict,
+    as_list,
+    schema_types,
+)
 from naftiko_runtime.scaffold import kebab
 from naftiko_runtime.spec.index import norm
 
@@ -148,7 +154,7 @@ def selected(operation: Operation, select: Sequence[str]) -> bool:
     if not select:
         return True
     op_id = str(operation.data.get("operationId") or "")
-    tags = {str(t) for t in operation.data.get("tags") or []}
+    tags = {str(t) for t in as_list(operation.data.get("tags"))}
     for wanted in select:
         if wanted == op_id or wanted in tags:
             return True
@@ -201,7 +207,7 @@ def _body(
     body = document.deref(operation.data.get("requestBody"))
     if not isinstance(body, dict):
         return None
-    content = {str(m).lower(): v for m, v in (body.get("content") or {}).items()}
+    content = {str(m).lower(): v for m, v in as_dict(body.get("content")).items()}
     kind, chosen = "json", next(iter(content), None)
     for needle, body_type in MEDIA_KINDS:
         match = next((m for m in content if needle in m), None)
@@ -211,7 +217,7 @@ def _body(
     else:
         if chosen is not None:
             notes.append(f"the upstream takes {safe(chosen)}; guessed: sent as JSON")
-    schema = (content.get(chosen) or {}).get("schema") if chosen else None
+    schema = as_dict(content.get(chosen)).get("schema") if chosen else None
     description = _one_line(body.get("description")) or "The request body"
     return _bind_body(kind, schema, bool(body.get("required")), description, document, params)
 
@@ -230,7 +236,7 @@ def _body_v2(
             "json", body.get("schema"), bool(body.get("required")), description, document, params
         )
     consumes = [
-        str(m) for m in operation.data.get("consumes") or document.data.get("consumes") or []
+        str(m) for m in as_list(operation.data.get("consumes") or document.data.get("consumes"))
     ]
     files = any(p.get("type") == "file" for p in form)
     kind = "multipartForm" if files or any("multipart" in m for m in consumes) else "formUrlEncoded"
@@ -295,7 +301,7 @@ def _object_properties(schema: Any, document: OpenApiDocument) -> tuple[dict[str
         return {}, set()
     properties: dict[str, Any] = {}
     needed: set[str] = set()
-    for part in [schema, *(schema.get("allOf") or [])][:16]:
+    for part in [schema, *as_list(schema.get("allOf"))][:16]:
         part = document.deref(part)
         if not isinstance(part, dict):
             return {}, set()
@@ -304,7 +310,7 @@ def _object_properties(schema: Any, document: OpenApiDocument) -> tuple[dict[str
         own = part.get("properties")
         if isinstance(own, dict):
             properties.update({str(k): v for k, v in own.items()})
-        needed.update(str(r) for r in part.get("required") or [] if isinstance(r, str))
+        needed.update(r for r in as_list(part.get("required")) if isinstance(r, str))
     declared = schema.get("type")
     if declared not in (None, "object") and not (
         isinstance(declared, list) and "object" in declared
@@ -315,15 +321,16 @@ def _object_properties(schema: Any, document: OpenApiDocument) -> tuple[dict[str
 
 def _success_media(operation: Operation, document: OpenApiDocument) -> list[str]:
     media: list[str] = []
-    for code, response in (operation.data.get("responses") or {}).items():
+    for code, response in as_dict(operation.data.get("responses")).items():
         if not str(code).startswith("2"):
             continue
-        response = document.deref(response)
+        response = as_dict(document.deref(response))
         if document.version == "2.0":
-            if isinstance(response, dict) and response.get("schema") is not None:
-                media += operation.data.get("produces") or document.data.get("produces") or []
+            if response.get("schema") is not None:
+                produces = operation.data.get("produces") or document.data.get("produces")
+                media += [str(m) for m in as_list(produces)]
             continue
-        media += [str(m) for m in (response.get("content") or {})]
+        media += [str(m) for m in as_dict(response.get("content"))]
     return [m.split(";")[0].strip().lower() for m in media]
 
 
@@ -346,9 +353,9 @@ def _schemes(document: OpenApiDocument) -> dict[str, Any]:
     found = (
         document.data.get("securityDefinitions")
         if document.version == "2.0"
-        else (document.data.get("components") or {}).get("securitySchemes")
-    ) or {}
-    return {str(k): document.deref(v) or {} for k, v in found.items()}
+        else as_dict(document.data.get("components")).get("securitySchemes")
+    )
+    return {str(k): as_dict(document.deref(v)) for k, v in as_dict(found).items()}
 
 
 def _scheme_of(
@@ -356,9 +363,9 @@ def _scheme_of(
 ) -> str | None:
     """The scheme an operation asks for: its own `security` (an empty list: none), else the
     document's; the first alternative's first scheme."""
-    requirements = operation.data.get("security", document.data.get("security")) or []
-    for requirement in requirements:
-        for name in requirement or {}:
+    requirements = operation.data.get("security", document.data.get("security"))
+    for requirement in as_list(requirements):
+        for name in as_dict(requirement):
             if name in schemes:
                 return str(name)
     return None
@@ -514,7 +521,7 @@ def _resource_name(path: str, used: set[str]) -> str:
 
 def import_openapi(document: OpenApiDocument, options: ImportOptions = ImportOptions()) -> str:
     """The capability YAML for `document`."""
-    info = document.data.get("info") or {}
+    info = as_dict(document.data.get("info"))
     title = _one_line(info.get("title")) or "Imported API"
     namespace = kebab(options.namespace or title) or "api"
     env = re.sub(r"[^A-Z0-9]+", "_", namespace.upper()).strip("_")

@@ -154,6 +154,10 @@ ROUTE = """\
                   in: body
                   type: string
                   description: "File, base64"
+                - name: missing
+                  in: query
+                  type: integer
+                  description: "Declared, never sent: missing at run time"
               call: api.post-KIND
 """
 GETS = """\
