@@ -29,6 +29,7 @@ from naftiko_runtime.engine.headers import (
     location_rewriter,
     passed_back,
     passed_up,
+    passes_back,
 )
 from naftiko_runtime.engine.response import MAX_ERROR_BODY, status_error
 from naftiko_runtime.engine.result import CallResult, Operation
@@ -214,6 +215,8 @@ def _passed_back(
     result: CallResult, scope: dict[str, Any], routes: RouteFor
 ) -> list[tuple[bytes, bytes]]:
     """The upstream's end-to-end headers the client gets (engine.headers' policy)."""
+    if not any(passes_back(name) for name, _ in result.upstream_headers or ()):
+        return []  # the common case (a plain JSON answer): no rewriter built
     base = result.upstream_base
 
     def route(path: str) -> str | None:

@@ -92,7 +92,7 @@ def merge_up(headers: list[tuple[str, str]], client: Sequence[tuple[str, str]]) 
 
 def passes_back(name: str) -> bool:
     lower = name.lower()
-    return lower in PASS_BACK or lower.startswith(RATE_LIMIT_PREFIXES)
+    return lower in PASS_BACK or (lower[0] in "xr" and lower.startswith(RATE_LIMIT_PREFIXES))
 
 
 Rewrite = Callable[[str], str | None]
