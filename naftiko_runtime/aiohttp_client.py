@@ -18,6 +18,7 @@ from aiohttp.http_parser import RawResponseMessage
 from aiohttp.streams import StreamReader
 
 from naftiko_runtime.errors import UpstreamError
+from naftiko_runtime.h1client import ragged_tls_end
 from naftiko_runtime.upstream import (
     STREAM_TYPES,
     Timeouts,
@@ -69,11 +70,8 @@ class _StrictHandler(ResponseHandler):
         super().connection_lost(exc)
 
     def eof_received(self) -> None:
-        transport = self.transport
-        if transport is not None and transport.get_extra_info("ssl_object") is not None:
-            protocol = getattr(transport, "_ssl_protocol", None)  # see h1client.eof_received
-            if getattr(protocol, "_eof_received", False):
-                self._cut("the TLS connection ended without close_notify")
+        if ragged_tls_end(self.transport):
+            self._cut("the TLS connection ended without close_notify")
         super().eof_received()
 
     def _cut(self, why: str) -> None:

@@ -74,6 +74,21 @@ def _host_port(authority: str, default: int) -> tuple[str, int]:
     return host, int(port_text) if port_text else default
 
 
+def ragged_tls_end(transport: Any) -> bool:
+    """Whether a TLS connection ended without the peer's close_notify. asyncio reports both
+    ends alike (`eof_received`); its SSL protocol tells them apart only by the state it is
+    in then (private attributes, checked to exist by a test): a close_notify is read as
+    data (state WRAPPED, or FLUSHING when the TCP end came first while reading was
+    paused), a TCP end without one is only noticed on shutdown (state SHUTDOWN)."""
+    if transport is None or not transport.get_extra_info("ssl_object"):
+        return False
+    from asyncio import sslproto
+
+    protocol = getattr(transport, "_ssl_protocol", None)
+    state = getattr(protocol, "_state", None)
+    return state is sslproto.SSLProtocolState.SHUTDOWN
+
+
 class _Connection(asyncio.Protocol):
     """One upstream connection, one exchange at a time; httptools calls back into it."""
 
@@ -141,13 +156,9 @@ class _Connection(asyncio.Protocol):
                 self._fail("bad_response", "a line is too long")
 
     def eof_received(self) -> bool | None:
-        """asyncio reports a TLS peer's close_notify and a TCP close without one alike, here;
-        only its SSL protocol knows which (a private flag, checked to exist by a test: the TCP
-        end came first when it is set). A body that ends with the connection is whole only
-        after a close_notify: a ragged end may be a truncation."""
-        if self.transport is not None and self.transport.get_extra_info("ssl_object"):
-            protocol = getattr(self.transport, "_ssl_protocol", None)
-            self.ragged = bool(getattr(protocol, "_eof_received", False))
+        """A body that ends with the connection is whole only after a close_notify: a
+        ragged end may be a truncation (see `ragged_tls_end`)."""
+        self.ragged = ragged_tls_end(self.transport)
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -178,7 +189,7 @@ class _Connection(asyncio.Protocol):
             self.reusable = False
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if self.done:
+        if self.done or self.head_done:  # trailers of a chunked body are not its headers
             return
         key = name.decode("latin-1")
         text = value.decode("latin-1")

@@ -4,8 +4,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
+import socket
 import ssl
+import threading
+import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -15,7 +19,7 @@ import pytest
 import trustme
 
 from naftiko_runtime.errors import InvocationError, UpstreamError
-from naftiko_runtime.h1client import H1Upstream
+from naftiko_runtime.h1client import STREAM_BUFFER, H1Upstream
 from naftiko_runtime.upstream import Timeouts, UpstreamRequest
 
 pytestmark = pytest.mark.anyio
@@ -618,17 +622,94 @@ async def test_tls_cut_without_close_notify_is_a_cut_body() -> None:
     assert whole.body == _rows(91)
 
 
-def test_asyncio_still_has_the_private_flag_that_tells_a_ragged_tls_end() -> None:
-    """The h1 client reads `_SSLProtocolTransport._ssl_protocol._eof_received`; if a Python
-    release renames it, a ragged TLS end would pass as whole again: fail loudly here."""
+def test_asyncio_still_has_the_private_state_that_tells_a_ragged_tls_end() -> None:
+    """The clients read `_SSLProtocolTransport._ssl_protocol._state`; if a Python release
+    renames it, a ragged TLS end would pass as whole again: fail loudly here."""
     import asyncio.sslproto as sslproto
 
     loop = asyncio.new_event_loop()
     try:
-        protocol = sslproto.SSLProtocol(
-            loop, asyncio.Protocol(), ssl.create_default_context(), None
-        )
-        assert protocol._eof_received is False
+        context = ssl.create_default_context()
+        protocol = sslproto.SSLProtocol(loop, asyncio.Protocol(), context, None)
         assert protocol._get_app_transport()._ssl_protocol is protocol
+        assert isinstance(protocol._state, sslproto.SSLProtocolState)
+        assert sslproto.SSLProtocolState.SHUTDOWN in sslproto.SSLProtocolState
     finally:
         loop.close()
+
+
+def _nginx_like_tls(
+    listener: socket.socket, context: ssl.SSLContext, body: bytes, orderly: bool
+) -> None:
+    """One TLS exchange over a memory BIO, ended as nginx ends it: the whole body, then (if
+    `orderly`) one close_notify without waiting for the peer's, then the TCP end at once."""
+    conn, _ = listener.accept()
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = context.wrap_bio(incoming, outgoing, server_side=True)
+
+    def flush() -> None:
+        data = outgoing.read()
+        if data:
+            conn.sendall(data)
+
+    while True:
+        try:
+            tls.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            flush()
+            incoming.write(conn.recv(65536))
+    flush()
+    head = b""
+    while b"\r\n\r\n" not in head:
+        try:
+            head += tls.read(65536)
+        except ssl.SSLWantReadError:
+            incoming.write(conn.recv(65536))
+    tls.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n" + body)
+    flush()
+    if orderly:
+        with contextlib.suppress(ssl.SSLWantReadError):
+            tls.unwrap()
+        flush()
+    conn.shutdown(socket.SHUT_WR)
+    time.sleep(1.5)
+    conn.close()
+
+
+@pytest.mark.parametrize("orderly", [True, False])
+async def test_a_tls_end_read_late_is_told_apart_by_its_close_notify(orderly: bool) -> None:
+    """close_notify then the TCP end while a slow consumer has paused reading: asyncio sees
+    the TCP end before the close_notify, and the body is still whole; without the
+    close_notify it is cut (found by review)."""
+    authority = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(context)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    body = b"x" * (STREAM_BUFFER + 300_000)  # past the buffer: reading pauses
+    server = threading.Thread(
+        target=_nginx_like_tls, args=(listener, context, body, orderly), daemon=True
+    )
+    server.start()
+    client = H1Upstream()
+    client._tls = ssl.create_default_context()
+    authority.configure_trust(client._tls)
+    port = listener.getsockname()[1]
+    reply = await client.send(get(f"https://127.0.0.1:{port}/big", stream_reply=True))
+    assert reply.stream is not None
+    await asyncio.sleep(0.3)  # behind: reading is paused while the end arrives
+    received, failure = 0, None
+    try:
+        async for chunk in reply.stream:
+            received += len(chunk)
+    except UpstreamError as exc:
+        failure = exc
+    await client.close()
+    server.join(timeout=5)
+    listener.close()
+    if orderly:
+        assert failure is None and received == len(body)
+    else:
+        assert failure is not None and failure.kind == "bad_response"

@@ -82,3 +82,82 @@ def test_tilde_and_markup_forms(form: str) -> None:
     redactor = Redactor()
     redactor.add(["abc~defgh123", "p&ss~w0rd"])
     assert redactor(f"<fault>{form}</fault>") == "<fault>***</fault>"
+
+
+def test_which_bound_values_sent_upstream_are_credentials(tmp_path: object) -> None:
+    """What the spec sends upstream outside `authentication` is redacted from bodies too,
+    except what is data everywhere in answers (found by review: a bound host, an API version
+    date and a page size were turning every `url`, `created_at` and `limit` into `***`);
+    a long number may be a key or a PIN, so it is no exception."""
+    from pathlib import Path
+
+    from naftiko_runtime.engine.credentials import request_secrets
+    from naftiko_runtime.spec.load import load_paths
+
+    spec = Path(str(tmp_path)) / "secrets.yaml"
+    spec.write_text(
+        """\
+naftiko: "1.0.0-alpha2"
+binds:
+  - namespace: env
+    keys:
+      HOST: HOST
+      HOOK: HOOK
+      VERSION: VERSION
+      PAGE: PAGE
+      PIN: PIN
+      KEY: KEY
+capability:
+  consumes:
+    - type: http
+      namespace: api
+      description: "An upstream"
+      baseUri: "https://{{env.HOST}}/v1"
+      inputParameters:
+        - name: Api-Version
+          in: header
+          value: "{{env.VERSION}}"
+        - name: X-Pin
+          in: header
+          value: "{{env.PIN}}"
+        - name: X-Key
+          in: header
+          value: "{{env.KEY}}"
+      resources:
+        - name: items
+          path: "/hooks/{{hook}}/items"
+          operations:
+            - name: list
+              method: GET
+              inputParameters:
+                - name: hook
+                  in: path
+                  value: "{{env.HOOK}}"
+                - name: limit
+                  in: query
+                  value: "{{env.PAGE}}"
+  exposes:
+    - type: mcp
+      namespace: items-mcp
+      port: 9090
+      tools:
+        - name: list
+          description: "Items"
+          call: api.list
+"""
+    )
+    result = load_paths([str(spec)])
+    assert result.ok, result.diagnostics
+    (capability,) = result.capabilities
+    values = {
+        "HOST": "api.example.test",
+        "HOOK": "T000/B000/XXXXsecret",
+        "VERSION": "2022-06-28",
+        "PAGE": "1000",
+        "PIN": "8473625194031245",
+        "KEY": "k3y-f00",
+    }
+    scope = {**values, **{f"env.{k}": v for k, v in values.items()}}
+    assert sorted(set(request_secrets(capability, scope))) == sorted(
+        ["T000/B000/XXXXsecret", "8473625194031245", "k3y-f00"]
+    )

@@ -37,6 +37,7 @@ from naftiko_runtime.engine.inputs import input_schema
 from naftiko_runtime.engine.outputs import tool_output_schema
 from naftiko_runtime.engine.result import CallResult, Operation
 from naftiko_runtime.errors import InvocationError, NaftikoError, StartupError, UpstreamError
+from naftiko_runtime.redaction import is_text
 from naftiko_runtime.spec.model import (
     AnyInvocation,
     Capability,
@@ -326,7 +327,7 @@ class McpServerSet:
         try:
             result = await entry.operation(arguments)
             if result.binary:
-                return await _binary_result(name, result)
+                return await _binary_result(name, result, self.redact)
             data = await _collect(result)
         except InvocationError as exc:
             return _error(exc.message)
@@ -630,8 +631,9 @@ def _error(message: str) -> types.CallToolResult:
     )
 
 
-async def _binary_result(tool: str, result: CallResult) -> types.CallToolResult:
-    """Bytes as MCP content by MIME type: an image or audio block, else an embedded blob."""
+async def _binary_result(tool: str, result: CallResult, redact: Redactor) -> types.CallToolResult:
+    """Bytes as MCP content by MIME type: an image or audio block, else an embedded blob;
+    redacted first, as REST does, whatever the type (an upstream may echo a credential)."""
     chunks: list[bytes] = []
     size = 0
     assert result.stream is not None
@@ -647,8 +649,9 @@ async def _binary_result(tool: str, result: CallResult) -> types.CallToolResult:
             chunks.append(chunk)
     finally:
         await close_stream(result.stream)
-    data = base64.b64encode(b"".join(chunks)).decode()
     mime = (result.content_type or "application/octet-stream").split(";")[0].strip()
+    raw = redact.bodies.redact_bytes(b"".join(chunks), is_text(mime))
+    data = base64.b64encode(raw).decode()
     content: types.ContentBlock
     if mime.startswith("image/"):
         content = types.ImageContent(type="image", data=data, mime_type=mime)

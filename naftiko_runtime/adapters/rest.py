@@ -36,7 +36,7 @@ from naftiko_runtime.engine.result import CallResult, Operation
 from naftiko_runtime.engine.scripting import ScriptError
 from naftiko_runtime.engine.uploads import Upload
 from naftiko_runtime.errors import InvocationError, UpstreamError
-from naftiko_runtime.jsonpath import compile_path
+from naftiko_runtime.jsonpath import compile_path, simple_steps
 from naftiko_runtime.redaction import Redactor, is_text
 from naftiko_runtime.spec.index import norm
 from naftiko_runtime.upstream import close_stream
@@ -166,28 +166,31 @@ async def _respond(
     await send({"type": "http.response.body", "body": body})
 
 
-RouteFor = Callable[[str, str], "str | None"]
+RouteFor = Callable[[str, str], "tuple[str, frozenset[str]] | None"]
 
 
 def upstream_routes(endpoints: Sequence[RestEndpoint]) -> RouteFor:
     """(upstream base, path below it) → the gateway path serving it: each single-call
     route's consumed path as a pattern, filled into its own path (a GET route first)."""
-    table: list[tuple[str, re.Pattern[str], str]] = []
+    table: list[tuple[str, re.Pattern[str], str, frozenset[str]]] = []
     for endpoint in sorted(endpoints, key=lambda e: e.method != "GET"):
         call = getattr(endpoint.operation, "call", None)
         consumed = getattr(call, "operation", None)
         if call is None or consumed is None:
             continue
         pattern = "".join(
-            f"(?P<{_group(m.group(1) or m.group(2))}>[^/]+)"
+            f"(?P<{_group(m.group(1) or m.group(2))}>[^/\\\\]+)"
             if m.group(0).startswith("{")
             else re.escape(m.group(0))
             for m in re.finditer(r"\{\{([^}]+)\}\}|\{([^}]+)\}|[^{]+", consumed.path)
         )
-        table.append((str(call.base_url), re.compile(pattern + "/?"), endpoint.path))
+        accepted = frozenset(
+            norm(i.name) for i in endpoint.operation.inputs if i.location == "query"
+        )
+        table.append((str(call.base_url), re.compile(pattern + "/?"), endpoint.path, accepted))
 
-    def route_for(base: str, path: str) -> str | None:
-        for own_base, pattern, route in table:
+    def route_for(base: str, path: str) -> tuple[str, frozenset[str]] | None:
+        for own_base, pattern, route, accepted in table:
             if own_base != base:
                 continue
             found = pattern.fullmatch(path)
@@ -198,10 +201,11 @@ def upstream_routes(endpoints: Sequence[RestEndpoint]) -> RouteFor:
             if any(n not in values for n in names):  # a variable the upstream path lacks
                 continue
             pieces = re.split(r"\{[^}]+\}", route)  # literal parts around the variables
-            return "".join(
+            filled = "".join(
                 p + (values[n] if i < len(names) else "")
                 for i, (p, n) in enumerate(zip(pieces, [*names, ""], strict=True))
             )
+            return filled, accepted
         return None
 
     return route_for
@@ -212,27 +216,29 @@ def _group(name: str) -> str:
 
 
 def _passed_back(
-    result: CallResult, scope: dict[str, Any], routes: RouteFor
+    result: CallResult,
+    scope: dict[str, Any],
+    routes: RouteFor,
+    redact: Redactor,
+    accepted: frozenset[str],
 ) -> list[tuple[bytes, bytes]]:
-    """The upstream's end-to-end headers the client gets (engine.headers' policy)."""
+    """The upstream's end-to-end headers the client gets (engine.headers' policy), each
+    value redacted as bodies are (a paging link may repeat the request's query key)."""
     if not any(passes_back(name) for name, _ in result.upstream_headers or ()):
         return []  # the common case (a plain JSON answer): no rewriter built
     base = result.upstream_base
 
-    def route(path: str) -> str | None:
-        return routes(base, path)
-
-    def here() -> str:
+    def here() -> tuple[str, frozenset[str]]:
         raw: bytes = scope.get("raw_path") or scope["path"].encode()
-        return raw.decode("latin-1")
+        return raw.decode("latin-1"), accepted
 
-    return list(
-        passed_back(
-            result.upstream_headers,
-            link_rewriter(base, route, here),
-            location_rewriter(base, route),
-        )
+    passed = passed_back(
+        result.upstream_headers,
+        link_rewriter(base, lambda path: routes(base, path), here),
+        location_rewriter(base, lambda path: routes(base, path)),
     )
+    bodies = redact.bodies
+    return [(name, bodies.redact_bytes(value)) for name, value in passed]
 
 
 def _handler(endpoint: RestEndpoint, redact: Redactor, routes: RouteFor) -> Handler:
@@ -240,7 +246,7 @@ def _handler(endpoint: RestEndpoint, redact: Redactor, routes: RouteFor) -> Hand
     operation = endpoint.operation
     by_location: dict[str, list[str]] = {}
     fixed: dict[str, str] = {}
-    body_inputs: list[tuple[str, Any]] = []
+    body_inputs: list[tuple[str, Any, str | None]] = []
     for item in operation.inputs:
         if item.value is not None and not item.value.startswith("$"):
             fixed[item.name] = item.value  # a fixed value, whatever `in` says (reference)
@@ -248,9 +254,14 @@ def _handler(endpoint: RestEndpoint, redact: Redactor, routes: RouteFor) -> Hand
         by_location.setdefault(item.location, []).append(item.name)
         if item.location == "body":
             body_inputs.append(
-                (item.name, compile_path(item.value) if item.value is not None else None)
+                (
+                    item.name,
+                    compile_path(item.value) if item.value is not None else None,
+                    _member_of(item.value),
+                )
             )
     query_names = {norm(n): n for n in by_location.get("query", [])}
+    query_accepted = frozenset(query_names)  # what a paging link may carry to this route
     header_names = {n.lower().encode("latin-1"): n for n in by_location.get("header", [])}
     cookie_names = set(by_location.get("cookie", []))
 
@@ -297,7 +308,8 @@ def _handler(endpoint: RestEndpoint, redact: Redactor, routes: RouteFor) -> Hand
                 passed = CallResult(
                     status, "", upstream_headers=exc.headers, upstream_base=exc.base
                 )
-                extra = _passed_back(passed, scope, routes)  # an SDK reads Retry-After here
+                # an SDK reads Retry-After here
+                extra = _passed_back(passed, scope, routes, redact, query_accepted)
             await _respond(send, status, body, kind, extra)
             return
         if result.stream is not None:
@@ -311,7 +323,11 @@ def _handler(endpoint: RestEndpoint, redact: Redactor, routes: RouteFor) -> Hand
                 gone=receive,  # the body is read: the next message can only be a disconnect
             )
             return
-        extra = _passed_back(result, scope, routes) if result.upstream_headers else []
+        extra = (
+            _passed_back(result, scope, routes, redact, query_accepted)
+            if result.upstream_headers
+            else []
+        )
         if result.raw == b"" and result.shaped is None:  # 204, and a 304 with its validators
             await send({"type": "http.response.start", "status": result.status, "headers": extra})
             await send({"type": "http.response.body", "body": b""})
@@ -344,7 +360,7 @@ def _header_inputs(
 
 
 async def _body_inputs(
-    receive: Receive, inputs: list[tuple[str, Any]], content_type: bytes = b""
+    receive: Receive, inputs: list[tuple[str, Any, str | None]], content_type: bytes = b""
 ) -> dict[str, Any]:
     """Body inputs as the reference reads them: a `$.path` into the JSON body, else the
     field of the input's name, else (one body input) the whole body. A form body (what the
@@ -366,10 +382,13 @@ async def _body_inputs(
         return {}
     payload: Any
     media = content_type.split(b";", 1)[0].strip().lower()
-    if media == b"application/x-www-form-urlencoded":
-        payload = _form_fields(raw)
-    elif media == b"multipart/form-data":
-        payload = _multipart_fields(content_type, raw)
+    if media in (b"application/x-www-form-urlencoded", b"multipart/form-data"):
+        read = _form_fields if media != b"multipart/form-data" else _multipart_fields
+        # a form of thousands of tiny fields costs seconds of CPU: never on the event loop
+        if len(raw) > 64 * 1024:
+            payload = await asyncio.to_thread(read, content_type, raw)
+        else:
+            payload = read(content_type, raw)
     else:
         try:
             payload = jsoncodec.loads(raw)
@@ -378,9 +397,12 @@ async def _body_inputs(
                 "request body is not valid JSON", [{"name": "body", "problem": "not JSON"}]
             ) from None
     values: dict[str, Any] = {}
-    for name, extract in inputs:
+    for name, extract, member in inputs:
         if extract is not None:
             value = extract(payload)
+            if value is None and isinstance(payload, dict) and member in payload:
+                values[name] = None  # the client sent `null`: it goes up as null
+                continue
         elif isinstance(payload, dict) and name in payload:
             value = payload[name]
         elif len(inputs) == 1:
@@ -397,18 +419,43 @@ async def _body_inputs(
     return values
 
 
+def _member_of(value: str | None) -> str | None:
+    """The one body member a `$.name` (or `$['a.b']`) input reads, else None."""
+    steps = simple_steps(value) if value is not None else None
+    return steps[0] if steps and len(steps) == 1 and isinstance(steps[0], str) else None
+
+
 def _multipart_fields(content_type: bytes, raw: bytes) -> dict[str, Any]:
     """A multipart form's fields (the standard library's MIME parser): text as text, a
     part with a filename as an Upload (bytes, name and type, sent up as they came)."""
     import email.parser
     import email.policy
 
+    if raw.count(b"\n--") > MAX_FORM_FIELDS:  # every part starts on a line of its own
+        raise _too_many_fields()
     head = b"Content-Type: " + content_type + b"\r\nMIME-Version: 1.0\r\n\r\n"
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
     if not message.is_multipart():
         raise InvocationError(
             "request body is not a multipart form", [{"name": "body", "problem": "not multipart"}]
         )
+    try:
+        return _parts(message)
+    except (LookupError, ValueError, UnicodeError):  # an unknown charset, a bad header
+        raise InvocationError(
+            "request body has a part that cannot be read",
+            [{"name": "body", "problem": "unreadable part"}],
+        ) from None
+
+
+def _too_many_fields() -> InvocationError:
+    return InvocationError(
+        f"request body has more than {MAX_FORM_FIELDS} fields",
+        [{"name": "body", "problem": "too many fields"}],
+    )
+
+
+def _parts(message: Any) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
@@ -433,13 +480,20 @@ def _multipart_fields(content_type: bytes, raw: bytes) -> dict[str, Any]:
     return fields
 
 
-def _form_fields(raw: bytes) -> dict[str, Any]:
+MAX_FORM_FIELDS = 1000  # fields of a form body; past it, a 400 before any is parsed
+
+
+def _form_fields(content_type: bytes, raw: bytes) -> dict[str, Any]:
     try:
-        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise InvocationError(
             "request body is not UTF-8", [{"name": "body", "problem": "not UTF-8"}]
         ) from None
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+    except ValueError:
+        raise _too_many_fields() from None
     fields: dict[str, Any] = {}
     for key, value in pairs:
         previous = fields.get(key)

@@ -93,6 +93,7 @@ class CallOperation:
     async def _reply(self, reply: UpstreamReply, client: tuple[tuple[str, str], ...]) -> CallResult:
         if (
             client
+            and self._shape is None  # declared outputs are the contract: never bypassed
             and reply.stream is None
             and not failed(reply.status)
             and _asked_other(client, reply.content_type, self._format)

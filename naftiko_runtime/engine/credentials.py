@@ -79,9 +79,17 @@ def compile_auth(auth: Auth | None, variables: Mapping[str, str]) -> OutboundAut
     return NO_AUTH
 
 
-# a value of one of these shapes is data, not a secret: redacting it from a JSON body would
-# turn `{"limit": 1000}` into invalid JSON (it still leaves every log line and error)
-_SCALAR = re.compile(r"-?\d+(\.\d+)?|true|false|null", re.IGNORECASE)
+# values of these shapes are data, not secrets, and are everywhere in answers: redacting
+# them from bodies would corrupt `{"limit": 1000}`, every `created_at` and every
+# `"api_version": "2022-06-28"` (they still leave every log line and error). A short number
+# only: a long one may be a PIN or a numeric key, and is redacted like any secret.
+_DATA = re.compile(
+    r"0|[1-9]\d{0,5}"  # a page size, a limit
+    r"|true|false|null"
+    r"|\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?"  # a date, a version date
+    r"|v?\d+(\.\d+){1,3}|v\d+",  # a version number
+    re.IGNORECASE,
+)
 # what never reaches the upstream's request: outputs are shaped from its answer
 _NOT_SENT = (Location, MappedOutput, OrchestratedOutput, OutputField, StaticOutput, StepMapping)
 
@@ -90,8 +98,9 @@ def request_secrets(capability: Capability, variables: Mapping[str, str]) -> lis
     """Every bound value the spec places into an upstream request outside `authentication`
     (a `/bot{{env.TOKEN}}/` path, an `X-Api-Token: {{env.KEY}}` header, a query, a body, a
     base URI, a `with` argument): the upstream may echo it, so it is as much a credential
-    as a bearer token and leaves pass-through bodies too. Values shaped like JSON scalars
-    (`1000`, `true`) stay: they cannot be told from the data they shape."""
+    as a bearer token and leaves pass-through bodies too. Values shaped like data (a short
+    number, `true`, a date, a version) and a base URI's host stay: they cannot be told from
+    the data they shape (see `_DATA`)."""
     found: list[str] = []
     for text in _sent_templates(capability, set()):
         try:
@@ -100,7 +109,7 @@ def request_secrets(capability: Capability, variables: Mapping[str, str]) -> lis
             continue
         for name in names:
             value = variables.get(name)
-            if value and not _SCALAR.fullmatch(value):
+            if value and not _DATA.fullmatch(value):
                 found.append(value)
     return found
 
@@ -117,7 +126,7 @@ def _sent_templates(node: Any, seen: set[int]) -> Iterator[str]:
         return
     seen.add(id(node))  # one consumed operation is shared by every call of it
     if isinstance(node, ConsumedOperation | ForwardRoute):
-        yield node.base_uri
+        yield _below_authority(node.base_uri)  # a host is public: it is in every URL echoed
         yield node.path
     elif isinstance(node, Param | Input) and node.value and not node.value.startswith("$"):
         yield node.value
@@ -129,6 +138,16 @@ def _sent_templates(node: Any, seen: set[int]) -> Iterator[str]:
     for field in dataclasses.fields(node):
         if field.name != "auth":  # authentication's values are credentials already
             yield from _sent_templates(getattr(node, field.name), seen)
+
+
+def _below_authority(uri: str) -> str:
+    """The path and query of a base URI (a secret may hide there, as in a webhook URL); not
+    its scheme and host, which every URL an upstream answers with holds."""
+    scheme = uri.find("://")
+    if scheme < 0:
+        return uri
+    path = uri.find("/", scheme + 3)
+    return uri[path:] if path >= 0 else ""
 
 
 def _strings(node: Any) -> Iterator[str]:

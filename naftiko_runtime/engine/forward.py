@@ -8,6 +8,7 @@ authentication; without authentication of its own, a trusted `Authorization` pas
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import AsyncIterator, Mapping, Sequence
 from urllib.parse import quote, unquote
 
@@ -53,7 +54,12 @@ def has_dot_segment(path: str) -> bool:
     """Whether any server on the way could read a `.` or `..` segment in `path`: decoded
     as often as it stays different (`%252e`), with `\\` as a separator (IIS, Windows) and
     `;params` cut from each segment (Tomcat, Jetty), so `..%2f`, `..%5c` and `..;/` are
-    refused as `..` is."""
+    refused as `..` is; so is a segment of dots and spaces only once Unicode-normalised
+    (`....`, `.. .`, fullwidth `．．`, which Windows and NFKC-normalising servers shorten to
+    `..`), and anything some server decodes otherwise: a NUL, bytes that are not UTF-8
+    (overlong `%c0%ae`), IIS's `%u002e`."""
+    if "%u" in path.lower():
+        return True
     for _ in range(4):
         decoded = unquote(path, errors="surrogateescape")
         if decoded == path:
@@ -61,8 +67,11 @@ def has_dot_segment(path: str) -> bool:
         path = decoded
     else:
         return True  # still encoded four layers down: nothing legitimate looks like that
+    if "\x00" in path or any("\udc80" <= c <= "\udcff" for c in path):
+        return True
     for segment in path.replace("\\", "/").split("/"):
-        if segment.split(";", 1)[0].strip() in (".", ".."):
+        bare = unicodedata.normalize("NFKC", segment.split(";", 1)[0]).replace(" ", "")
+        if bare and bare.strip(".") == "":
             return True
     return False
 

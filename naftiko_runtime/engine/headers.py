@@ -116,7 +116,7 @@ def passed_back(
             rewritten = rewrite_location(value)
         else:
             rewritten = value
-        if rewritten:
+        if rewritten and "\r" not in rewritten and "\n" not in rewritten:
             out.append((lower.encode("latin-1"), rewritten.encode("latin-1", "replace")))
     return tuple(out)
 
@@ -125,8 +125,24 @@ _LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[^,;]+)*)")
 _REL = re.compile(r';\s*rel\s*=\s*"?([^";]+)"?', re.IGNORECASE)
 
 
+Route = tuple[str, frozenset[str]]  # a gateway path, and the query names its route accepts
+
+
+def _kept_query(query: str, accepted: frozenset[str]) -> str:
+    """The link's query keys the route accepts (its own pagination inputs); any other key
+    (an upstream's `api_key`, a parameter the route does not take) is dropped."""
+    pairs = [
+        (k, v)
+        for k, v in parse_qsl(query, keep_blank_values=True)
+        if k.replace("-", "_") in accepted
+    ]
+    return urlencode(pairs)
+
+
 def link_rewriter(
-    upstream_base: str, route_for: Callable[[str], str | None], request_path: Callable[[], str]
+    upstream_base: str,
+    route_for: Callable[[str], Route | None],
+    request_path: Callable[[], Route],
 ) -> Rewrite:
     """A `Link` header's rewriter: a paging link (`next`, `prev`, `first`, `last`) into the
     upstream becomes the route being served with the link's query (GitHub pages through
@@ -146,19 +162,21 @@ def link_rewriter(
             rels = {r.lower() for m in _REL.finditer(params) for r in m.group(1).split()}
             path = url.path if url.scheme else url.path or "/"
             if rels & PAGING_RELATIONS:
-                local: str | None = request_path()
+                local: Route | None = request_path()
             else:
                 local = route_for(_below(path, base.path))
             if local is None:
                 continue
-            query = urlencode(parse_qsl(url.query, keep_blank_values=True))
-            parts.append(f"<{local}{'?' + query if query else ''}>{params}")
+            query = _kept_query(url.query, local[1])
+            if rels & PAGING_RELATIONS and url.query and not query:
+                continue  # a page the route cannot ask for: following it would loop
+            parts.append(f"<{local[0]}{'?' + query if query else ''}>{params}")
         return ", ".join(parts) or None
 
     return rewrite
 
 
-def location_rewriter(upstream_base: str, route_for: Callable[[str], str | None]) -> Rewrite:
+def location_rewriter(upstream_base: str, route_for: Callable[[str], Route | None]) -> Rewrite:
     """A `Location` into the upstream becomes the gateway's route for the same path, or is
     dropped where the gateway serves none; one elsewhere stays."""
     base = urlsplit(upstream_base)
@@ -170,7 +188,8 @@ def location_rewriter(upstream_base: str, route_for: Callable[[str], str | None]
         local = route_for(_below(url.path, base.path))
         if local is None:
             return None
-        return local + ("?" + url.query if url.query else "")
+        query = _kept_query(url.query, local[1])
+        return local[0] + ("?" + query if query else "")
 
     return rewrite
 
@@ -205,7 +224,8 @@ def next_page(
             for key, item in parse_qsl(urlsplit(match.group(1)).query, keep_blank_values=True):
                 own = by_norm.get(key.replace("-", "_").lower())
                 if own is not None and after.get(own) != item:
-                    after[own] = int(item) if item.isdigit() and len(item) < 16 else item
+                    number = item.isascii() and item.isdecimal() and len(item) < 16
+                    after[own] = int(item) if number and (item == "0" or item[0] != "0") else item
                     changed = True
             return after if changed else None
     return None

@@ -146,6 +146,8 @@ def coerce_inputs(specs: tuple[InputSpec, ...], inputs: Mapping[str, Any]) -> di
         if raw is None:
             if spec.required:
                 problems.append({"name": spec.name, "problem": "required"})
+            elif spec.name in inputs or spec.key in inputs:
+                values[spec.key] = None  # given as null (a PATCH clearing a field): kept
             continue
         try:
             values[spec.key] = spec.coerce(raw)

@@ -116,8 +116,8 @@ def _render_data(node: Any, scope: Mapping[str, Any]) -> Any:
         out = {}
         for key, value in node.items():
             rendered = _render_data(value, scope)
-            if rendered is None and _lone(value):
-                continue
+            if rendered is None and _lone(value) and not _given(scope, value.single_variable):
+                continue  # never given: left out; given as null: sent as null
             out[key] = rendered
         return out
     if isinstance(node, list):
@@ -129,6 +129,12 @@ def _render_data(node: Any, scope: Mapping[str, Any]) -> Any:
             items.append(rendered)
         return items
     return node
+
+
+def _given(scope: Mapping[str, Any], name: str | None) -> bool:
+    """Whether a value was given for `name`, even `null` (a plain name: a dotted one reads
+    into something, and is only ever absent)."""
+    return name is not None and (name in scope or norm(name) in scope)
 
 
 def _lone(node: Any) -> bool:
@@ -416,6 +422,11 @@ def _dumps(data: Any) -> bytes:
     except (ValueError, RecursionError):
         raise InvocationError(
             "request body cannot be encoded", [{"name": "body", "problem": "too deep"}]
+        ) from None
+    except TypeError:  # an uploaded file where the upstream takes JSON
+        raise InvocationError(
+            "a file can only be sent in a multipart form; this operation sends JSON",
+            [{"name": "body", "problem": "a file where JSON is sent"}],
         ) from None
 
 

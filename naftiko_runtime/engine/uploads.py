@@ -15,3 +15,5 @@ class Upload:
 
     def __str__(self) -> str:  # never the bytes in a log line or an error
         return f"<upload {self.filename!r}, {len(self.content)} bytes>"
+
+    __repr__ = __str__

@@ -29,11 +29,30 @@ the size: a whole real description (GitHub's 1,223 operations, imported) is 3.7 
 MAX_NODES = 200_000
 
 
+def alias_budget(root: yaml.Node) -> int:
+    """Nodes a composed document may expand to through its aliases: four times the nodes
+    it really holds (at least MAX_NODES). Counted on the composed graph, where an alias is
+    the node it names, so neither padding nor a large file raises what a bomb may reach."""
+    seen: set[int] = set()
+    stack: list[yaml.Node] = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                stack.append(key)
+                stack.append(value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+    return max(MAX_NODES, 4 * len(seen))
+
+
 def node_budget(size: int) -> int:
-    """Nodes a document of `size` bytes may expand to, its aliases expanded. A real
-    capability spends 20 bytes or more a node (the GitHub import: 22); an alias bomb a few
-    bytes for millions. So a budget of one node per 4 bytes (at least MAX_NODES) never
-    refuses a real file and holds any expansion to a few times what was read."""
+    """Nodes the fast path (which takes no aliases: nothing expands there) may build from
+    `size` bytes: a real capability spends 20 bytes or more a node (the GitHub import: 22),
+    so one node per 4 bytes (at least MAX_NODES) never refuses a real file."""
     return max(MAX_NODES, size // 4)
 
 
@@ -400,9 +419,9 @@ def _careful(text: str, path: Path, display: str) -> tuple[SourceDocument | None
     except RecursionError:  # the composer's own recursion, thousands of levels down
         return None, [Diagnostic(display, 1, 1, "", "yaml-too-deep", _too_deep())]
     lines = text.splitlines()
-    builder = _Builder(display, node_budget(len(text)))
     if node is None:
-        return SourceDocument(path, display, None, builder.source_map, lines), []
+        return SourceDocument(path, display, None, SourceMap(), lines), []
+    builder = _Builder(display, alias_budget(node))
     try:
         data = builder.build(node, ())
     except _TooDeep as exc:

@@ -61,6 +61,15 @@ capability:
           operations:
             - name: get-limited
               method: GET
+        - name: person
+          path: "/person"
+          operations:
+            - name: get-person
+              method: GET
+              outputParameters:
+                - name: name
+                  type: string
+                  value: "$.name"
   exposes:
     - type: rest
       namespace: hub-rest
@@ -113,6 +122,12 @@ capability:
             - method: GET
               name: get-limited
               call: hub.get-limited
+        - path: "/person"
+          description: "A shaped answer"
+          operations:
+            - method: GET
+              name: get-person
+              call: hub.get-person
     - type: mcp
       namespace: hub-mcp
       port: 9090
@@ -166,6 +181,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         )
         recorder.script["/api/diff"] = Reply(
             body=b"diff --git a/x b/x\n", content_type="application/vnd.hub.diff"
+        )
+        recorder.script["/api/person"] = Reply(
+            body=b'{"name": "ann", "ssn": "078-05-1120"}',
+            headers=[("Link", f'<{api}/person?page=2>; rel="next"')],
         )
         recorder.script["/api/limited"] = Reply(
             status=429,
@@ -257,3 +276,31 @@ async def test_an_mcp_result_says_how_to_fetch_the_next_page(served: dict[str, A
     texts = [getattr(c, "text", "") for c in result.content]
     assert orjson.loads(texts[0]) == [{"id": 1}, {"id": 2}]
     assert 'call list-items with {"page":3,"per_page":2}' in texts[1]
+
+
+def test_declared_outputs_hold_whatever_the_client_accepts(served: dict[str, Any]) -> None:
+    """Found by review: `Accept: text/csv` on a shaped operation used to pass the raw body
+    through, undeclared fields and all. The declared outputs are the contract."""
+    for accept in ("text/csv", "application/xml"):
+        reply = httpx.get(f"{served['rest']}/person", headers={"Accept": accept}, timeout=10)
+        assert reply.status_code == 200
+        assert reply.json() == {"name": "ann"}
+        assert "ssn" not in reply.text
+
+
+def test_a_paging_link_the_route_cannot_follow_is_dropped(served: dict[str, Any]) -> None:
+    """Found by review: `/person` takes no `page`, so a next link to it would fetch the same
+    page for ever: it is not passed back."""
+    reply = httpx.get(f"{served['rest']}/person", timeout=10)
+    assert "link" not in reply.headers
+
+
+def test_next_page_reads_only_plain_numbers() -> None:
+    from naftiko_runtime.engine.headers import next_page
+
+    link = [("Link", '<https://x.example/items?page=%C2%B2&cursor=0012>; rel="next"')]
+    after = next_page(link, {"page": 1}, {"page", "cursor"})
+    assert after == {"page": "\u00b2", "cursor": "0012"}  # text, never a crash or a 12
+    assert next_page([("Link", '<https://x.example/i?page=3>; rel="next"')], {}, {"page"}) == {
+        "page": 3
+    }

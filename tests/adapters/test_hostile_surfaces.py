@@ -58,6 +58,15 @@ capability:
                 - name: limit
                   in: query
                   value: "{{env.PAGE_SIZE}}"
+        - name: blob
+          path: "/blob/{{kind}}"
+          operations:
+            - name: get-blob
+              method: GET
+              outputRawFormat: binary
+              inputParameters:
+                - name: kind
+                  in: path
         - name: rows
           path: "/rows/{{kind}}"
           operations:
@@ -123,6 +132,13 @@ capability:
               type: string
               description: "Which reply"
           call: bot.get-echo
+        - name: blob
+          description: "The upstream's echo, as bytes"
+          inputParameters:
+            - name: kind
+              type: string
+              description: "Which reply"
+          call: bot.get-blob
         - name: rows
           description: "Rows of a CSV"
           inputParameters:
@@ -152,6 +168,15 @@ REPLIES: dict[str, Any] = {
     "json404": lambda head: _json("404 Not Found", {"no_such_path": head.split(" ")[1]}),
     "page": lambda head: _json("200 OK", {"limit": 1000, "items": []}),
     "ok": lambda head: _json("200 OK", {"answer": "ok"}),
+    "headers-echo": lambda head: http(
+        "200 OK",
+        b"{}",
+        b"Content-Type: application/json",
+        f'Link: </echo/x?page=2&key={HEADER_KEY}>; rel="next"'.encode(),
+        f'Content-Disposition: attachment; filename="{HEADER_KEY}.csv"'.encode(),
+        f"X-RateLimit-Key: {HEADER_KEY}".encode(),
+        f'ETag: "{TOKEN}"'.encode(),
+    ),
     "late": lambda head: [
         _json("200 OK", {"answer": "late"}),
         _json("200 OK", {"answer": "unsolicited"}),
@@ -346,3 +371,28 @@ def test_a_late_unsolicited_reply_never_answers_the_next_request(served: dict[st
         time.sleep(0.1)  # the unsolicited reply has arrived on the idle connection
         after = httpx.get(f"{served['rest']}/echo/ok", timeout=10)
         assert after.json() == {"answer": "ok"}, served["client"]
+
+
+def test_headers_passed_back_never_hold_a_secret(served: dict[str, Any]) -> None:
+    """Found by review: the header policy passed `Link`, `Content-Disposition` and
+    rate-limit headers back as the upstream sent them, echoed secret and all."""
+    reply = httpx.get(f"{served['rest']}/echo/headers-echo", timeout=10)
+    assert reply.status_code == 200
+    sent = json.dumps(dict(reply.headers))
+    assert _leaks(sent) == [], sent
+    assert "***" in reply.headers["content-disposition"]
+    assert reply.headers["x-ratelimit-key"] == "***"
+
+
+async def test_an_mcp_binary_result_never_holds_a_secret(served: dict[str, Any]) -> None:
+    """Found by review: bytes an MCP tool returned were base64-encoded unredacted."""
+    import base64 as b64
+
+    async with Client(served["mcp"]) as client:
+        result = await client.call_tool("blob", {"kind": "octet200"})
+    assert not result.is_error, result.content
+    (block,) = result.content
+    blob = getattr(getattr(block, "resource", None), "blob", None) or getattr(block, "data", "")
+    decoded = b64.b64decode(blob).decode("latin-1")
+    assert "X-Api-Token: ***" in decoded  # the echo itself, redacted
+    assert _leaks(decoded) == [], decoded
