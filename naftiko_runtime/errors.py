@@ -84,6 +84,7 @@ class UpstreamError(NaftikoError):
         self.content_type = content_type
         self.headers = headers  # a 4xx passed through keeps what the policy passes back
         self.base = base  # the upstream's base URL, against which Link/Location are read
+        self.policy: Any = None  # engine.headers.HeaderPolicy: which of `headers` pass back
         super().__init__(message)
 
     def to_json(self) -> dict[str, Any]:

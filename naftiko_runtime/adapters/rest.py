@@ -25,11 +25,10 @@ from naftiko_runtime.adapters.routes import RouteTable
 from naftiko_runtime.engine.forward import REPLY_HEADERS, Forwarder
 from naftiko_runtime.engine.headers import (
     CLIENT_HEADERS,
+    DEFAULT,
     link_rewriter,
     location_rewriter,
     passed_back,
-    passed_up,
-    passes_back,
 )
 from naftiko_runtime.engine.response import MAX_ERROR_BODY, status_error
 from naftiko_runtime.engine.result import CallResult, Operation
@@ -224,7 +223,8 @@ def _passed_back(
 ) -> list[tuple[bytes, bytes]]:
     """The upstream's end-to-end headers the client gets (engine.headers' policy), each
     value redacted as bodies are (a paging link may repeat the request's query key)."""
-    if not any(passes_back(name) for name, _ in result.upstream_headers or ()):
+    policy = result.header_policy or DEFAULT
+    if not any(policy.passes_back(name) for name, _ in result.upstream_headers or ()):
         return []  # the common case (a plain JSON answer): no rewriter built
     base = result.upstream_base
 
@@ -236,6 +236,7 @@ def _passed_back(
         result.upstream_headers,
         link_rewriter(base, lambda path: routes(base, path), here),
         location_rewriter(base, lambda path: routes(base, path)),
+        policy,
     )
     bodies = redact.bodies
     return [(name, bodies.redact_bytes(value)) for name, value in passed]
@@ -293,7 +294,7 @@ def _handler(endpoint: RestEndpoint, redact: Redactor, routes: RouteFor) -> Hand
             if body_inputs:
                 kind = next((v for k, v in scope["headers"] if k == b"content-type"), b"")
                 inputs.update(await _body_inputs(receive, body_inputs, kind))
-            token = CLIENT_HEADERS.set(passed_up(scope["headers"]))
+            token = CLIENT_HEADERS.set(scope["headers"])  # each call picks by its policy
             try:
                 result = await operation(inputs)
             finally:
@@ -306,7 +307,11 @@ def _handler(endpoint: RestEndpoint, redact: Redactor, routes: RouteFor) -> Hand
             extra: list[tuple[bytes, bytes]] = []
             if isinstance(exc, UpstreamError) and exc.headers and status == exc.upstream_status:
                 passed = CallResult(
-                    status, "", upstream_headers=exc.headers, upstream_base=exc.base
+                    status,
+                    "",
+                    upstream_headers=exc.headers,
+                    upstream_base=exc.base,
+                    header_policy=exc.policy,
                 )
                 # an SDK reads Retry-After here
                 extra = _passed_back(passed, scope, routes, redact, query_accepted)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from naftiko_runtime.engine.headers import CLIENT_HEADERS, merge_up
+from naftiko_runtime.engine.headers import CLIENT_HEADERS, compile_policy, merge_up, passed_up
 from naftiko_runtime.engine.inputs import InputSpec, coerce_inputs, named_scope
 from naftiko_runtime.engine.mapping import Shaper
 from naftiko_runtime.engine.request import CompiledArgs, HttpCall
@@ -52,6 +52,7 @@ class CallOperation:
         self._aliases = aliases
         self._needs_scope = args.needs_scope or call.needs_scope
         self._format = call.operation.output_format
+        self._headers = compile_policy(*call.operation.header_policy)
 
     @property
     def name(self) -> str:
@@ -76,18 +77,20 @@ class CallOperation:
         scope = self.scope(values) if self._needs_scope else None
         args = self._args.resolve(values, scope)
         request = self.call.request(args, scope)
-        client = CLIENT_HEADERS.get()
+        raw = CLIENT_HEADERS.get()
+        client = passed_up(raw, self._headers) if raw else ()
         if client:  # one call: the client's negotiation and conditions are its own
             merge_up(request.headers, client)
         reply = await self.call.send(request)
         try:
             result = await self._reply(reply, client)
         except UpstreamError as exc:
-            exc.base = self.call.base_url
+            exc.base, exc.policy = self.call.base_url, self._headers
             raise
         if reply.headers:
             result.upstream_headers = reply.headers
             result.upstream_base = self.call.base_url
+            result.header_policy = self._headers
         return result
 
     async def _reply(self, reply: UpstreamReply, client: tuple[tuple[str, str], ...]) -> CallResult:

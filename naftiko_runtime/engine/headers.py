@@ -1,5 +1,7 @@
 """Which end-to-end headers cross the gateway, both ways: one documented policy.
 
+Each consumed API may change the lists (`headerPolicy`, dialect): see `HeaderPolicy`.
+
 Up (client → upstream), on an operation's one call: what content negotiation, conditional
 requests and safe retries need (`Accept` with vendor media types, `If-None-Match` and its
 kin, so a 304 passes through, `Idempotency-Key`). Never a credential, a cookie or a hop-by-hop
@@ -20,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -55,21 +58,91 @@ PASS_BACK = frozenset(
     }
 )
 RATE_LIMIT_PREFIXES = ("x-ratelimit-", "x-rate-limit-", "ratelimit-")
+# what a spec's `headerPolicy` cannot pass either way: they describe this hop (RFC 9110
+# 7.6.1), or are the framing this runtime writes itself
+NEVER = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+        "content-type",
+        "content-encoding",
+    }
+)
 PAGING_RELATIONS = frozenset({"next", "prev", "previous", "first", "last"})
 PAGING_META = "io.naftiko/paging"  # an MCP result's `_meta` key: {"next": {arguments}}
 
-# the client's pass-up headers of the request being served (set by the REST adapter)
-CLIENT_HEADERS: ContextVar[tuple[tuple[str, str], ...]] = ContextVar(
+# the client's request headers (ASGI pairs) of the request being served, set by the REST
+# adapter; each operation picks what its policy passes up
+CLIENT_HEADERS: ContextVar[Sequence[tuple[bytes, bytes]]] = ContextVar(
     "naftiko_client_headers", default=()
 )
 
 
-def passed_up(raw: Iterable[tuple[bytes, bytes]]) -> tuple[tuple[str, str], ...]:
+@dataclass(frozen=True, slots=True)
+class HeaderPolicy:
+    """Which headers pass, each way, for one consumed API: the defaults above, changed by
+    its `headerPolicy` (a name added, `-name` removed, `prefix-*` a family). Credentials
+    and cookies pass only when a spec names them; hop-by-hop and framing headers never."""
+
+    up: frozenset[str]
+    up_prefixes: tuple[str, ...]
+    back: frozenset[str]
+    back_prefixes: tuple[str, ...]
+
+    def passes_up(self, name: str) -> bool:
+        return name in self.up or (bool(self.up_prefixes) and name.startswith(self.up_prefixes))
+
+    def passes_back(self, name: str) -> bool:
+        lower = name.lower()
+        return lower in self.back or (
+            bool(self.back_prefixes) and lower.startswith(self.back_prefixes)
+        )
+
+
+def compile_policy(up: Sequence[str] = (), back: Sequence[str] = ()) -> HeaderPolicy:
+    def merged(
+        defaults: frozenset[str], prefixes: tuple[str, ...], entries: Sequence[str]
+    ) -> tuple[frozenset[str], tuple[str, ...]]:
+        names, families = set(defaults), list(prefixes)
+        for entry in entries:
+            name = entry.lower()
+            removed = name.startswith("-")
+            name = name.lstrip("-")
+            if name.endswith("*"):
+                family = name[:-1]
+                if removed:
+                    families = [f for f in families if f != family]
+                elif family not in families:
+                    families.append(family)
+            elif removed:
+                names.discard(name)
+            else:
+                names.add(name)
+        return frozenset(names - NEVER), tuple(families)
+
+    up_names, up_families = merged(PASS_UP, (), up)
+    back_names, back_families = merged(PASS_BACK, RATE_LIMIT_PREFIXES, back)
+    return HeaderPolicy(up_names, up_families, back_names, back_families)
+
+
+DEFAULT = compile_policy()
+
+
+def passed_up(
+    raw: Iterable[tuple[bytes, bytes]], policy: HeaderPolicy = DEFAULT
+) -> tuple[tuple[str, str], ...]:
     """The headers of an ASGI request that go upstream (an `Accept: */*` asks nothing)."""
     found = []
     for key, value in raw:
         name = key.decode("latin-1").lower()
-        if name in PASS_UP:
+        if policy.passes_up(name):
             text = value.decode("latin-1")
             if name == "accept" and text.strip() in ("", "*/*"):
                 continue
@@ -90,16 +163,18 @@ def merge_up(headers: list[tuple[str, str]], client: Sequence[tuple[str, str]]) 
         headers.append((name, value))
 
 
-def passes_back(name: str) -> bool:
-    lower = name.lower()
-    return lower in PASS_BACK or (lower[0] in "xr" and lower.startswith(RATE_LIMIT_PREFIXES))
+def passes_back(name: str, policy: HeaderPolicy = DEFAULT) -> bool:
+    return policy.passes_back(name)
 
 
 Rewrite = Callable[[str], str | None]
 
 
 def passed_back(
-    headers: Sequence[tuple[str, str]] | None, rewrite_link: Rewrite, rewrite_location: Rewrite
+    headers: Sequence[tuple[str, str]] | None,
+    rewrite_link: Rewrite,
+    rewrite_location: Rewrite,
+    policy: HeaderPolicy = DEFAULT,
 ) -> tuple[tuple[bytes, bytes], ...]:
     """The reply headers a client sees, `Link` and `Location` rewritten (or dropped when
     they lead to the upstream where the gateway has no route)."""
@@ -107,7 +182,7 @@ def passed_back(
         return ()
     out = []
     for name, value in headers:
-        if not passes_back(name):
+        if not policy.passes_back(name):
             continue
         lower = name.lower()
         if lower == "link":

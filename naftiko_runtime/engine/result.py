@@ -24,6 +24,7 @@ class CallResult:
     # the upstream reply's own headers and base URL, for the REST adapter's header policy
     upstream_headers: list[tuple[str, str]] | None = None
     upstream_base: str = ""
+    header_policy: Any = None  # engine.headers.HeaderPolicy of the API that answered
 
     @property
     def data(self) -> Any:

@@ -145,6 +145,8 @@ class ConsumedOperation:
     output_schema: str | None = None  # html: a CSS selector; markdown: a heading prefix;
     # avro/protobuf: the schema file, resolved beside the spec
     event_stream: bool = False  # `outputRawFormat: event-stream` (decoded as JSON otherwise)
+    # `headerPolicy` (dialect): header names passed up / back beyond the runtime's policy
+    header_policy: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
 
     @property
     def target(self) -> str:
@@ -489,6 +491,13 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _header_policy(policy: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    if not isinstance(policy, dict):
+        return (), ()
+    up, back = policy.get("up") or [], policy.get("back") or []
+    return tuple(str(n) for n in up), tuple(str(n) for n in back)
+
+
 class _Builder:
     def __init__(self, index: SpecIndex) -> None:
         self.index = index
@@ -531,6 +540,7 @@ class _Builder:
                     else None
                 ),
                 where=self.where(entry.pointer, entry.doc),
+                header_policy=_header_policy(entry.api.get("headerPolicy")),
             )
         return self.operations[key]
 

@@ -44,6 +44,8 @@ def _findings(data: Any) -> Iterator[tuple[DataPath, str]]:
             if "import" in api or "location" in api:
                 continue
             yield from _name(api, base, "namespace", "consumed namespace")
+            if "headerPolicy" in api:
+                yield (*base, "headerPolicy"), "'headerPolicy' on a consumed API"
             yield from _consumed_params(api.get("inputParameters"), (*base, "inputParameters"))
             for r, resource in enumerate(as_list(api.get("resources"))):
                 resource = as_dict(resource)

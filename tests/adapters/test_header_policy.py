@@ -304,3 +304,70 @@ def test_next_page_reads_only_plain_numbers() -> None:
     assert next_page([("Link", '<https://x.example/i?page=3>; rel="next"')], {}, {"page"}) == {
         "page": 3
     }
+
+
+OVERRIDE = """\
+naftiko: "1.0.0-alpha2"
+capability:
+  consumes:
+    - type: http
+      namespace: own
+      description: "An upstream whose headers the spec chooses"
+      baseUri: "http://127.0.0.1:9"
+      headerPolicy:
+        up: [X-Tenant, Authorization, -Idempotency-Key]
+        back: [Set-Cookie, X-Request-*, -ETag]
+      resources:
+        - name: thing
+          path: "/thing"
+          operations:
+            - name: get-thing
+              method: GET
+  exposes:
+    - type: rest
+      namespace: own-rest
+      port: 8080
+      resources:
+        - path: "/thing"
+          description: "A thing"
+          operations:
+            - method: GET
+              name: get-thing
+              call: own.get-thing
+"""
+
+
+def test_a_capability_overrides_the_header_policy(tmp_path: Any) -> None:
+    """`headerPolicy` (dialect) on a consumed API: names added pass, `-name` does not,
+    `prefix-*` is a family; credentials and cookies pass only when the spec names them."""
+    spec = tmp_path / "own.yaml"
+    spec.write_text(OVERRIDE)
+    recorder = RecordingUpstream()
+    recorder.script["/thing"] = Reply(
+        headers=[
+            ("Set-Cookie", "session=s1"),
+            ("X-Request-Id", "r-1"),
+            ("ETag", '"e1"'),
+            ("X-RateLimit-Remaining", "7"),
+        ]
+    )
+    with running(recorder) as base:
+        rest = free_port()
+        args = [str(spec), "--upstream", f"own={base}", "--port", f"8080={rest}"]
+        with ServeProcess(args) as process:
+            process.wait_ready(f"http://127.0.0.1:{rest}/openapi.json")
+            headers = {
+                "X-Tenant": "acme",
+                "Authorization": "Bearer user-token",
+                "Idempotency-Key": "k-1",
+                "Cookie": "c=1",
+            }
+            reply = httpx.get(f"http://127.0.0.1:{rest}/thing", headers=headers, timeout=10)
+    assert reply.status_code == 200
+    seen = recorder.seen[-1].headers
+    assert seen["x-tenant"] == "acme" and seen["authorization"] == "Bearer user-token"
+    assert "idempotency-key" not in seen and "cookie" not in seen
+    assert reply.headers["set-cookie"] == "session=s1"
+    assert reply.headers["x-request-id"] == "r-1"
+    assert "etag" not in reply.headers
+    assert reply.headers["x-ratelimit-remaining"] == "7"  # the defaults still hold
