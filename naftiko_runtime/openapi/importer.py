@@ -411,12 +411,27 @@ def _auth(
         placement = str(scheme.get("in", "header")).lower()
         if placement not in ("header", "query"):  # what `placement` can say; never raw text
             placement = "header"
+        value = f"{{{{env.{key}}}}}"
+        # Okta's `Authorization: SSWS {API Token}`: a scheme word the key goes after
+        prefix = re.fullmatch(
+            r"\s*([A-Za-z][A-Za-z0-9-]*) \{[^{}]+\}\s*", _one_line(scheme.get("description"))
+        )
+        if (
+            prefix
+            and placement == "header"
+            and str(scheme.get("name", "")).lower() == "authorization"
+        ):
+            value = f"{prefix.group(1)} {value}"
+            notes.append(
+                f"guessed: the key is sent as {safe(prefix.group(1))!r} then the key, "
+                "as the scheme's description says"
+            )
         return (
             [
                 f"{pad}authentication:",
                 f"{pad}  type: apikey",
                 f"{pad}  key: {q(str(scheme.get('name', 'X-API-Key')))}",
-                f'{pad}  value: "{{{{env.{key}}}}}"',
+                f"{pad}  value: {q(value)}",
                 f"{pad}  placement: {placement}",
             ],
             [key],
