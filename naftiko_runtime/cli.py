@@ -167,6 +167,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="the upstreams' OpenAPI 3.x or Swagger 2.0 documents (YAML or JSON)",
     )
     check.add_argument("--format", choices=FORMATS, default="text")
+    check.add_argument(
+        "--exercise",
+        action="store_true",
+        help="also serve each capability against mocks of those documents and call every "
+        "REST operation and MCP tool with generated input (offline, bounded in time)",
+    )
+    check.add_argument(
+        "--exercise-budget",
+        type=float,
+        default=60.0,  # openapi.exercise.DEFAULT_BUDGET (not imported here: check starts faster)
+        metavar="SECONDS",
+        help="time the whole exercise may take, mocks' start included; what is left "
+        "uncalled is reported as exercise-skipped (default %(default)s)",
+    )
+    check.add_argument(
+        "--exercise-call-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="time one call may take (default %(default)s)",
+    )
+    check.add_argument(
+        "--mock",
+        choices=("auto", "prism", "builtin"),
+        default="auto",
+        help="what answers for the upstreams: Prism (found as --prism, $NAFTIKO_PRISM, on "
+        "PATH or in node_modules/.bin), the built-in mock, or Prism where found (default)",
+    )
+    check.add_argument("--prism", metavar="PATH", help="Prism's executable")
 
     serve = commands.add_parser("serve", help="serve capabilities as REST and MCP")
     serve.add_argument("paths", nargs="+", help="files or directories")
@@ -414,7 +443,7 @@ def _run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, environ: Mapping[s
         if args.command == "openapi" or args.command == "export":
             return _openapi(args, stdout, stderr)
         if args.command == "check":
-            return _check(args, stdout)
+            return _check(args, stdout, environ)
         if args.command == "import":
             return _import(args, stdout, stderr)
         if args.command == "create":
@@ -720,12 +749,14 @@ def _warn_if_refused(text: str, name: str, stderr: TextIO) -> None:
             stderr.write(f"  {where}: [{diagnostic.rule}] {message}\n")
 
 
-def _check(args: argparse.Namespace, stdout: TextIO) -> int:
+def _check(args: argparse.Namespace, stdout: TextIO, environ: Mapping[str, str]) -> int:
     """Drift: the capabilities must be valid first; then each consumed operation is held
-    against the documents given."""
+    against the documents given; `--exercise` then calls what they expose, against mocks."""
     from naftiko_runtime.openapi.documents import OpenApiError, load_document
     from naftiko_runtime.openapi.drift import check
 
+    if not (args.exercise_budget > 0 and args.exercise_call_timeout > 0):
+        raise UsageError("--exercise-budget and --exercise-call-timeout must be above 0")
     try:
         specs = [load_document(Path(path)) for path in args.against]
     except OpenApiError as exc:
@@ -737,9 +768,26 @@ def _check(args: argparse.Namespace, stdout: TextIO) -> int:
             drift = check(result.documents, specs)
         except OpenApiError as exc:
             raise UsageError(str(exc)) from None
-        diagnostics = sorted([*diagnostics, *drift], key=Diagnostic.sort_key)
+        diagnostics = [*diagnostics, *drift]
+        if args.exercise:
+            diagnostics += _exercise(args, result, specs, environ)
+        diagnostics = sorted(diagnostics, key=Diagnostic.sort_key)
     stdout.write(render(args.format, diagnostics, result.files, result.shown, __version__))
     return EXIT_INVALID if any(d.is_error for d in diagnostics) else EXIT_OK
+
+
+def _exercise(
+    args: argparse.Namespace, result: LoadResult, specs: Sequence[Any], environ: Mapping[str, str]
+) -> list[Diagnostic]:
+    from naftiko_runtime.openapi.exercise import ExerciseError, ExerciseOptions, exercise
+
+    options = ExerciseOptions(
+        args.exercise_budget, args.exercise_call_timeout, args.mock, args.prism
+    )
+    try:
+        return exercise(result.documents, result.capabilities, specs, options, environ)
+    except ExerciseError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _openapi(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:

@@ -303,6 +303,42 @@ _OURS: tuple[tuple[str, Severity, str, str], ...] = (
         "`check`: `outputRawFormat` is among the upstream's success content types",
         "Set outputRawFormat to the upstream's format.",
     ),
+    (
+        "exercise-request",
+        ERR,
+        "`check --exercise`: each request the gateway sends fits the upstream's OpenAPI "
+        "(path, query, headers, body, security)",
+        "Fix what is sent there (a `with` value, a fixed value, the body, the authentication); "
+        "the message quotes the upstream's schema.",
+    ),
+    (
+        "exercise-null-output",
+        ERR,
+        "`check --exercise`: a declared output is filled where the upstream's example answer "
+        "has the field",
+        "Fix the JSONPath; the hint names the field the example has.",
+    ),
+    (
+        "exercise-response",
+        ERR,
+        "`check --exercise`: answers fit the published `/openapi.json` and each tool's "
+        "`outputSchema`",
+        "Make the declared outputs and formats agree with what is answered.",
+    ),
+    (
+        "exercise-status",
+        ERR,
+        "`check --exercise`: generated valid input gets a success from the upstream and the "
+        "gateway",
+        "The message quotes the error; check the operation against the upstream's OpenAPI.",
+    ),
+    (
+        "exercise-skipped",
+        WARN,
+        "`check --exercise`: every operation and tool could be called (a value for each "
+        "required input, an inbound credential, time left)",
+        "Give the upstream's parameter an example, or more time with --exercise-budget.",
+    ),
 )
 
 RULES: dict[str, Rule] = {
