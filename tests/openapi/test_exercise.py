@@ -317,7 +317,10 @@ def test_a_call_past_its_timeout_is_an_error_not_a_hang() -> None:
     assert time.monotonic() - started < 15
     assert result.code == 1
     timed_out = [d["message"] for d in result.json()["diagnostics"]]
-    assert timed_out and all(m.endswith(": no answer within 0.001 s") for m in timed_out)
+    # the call's own timeout, or (on a loaded machine) the gateway's upstream time-out first
+    assert timed_out and all(
+        m.endswith(": no answer within 0.001 s") or "did not answer" in m for m in timed_out
+    ), timed_out
 
 
 @pytest.mark.parametrize("fmt", ["text", "json", "sarif", "github"])
