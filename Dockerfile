@@ -26,9 +26,11 @@
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 # ---------------------------------------------------------------------------------------
-# Stage 1: wheels for the project and every dependency. The dependencies all publish
-# manylinux wheels, so nothing is compiled here; the project itself is a pure-Python wheel
-# built by its declared backend (hatchling, fetched by pip's isolated build).
+# Stage 1: wheels for the project and every dependency, with every extra (`[all]`: scripts,
+# the heavier formats, tracing, the alternative clients), as the image serves any spec. The
+# dependencies all publish manylinux wheels, so nothing is compiled here; the project itself
+# is a pure-Python wheel built by its declared backend (hatchling, fetched by pip's isolated
+# build).
 FROM ${PYTHON_IMAGE} AS wheels
 
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -44,7 +46,7 @@ COPY naftiko_runtime/ naftiko_runtime/
 
 # The cache mount speeds rebuilds and is never part of an image layer.
 RUN --mount=type=cache,target=/root/.cache/pip \
-    python -m pip wheel --prefer-binary --wheel-dir /wheels .
+    python -m pip wheel --prefer-binary --wheel-dir /wheels ".[all]"
 
 # ---------------------------------------------------------------------------------------
 # Stage 2: the runtime. Installs the wheels above and nothing else: no index, no compiler,
@@ -74,8 +76,10 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 
 # pip compiles the installed modules to .pyc here, at build time, so nothing needs writing
 # at run time. The user is created with a fixed UID/GID (also in the Kubernetes manifests).
+# The versions are the wheels' of stage 1 (no index): nothing to pin here.
+# hadolint ignore=DL3013
 RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
-    python -m pip install --no-index --find-links=/wheels /wheels/naftiko_runtime-*.whl \
+    python -m pip install --no-index --find-links=/wheels "naftiko-runtime[all]" \
     && groupadd --system --gid 10001 naftiko \
     && useradd --system --no-log-init --uid 10001 --gid 10001 \
        --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin naftiko

@@ -1,4 +1,5 @@
-"""The `naftiko-runtime` command: validate, schema, openapi, serve.
+"""The `naftiko-runtime` command: validate, check, rules, schema, create, import, export,
+serve, demo, and the probes of a running instance (health, status, metrics, traces).
 
 `main()` is a thin wrapper over `run()`, which takes its streams and environment as
 arguments so tests can call it directly. Exit codes: 0 ok, 1 invalid spec, 2 usage error.
@@ -53,11 +54,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="check capability files; exit 1 if invalid")
     validate.add_argument("paths", nargs="+", help="files or directories")
-    validate.add_argument("--format", choices=FORMATS, default="text")
+    validate.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="text for people, json, sarif (code scanning), github (workflow annotations)",
+    )
     validate.add_argument(
         "--strict",
         action="store_true",
-        help="also report dialect the reference engine would reject",
+        help="portability check: also fail on the dialect the reference engine would reject "
+        "(reported as 'portability'; such a file is valid here and serves)",
     )
     validate.add_argument(
         "--select",
@@ -106,13 +113,23 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="URL",
             help="the instance's control port (default %(default)s)",
         )
-        probe.add_argument("--format", choices=("text", "json"), default="text")
+        probe.add_argument(
+            "--format",
+            choices=("text", "json"),
+            default="text",
+            help="text for people, or JSON as the port answers it",
+        )
         if verb == "traces":
             probe.add_argument("--operation", help="only traces whose root span name has this")
             probe.add_argument("--status", choices=("OK", "ERROR"), help="only these")
 
     rules = commands.add_parser("rules", help="list every rule validate knows")
-    rules.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    rules.add_argument(
+        "--format",
+        choices=("text", "markdown", "json"),
+        default="text",
+        help="a text list, the Markdown table of the docs, or JSON",
+    )
 
     commands.add_parser("schema", help="print the JSON Schema this runtime validates against")
 
@@ -166,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="OPENAPI",
         help="the upstreams' OpenAPI 3.x or Swagger 2.0 documents (YAML or JSON)",
     )
-    check.add_argument("--format", choices=FORMATS, default="text")
+    check.add_argument("--format", choices=FORMATS, default="text", help="the formats of validate")
     check.add_argument(
         "--exercise",
         action="store_true",
@@ -199,7 +216,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="serve capabilities as REST and MCP")
     serve.add_argument("paths", nargs="+", help="files or directories")
-    serve.add_argument("--env-file", help="KEY=value file read before the environment")
+    _serve_arguments(serve, simulate="never")
+    demo = commands.add_parser(
+        "demo",
+        help="serve the bundled Letta capabilities against the bundled Letta simulator "
+        "(no credentials needed; the flags are serve's)",
+    )
+    _serve_arguments(demo, simulate="always")
+    return parser
+
+
+def _serve_arguments(serve: argparse.ArgumentParser, simulate: str) -> None:
+    """The flags of `serve`, which `demo` takes too."""
+    serve.add_argument(
+        "--env-file", metavar="FILE", help="KEY=value file read before the environment"
+    )
     serve.add_argument(
         "--upstream",
         action="append",
@@ -220,10 +251,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout",
         type=float,
         default=30.0,
+        metavar="S",
         help="seconds an upstream exchange may take until its body is read (504 after); "
         "a stream that has started is bounded by --stream-idle-timeout instead",
     )
-    serve.add_argument("--connect-timeout", type=float, default=5.0)
+    serve.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="seconds to open a connection to an upstream (default %(default)s)",
+    )
     serve.add_argument(
         "--stream-idle-timeout",
         type=float,
@@ -280,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--simulate",
         choices=("never", "auto", "always"),
-        default="never",
+        default=simulate,
         help="run the bundled Letta simulator as the upstream of Letta namespaces "
         "(auto: when LETTA_API_KEY is unset and no --upstream is given)",
     )
@@ -400,10 +438,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         default=1,
+        metavar="N",
         help="processes serving every port (the kernel spreads connections over them; "
         "handshake-era MCP then runs without sessions, as with --mcp-stateless)",
     )
-    return parser
 
 
 def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, environ: Mapping[str, str]) -> int:
@@ -450,6 +488,8 @@ def _run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, environ: Mapping[s
             return _create(args, stdout, stderr)
         if args.command == "serve":
             return _serve(args, stdout, stderr, environ)
+        if args.command == "demo":
+            return _demo(args, stdout, stderr, environ)
     except UsageError as exc:
         stderr.write(f"naftiko-runtime: error: {exc}\n")
         return EXIT_USAGE
@@ -538,7 +578,16 @@ def _validate(args: argparse.Namespace, stdout: TextIO) -> int:
     if args.compile and result.ok:
         result.diagnostics.extend(compile_diagnostics(result.capabilities))
         result.diagnostics.sort(key=Diagnostic.sort_key)
-    stdout.write(render(args.format, result.diagnostics, result.files, result.shown, __version__))
+    stdout.write(
+        render(
+            args.format,
+            result.diagnostics,
+            result.files,
+            result.shown,
+            __version__,
+            strict=args.strict,
+        )
+    )
     if not result.ok:
         return EXIT_INVALID
     warnings = sum(d.severity is Severity.WARNING for d in result.diagnostics)
@@ -894,7 +943,10 @@ def _serve(
 
     try:
         runtime = compile_runtime(capabilities, env, options, precompiled=precompiled)
-    except (BindingError, StartupError) as exc:
+    except BindingError as exc:
+        stderr.write(f"naftiko-runtime: error: {exc}\n{_way_out(capabilities)}")
+        return EXIT_INVALID
+    except StartupError as exc:
         stderr.write(f"naftiko-runtime: error: {exc}\n")
         return EXIT_INVALID
     del precompiled  # what it compiled is the runtime's now; what it did not take goes
@@ -919,6 +971,66 @@ def _serve(
     reloader = Reloader(list(args.paths), reload_environ, options, runtime)
     status = serve(runtime, options, stderr, extra, sockets, reloader, args.watch)
     return EXIT_INVALID if status == 2 else status
+
+
+def _way_out(capabilities: Sequence[Capability]) -> str:
+    """What to do about missing secrets: where to put them, or how to run without them."""
+    from naftiko_runtime.simulators import letta_namespaces
+
+    lines = ["  set them in the environment, or in a KEY=value file: serve --env-file FILE"]
+    if letta_namespaces(capabilities):
+        lines.append(
+            "  or, without credentials: serve --simulate auto (the bundled Letta simulator "
+            "answers for api.letta.com)"
+        )
+    lines.append(
+        "  or try the bundled capabilities first: naftiko-runtime demo (no credentials needed)"
+    )
+    return "".join(f"naftiko-runtime: hint: {line.strip()}\n" for line in lines)
+
+
+def bundled_capabilities() -> Path:
+    """The capabilities shipped with the package: in the wheel (`_capabilities`), or a
+    checkout's `capabilities/` beside the package."""
+    package = Path(__file__).resolve().parent
+    checkout = package.parent
+    for candidate in (package / "_capabilities", checkout / "capabilities"):
+        if candidate.is_dir() and (candidate.name == "_capabilities" or _is_checkout(checkout)):
+            return candidate
+    raise UsageError("this installation has no bundled capabilities")
+
+
+def _is_checkout(folder: Path) -> bool:
+    return (folder / "pyproject.toml").is_file()
+
+
+def _demo(
+    args: argparse.Namespace, stdout: TextIO, stderr: TextIO, environ: Mapping[str, str]
+) -> int:
+    """`serve` of the bundled capabilities against the bundled simulator, with what to try."""
+    from naftiko_runtime.binding import parse_mapping
+
+    args.paths = [str(bundled_capabilities())]
+    try:
+        ports = {int(k): int(v) for k, v in parse_mapping(args.port, "--port").items()}
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    where = f"({args.paths[0]}), against the bundled Letta simulator"
+    if args.stdio:  # stdout is the MCP client's: say it on stderr, with nothing to try
+        stderr.write(f"naftiko-runtime demo: the bundled Letta capabilities {where}, over stdio\n")
+        return _serve(args, stdout, stderr, environ)
+    host = args.host if args.host not in (None, "0.0.0.0", "::") else "127.0.0.1"
+    rest = f"http://{host}:{ports.get(8080, 8080)}"
+    mcp = f"http://{host}:{ports.get(9090, 9090)}/mcp"
+    stderr.write(
+        f"naftiko-runtime demo: the bundled Letta Jobs and Runs capabilities {where}. Try:\n"
+        f"  curl '{rest}/v1/jobs/?limit=2&order=asc'\n"
+        f"  open {rest}/docs\n"
+        f"  npx @modelcontextprotocol/inspector --cli {mcp} --transport http "
+        "--method tools/list\n"
+        "Ctrl-C stops it.\n"
+    )
+    return _serve(args, stdout, stderr, environ)
 
 
 _MCP_ADAPTER = re.compile(rb"""\btype["']?[ \t]*:[ \t]*["']?mcp\b""")  # YAML or JSON
@@ -948,6 +1060,13 @@ def _serve_settings(
     if args.pool_wait < 0 or args.stream_idle_timeout <= 0:
         raise UsageError("--pool-wait must be 0 or more and --stream-idle-timeout above 0")
     control_host, control_port = _control_address(args.control)
+    if args.http_client != "h1":
+        from naftiko_runtime.extras import ExtraMissing, require
+
+        try:
+            require(args.http_client, f"--http-client {args.http_client}")
+        except ExtraMissing as exc:
+            raise UsageError(str(exc)) from None
     if args.drain_delay < 0:
         raise UsageError("--drain-delay must be 0 or more")
     if args.trace_sampling is not None and not 0 <= args.trace_sampling <= 1:

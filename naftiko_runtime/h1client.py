@@ -298,6 +298,21 @@ class _Connection(asyncio.Protocol):
                 self.transport.resume_reading()
 
 
+def _aiohttp_fallback(timeouts: Timeouts, request: UpstreamRequest) -> Upstream:
+    """aiohttp's client, for what this one leaves to it; without the `clients` extra the
+    request fails as unreachable, naming the extra (validate names it for digest and
+    forwarded bodies; a base URI with user info is only known here)."""
+    from naftiko_runtime.extras import ExtraMissing, require
+
+    try:
+        require("aiohttp", "this request (digest auth, a streamed body or user info in the URL)")
+    except ExtraMissing as exc:
+        raise UpstreamError("connect", str(exc), operation=request.operation) from None
+    from naftiko_runtime.aiohttp_client import AiohttpUpstream
+
+    return AiohttpUpstream(timeouts)
+
+
 class H1Upstream:
     """HTTP/1.1 on asyncio protocols: see the module's docstring."""
 
@@ -314,9 +329,7 @@ class H1Upstream:
         split = self._split(request.url)
         if split is None or request.digest is not None or request.body_stream is not None:
             if self._fallback is None:  # aiohttp is imported only when something needs it
-                from naftiko_runtime.aiohttp_client import AiohttpUpstream
-
-                self._fallback = AiohttpUpstream(self._timeouts)
+                self._fallback = _aiohttp_fallback(self._timeouts, request)
             return await self._fallback.send(request)
         origin, target = split
         return await _within(self._send(request, origin, target), self._timeouts.total, request)

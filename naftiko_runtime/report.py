@@ -12,6 +12,7 @@ from naftiko_runtime.spec.source import SourceDocument
 FORMATS = ("text", "json", "sarif", "github")
 JSON_FORMAT_VERSION = 1
 _SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+PORTABILITY = "portability"  # the rule `--strict` adds
 _GITHUB_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
 
@@ -21,18 +22,33 @@ def render(
     files: Sequence[str],
     documents: Sequence[SourceDocument],
     version: str,
+    *,
+    strict: bool = False,
 ) -> str:
     if fmt == "json":
-        return render_json(diagnostics, files)
+        return render_json(diagnostics, files, strict=strict)
     if fmt == "sarif":
         return render_sarif(diagnostics, version)
     if fmt == "github":
         return render_github(diagnostics)
-    return render_text(diagnostics, files, documents)
+    return render_text(diagnostics, files, documents, strict=strict)
+
+
+def _counts(diagnostics: Sequence[Diagnostic]) -> tuple[int, int, int]:
+    """(errors, warnings, portability findings): a `--strict` portability finding is an
+    error for the exit code, but says the file is not portable, not that it is invalid."""
+    portability = sum(d.rule == PORTABILITY for d in diagnostics)
+    errors = sum(d.is_error for d in diagnostics) - portability
+    warnings = sum(d.severity is Severity.WARNING for d in diagnostics)
+    return errors, warnings, portability
 
 
 def render_text(
-    diagnostics: Sequence[Diagnostic], files: Sequence[str], documents: Sequence[SourceDocument]
+    diagnostics: Sequence[Diagnostic],
+    files: Sequence[str],
+    documents: Sequence[SourceDocument],
+    *,
+    strict: bool = False,
 ) -> str:
     """`file:line:col: severity [rule] message`, the source line, a caret, and the hint."""
     lines_of = {doc.display: doc.lines for doc in documents}
@@ -46,22 +62,39 @@ def render_text(
             out.append(f"       | {' ' * (d.column - 1)}^")
         if d.hint:
             out.append(f"       = hint: {d.hint}")
-    errors = sum(d.is_error for d in diagnostics)
-    warnings = sum(d.severity is Severity.WARNING for d in diagnostics)
-    verdict = "invalid" if errors else "valid"
-    out.append(f"{len(files)} file(s) checked: {errors} error(s), {warnings} warning(s); {verdict}")
+    errors, warnings, portability = _counts(diagnostics)
+    summary = f"{len(files)} file(s) checked: {errors} error(s), {warnings} warning(s)"
+    if not strict:
+        verdict = "invalid" if errors else "valid"
+    else:
+        summary += f", {portability} portability error(s)"
+        if errors:
+            verdict = "invalid"
+        elif portability:
+            verdict = (
+                "valid, not portable: the reference engine would reject what is marked "
+                "(naftiko-runtime serves it; plain `validate` accepts it)"
+            )
+        else:
+            verdict = "valid and portable"
+    out.append(f"{summary}; {verdict}")
     return "\n".join(out) + "\n"
 
 
-def render_json(diagnostics: Sequence[Diagnostic], files: Sequence[str]) -> str:
-    """A stable object: {version, valid, files, summary, diagnostics: [...]}."""
+def render_json(
+    diagnostics: Sequence[Diagnostic], files: Sequence[str], *, strict: bool = False
+) -> str:
+    """A stable object: {version, valid, files, summary, diagnostics: [...]}; under
+    `--strict` also `portable` and `summary.portability`, and `valid` leaves portability
+    findings out (such a file serves here)."""
+    errors, warnings, portability = _counts(diagnostics)
     document: dict[str, Any] = {
         "version": JSON_FORMAT_VERSION,
-        "valid": not any(d.is_error for d in diagnostics),
+        "valid": not errors,
         "files": list(files),
         "summary": {
-            "errors": sum(d.is_error for d in diagnostics),
-            "warnings": sum(d.severity is Severity.WARNING for d in diagnostics),
+            "errors": errors,
+            "warnings": warnings,
             "infos": sum(d.severity is Severity.INFO for d in diagnostics),
         },
         "diagnostics": [
@@ -78,6 +111,9 @@ def render_json(diagnostics: Sequence[Diagnostic], files: Sequence[str]) -> str:
             for d in diagnostics
         ],
     }
+    if strict:
+        document["portable"] = not portability
+        document["summary"]["portability"] = portability
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 

@@ -24,6 +24,7 @@ from naftiko_runtime.engine.forward import Forwarder
 from naftiko_runtime.engine.response import configure_decoding
 from naftiko_runtime.engine.result import Operation
 from naftiko_runtime.engine.scripting import ScriptEngines, ScriptSettings
+from naftiko_runtime.extras import install_hint, missing_extra
 from naftiko_runtime.observability.current import ENDPOINT_VARIABLES
 from naftiko_runtime.observability.metrics import Metrics
 from naftiko_runtime.observability.state import ControlState
@@ -256,7 +257,11 @@ def compile_runtime(
         for key, value in control.scripting or ():
             _apply_script_setting(options, key, value)
 
-    if options.http_client != "aiohttp" and _hands_to_aiohttp(capabilities):
+    if (
+        options.http_client != "aiohttp"
+        and _hands_to_aiohttp(capabilities)
+        and missing_extra("aiohttp") is None
+    ):
         # now, not on the event loop when the first such request comes (~0.15 s)
         import naftiko_runtime.aiohttp_client  # noqa: F401
 
@@ -421,6 +426,14 @@ def _tracing(
     if not controls and options.control_port is not None:
         spec, has_control = TracingSpec(), True
     if not _tracing_on(has_control, options, environ):
+        return None
+    if missing_extra("tracing") is not None:
+        # tracing the spec configures is refused by `extra-missing`; this is the default one
+        log.warning(
+            "tracing is off: OpenTelemetry is not installed (%s); health, status and "
+            "metrics are served",
+            install_hint("otel"),
+        )
         return None
     if options.trace_sampling is not None:  # `--trace-sampling`: the flag wins over the spec
         spec = replace(spec or TracingSpec(), sampling=options.trace_sampling)

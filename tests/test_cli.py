@@ -28,6 +28,9 @@ def test_bundled_capabilities_use_only_the_documented_dialect() -> None:
     result = cli("validate", "--strict", "--format", "json", str(CAPABILITIES))
     assert result.code == 1
     assert {d["rule"] for d in result.json()["diagnostics"]} == {"portability"}
+    # valid and served here, only not portable: said so, not called invalid
+    assert result.json()["valid"] is True and result.json()["portable"] is False
+    assert result.json()["summary"] == {"errors": 0, "warnings": 0, "infos": 0, "portability": 246}
     # the official lint rules pass too: the one Letta quirk is ignored in the files, with why
     assert cli("validate", "--all-rules", str(CAPABILITIES)).out.endswith("0 warning(s); valid\n")
 
@@ -152,3 +155,50 @@ def test_serve_defaults_match_the_runtime_defaults() -> None:
         defaults.timeouts.total,
     )
     assert args.simulate == defaults.simulate and args.workers == 1
+
+
+def test_strict_says_valid_but_not_portable_rather_than_invalid() -> None:
+    """`--strict` is a portability gate: exit 1, but a valid file is never called invalid."""
+    result = cli("validate", "--strict", str(CAPABILITIES))
+    assert result.code == 1
+    assert result.out.splitlines()[-1] == (
+        "2 file(s) checked: 0 error(s), 0 warning(s), 246 portability error(s); valid, not "
+        "portable: the reference engine would reject what is marked (naftiko-runtime serves "
+        "it; plain `validate` accepts it)"
+    )
+    portable = cli("validate", "--strict", str(REPO / "docs" / "examples" / "minimal.yaml"))
+    assert portable.code == 0 and portable.out.endswith("; valid and portable\n")
+    assert "portable" not in cli("validate", "--format", "json", str(CAPABILITIES)).json()
+
+
+def test_serve_without_credentials_names_the_ways_out() -> None:
+    result = cli("serve", str(CAPABILITIES), environ={})
+    assert result.code == 1
+    first, *hints = result.err.splitlines()
+    assert first.startswith("naftiko-runtime: error: missing environment variables: LETTA_API_KEY")
+    assert hints == [
+        "naftiko-runtime: hint: set them in the environment, or in a KEY=value file: "
+        "serve --env-file FILE",
+        "naftiko-runtime: hint: or, without credentials: serve --simulate auto (the bundled "
+        "Letta simulator answers for api.letta.com)",
+        "naftiko-runtime: hint: or try the bundled capabilities first: naftiko-runtime demo "
+        "(no credentials needed)",
+    ]
+
+
+def test_demo_serves_the_bundled_capabilities_against_the_simulator() -> None:
+    from tests.fixtures.process import ServeProcess
+    from tests.fixtures.upstream import free_port
+
+    rest, mcp = free_port(), free_port()
+    ports = ["--port", f"8080={rest}", "--port", f"9090={mcp}"]
+    with ServeProcess(ports, command=("-m", "naftiko_runtime", "demo")) as demo:
+        demo.wait_ready(f"http://127.0.0.1:{rest}/openapi.json")
+        import httpx
+
+        jobs = httpx.get(f"http://127.0.0.1:{rest}/v1/jobs/?limit=2&order=asc", timeout=10)
+        assert jobs.status_code == 200 and len(jobs.json()) == 2
+        told = demo.output()
+    assert f"curl 'http://127.0.0.1:{rest}/v1/jobs/?limit=2&order=asc'" in told
+    assert f"npx @modelcontextprotocol/inspector --cli http://127.0.0.1:{mcp}/mcp" in told
+    assert "Letta simulator" in told

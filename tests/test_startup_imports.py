@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import CAPABILITIES
+from tests.conftest import CAPABILITIES, REPO
 from tests.fixtures.probe import probe
 
 PROBE = """
@@ -100,3 +100,26 @@ print(json.dumps("mcp" in sys.modules))
 """
     for files, imported in (([rest_only], False), ([rest_only, with_mcp], True)):
         assert probe(script, *map(str, files)) is imported, files
+
+
+EXTRAS_PROBE = """
+import json, sys
+from naftiko_runtime.runtime import ServeOptions, compile_runtime
+from naftiko_runtime.spec.load import load_paths
+from tests.fixtures.without_extras import EVERY_EXTRA
+
+result = load_paths(sys.argv[1:])
+assert result.ok, result.diagnostics
+runtime = compile_runtime(result.capabilities, {"LETTA_API_KEY": "k-1"}, ServeOptions())
+extra = [m for m in sys.modules if any(m == e or m.startswith(e + ".") for e in EVERY_EXTRA)]
+print(json.dumps(sorted(extra)))
+"""
+
+
+def test_json_capabilities_are_checked_and_compiled_without_any_extra() -> None:
+    """What the core install serves (REST, MCP, a control plane, JSON over the default
+    client) imports no module of an optional extra: the slim install is not a promise the
+    first import breaks."""
+    examples = REPO / "docs" / "examples"
+    files = [str(examples / name) for name in ("quickstart.yaml", "steps.yaml", "mcp.yaml")]
+    assert probe(EXTRAS_PROBE, *files) == []

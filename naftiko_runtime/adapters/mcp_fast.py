@@ -3,7 +3,7 @@
 A modern-era call is one stateless POST. The SDK serves it through a connection object, a
 dispatch context, a runner, a task group with a disconnect watcher and a memory stream, and
 two pydantic passes over the result: about four fifths of the server's CPU per call (the
-profile in the README's performance section). This path runs the same checks with the SDK's
+profile in docs/performance.md). This path runs the same checks with the SDK's
 own functions (transport security, the envelope ladder, routing-header duplicates,
 `Mcp-Param-*` agreement), calls the tool and writes the reply the SDK would write, with
 the same keys. Anything it does not recognise as a plain, valid call of a known tool goes

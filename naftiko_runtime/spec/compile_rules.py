@@ -7,6 +7,9 @@ Rule ids:
                    readable UTF-8 inside it
   script-language  (also) the language is one the control adapter's `allowedLanguages` lists
   output-schema    (also) an avro/protobuf `outputSchema` loads
+  extra-missing    what the spec uses has its optional dependencies installed here (a script
+                   language, an output format, digest auth, a forward that passes bodies,
+                   configured tracing); the diagnostic names the extra to install
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from naftiko_runtime.diagnostics import Diagnostic
+from naftiko_runtime.extras import EXTRAS, install_hint, missing_extra
 from naftiko_runtime.spec.model import schema_file, script_directory
 from naftiko_runtime.spec.source import DataPath, SourceDocument, as_dict, as_list
 from naftiko_runtime.spec.walk import Walk
@@ -30,7 +34,90 @@ def check_files(doc: SourceDocument, walk: Walk) -> list[Diagnostic]:
     for node in walk.consumed_resources:
         for o, op in enumerate(as_list(node.data.get("operations"))):
             found.extend(_schema(doc, (*node.pointer, "operations", o), as_dict(op)))
+    found.extend(_extras(doc, walk))
     return found
+
+
+_BODY_METHODS = ("POST", "PUT", "PATCH")
+
+
+def _extras(doc: SourceDocument, walk: Walk) -> Iterator[Diagnostic]:
+    """`extra-missing`: each node that needs an optional part of the install this machine
+    lacks, with the extra that brings it."""
+    for where, feature, what in _needs(walk):
+        extra = missing_extra(feature)
+        if extra is not None:
+            yield doc.diag(
+                where,
+                "extra-missing",
+                f"{what} needs the '{extra}' extra ({EXTRAS[extra]}), which is not installed",
+                hint=f"{install_hint(extra)} (or 'naftiko-runtime[all]')",
+                key=where[-1] in ("forward", "traces", "exporters"),  # a block: at its key
+            )
+
+
+def _needs(walk: Walk) -> Iterator[tuple[DataPath, str, str]]:
+    """(where, feature, what) for each use of an optional feature."""
+    default_language = None
+    for node in walk.exposes:
+        if node.data.get("type") == "control":
+            scripting = as_dict(as_dict(node.data.get("management")).get("scripting"))
+            default_language = scripting.get("defaultLanguage")
+            yield from _tracing_needs(node.pointer, as_dict(node.data.get("observability")))
+            break
+    for node in walk.steps:
+        if node.data.get("type") != "script":
+            continue
+        language = node.data.get("language") or default_language
+        language = "javascript" if language == "js" else language
+        if language in ("javascript", "python"):
+            where = (*node.pointer, "language") if "language" in node.data else node.pointer
+            yield where, language, f"a {language} script step"
+    for node in walk.consumed_resources:
+        for o, op in enumerate(as_list(node.data.get("operations"))):
+            op = as_dict(op)
+            fmt = str(op.get("outputRawFormat", "json")).lower()
+            where = (*node.pointer, "operations", o, "outputRawFormat")
+            if fmt in ("xml", "html", "markdown", "avro", "protobuf"):
+                yield where, fmt, f"outputRawFormat {fmt}"
+            schema = op.get("outputSchema")
+            if fmt == "protobuf" and isinstance(schema, str) and schema.endswith(".proto"):
+                yield (*where[:-1], "outputSchema"), "proto-source", "a .proto outputSchema"
+    for node in walk.consumes:
+        auth = as_dict(node.data.get("authentication"))
+        if auth.get("type") == "digest":
+            where = (*node.pointer, "authentication", "type")
+            yield where, "aiohttp", "digest authentication (a challenge round trip)"
+    for node in walk.rest_resources:
+        forward = node.data.get("forward")
+        if not isinstance(forward, dict):
+            continue
+        methods = forward.get("methods")
+        listed = [str(m).upper() for m in methods] if isinstance(methods, list) else None
+        if listed is None or any(m in _BODY_METHODS for m in listed):
+            yield (
+                (*node.pointer, "forward"),
+                "aiohttp",
+                "a forward that passes request bodies (POST, PUT, PATCH; `methods: [GET]` "
+                "needs none)",
+            )
+
+
+def _tracing_needs(
+    pointer: DataPath, observability: dict[str, Any]
+) -> Iterator[tuple[DataPath, str, str]]:
+    """Tracing the spec configures (traces or an exporter); the default is only a warning
+    at start-up (see runtime)."""
+    if observability.get("enabled", True) is False:
+        return
+    for key in ("traces", "exporters"):
+        if key in observability:
+            yield (*pointer, "observability", key), "tracing", f"observability.{key}"
+            break
+    traces = as_dict(observability.get("traces"))
+    if traces.get("propagation") == "b3":
+        where = (*pointer, "observability", "traces", "propagation")
+        yield where, "b3", "b3 trace propagation"
 
 
 def _allowed_languages(walk: Walk) -> tuple[str, ...] | None:
@@ -108,6 +195,8 @@ def _schema(doc: SourceDocument, pointer: DataPath, op: dict[str, Any]) -> Itera
     value = op.get("outputSchema")
     if fmt not in ("avro", "protobuf") or not isinstance(value, str) or not value.strip():
         return
+    if missing_extra(fmt) or (value.endswith(".proto") and missing_extra("proto-source")):
+        return  # `extra-missing` names what to install; loading would only say ImportError
     try:
         load_schema(fmt, schema_file(value, doc.path))
     except Exception as exc:  # noqa: BLE001 - any failure to load is the finding

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from naftiko_runtime.diagnostics import Diagnostic, Severity
+from naftiko_runtime.extras import missing_extra
 from naftiko_runtime.spec.callers import Caller
 from naftiko_runtime.spec.index import SpecIndex
 from naftiko_runtime.spec.model import MAX_OUTPUT_DEPTH as MAX_DEPTH
@@ -64,6 +65,8 @@ def _check_output_schemas(doc: SourceDocument, walk: Walk) -> Iterator[Diagnosti
                     hint=f"add outputSchema: ./schemas/records{kind}",
                 )
             elif fmt == "html" and isinstance(schema, str) and schema.strip():
+                if missing_extra("html"):
+                    continue  # `extra-missing` names what to install
                 try:
                     import cssselect
 

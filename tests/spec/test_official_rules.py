@@ -1,6 +1,7 @@
 """The official Naftiko lint rules: one file per rule that breaks only that rule (at the line
 Spectral reports) and the clean file that passes them all; rule selection, ignore comments,
---max-warnings, --compile, and the README's rule table kept in step with the registry."""
+--max-warnings, --compile (the docs' rule table is kept in step with the registry by
+tests/docs/test_reference_pages.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,7 @@ from typing import Any
 import pytest
 
 from naftiko_runtime.spec.official import OFFICIAL_RULES
-from naftiko_runtime.spec.registry import markdown_table
-from tests.conftest import REPO, cli
+from tests.conftest import cli
 from tests.spec.test_validate_rules import position
 
 
@@ -332,9 +332,3 @@ def test_missing_script_file_is_found_without_compile(
         assert f":{problem['line']}:" not in problem["message"]
     (tmp_path / "scripts" / "shape.js").write_text("result = 1;")
     assert cli("validate", "--compile", str(path)).code == 0
-
-
-def test_readme_rule_table_is_current() -> None:
-    readme = (REPO / "README.md").read_text()
-    table = readme.split("<!-- rules:start -->\n", 1)[1].split("<!-- rules:end -->", 1)[0]
-    assert table == markdown_table(), "regenerate with: naftiko-runtime rules --format markdown"
