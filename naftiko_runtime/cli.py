@@ -99,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also build every operation and tool as serve would (no port, no secrets)",
     )
+    validate.add_argument(
+        "--policies",
+        metavar="FILE",
+        help="also check a traffic policy file (as `serve --policies` reads it) against "
+        "these capabilities",
+    )
 
     for verb, what in (
         ("health", "is a running instance ready? (exit 1 when not)"),
@@ -230,6 +236,13 @@ def _serve_arguments(serve: argparse.ArgumentParser, simulate: str) -> None:
     """The flags of `serve`, which `demo` takes too."""
     serve.add_argument(
         "--env-file", metavar="FILE", help="KEY=value file read before the environment"
+    )
+    serve.add_argument(
+        "--policies",
+        metavar="FILE",
+        help="traffic policies (YAML): upstream timeouts, retries and circuit breakers, "
+        "rate limits per route or tool and per caller; checked like a spec, read again on "
+        "every reload",
     )
     serve.add_argument(
         "--upstream",
@@ -571,13 +584,15 @@ def _validate(args: argparse.Namespace, stdout: TextIO) -> int:
     result = load_paths(
         args.paths,
         strict=args.strict,
-        build_model=args.compile,
+        build_model=args.compile or args.policies is not None,
         selection=selection,
         aside=None,
     )
     if args.compile and result.ok:
         result.diagnostics.extend(compile_diagnostics(result.capabilities))
         result.diagnostics.sort(key=Diagnostic.sort_key)
+    if args.policies is not None and result.ok:
+        _validate_policies(args.policies, result)
     stdout.write(
         render(
             args.format,
@@ -594,6 +609,28 @@ def _validate(args: argparse.Namespace, stdout: TextIO) -> int:
     if args.max_warnings is not None and warnings > args.max_warnings:
         return EXIT_INVALID
     return EXIT_OK
+
+
+def _validate_policies(path: str, result: LoadResult) -> None:
+    """`validate --policies`: the policy file's problems reported with the specs'."""
+    from naftiko_runtime.policies.load import load_policies
+
+    _, problems, doc = load_policies(Path(path), result.capabilities)
+    result.files.append(doc.display if doc is not None else path)
+    if doc is not None:
+        result.documents.append(doc)
+    result.diagnostics.extend(problems)
+    result.diagnostics.sort(key=Diagnostic.sort_key)
+
+
+def _load_policies(path: str, capabilities: Sequence[Capability], stderr: TextIO) -> Any:
+    """`serve --policies`: the policy set, or None (its problems printed) when invalid."""
+    from naftiko_runtime.policies.load import load_policies
+
+    policies, problems, doc = load_policies(Path(path), capabilities)
+    if problems:
+        stderr.write(render_text(problems, [path], [doc] if doc is not None else []))
+    return policies
 
 
 def _rules(fmt: str) -> str:
@@ -911,6 +948,11 @@ def _serve(
 
     # only the model is served: the documents (data, source maps, lines) go now, not at exit
     capabilities = result.capabilities
+    policies = None
+    if args.policies is not None:
+        policies = _load_policies(args.policies, capabilities, stderr)
+        if policies is None:
+            return EXIT_INVALID
     positions = result.source_maps()  # released once compiled: nothing asks after that
     del result
     if made:  # made while the spec loaded, with operations compiled as it arrived
@@ -942,7 +984,9 @@ def _serve(
         return {**fresh, **simulated}
 
     try:
-        runtime = compile_runtime(capabilities, env, options, precompiled=precompiled)
+        runtime = compile_runtime(
+            capabilities, env, options, precompiled=precompiled, policies=policies
+        )
     except BindingError as exc:
         stderr.write(f"naftiko-runtime: error: {exc}\n{_way_out(capabilities)}")
         return EXIT_INVALID
@@ -1105,6 +1149,7 @@ def _serve_settings(
         mcp_sessions_per_client=args.mcp_sessions_per_client,
         max_header_bytes=args.max_header_size * 1024,
         max_file_bytes=int(args.max_file_size * 1024 * 1024),
+        policy_file=args.policies,
     )
     return env, options
 

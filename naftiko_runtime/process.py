@@ -469,8 +469,11 @@ async def serve_runtime(
 
     for task in tasks:
         task.add_done_callback(server_ended)
+    watched = [*reloader.paths] if reloader is not None else []
+    if options.policy_file is not None:  # `--policies`: reloaded with the specs
+        watched.append(options.policy_file)
     watcher = (
-        asyncio.create_task(watch_specs(reloader.paths, reload))
+        asyncio.create_task(watch_specs(watched, reload))
         if watch and reloader is not None and worker == 0
         else None
     )

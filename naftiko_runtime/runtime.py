@@ -33,6 +33,7 @@ from naftiko_runtime.upstream import Timeouts, Upstream, UpstreamClients
 
 if TYPE_CHECKING:
     from naftiko_runtime.adapters.mcp import McpHttpServer, McpServerSet
+    from naftiko_runtime.policies.model import PolicySet
 
 log = logging.getLogger("naftiko_runtime")
 
@@ -59,6 +60,7 @@ class ServeOptions:
     mcp_sessions_per_client: int = 64  # `--mcp-sessions-per-client`: open sessions per peer
     max_header_bytes: int = 64 * 1024  # `--max-header-size`
     max_file_bytes: int = 10 * 1024 * 1024  # `--max-file-size`: a served file, a skill download
+    policy_file: str | None = None  # `--policies`: the operator's traffic policies, reloaded
 
     @property
     def grace_seconds(self) -> float:
@@ -77,7 +79,11 @@ class Precompiled:
 
     def __init__(self, environ: Mapping[str, str], options: ServeOptions) -> None:
         self.environ, self.options = environ, options
-        self.usable = options.control_port is None and not _tracing_on(False, options, environ)
+        self.usable = (
+            options.control_port is None
+            and not _tracing_on(False, options, environ)
+            and options.policy_file is None  # policies wrap the clients operations are given
+        )
         self.redactor = Redactor()
         self.clients = UpstreamClients(options.http_client, options.timeouts)
         self.scripts = ScriptEngines(options.scripting)
@@ -206,6 +212,7 @@ class Runtime:
     hosts: dict[int, str]
     state: ControlState | None = None
     tracing: Any = None  # observability.tracing.Tracing, when on
+    policies: PolicySet | None = None  # `--policies`: the set these apps were compiled with
 
 
 _NOT_BUILT: Any = object()
@@ -219,11 +226,13 @@ def compile_runtime(
     state: ControlState | None = None,
     tracing: Any = _NOT_BUILT,
     precompiled: Precompiled | None = None,
+    policies: PolicySet | None = None,
 ) -> Runtime:
     """Resolve bindings and compile every exposed operation (raises BindingError). `state`
     and `tracing` carry the control plane's metrics, readiness and traces across reloads.
     `precompiled`: operations already compiled for these very capabilities, taken instead of
-    compiling them again when nothing it assumed has changed (`Precompiled.fits`)."""
+    compiling them again when nothing it assumed has changed (`Precompiled.fits`).
+    `policies`: the operator's traffic policies (validated against these capabilities)."""
     if precompiled is not None and not precompiled.fits(
         capabilities, environ, options, upstream, state, tracing
     ):
@@ -251,8 +260,10 @@ def compile_runtime(
     else:
         clients = UpstreamClients(
             options.http_client, options.timeouts, shared=upstream, metrics=metrics,
-            tracing=tracing,
+            tracing=tracing, policies=_policy_engine(policies, options, metrics, tracing),
         )  # fmt: skip
+    # the process's policy engine (built once, kept by reloads), when policies are served
+    engine = clients.policies if policies is not None else None
     for _, control in controls[:1]:  # the spec's script settings (one control adapter)
         for key, value in control.scripting or ():
             _apply_script_setting(options, key, value)
@@ -313,6 +324,7 @@ def compile_runtime(
             for op in adapter.operations:
                 invocation = op.invocation
                 streams = isinstance(invocation, Invocation) and invocation.operation.event_stream
+                limit = engine.route_limits(policies, op.method, op.path) if engine else None
                 rest_ops.setdefault(port, []).append(
                     RestEndpoint(
                         op.method,
@@ -322,6 +334,7 @@ def compile_runtime(
                         op.description,
                         guard,
                         streams,
+                        limit,
                     )
                 )
     rest_apps: dict[int, Swappable] = {}
@@ -384,8 +397,9 @@ def compile_runtime(
             redactor.add(guard.secrets)
         return guard
 
+    tool_limits = engine.tool_limits(policies) if engine else None
     mcp_servers, stdio_servers = _compile_mcp(
-        capabilities, options, compiled, hosts, redactor, mcp_guard
+        capabilities, options, compiled, hosts, redactor, mcp_guard, tool_limits
     )
     if state is not None:
         state.adapters = [
@@ -399,8 +413,28 @@ def compile_runtime(
     if not tracing_given and tracing is not None:
         tracing.redact = redactor  # the first compile's: reloads add their secrets to it
     return Runtime(
-        rest_apps, rest_ops, mcp_servers, stdio_servers, clients, redactor, hosts, state, tracing
+        rest_apps,
+        rest_ops,
+        mcp_servers,
+        stdio_servers,
+        clients,
+        redactor,
+        hosts,
+        state,
+        tracing,
+        policies,
     )
+
+
+def _policy_engine(
+    policies: PolicySet | None, options: ServeOptions, metrics: Metrics | None, tracing: Any
+) -> Any:
+    """The policies' engine for `--policies`; None (and nothing imported) without."""
+    if policies is None:
+        return None
+    from naftiko_runtime.policies.engine import PolicyEngine
+
+    return PolicyEngine(policies, options.timeouts, metrics, tracing)
 
 
 def _tracing_on(has_control: bool, options: ServeOptions, environ: Mapping[str, str]) -> bool:
@@ -487,12 +521,15 @@ def _compile_mcp(
     hosts: dict[int, str],
     redactor: Redactor,
     guard_for: Callable[[Capability, McpAdapter], Guard | None],
+    tool_limits: dict[str, Any] | None = None,
 ) -> tuple[dict[int, McpHttpServer], list[McpServerSet]]:
     if not any(c.mcp for c in capabilities):
         return {}, []  # the MCP SDK is only imported when some spec exposes MCP (start-up, RSS)
     from naftiko_runtime.adapters.mcp import build_mcp_servers
 
-    return build_mcp_servers(capabilities, options, compiled, hosts, redactor, guard_for)
+    return build_mcp_servers(
+        capabilities, options, compiled, hosts, redactor, guard_for, tool_limits
+    )
 
 
 def _host(address: str) -> str:
@@ -539,6 +576,9 @@ class Reloader:
             log.error("reload rejected (%d errors); %s:\n%s", len(result.errors), keep, report)
             self._record(False, report.splitlines())
             return None
+        go_on, policies = self._policies(result.capabilities)
+        if not go_on:
+            return None
         try:
             new = compile_runtime(
                 result.capabilities,
@@ -547,6 +587,7 @@ class Reloader:
                 upstream=self.runtime.upstream,
                 state=self.runtime.state,
                 tracing=self.runtime.tracing,
+                policies=policies,
             )
         except (BindingError, StartupError) as exc:
             log.error("reload rejected: %s; %s", exc, keep)
@@ -555,6 +596,28 @@ class Reloader:
         for source_map in result.source_maps():
             source_map.release()
         return new, list(result.files)
+
+    def _policies(self, capabilities: Sequence[Capability]) -> tuple[bool, PolicySet | None]:
+        """(whether the reload may go on, the policy file read again against the new
+        capabilities); a bad policy file rejects the reload like a bad spec."""
+        if self.options.policy_file is None:
+            return True, None
+        from pathlib import Path
+
+        from naftiko_runtime.policies.load import load_policies
+        from naftiko_runtime.report import render_text
+
+        policies, problems, doc = load_policies(Path(self.options.policy_file), capabilities)
+        if policies is None:
+            report = render_text(problems, [self.options.policy_file], [doc] if doc else [])
+            log.error(
+                "reload rejected: the policy file is invalid; still serving the previous "
+                "configuration:\n%s",
+                report,
+            )
+            self._record(False, report.splitlines())
+            return False, None
+        return True, policies
 
     def apply(self, new: Runtime, files: Sequence[str]) -> bool:
         """Swap a prepared configuration in (on the event loop: one step, no await)."""
@@ -575,6 +638,10 @@ class Reloader:
         for port, server in new.mcp_servers.items():
             self.runtime.mcp_servers[port].server_set.replace_from(server.server_set)
             self.runtime.mcp_servers[port].guard = server.guard
+        engine = self.runtime.upstream.policies
+        if new.policies is not None and engine is not None:
+            engine.apply(new.policies)
+            self.runtime.policies = new.policies
         self.runtime.redactor.add(new.redactor.secrets, credential=False)
         self.runtime.redactor.add(new.redactor.bodies.secrets)
         self._record(True, [])

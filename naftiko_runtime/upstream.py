@@ -473,7 +473,9 @@ def make_upstream(name: str, timeouts: Timeouts) -> Upstream:
 
 class UpstreamClients:
     """One pooled client per consumed namespace, so a slow or stuck API cannot take the
-    connections another namespace needs. Tests may share one injected client for all."""
+    connections another namespace needs. Tests may share one injected client for all.
+    With `policies` (`serve --policies`), each namespace's client is wrapped in its policy
+    (policies.resilience); without, nothing of them is imported or called."""
 
     def __init__(
         self,
@@ -482,6 +484,7 @@ class UpstreamClients:
         shared: Upstream | None = None,
         metrics: Any = None,
         tracing: Any = None,
+        policies: Any = None,
     ) -> None:
         self._client = client
         self._tracing = tracing  # observability.tracing.Tracing: every call a client span
@@ -489,22 +492,41 @@ class UpstreamClients:
         self._shared = shared
         self._metrics = metrics  # observability.metrics.Metrics: every call counted and timed
         self._by_namespace: dict[str, Upstream] = {}
+        self.policies = policies  # policies.engine.PolicyEngine, or None
 
     def for_namespace(self, namespace: str) -> Upstream:
-        if self._shared is not None:
+        if self._shared is not None and self.policies is None:
             return self._shared
         if namespace not in self._by_namespace:
-            client = make_upstream(self._client, self._timeouts)
-            if self._metrics is not None:
-                from naftiko_runtime.observability.metrics import MeteredUpstream
-
-                client = MeteredUpstream(client, namespace, self._metrics)
-            if self._tracing is not None:
-                from naftiko_runtime.observability.tracing import TracedUpstream
-
-                client = TracedUpstream(client, namespace, self._tracing)
+            if self.policies is not None:
+                client: Upstream = self.policies.wrap(
+                    namespace,
+                    lambda timeouts, first_byte: self._built(namespace, timeouts, first_byte),
+                )
+            else:
+                client = self._built(namespace, self._timeouts)
             self._by_namespace[namespace] = client
         return self._by_namespace[namespace]
+
+    def _built(self, namespace: str, timeouts: Timeouts, first_byte: Any = None) -> Upstream:
+        """The namespace's pooled client, metered and traced when those are on."""
+        if self._shared is not None:
+            return self._shared
+        if first_byte is not None and self._client == "h1":
+            from naftiko_runtime.policies.firstbyte import FirstByteH1Upstream
+
+            client: Upstream = PooledUpstream(FirstByteH1Upstream(timeouts, first_byte), timeouts)
+        else:
+            client = make_upstream(self._client, timeouts)
+        if self._metrics is not None:
+            from naftiko_runtime.observability.metrics import MeteredUpstream
+
+            client = MeteredUpstream(client, namespace, self._metrics)
+        if self._tracing is not None:
+            from naftiko_runtime.observability.tracing import TracedUpstream
+
+            client = TracedUpstream(client, namespace, self._tracing)
+        return client
 
     @property
     def namespaces(self) -> list[str]:
@@ -514,3 +536,5 @@ class UpstreamClients:
         clients = [self._shared] if self._shared is not None else list(self._by_namespace.values())
         for client in clients:
             await client.close()
+        if self.policies is not None:
+            await self.policies.close()

@@ -141,6 +141,7 @@ class McpServerSet:
     metrics: Any = None  # observability.metrics.Metrics, when a control plane is served
     tracing: Any = None  # observability.tracing.Tracing, when on
     private: bool = False  # the endpoint is authenticated: cached lists stay per client
+    limits: dict[str, Any] | None = None  # `--policies`: tool → policies.ratelimit.Limits
     max_file_bytes: int = MAX_FILE_BYTES  # `--max-file-size`: largest file a read serves
     _generation: int = 0  # bumped by each reload: a list built across one is not kept
     _lists: _Lists | None = None
@@ -197,6 +198,7 @@ class McpServerSet:
         self.tools, self.resources, self.prompts = other.tools, other.resources, other.prompts
         self.templates, self.prompt_files = other.templates, other.prompt_files
         self.descriptions, self.max_file_bytes = other.descriptions, other.max_file_bytes
+        self.limits = other.limits
         self._lists = None
         self._generation += 1
         other.tools, other.resources, other.prompts = {}, {}, {}
@@ -213,6 +215,16 @@ class McpServerSet:
             headers = getattr(getattr(request, "headers", None), "raw", None) or []
             meta = getattr(ctx, "meta", None)
             return await self._traced(params.name, params.arguments or {}, meta, headers)
+
+        async def limited_call_tool(
+            ctx: Any, params: types.CallToolRequestParams
+        ) -> types.CallToolResult:
+            limits = (self.limits or {}).get(params.name)
+            if limits is not None:
+                request = getattr(ctx, "request", None)
+                headers = getattr(getattr(request, "headers", None), "raw", None) or []
+                limits.check_call(headers, getattr(request, "client", None))
+            return await call_tool(ctx, params)
 
         async def list_resources(ctx: Any, params: Any) -> types.ListResourcesResult:
             return (await self.current_lists())[1]
@@ -248,7 +260,7 @@ class McpServerSet:
             # `tools/list` per `tools/call` (18 % of the server's time without it)
             get_tool_input_schema=tool_schema,
             on_list_tools=list_tools,
-            on_call_tool=call_tool,
+            on_call_tool=call_tool if self.limits is None else limited_call_tool,
             on_list_resources=list_resources,
             on_list_resource_templates=list_templates,
             on_read_resource=read_resource,
@@ -287,6 +299,18 @@ class McpServerSet:
         if self.tracing is None:
             return await self.call(name, arguments)
         return await self._traced(name, arguments, meta, headers)
+
+    async def call_limited(
+        self, name: str, arguments: dict[str, Any], meta: Any, headers: list[tuple[bytes, bytes]]
+    ) -> types.CallToolResult:
+        """The fast path's call under the tool's rate limits (`--policies`), its client's
+        address set by `LimitedMcpHttpServer`."""
+        from naftiko_runtime.policies.ratelimit import CALLER_ADDRESS
+
+        limits = (self.limits or {}).get(name)
+        if limits is not None:
+            limits.check_call(headers, CALLER_ADDRESS.get())
+        return await self.call_traced(name, arguments, meta, headers)
 
     async def _traced(
         self, name: str, arguments: dict[str, Any], meta: Any, headers: list[tuple[bytes, bytes]]
@@ -553,6 +577,20 @@ class McpHttpServer:
     @property
     def tool_count(self) -> int:
         return len(self.server_set.tools)
+
+
+class LimitedMcpHttpServer(McpHttpServer):
+    """An endpoint whose tools have rate limits: its fast path learns each request's
+    client address here (the SDK's path reads it from the request itself)."""
+
+    async def app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        from naftiko_runtime.policies.ratelimit import CALLER_ADDRESS
+
+        token = CALLER_ADDRESS.set(scope.get("client"))
+        try:
+            await super().app(scope, receive, send)
+        finally:
+            CALLER_ADDRESS.reset(token)
 
 
 def _not_json_rpc_2(body: bytes) -> bool:
@@ -851,8 +889,10 @@ def build_mcp_servers(
     hosts: dict[int, str],
     redactor: Redactor,
     guard_for: Callable[[Capability, McpAdapter], Guard | None] = lambda c, a: None,
+    tool_limits: dict[str, Any] | None = None,
 ) -> tuple[dict[int, McpHttpServer], list[McpServerSet]]:
-    """HTTP servers by port, and the stdio server sets, merged across capabilities."""
+    """HTTP servers by port, and the stdio server sets, merged across capabilities;
+    `tool_limits` (`--policies`): the rate limits of tools, by name."""
     by_port: dict[int, McpServerSet] = {}
     guards: dict[int, tuple[Guard | None, str]] = {}
     stdio: list[McpServerSet] = []
@@ -866,7 +906,10 @@ def build_mcp_servers(
                 port = options.port_map.get(adapter.port, adapter.port)
                 hosts.setdefault(port, options.host or adapter.address)
                 server_set = by_port.get(port) or by_port.setdefault(
-                    port, McpServerSet(adapter.namespace, redactor, max_file_bytes=cap)
+                    port,
+                    McpServerSet(
+                        adapter.namespace, redactor, max_file_bytes=cap, limits=tool_limits
+                    ),
                 )
                 if adapter.namespace not in server_set.name.split("+"):
                     server_set.name += "+" + adapter.namespace  # several adapters, one server
@@ -905,7 +948,8 @@ def build_mcp_servers(
                     getattr(server, "_session_manager", None), "security_settings", None
                 ),
             )
-        servers[port] = McpHttpServer(
+        kind = McpHttpServer if tool_limits is None else LimitedMcpHttpServer
+        servers[port] = kind(
             app,
             MCP_PATH,
             server_set,
@@ -925,7 +969,7 @@ def _fast_calls(server: Server[Any], server_set: McpServerSet) -> FastCalls:
     return FastCalls(
         lambda name: name in server_set.tools,
         server.get_tool_input_schema or (lambda name: None),
-        server_set.call_traced,
+        server_set.call_traced if server_set.limits is None else server_set.call_limited,
         lambda: dict(stamp),
         security,
     )

@@ -54,6 +54,7 @@ class RestEndpoint:
     description: str | None
     guard: Guard | None = None
     event_stream: bool = False  # the consumed operation says `outputRawFormat: event-stream`
+    limit: Any = None  # policies.ratelimit.Limits: the route's rate limits (`--policies`)
 
 
 _JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -70,7 +71,8 @@ class PayloadTooLarge(InvocationError):
         super().__init__(message, [{"name": "body", "problem": "too large"}])
 
 
-_UPSTREAM_STATUS = {"timeout": 504, "busy": 503}  # every other upstream failure is a 502
+# every other upstream failure is a 502; `circuit_open` is a policy's (policies.errors)
+_UPSTREAM_STATUS = {"timeout": 504, "busy": 503, "circuit_open": 503}
 _SCRIPT_STATUS = {"timeout": 504, "busy": 503}  # every other script failure is a 500
 
 
@@ -266,7 +268,8 @@ def _handler(endpoint: RestEndpoint, redact: Redactor, routes: RouteFor) -> Hand
     header_names = {n.lower().encode("latin-1"): n for n in by_location.get("header", [])}
     cookie_names = set(by_location.get("cookie", []))
 
-    guard = endpoint.guard
+    # a rate-limited route counts a request once its caller is authenticated
+    guard = endpoint.guard if endpoint.limit is None else endpoint.limit.guarding(endpoint.guard)
     bodies = redact.bodies
 
     async def handle(
@@ -315,6 +318,8 @@ def _handler(endpoint: RestEndpoint, redact: Redactor, routes: RouteFor) -> Hand
                 )
                 # an SDK reads Retry-After here
                 extra = _passed_back(passed, scope, routes, redact, query_accepted)
+            elif isinstance(exc, UpstreamError) and exc.kind == "circuit_open":
+                extra = getattr(exc, "reply_headers", [])  # its Retry-After
             await _respond(send, status, body, kind, extra)
             return
         if result.stream is not None:
@@ -618,6 +623,8 @@ class RestApp:
         routes = upstream_routes(endpoints)
         for endpoint in sorted(endpoints, key=_sort_key):
             handler = _handler(endpoint, redact, routes)
+            if endpoint.limit is not None:  # its answers carry the RateLimit fields
+                handler = endpoint.limit.stamping(handler)
             if metrics is not None:  # the route template, never a request's values
                 handler = _metered(handler, f"{endpoint.method} {endpoint.path}", metrics)
             if tracing is not None:
@@ -884,7 +891,8 @@ def _forward_handler(endpoint: ForwardEndpoint, redact: Redactor) -> Handler:
         except Exception as exc:  # ours map to their status; anything else is a logged 500
             # the client's body failing mid-send surfaces as an upstream error: say the cause
             status, kind, payload = error_reply(failed[0] if failed else exc, redact)
-            await _respond(send, status, payload, kind)
+            extra = getattr(exc, "reply_headers", []) if not failed else []  # circuit open
+            await _respond(send, status, payload, kind, extra)
             return
         if reply.stream is None:
             # any type: an echo of the gateway's credential is one whatever the label says

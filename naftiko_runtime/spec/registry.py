@@ -246,6 +246,24 @@ _OURS: tuple[tuple[str, Severity, str, str], ...] = (
         "Write the portable form, or drop --strict.",
     ),
     (
+        "policy-target",
+        ERR,
+        "`--policies`: every namespace, operation, route and tool a policy names is served",
+        "Fix the name (a suggestion is given) or drop the policy.",
+    ),
+    (
+        "policy-value",
+        ERR,
+        "`--policies`: values agree with each other (backoff bounds, unique limit names)",
+        "The message names the values in conflict.",
+    ),
+    (
+        "policy-caller",
+        ERR,
+        "`--policies`: `per: jwt-subject` limits only routes and tools behind oauth2",
+        "Limit per api-key or client-address where tokens are not checked.",
+    ),
+    (
         "drift-path",
         ERR,
         "`check`: a consumed operation's path is in the upstream's OpenAPI",
