@@ -35,8 +35,10 @@ from naftiko_runtime.spec.load import LoadResult, UsageError, load_detached, loa
 from naftiko_runtime.spec.model import Capability
 from naftiko_runtime.spec.registry import RULES, Selection, markdown_table
 from naftiko_runtime.spec.schema import load_schema
+from naftiko_runtime.spec.source import SourceDocument, SourceMap, display_path
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+DIALECTS = ("naftiko", "ikanos")
 UPSTREAM_ENV = "NAFTIKO_UPSTREAM"  # the environment twin of --upstream
 
 
@@ -177,6 +179,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="only these operations: tags, operationIds, or paths (globs such as /v1/jobs*)",
     )
     _written_capability(from_openapi, "where to write it (default: stdout)")
+
+    migrate = commands.add_parser(
+        "migrate",
+        help="rewrite capabilities in the other dialect (naftiko alpha2 <-> ikanos beta5), "
+        "comments and key order kept; every lossy point is reported",
+    )
+    migrate.add_argument("files", nargs="+", help="capability files")
+    migrate.add_argument("--to", choices=DIALECTS, required=True, help="the dialect to write")
+    migrate.add_argument(
+        "-o",
+        "--output",
+        metavar="DIR",
+        help="write each file there under its own name (default: stdout, one file only)",
+    )
+    migrate.add_argument("--force", action="store_true", help="overwrite existing files")
 
     check = commands.add_parser(
         "check", help="compare consumed operations with the upstreams' OpenAPI (drift)"
@@ -499,6 +516,8 @@ def _run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, environ: Mapping[s
             return _import(args, stdout, stderr)
         if args.command == "create":
             return _create(args, stdout, stderr)
+        if args.command == "migrate":
+            return _migrate(args, stdout, stderr)
         if args.command == "serve":
             return _serve(args, stdout, stderr, environ)
         if args.command == "demo":
@@ -742,6 +761,12 @@ def _written_capability(parser: argparse.ArgumentParser, output: str) -> None:
     parser.add_argument("--mcp-port", type=int, default=9090)
     parser.add_argument("-o", "--output", help=output)
     parser.add_argument("--force", action="store_true", help="overwrite an existing file")
+    parser.add_argument(
+        "--dialect",
+        choices=DIALECTS,
+        default="naftiko",
+        help="write `naftiko: 1.0.0-alpha2` (default) or `ikanos: 1.0.0-beta5`",
+    )
 
 
 def _adapter_list(value: str) -> list[str]:
@@ -770,6 +795,7 @@ def _create(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             args.mcp_port,
         )
     )
+    text = _in_dialect(text, f"{namespace}.yaml", args.dialect, stderr)
     if args.output == "-":
         stdout.write(text)
         return EXIT_OK
@@ -799,6 +825,7 @@ def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         )
     except (OpenApiError, ValueError) as exc:
         raise UsageError(str(exc)) from None
+    text = _in_dialect(text, f"{document.path.stem}.yaml", args.dialect, stderr)
     if not args.output or args.output == "-":
         stdout.write(text)
         _warn_if_refused(text, f"{document.path.stem}.yaml", stderr)
@@ -810,6 +837,72 @@ def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     stderr.write(f"naftiko-runtime: wrote {out}; next: naftiko-runtime validate {out}\n")
     _warn_if_refused(text, out.name, stderr)
     return EXIT_OK
+
+
+def _in_dialect(text: str, name: str, dialect: str, stderr: TextIO) -> str:
+    """A capability this runtime wrote (in alpha2) in the dialect asked for; what could not
+    be carried over is said on stderr, as `migrate` says it."""
+    if dialect == "naftiko":
+        return text
+    from naftiko_runtime.spec.migrate import migrate_text
+
+    migrated = migrate_text(text, name, dialect)
+    if migrated.text is None:  # pragma: no cover - our own text always parses
+        raise UsageError(f"cannot write {name} as {dialect}")
+    for d in migrated.diagnostics:  # about text the user never saw: said by pointer
+        where = d.pointer or "/"
+        stderr.write(f"naftiko-runtime: {d.severity.value}: {d.message} (at {where})\n")
+    return migrated.text
+
+
+def _migrate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    """Each file rewritten in `--to`; its lossy points as diagnostics (stderr, at the
+    source's lines). Exit 1 when an output does not validate in its dialect."""
+    from naftiko_runtime.spec.migrate import migrate_file
+
+    files = [Path(f) for f in args.files]
+    for path in files:
+        if not path.is_file():
+            raise UsageError(f"{path}: no such file")
+    if args.output is None and len(files) > 1:
+        raise UsageError("several files need -o DIR")
+    folder = Path(args.output) if args.output else None
+    if folder is not None:
+        if folder.exists() and not folder.is_dir():
+            raise UsageError(f"{folder} is not a directory")
+        folder.mkdir(parents=True, exist_ok=True)
+        names = [p.name for p in files]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise UsageError(f"two files would be written as {', '.join(twice)} in {folder}")
+    results = [migrate_file(path, display_path(path), args.to) for path in files]
+    diagnostics = [d for r in results for d in r.diagnostics]
+    shown = [doc for doc in (_lines_of(p) for p in files) if doc is not None]
+    if diagnostics:
+        stderr.write(render_text(diagnostics, [r.source for r in results], shown))
+    failed = False
+    for path, result in zip(files, results, strict=True):
+        failed = failed or not result.ok
+        if result.text is None:
+            continue
+        if folder is None:
+            stdout.write(result.text)
+            continue
+        out = folder / path.name
+        if out.exists() and not args.force:
+            raise UsageError(f"{out} exists (--force overwrites it)")
+        out.write_text(result.text, encoding="utf-8")
+        stderr.write(f"naftiko-runtime: wrote {out}\n")
+    return EXIT_INVALID if failed else EXIT_OK
+
+
+def _lines_of(path: Path) -> SourceDocument | None:
+    """A file's lines, for the diagnostics' excerpts."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return SourceDocument(path, display_path(path), None, SourceMap(), lines)
 
 
 def _warn_if_refused(text: str, name: str, stderr: TextIO) -> None:

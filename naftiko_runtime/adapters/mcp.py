@@ -143,6 +143,7 @@ class McpServerSet:
     private: bool = False  # the endpoint is authenticated: cached lists stay per client
     limits: dict[str, Any] | None = None  # `--policies`: tool → policies.ratelimit.Limits
     max_file_bytes: int = MAX_FILE_BYTES  # `--max-file-size`: largest file a read serves
+    version: str = __version__  # the server's version: Ikanos `info.version` where given
     _generation: int = 0  # bumped by each reload: a list built across one is not kept
     _lists: _Lists | None = None
 
@@ -254,7 +255,7 @@ class McpServerSet:
 
         server: Server[Any] = Server(
             self.name,
-            version=__version__,
+            version=self.version,
             instructions="\n\n".join(d for d in self.descriptions if d) or None,
             # `Mcp-Param-*` header checks read the schema here instead of running a whole
             # `tools/list` per `tools/call` (18 % of the server's time without it)
@@ -920,6 +921,8 @@ def build_mcp_servers(
                         f"{port} but declare different authentication"
                     )
                 guards.setdefault(port, (guard, adapter.namespace))
+            if capability.info_version:  # an Ikanos capability's own version
+                server_set.version = capability.info_version
             _add_adapter(server_set, capability, adapter, compile_op)
     servers = {}
     for port, server_set in by_port.items():

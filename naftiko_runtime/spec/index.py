@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from naftiko_runtime.diagnostics import Diagnostic
+from naftiko_runtime.diagnostics import Diagnostic, Severity
 from naftiko_runtime.spec.source import (
     DataPath,
     SourceDocument,
@@ -100,7 +100,10 @@ class Importer:
     def load(self, path: Path) -> tuple[SourceDocument | None, list[Diagnostic]]:
         key = path.resolve()
         if key not in self._cache:
-            self._cache[key] = load_source(path, display=display_path(path))
+            from naftiko_runtime.spec.ikanos_checks import in_model_shape
+
+            doc, problems = load_source(path, display=display_path(path))
+            self._cache[key] = in_model_shape(doc), problems
         return self._cache[key]
 
     def documents(self) -> list[SourceDocument]:
@@ -182,6 +185,17 @@ def _resolve_import(
             )
         )
         return None
+    if other.dialect != doc.dialect:
+        problems.append(
+            doc.diag(
+                (*pointer, "location"),
+                "import-dialect",
+                f"{doc.dialect} file imports {location!r}, a {other.dialect} file",
+                severity=Severity.WARNING,
+                hint="this runtime reads both into one model; neither reference engine reads "
+                "the other's files (`naftiko-runtime migrate` rewrites one)",
+            )
+        )
     available = []
     for list_path, entries in consumes_lists(other.data):
         for i, candidate in enumerate(entries):

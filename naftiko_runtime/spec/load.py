@@ -19,6 +19,8 @@ from naftiko_runtime.diagnostics import Diagnostic
 from naftiko_runtime.errors import SpecError
 from naftiko_runtime.spec.aside import can_fork, start_streaming
 from naftiko_runtime.spec.aside import start as start_aside
+from naftiko_runtime.spec.ikanos import IKANOS
+from naftiko_runtime.spec.ikanos_checks import check_native, in_model_shape
 from naftiko_runtime.spec.index import Importer, SpecIndex, build_index
 from naftiko_runtime.spec.model import Capability, build_capability
 from naftiko_runtime.spec.official import OFFICIAL_RULES
@@ -29,7 +31,7 @@ from naftiko_runtime.spec.schema import validate_schema
 from naftiko_runtime.spec.source import SourceDocument, SourceMap, display_path, load_source
 from naftiko_runtime.spec.walk import walk_document
 
-_NAFTIKO_KEY = re.compile(r"^naftiko\s*:", re.MULTILINE)
+_NAFTIKO_KEY = re.compile(r"^(?:naftiko|ikanos)\s*:", re.MULTILINE)
 YAML_SUFFIXES = (".yaml", ".yml")
 
 
@@ -146,6 +148,7 @@ def load_paths(
             shown = display_path(path)
             result.files.append(shown)
             doc, problems = load_source(path, shown)
+            doc = in_model_shape(doc)
             parse_problems.extend(problems)
             if doc is None and any(p.rule == "yaml-syntax" for p in problems):
                 result.unparsed.extend(_unparsed(path, shown))
@@ -273,7 +276,7 @@ Checked = tuple[list[Diagnostic], dict[str, set[str]], dict[str, bytes]]
 def _checked_files(files: Sequence[Path], strict: bool, selection: Selection) -> Checked:
     """In the child: read `files` and check them (a file that does not parse is reported by
     the parent, which reads every file too)."""
-    loaded = (load_source(path, display_path(path))[0] for path in files)
+    loaded = (in_model_shape(load_source(path, display_path(path))[0]) for path in files)
     docs = [doc for doc in loaded if doc is not None]
     return _checked(docs, Importer(), strict, selection)
 
@@ -380,15 +383,20 @@ def check_one(
     """All findings about one document (schema, semantic and official rules, portability)."""
     if not isinstance(doc.data, dict):
         return [doc.diag((), "schema-type", "a capability file must be a YAML mapping")]
-    found = validate_schema(doc)
+    ikanos = doc.dialect == IKANOS and doc.native is not None
+    if ikanos and doc.native is not None:  # the file as written: Ikanos schema and rules
+        found = check_native(doc, selection.enabled, strict=strict)
+    else:
+        found = validate_schema(doc)
     index, problems = build_index(doc, importer)
     indexes.append(index)
     found.extend(problems)
     walk = walk_document(doc.data)
     found.extend(check_document(doc, index, walk))
-    for official in OFFICIAL_RULES:
-        if selection.enabled(official.id):
-            found.extend(official.check(doc, walk))
-    if strict:
-        found.extend(check_portability(doc))
+    if not ikanos:
+        for official in OFFICIAL_RULES:
+            if selection.enabled(official.id):
+                found.extend(official.check(doc, walk))
+        if strict:
+            found.extend(check_portability(doc))
     return found

@@ -483,7 +483,8 @@ class Capability:
     unsupported: tuple[Unsupported, ...]
     skill: tuple[SkillAdapter, ...] = ()
     control: tuple[ControlAdapter, ...] = ()
-    version: str = ""  # the spec's `naftiko` version
+    version: str = ""  # the spec's `naftiko` (or `ikanos`) version
+    info_version: str | None = None  # Ikanos `info.version`: the MCP server's version
 
 
 # ---------------------------------------------------------------------------- building
@@ -986,6 +987,7 @@ def build_capability(index: SpecIndex) -> Capability:
         skill=tuple(skill_adapters),
         control=tuple(control_adapters),
         version=str(data.get("naftiko", "")),
+        info_version=_str(info.get("version")),  # Ikanos `info.version`
     )
 
 

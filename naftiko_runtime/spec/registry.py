@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from naftiko_runtime.diagnostics import Diagnostic, Severity
+from naftiko_runtime.spec.ikanos_rules import IKANOS_RULES
 from naftiko_runtime.spec.official import OFFICIAL_RULES
 from naftiko_runtime.spec.source import SourceDocument
 
@@ -240,6 +241,32 @@ _OURS: tuple[tuple[str, Severity, str, str], ...] = (
         "Give a known rule id (or prefix) and a reason after it.",
     ),
     (
+        "ikanos-legacy-list",
+        WARN,
+        "an Ikanos named collection is a map keyed by name, not the legacy list",
+        "The Ikanos engine still reads a list of entries with `name`; its schema does not. "
+        "Write `key: {...}` (`naftiko-runtime migrate --to ikanos` does).",
+    ),
+    (
+        "import-dialect",
+        WARN,
+        "an import names a file of the same dialect",
+        "This runtime reads both; neither reference engine reads the other's files.",
+    ),
+    (
+        "ikanos-unserved",
+        ERR,
+        "every Ikanos construct is one this runtime serves (imported exposes, aggregates, "
+        "binds; tunnels); beta5 fields read but not acted on yet are warnings",
+        "Inline the imported section, or serve it with the Ikanos engine.",
+    ),
+    (
+        "migrate",
+        WARN,
+        "`migrate`: a point that cannot be carried to the other dialect as it is",
+        "The message says what was invented, dropped or kept; edit the output there.",
+    ),
+    (
         "portability",
         ERR,
         "`--strict`: dialect the reference engine would reject",
@@ -371,7 +398,7 @@ RULES: dict[str, Rule] = {
     rule_id: Rule(rule_id, severity, True, summary, help)
     for rule_id, severity, summary, help in _OURS
 }
-for official in OFFICIAL_RULES:
+for official in (*OFFICIAL_RULES, *IKANOS_RULES):
     RULES[official.id] = Rule(
         official.id,
         official.severity,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import functools
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ if TYPE_CHECKING:  # jsonschema is imported only to word the errors of an invali
 
 SUPPORTED_VERSIONS = ("1.0.0-alpha2", "1.0.0-alpha3")
 SCHEMA_FILE = "naftiko-capability.schema.json"
+IKANOS_SCHEMA_FILE = "ikanos-schema.json"  # the Ikanos project's own, bundled unchanged
 # keys whose presence tells which anyOf/oneOf branch a user meant
 _DISCRIMINATING_KEYS = frozenset(
     {
@@ -36,19 +38,29 @@ _DISCRIMINATING_KEYS = frozenset(
 )
 
 
-def schema_path() -> Path:
-    """Our schema: beside the package in a checkout, inside it in an installed wheel."""
+def schema_path(name: str = SCHEMA_FILE) -> Path:
+    """A bundled schema: beside the package in a checkout, inside it in an installed wheel."""
     here = Path(__file__).resolve().parent.parent
-    for candidate in (here.parent / "schemas" / SCHEMA_FILE, here / "_schemas" / SCHEMA_FILE):
+    for candidate in (here.parent / "schemas" / name, here / "_schemas" / name):
         if candidate.is_file():
             return candidate
-    raise FileNotFoundError(SCHEMA_FILE)
+    raise FileNotFoundError(name)
 
 
 @functools.cache
-def load_schema() -> dict[str, Any]:
-    with schema_path().open(encoding="utf-8") as handle:
+def load_schema(dialect: str = "naftiko") -> dict[str, Any]:
+    """The schema a dialect's files are checked with. The Ikanos one is read unchanged but
+    for its version constant, widened to every Ikanos version of the same shape."""
+    name = IKANOS_SCHEMA_FILE if dialect == "ikanos" else SCHEMA_FILE
+    with schema_path(name).open(encoding="utf-8") as handle:
         schema: dict[str, Any] = json.load(handle)
+    if dialect == "ikanos":
+        from naftiko_runtime.spec.ikanos import IKANOS_VERSIONS
+
+        version = dict(schema["properties"]["ikanos"])
+        version.pop("const", None)
+        version["enum"] = list(IKANOS_VERSIONS)
+        schema["properties"] = {**schema["properties"], "ikanos": version}
     return schema
 
 
@@ -61,6 +73,9 @@ def _refs(node: Any) -> set[str]:
     if isinstance(node, list):
         return set().union(*(_refs(item) for item in node)) if node else set()
     return set()
+
+
+_ANNOTATIONS = frozenset({"description", "title", "examples", "default", "$comment"})
 
 
 def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
@@ -87,10 +102,13 @@ def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
     def expand(node: Any) -> Any:
         if isinstance(node, dict):
             ref = node.get("$ref")
-            if isinstance(ref, str) and len(node) == 1 and ref.startswith("#/$defs/"):
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
                 target = ref[len("#/$defs/") :]
                 if target not in recursive:
-                    return expand(defs[target])
+                    rest = {k: v for k, v in node.items() if k != "$ref"}
+                    if set(rest) <= _ANNOTATIONS:  # the Ikanos schema describes its $refs
+                        return expand(defs[target])
+                    return expand({**rest, "allOf": [defs[target]]})
             return {key: expand(value) for key, value in node.items()}
         if isinstance(node, list):
             return [expand(item) for item in node]
@@ -102,37 +120,37 @@ def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 @functools.cache
-def _validator() -> Draft202012Validator:
+def _validator(dialect: str = "naftiko") -> Draft202012Validator:
     """The detailed validator, for documents the fast one rejects: a valid spec never imports
     jsonschema (about 0.1 s and 10 MB)."""
     from jsonschema import Draft202012Validator
 
-    return Draft202012Validator(inline_refs(load_schema()))
+    return Draft202012Validator(inline_refs(load_schema(dialect)))
 
 
 @functools.cache
-def _fast_validator() -> Any:
+def _fast_validator(dialect: str = "naftiko") -> Any:
     """jsonschema-rs on the same schema: answers "valid?" in microseconds. Only a document it
     rejects goes through jsonschema for located, worded errors (a test keeps both verdicts
     equal on the corpus and on mutated specs)."""
     import jsonschema_rs
 
-    return jsonschema_rs.validator_for(load_schema())
+    return jsonschema_rs.validator_for(load_schema(dialect))
 
 
-def schema_verdicts_agree(data: Any) -> bool:
+def schema_verdicts_agree(data: Any, dialect: str = "naftiko") -> bool:
     """For tests: the fast and the detailed validators agree on `data`."""
-    return bool(_fast_validator().is_valid(data)) == (
-        next(iter(_validator().iter_errors(data)), None) is None
+    return bool(_fast_validator(dialect).is_valid(data)) == (
+        next(iter(_validator(dialect).iter_errors(data)), None) is None
     )
 
 
-def validate_schema(doc: SourceDocument) -> list[Diagnostic]:
-    """All schema errors in `doc`, located and worded for people."""
-    if _fast_validator().is_valid(doc.data):
+def validate_schema(doc: SourceDocument, dialect: str = "naftiko") -> list[Diagnostic]:
+    """All schema errors in `doc` (against its dialect's schema), located and worded."""
+    if _fast_validator(dialect).is_valid(doc.data):
         return []
     found: list[Diagnostic] = []
-    for error in _validator().iter_errors(doc.data):
+    for error in _validator(dialect).iter_errors(doc.data):
         for leaf in _narrow(error):
             found.extend(_describe(doc, leaf))
     unique = {(d.line, d.column, d.pointer, d.message): d for d in found}
@@ -155,6 +173,8 @@ def _branch_penalty(errors: list[ValidationError], instance: Any) -> int:
         at_root = not err.relative_path
         if at_root and err.validator in ("const", "enum"):
             penalty += 1000
+        elif tuple(err.relative_path) == ("type",) and err.validator in ("const", "enum"):
+            penalty += 1000  # the Ikanos schema tells its branches apart by a `type` const
         elif at_root and err.validator == "required":
             missing = _missing_key(err)
             penalty += 500 if missing in _DISCRIMINATING_KEYS else 50
@@ -198,8 +218,10 @@ def _narrow(error: ValidationError) -> Iterator[ValidationError]:
 def _describe(doc: SourceDocument, err: ValidationError) -> list[Diagnostic]:
     path: DataPath = tuple(err.absolute_path)
     validator = err.validator
-    if path == ("naftiko",) and validator in ("enum", "const", "type"):
-        supported = ", ".join(SUPPORTED_VERSIONS)
+    if path in (("naftiko",), ("ikanos",)) and validator in ("enum", "const", "type"):
+        from naftiko_runtime.spec.ikanos import IKANOS_VERSIONS
+
+        supported = ", ".join(SUPPORTED_VERSIONS if path == ("naftiko",) else IKANOS_VERSIONS)
         return [
             doc.diag(
                 path,
@@ -216,8 +238,10 @@ def _describe(doc: SourceDocument, err: ValidationError) -> list[Diagnostic]:
                 f"unknown parameter location {err.instance!r}; use one of: {locations}",
             )
         ]
-    if validator == "additionalProperties" and isinstance(err.instance, dict):
-        allowed = sorted((_subschema(err).get("properties") or {}).keys())
+    if validator in ("additionalProperties", "unevaluatedProperties") and isinstance(
+        err.instance, dict
+    ):
+        allowed = sorted(_allowed_keys(_subschema(err)))
         out = []
         for key in _extra_keys(err):
             close = difflib.get_close_matches(key, allowed, n=1)
@@ -258,6 +282,7 @@ def _describe(doc: SourceDocument, err: ValidationError) -> list[Diagnostic]:
         "const": "schema-enum",
         "pattern": "schema-pattern",
         "minItems": "schema-min-items",
+        "minProperties": "schema-min-items",
         "minimum": "schema-range",
         "maximum": "schema-range",
         "maxLength": "schema-length",
@@ -270,9 +295,25 @@ def _describe(doc: SourceDocument, err: ValidationError) -> list[Diagnostic]:
     return [doc.diag(path, rule, _message(err))]
 
 
+def _allowed_keys(schema: dict[str, Any]) -> set[str]:
+    """The properties a (sub)schema names, through `allOf` (as the Ikanos schema composes
+    with `unevaluatedProperties`)."""
+    found = set((schema.get("properties") or {}).keys())
+    for part in schema.get("allOf") or ():
+        if isinstance(part, dict):
+            found |= _allowed_keys(part)
+    return found
+
+
+_UNEXPECTED = re.compile(r"'((?:[^'\\]|\\.)*)'")
+
+
 def _extra_keys(err: ValidationError) -> list[str]:
-    props = _subschema(err).get("properties") or {}
     instance: dict[str, Any] = err.instance if isinstance(err.instance, dict) else {}
+    if err.validator == "unevaluatedProperties":  # the keys jsonschema names in its message
+        named = set(_UNEXPECTED.findall(err.message.split("(", 1)[-1]))
+        return [k for k in instance if k in named]
+    props = _subschema(err).get("properties") or {}
     return [k for k in instance if k not in props]
 
 

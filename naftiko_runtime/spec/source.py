@@ -125,6 +125,10 @@ class SourceMap:
         megabytes. Whatever is asked afterwards is answered with the file's start."""
         self._values, self._keys, self._fill, self._origin = {}, {}, None, None
 
+    def native_path(self, path: DataPath) -> DataPath:
+        """The path as the file spells it (a translated document's map says otherwise)."""
+        return path
+
     def locate(self, path: DataPath, *, key: bool = False) -> tuple[int, int]:
         """Position of `path`, or of its nearest located ancestor when it does not exist."""
         table = self.keys if key else self.values
@@ -148,12 +152,15 @@ class SourceDocument:
     data: Any
     source_map: SourceMap
     lines: list[str]
+    dialect: str = "naftiko"
+    native: SourceDocument | None = None  # an Ikanos file as written (this is its translation)
 
     def diag(
         self, path: DataPath, rule: str, message: str, *, key: bool = False, **kwargs: Any
     ) -> Diagnostic:
         line, column = self.source_map.locate(path, key=key)
-        return Diagnostic(self.display, line, column, pointer_of(path), rule, message, **kwargs)
+        pointer = pointer_of(self.source_map.native_path(path))
+        return Diagnostic(self.display, line, column, pointer, rule, message, **kwargs)
 
 
 class _Builder:
