@@ -15,10 +15,10 @@ from naftiko_runtime.spec.migrate import migrate_file
 from naftiko_runtime.spec.model import Location, build_capability
 from naftiko_runtime.spec.source import load_source
 
-IKANOS_GIT = Path(os.environ.get("NAFTIKO_IKANOS_GIT", "/work/.mirror/naftiko+ikanos/repo"))
-"""The Ikanos repository's git directory (github.com/naftiko/ikanos; here where the `fetch`
-tool mirrors it, else $NAFTIKO_IKANOS_GIT): its fixtures are read from there, never copied
-into this repository. The tests that need it skip without it."""
+IKANOS_GIT = Path(os.environ.get("NAFTIKO_IKANOS_GIT", "/nonexistent/ikanos.git"))
+"""The Ikanos repository's git directory (a clone or mirror of github.com/naftiko/ikanos,
+named by $NAFTIKO_IKANOS_GIT): its fixtures are read from there, never copied into this
+repository. The tests that need it skip without it."""
 IKANOS_DIRS = (
     "modules/ikanos-engine/src/test/resources",
     "modules/ikanos-spec/src/test/resources",
