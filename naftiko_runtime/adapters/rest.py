@@ -283,15 +283,8 @@ def _handler(endpoint: RestEndpoint, redact: Redactor, routes: RouteFor) -> Hand
             if query_names and raw_query:
                 for key, value in _query_pairs(raw_query):
                     name = query_names.get(norm(key))
-                    if name is None:
-                        continue
-                    previous = inputs.get(name)
-                    if previous is None:
-                        inputs[name] = value
-                    elif isinstance(previous, list):
-                        previous.append(value)
-                    else:
-                        inputs[name] = [previous, value]
+                    if name is not None:
+                        gather(inputs, name, value)
             if header_names or cookie_names:
                 _header_inputs(scope, header_names, cookie_names, inputs)
             if body_inputs:
@@ -480,13 +473,7 @@ def _parts(message: Any) -> dict[str, Any]:
         else:
             charset = part.get_content_charset() or "utf-8"
             value = data.decode(charset, "replace")
-        previous = fields.get(name)
-        if previous is None:
-            fields[name] = value
-        elif isinstance(previous, list):
-            previous.append(value)
-        else:
-            fields[name] = [previous, value]
+        gather(fields, name, value)
     return fields
 
 
@@ -506,14 +493,20 @@ def _form_fields(content_type: bytes, raw: bytes) -> dict[str, Any]:
         raise _too_many_fields() from None
     fields: dict[str, Any] = {}
     for key, value in pairs:
-        previous = fields.get(key)
-        if previous is None:
-            fields[key] = value
-        elif isinstance(previous, list):
-            previous.append(value)
-        else:
-            fields[key] = [previous, value]
+        gather(fields, key, value)
     return fields
+
+
+def gather(values: dict[str, Any], key: str, value: Any) -> None:
+    """`value` under `key`; a key given more than once becomes the list of its values (a
+    repeated query key, form field or multipart part)."""
+    previous = values.get(key)
+    if previous is None:
+        values[key] = value
+    elif isinstance(previous, list):
+        previous.append(value)
+    else:
+        values[key] = [previous, value]
 
 
 async def _stream(

@@ -11,13 +11,11 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
 from urllib.parse import parse_qs
 
-import httpx
 import orjson
 import pytest
 
@@ -26,34 +24,14 @@ from tests.conftest import REPO
 from tests.fixtures.openapi_slice import slice_document
 from tests.fixtures.prism import PRISM, running_prism
 from tests.fixtures.process import ServeProcess
-from tests.fixtures.upstream import free_port, read_body, running
+from tests.fixtures.recording_proxy import RecordingProxy
+from tests.fixtures.upstream import free_port, running
 
 DESCRIPTION = REPO.parent / "shared" / "corpus" / "letta" / "openapi" / "letta-openapi-full.json"
 DRIVER = REPO / "tests" / "fixtures" / "letta_contract_driver.py"
 FOLDER = "source-123e4567-e89b-42d3-a456-426614174000"
 PATHS = ["/v1/runs/", "/v1/folders/{folder_id}/upload", "/v1/blocks/"]
 OPERATIONS = ["list_runs", "upload_file_to_folder", "create_block"]
-
-
-@dataclass
-class Recorder:
-    prism: str
-    seen: list[tuple[str, str, str, dict[str, str], bytes]] = field(default_factory=list)
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        body = await read_body(receive)
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        query = scope["query_string"].decode()
-        self.seen.append((scope["method"], scope["path"], query, headers, body))
-        forwarded = {k: v for k, v in headers.items() if k not in ("host", "content-length")}
-        async with httpx.AsyncClient(base_url=self.prism) as client:
-            reply = await client.request(
-                scope["method"], scope["path"], params=query, headers=forwarded, content=body
-            )
-        kind = reply.headers.get("content-type", "application/json").encode()
-        start = {"type": "http.response.start", "status": reply.status_code}
-        await send({**start, "headers": [(b"content-type", kind)]})
-        await send({"type": "http.response.body", "body": reply.content})
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +50,7 @@ def called(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     )
     assert done.returncode == 0 and "would refuse" not in done.stderr, done.stderr
     with running_prism(document, folder / "prism.log") as prism:
-        recorder = Recorder(prism)
+        recorder = RecordingProxy(prism)
         with running(recorder) as base:
             rest, mcp = free_port(), free_port()
             args = [str(spec), "--upstream", f"letta={base}"]

@@ -11,43 +11,21 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
-import httpx
 import pytest
 
 from tests.conftest import REPO
 from tests.fixtures.openapi_slice import slice_document
 from tests.fixtures.prism import PRISM, running_prism
 from tests.fixtures.process import ServeProcess
-from tests.fixtures.upstream import free_port, read_body, running
+from tests.fixtures.recording_proxy import RecordingProxy
+from tests.fixtures.upstream import free_port, running
 
 DESCRIPTION = REPO / "node_modules" / "@okta" / "openapi" / "dist" / "spec.json"
 DRIVER = REPO / "tests" / "fixtures" / "okta_contract_driver.py"
 PATHS = ["/api/v1/groups", "/api/v1/groups/{groupId}"]
-
-
-@dataclass
-class Recorder:
-    prism: str
-    seen: list[tuple[str, str, str, dict[str, str]]] = field(default_factory=list)
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        body = await read_body(receive)
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        query = scope["query_string"].decode()
-        self.seen.append((scope["method"], scope["path"], query, headers))
-        forwarded = {k: v for k, v in headers.items() if k not in ("host", "content-length")}
-        async with httpx.AsyncClient(base_url=self.prism) as client:
-            reply = await client.request(
-                scope["method"], scope["path"], params=query, headers=forwarded, content=body
-            )
-        kind = reply.headers.get("content-type", "application/json").encode()
-        start = {"type": "http.response.start", "status": reply.status_code}
-        await send({**start, "headers": [(b"content-type", kind)]})
-        await send({"type": "http.response.body", "body": reply.content})
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +45,7 @@ def called(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     )
     assert done.returncode == 0 and "would refuse" not in done.stderr, done.stderr
     with running_prism(document, folder / "prism.log") as prism:
-        recorder = Recorder(prism)
+        recorder = RecordingProxy(prism)
         with running(recorder) as base:
             rest, mcp = free_port(), free_port()
             args = [str(spec), "--upstream", f"okta={base}"]
@@ -88,7 +66,7 @@ def called(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
 
 def test_the_sdk_lists_groups_through_the_gateway(called: dict[str, Any]) -> None:
     assert called["sdk"]["error"] is None and called["sdk"]["ids"], called["sdk"]
-    ((method, path, query, headers),) = called["seen"]
+    ((method, path, query, headers, _),) = called["seen"]
     assert (method, path) == ("GET", "/api/v1/groups")
     assert parse_qs(query) == {"q": ["Eng"], "limit": ["2"]}
     assert headers["authorization"] == "SSWS gateway-token"  # never the SDK's own token

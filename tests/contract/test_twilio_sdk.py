@@ -11,18 +11,17 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-import httpx
 import pytest
 
 from tests.conftest import REPO
 from tests.fixtures.openapi_slice import slice_document
 from tests.fixtures.prism import PRISM, running_prism
 from tests.fixtures.process import ServeProcess
-from tests.fixtures.upstream import free_port, read_body, running
+from tests.fixtures.recording_proxy import RecordingProxy
+from tests.fixtures.upstream import free_port, running
 
 SPECS = REPO / "node_modules" / "@twilio-alpha" / "mcp" / "twilio-oai" / "spec" / "json"
 DESCRIPTION = SPECS / "twilio_api_v2010.json"
@@ -36,37 +35,11 @@ PATHS = [
 OPERATIONS = ["CreateMessage", "ListMessage", "FetchMessage", "UpdateMessage"]
 
 
-@dataclass
-class Recorder:
-    prism: str
-    seen: list[tuple[str, str, str, dict[str, str], bytes]] = field(default_factory=list)
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        body = await read_body(receive)
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        query = scope["query_string"].decode()
-        self.seen.append((scope["method"], scope["path"], query, headers, body))
-        forwarded = {k: v for k, v in headers.items() if k not in ("host", "content-length")}
-        if body and "form-urlencoded" in headers.get("content-type", ""):
-            body = _bracketed(body)
-        async with httpx.AsyncClient(base_url=self.prism) as client:
-            reply = await client.request(
-                scope["method"], scope["path"], params=query, headers=forwarded, content=body
-            )
-        kind = reply.headers.get("content-type", "application/json").encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": reply.status_code,
-                "headers": [(b"content-type", kind)],
-            }
-        )
-        await send({"type": "http.response.body", "body": reply.content})
-
-
-def _bracketed(body: bytes) -> bytes:
+def _bracketed(headers: dict[str, str], body: bytes) -> bytes:
     """Twilio reads an array as its key repeated (what its SDK sends, and the gateway);
     Prism's form parser reads only `key[]`: translated for Prism alone, after recording."""
+    if "form-urlencoded" not in headers.get("content-type", ""):
+        return body
     fields = parse_qs(body.decode(), keep_blank_values=True)
     pairs = [(k + "[]" if len(v) > 1 else k, item) for k, v in fields.items() for item in v]
     return urlencode(pairs).encode()
@@ -90,7 +63,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     assert done.returncode == 0 and "would refuse" not in done.stderr, done.stderr
     env = {"TWILIO_USERNAME": GATEWAY_USER, "TWILIO_PASSWORD": GATEWAY_PASSWORD}
     with running_prism(document, folder / "prism.log") as prism:
-        recorder = Recorder(prism)
+        recorder = RecordingProxy(prism, _bracketed)
         with running(recorder) as base:
             rest, mcp = free_port(), free_port()
             args = [str(spec), "--upstream", f"twilio={base}"]
