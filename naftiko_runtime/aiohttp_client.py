@@ -17,8 +17,6 @@ from aiohttp.client_proto import ResponseHandler
 from aiohttp.http_parser import RawResponseMessage
 from aiohttp.streams import StreamReader
 
-from naftiko_runtime.errors import UpstreamError
-from naftiko_runtime.h1client import ragged_tls_end
 from naftiko_runtime.upstream import (
     STREAM_TYPES,
     Timeouts,
@@ -28,7 +26,9 @@ from naftiko_runtime.upstream import (
     _stalled,
     _timeout,
     _within,
+    cut_off,
     invalid_response,
+    ragged_tls_end,
     too_large,
 )
 
@@ -158,12 +158,7 @@ class AiohttpUpstream:
         except TimeoutError:
             raise _timeout(request) from None
         except (aiohttp.ClientError, OSError) as exc:
-            raise UpstreamError(
-                "bad_response",
-                f"upstream response for {request.operation} was cut off: {_describe(exc)}",
-                operation=request.operation,
-                upstream_status=response.status,
-            ) from None
+            raise cut_off(request, _describe(exc), response.status) from None
         finally:
             response.release()
         return UpstreamReply(response.status, content_type, body, headers=headers)
@@ -216,12 +211,7 @@ async def _chunks(
     except TimeoutError:
         raise _stalled(request) from None
     except aiohttp.ClientPayloadError as exc:
-        raise UpstreamError(
-            "bad_response",
-            f"upstream response for {request.operation} was cut off: {_describe(exc)}",
-            operation=request.operation,
-            upstream_status=response.status,
-        ) from exc
+        raise cut_off(request, _describe(exc), response.status) from exc
     except (aiohttp.ClientError, OSError) as exc:
         raise _connect(request, _describe(exc)) from None
     finally:

@@ -29,7 +29,9 @@ from naftiko_runtime.upstream import (
     _stalled,
     _timeout,
     _within,
+    cut_off,
     invalid_response,
+    ragged_tls_end,
     too_large,
 )
 
@@ -72,21 +74,6 @@ def _host_port(authority: str, default: int) -> tuple[str, int]:
     if not colon:
         return authority, default
     return host, int(port_text) if port_text else default
-
-
-def ragged_tls_end(transport: Any) -> bool:
-    """Whether a TLS connection ended without the peer's close_notify. asyncio reports both
-    ends alike (`eof_received`); its SSL protocol tells them apart only by the state it is
-    in then (private attributes, checked to exist by a test): a close_notify is read as
-    data (state WRAPPED, or FLUSHING when the TCP end came first while reading was
-    paused), a TCP end without one is only noticed on shutdown (state SHUTDOWN)."""
-    if transport is None or not transport.get_extra_info("ssl_object"):
-        return False
-    from asyncio import sslproto
-
-    protocol = getattr(transport, "_ssl_protocol", None)
-    state = getattr(protocol, "_state", None)
-    return state is sslproto.SSLProtocolState.SHUTDOWN
 
 
 class _Connection(asyncio.Protocol):
@@ -524,10 +511,10 @@ class _Stream:
                     return piece
                 continue
             if connection.error is not None or (connection.closed and not connection.done):
-                raise _cut_off(request, "the body ended early or is malformed", None)
+                raise cut_off(request, "the body ended early or is malformed", None)
             if connection.done:
                 if self._inflate is not None and not self._inflate.eof:
-                    raise _cut_off(request, "the body ended early or is malformed", None)
+                    raise cut_off(request, "the body ended early or is malformed", None)
                 client, self._client = self._client, None
                 if client is not None:
                     client._release(connection)
@@ -544,7 +531,7 @@ class _Stream:
         try:
             piece: bytes = self._inflate.decompress(data, self.PIECE)
         except zlib.error:
-            raise _cut_off(self._request, "the body ended early or is malformed", None) from None
+            raise cut_off(self._request, "the body ended early or is malformed", None) from None
         self._tail = self._inflate.unconsumed_tail
         return piece
 
@@ -648,21 +635,12 @@ def _inflate(
     try:
         result: bytes = inflate.decompress(body, limit + 1)
     except zlib.error:
-        raise _cut_off(request, "the body ended early or is malformed", status) from None
+        raise cut_off(request, "the body ended early or is malformed", status) from None
     if len(result) > limit or inflate.unconsumed_tail:
         raise too_large(request, limit, status)
     if not inflate.eof:
-        raise _cut_off(request, "the body ended early", status)
+        raise cut_off(request, "the body ended early", status)
     return result
-
-
-def _cut_off(request: UpstreamRequest, why: str, status: int | None) -> UpstreamError:
-    return UpstreamError(
-        "bad_response",
-        f"upstream response for {request.operation} was cut off: {why}",
-        operation=request.operation,
-        upstream_status=status,
-    )
 
 
 def _named(error: tuple[str, str, int | None], request: UpstreamRequest) -> UpstreamError:
@@ -671,7 +649,7 @@ def _named(error: tuple[str, str, int | None], request: UpstreamRequest) -> Upst
     if kind == "too_large":
         return too_large(request, int(why), status)
     if kind == "cut":
-        return _cut_off(request, why, status)
+        return cut_off(request, why, status)
     if kind == "closed":
         return _connect(request, why)
     return invalid_response(request, why, status)

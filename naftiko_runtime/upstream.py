@@ -126,6 +126,32 @@ def _stalled(request: UpstreamRequest) -> UpstreamError:
     )
 
 
+def cut_off(request: UpstreamRequest, why: str, status: int | None = None) -> UpstreamError:
+    """A body that ended early or is malformed, on any client: a framing error, never a
+    short success and never a connect failure."""
+    return UpstreamError(
+        "bad_response",
+        f"upstream response for {request.operation} was cut off: {why}",
+        operation=request.operation,
+        upstream_status=status,
+    )
+
+
+def ragged_tls_end(transport: Any) -> bool:
+    """Whether a TLS connection ended without the peer's close_notify. asyncio reports both
+    ends alike (`eof_received`); its SSL protocol tells them apart only by the state it is
+    in then (private attributes, checked to exist by a test): a close_notify is read as
+    data (state WRAPPED, or FLUSHING when the TCP end came first while reading was
+    paused), a TCP end without one is only noticed on shutdown (state SHUTDOWN)."""
+    if transport is None or not transport.get_extra_info("ssl_object"):
+        return False
+    from asyncio import sslproto
+
+    protocol = getattr(transport, "_ssl_protocol", None)
+    state = getattr(protocol, "_state", None)
+    return state is sslproto.SSLProtocolState.SHUTDOWN
+
+
 def _connect(request: UpstreamRequest, why: str) -> UpstreamError:
     return UpstreamError(
         "connect",
@@ -226,12 +252,7 @@ class PyreqwestUpstream:
         except (errors.RequestTimeoutError, errors.ReadTimeoutError):
             raise _timeout(request) from None
         except errors.PyreqwestError:
-            raise UpstreamError(
-                "bad_response",
-                f"upstream response for {request.operation} was cut off: the body ended early",
-                operation=request.operation,
-                upstream_status=response.status,
-            ) from None
+            raise cut_off(request, "the body ended early", response.status) from None
         finally:
             await streamed.__aexit__(None, None, None)
         return UpstreamReply(response.status, content_type, body, headers=headers)
@@ -281,11 +302,7 @@ async def _reqwest_chunks(
     except (TimeoutError, errors.RequestTimeoutError, errors.ReadTimeoutError):
         raise _stalled(request) from None
     except errors.PyreqwestError as exc:  # a body cut after its head: a framing error
-        raise UpstreamError(
-            "bad_response",
-            f"upstream response for {request.operation} was cut off: the stream was cut",
-            operation=request.operation,
-        ) from exc
+        raise cut_off(request, "the stream was cut") from exc
     finally:
         await streamed.__aexit__(None, None, None)
 

@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from naftiko_runtime.adapters.rest import RestEndpoint
+from naftiko_runtime.adapters.rest import RestEndpoint, member_of
 from naftiko_runtime.engine.inputs import value_schema
 from naftiko_runtime.spec.model import Input
 
@@ -65,13 +65,7 @@ def _member(item: Input) -> str | None:
     """The body member a body input reads (`$.title`, `$['a.b']`), `$` for the whole body,
     None when it names none (the reference's rule: its own name, else the whole body)."""
     value = (item.value or "").strip()
-    if value == "$":
-        return "$"
-    simple = re.fullmatch(r"\$\.([A-Za-z0-9_-]+)", value)
-    if simple:
-        return simple.group(1)
-    bracket = re.fullmatch(r"\$\[['\"]([^'\"]+)['\"]\]", value)
-    return bracket.group(1) if bracket else None
+    return "$" if value == "$" else member_of(value or None)
 
 
 def _schema(item: Input) -> dict[str, Any]:

@@ -260,7 +260,7 @@ def _handler(endpoint: RestEndpoint, redact: Redactor, routes: RouteFor) -> Hand
                 (
                     item.name,
                     compile_path(item.value) if item.value is not None else None,
-                    _member_of(item.value),
+                    member_of(item.value),
                 )
             )
     query_names = {norm(n): n for n in by_location.get("query", [])}
@@ -422,7 +422,7 @@ async def _body_inputs(
     return values
 
 
-def _member_of(value: str | None) -> str | None:
+def member_of(value: str | None) -> str | None:
     """The one body member a `$.name` (or `$['a.b']`) input reads, else None."""
     steps = simple_steps(value) if value is not None else None
     return steps[0] if steps and len(steps) == 1 and isinstance(steps[0], str) else None

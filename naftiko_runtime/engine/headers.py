@@ -163,10 +163,6 @@ def merge_up(headers: list[tuple[str, str]], client: Sequence[tuple[str, str]]) 
         headers.append((name, value))
 
 
-def passes_back(name: str, policy: HeaderPolicy = DEFAULT) -> bool:
-    return policy.passes_back(name)
-
-
 Rewrite = Callable[[str], str | None]
 
 
