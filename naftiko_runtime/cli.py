@@ -907,8 +907,16 @@ def _lines_of(path: Path) -> SourceDocument | None:
 
 def _warn_if_refused(text: str, name: str, stderr: TextIO) -> None:
     """What `validate` would refuse in a capability `import` wrote, said at once (a
-    description too large, a name the schema refuses), as warnings: the file is written."""
+    description too large, a name the schema refuses), as warnings: the file is written.
+    Parameters the import left out are said too: a client could not send them."""
     import tempfile
+
+    left_out = [line.strip("# ") for line in text.splitlines() if "cannot hold; left out" in line]
+    if left_out:
+        stderr.write(
+            f"naftiko-runtime: warning: {len(left_out)} parameter(s) left out "
+            f"(see the comments in {name}): {'; '.join(left_out[:5])}\n"
+        )
 
     with tempfile.TemporaryDirectory(prefix="naftiko-import-") as folder:
         written = Path(folder) / name

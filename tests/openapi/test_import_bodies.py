@@ -297,6 +297,7 @@ def test_import_warns_of_what_validate_would_refuse(tmp_path: Path) -> None:
     code, out, err = cli("import", "openapi", str(source))
     assert code == 0 and "would refuse" not in err
     assert "query parameter 'expand[]': a name the dialect cannot hold; left out" in out
+    assert "warning: 1 parameter(s) left out" in err  # said, not only written
 
 
 def test_openapi_publishes_the_body_members(served: dict[str, Any]) -> None:
