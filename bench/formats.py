@@ -30,7 +30,7 @@ from naftiko_runtime.engine.formats.html import decode_html
 from naftiko_runtime.engine.formats.markdown import decode_markdown
 from naftiko_runtime.engine.formats.xml import decode_xml
 from naftiko_runtime.engine.response import decode_async
-from naftiko_runtime.upstream import UpstreamReply
+from naftiko_runtime.upstream.base import UpstreamReply
 
 
 def payloads() -> dict[str, bytes]:

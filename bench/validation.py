@@ -27,9 +27,9 @@ from pathlib import Path
 import yaml
 from jsonschema import Draft202012Validator
 
-from naftiko_runtime.spec.load import expand_paths, load_paths
-from naftiko_runtime.spec.registry import Selection
-from naftiko_runtime.spec.schema import load_schema
+from naftiko_runtime.capability.load import expand_paths, load_paths
+from naftiko_runtime.capability.registry import Selection
+from naftiko_runtime.capability.schema import load_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 EVERY_RULE = Selection(all_rules=True)

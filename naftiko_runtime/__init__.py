@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from naftiko_runtime.capability.load import LoadResult, load_paths
 from naftiko_runtime.diagnostics import Diagnostic, Severity
 from naftiko_runtime.errors import (
     BindingError,
@@ -10,7 +11,6 @@ from naftiko_runtime.errors import (
     SpecError,
     UpstreamError,
 )
-from naftiko_runtime.spec.load import LoadResult, load_paths
 
 __version__ = "0.1.0"
 

@@ -19,6 +19,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from naftiko_runtime import __version__
+from naftiko_runtime.capability.load import LoadResult, UsageError, load_detached, load_paths
+from naftiko_runtime.capability.model import Capability
+from naftiko_runtime.capability.registry import RULES, Selection, markdown_table
+from naftiko_runtime.capability.schema import load_schema
+from naftiko_runtime.capability.source import SourceDocument, SourceMap, display_path
+from naftiko_runtime.capability.write import ADAPTERS, AUTH_TYPES
 from naftiko_runtime.diagnostics import Diagnostic, Severity
 from naftiko_runtime.engine.scripting import (
     DEFAULT_CONCURRENCY,
@@ -30,12 +36,6 @@ from naftiko_runtime.engine.scripting import (
 )
 from naftiko_runtime.errors import BindingError, StartupError
 from naftiko_runtime.report import FORMATS, render, render_text
-from naftiko_runtime.scaffold import ADAPTERS, AUTH_TYPES
-from naftiko_runtime.spec.load import LoadResult, UsageError, load_detached, load_paths
-from naftiko_runtime.spec.model import Capability
-from naftiko_runtime.spec.registry import RULES, Selection, markdown_table
-from naftiko_runtime.spec.schema import load_schema
-from naftiko_runtime.spec.source import SourceDocument, SourceMap, display_path
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 DIALECTS = ("naftiko", "ikanos")
@@ -683,7 +683,7 @@ def _rules(fmt: str) -> str:
 def compile_diagnostics(capabilities: Sequence[Any]) -> list[Diagnostic]:
     """`validate --compile`: build what `serve` builds, with placeholder secrets and upstream,
     one capability at a time, so each failure is reported where it was declared."""
-    from naftiko_runtime.runtime import ServeOptions, compile_runtime
+    from naftiko_runtime.serving.runtime import ServeOptions, compile_runtime
 
     found = []
     for capability in capabilities:
@@ -778,7 +778,7 @@ def _adapter_list(value: str) -> list[str]:
 
 
 def _create(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    from naftiko_runtime.scaffold import Scaffold, kebab, render
+    from naftiko_runtime.capability.write import Scaffold, kebab, render
 
     namespace = kebab(args.namespace)
     if not namespace:
@@ -844,7 +844,7 @@ def _in_dialect(text: str, name: str, dialect: str, stderr: TextIO) -> str:
     be carried over is said on stderr, as `migrate` says it."""
     if dialect == "naftiko":
         return text
-    from naftiko_runtime.spec.migrate import migrate_text
+    from naftiko_runtime.capability.migrate import migrate_text
 
     migrated = migrate_text(text, name, dialect)
     if migrated.text is None:  # pragma: no cover - our own text always parses
@@ -858,7 +858,7 @@ def _in_dialect(text: str, name: str, dialect: str, stderr: TextIO) -> str:
 def _migrate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     """Each file rewritten in `--to`; its lossy points as diagnostics (stderr, at the
     source's lines). Exit 1 when an output does not validate in its dialect."""
-    from naftiko_runtime.spec.migrate import migrate_file
+    from naftiko_runtime.capability.migrate import migrate_file
 
     files = [Path(f) for f in args.files]
     for path in files:
@@ -978,7 +978,7 @@ def _exercise(
 
 
 def _openapi(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    from naftiko_runtime.runtime import ServeOptions, compile_runtime
+    from naftiko_runtime.serving.runtime import ServeOptions, compile_runtime
 
     result = _load_valid(args.paths, stderr)
     if result is None:
@@ -1013,7 +1013,7 @@ def _serve(
     args: argparse.Namespace, stdout: TextIO, stderr: TextIO, environ: Mapping[str, str]
 ) -> int:
 
-    from naftiko_runtime.binding import parse_mapping, read_env_file
+    from naftiko_runtime.secrets.bindings import parse_mapping, read_env_file
 
     try:
         upstreams = parse_mapping([environ.get(UPSTREAM_ENV, ""), *args.upstream], "--upstream")
@@ -1026,7 +1026,7 @@ def _serve(
         """While a large spec loads aside: the imports, the settings, and a compiler for each
         capability as it arrives (a usage error is raised again below)."""
         _warm_imports(files)
-        from naftiko_runtime.runtime import Precompiled
+        from naftiko_runtime.serving.runtime import Precompiled
         from naftiko_runtime.simulators import simulator_wanted
 
         env, options = _serve_settings(args, environ, upstreams, ports)
@@ -1042,9 +1042,9 @@ def _serve(
     if result is None:
         return EXIT_INVALID
     # imported while a large spec loaded aside (`_warm_imports`), else here
-    from naftiko_runtime.logs import configure_logging
-    from naftiko_runtime.process import bind_sockets, serve
-    from naftiko_runtime.runtime import Reloader, compile_runtime
+    from naftiko_runtime.observability.logs import configure_logging
+    from naftiko_runtime.serving.process import bind_sockets, serve
+    from naftiko_runtime.serving.runtime import Reloader, compile_runtime
     from naftiko_runtime.simulators import simulator_plan
 
     # only the model is served: the documents (data, source maps, lines) go now, not at exit
@@ -1100,8 +1100,8 @@ def _serve(
     del positions
     configure_logging(runtime.redactor, stderr, args.log_format)
     if args.stdio:
-        from naftiko_runtime.adapters.mcp import serve_stdio
-        from naftiko_runtime.process import background_servers
+        from naftiko_runtime.adapters.mcp.server import serve_stdio
+        from naftiko_runtime.serving.process import background_servers
 
         return serve_stdio(
             runtime, stderr, background_servers(extra, options), options.grace_seconds
@@ -1153,7 +1153,7 @@ def _demo(
     args: argparse.Namespace, stdout: TextIO, stderr: TextIO, environ: Mapping[str, str]
 ) -> int:
     """`serve` of the bundled capabilities against the bundled simulator, with what to try."""
-    from naftiko_runtime.binding import parse_mapping
+    from naftiko_runtime.secrets.bindings import parse_mapping
 
     args.paths = [str(bundled_capabilities())]
     try:
@@ -1188,9 +1188,9 @@ def _serve_settings(
     ports: dict[int, int],
 ) -> tuple[dict[str, str], Any]:
     """The environment (with `--env-file`) and the ServeOptions the flags ask for."""
-    from naftiko_runtime.binding import read_env_file
-    from naftiko_runtime.runtime import ServeOptions
-    from naftiko_runtime.upstream import Timeouts
+    from naftiko_runtime.secrets.bindings import read_env_file
+    from naftiko_runtime.serving.runtime import ServeOptions
+    from naftiko_runtime.upstream.base import Timeouts
 
     env = dict(environ)
     if args.env_file:
@@ -1259,14 +1259,14 @@ def _warm_imports(files: Sequence[Path]) -> None:
     """While a large spec loads aside: import what serving it needs, the MCP SDK (about 0.5 s
     of the start-up, its 550 pydantic models) if a file exposes MCP (a guess from the text: a
     wrong one costs only memory, or the import later)."""
-    import naftiko_runtime.process
-    import naftiko_runtime.runtime
+    import naftiko_runtime.serving.process
+    import naftiko_runtime.serving.runtime
     import naftiko_runtime.simulators  # noqa: F401
 
     for path in files:
         with contextlib.suppress(OSError):
             if _MCP_ADAPTER.search(path.read_bytes()):
-                import naftiko_runtime.adapters.mcp  # noqa: F401
+                import naftiko_runtime.adapters.mcp.server  # noqa: F401
 
                 return
 

@@ -6,8 +6,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from naftiko_runtime.capability.source import SourceDocument
 from naftiko_runtime.diagnostics import Diagnostic, Severity
-from naftiko_runtime.spec.source import SourceDocument
 
 FORMATS = ("text", "json", "sarif", "github")
 JSON_FORMAT_VERSION = 1
@@ -119,7 +119,7 @@ def render_json(
 
 def render_sarif(diagnostics: Sequence[Diagnostic], version: str) -> str:
     """SARIF 2.1.0 as GitHub code scanning accepts it (one run, rules listed, relative URIs)."""
-    from naftiko_runtime.spec.registry import RULES
+    from naftiko_runtime.capability.registry import RULES
 
     rule_ids = sorted({d.rule for d in diagnostics} | set(RULES))
     results = []
@@ -164,7 +164,7 @@ def render_sarif(diagnostics: Sequence[Diagnostic], version: str) -> str:
 
 def _sarif_rule(rule_id: str) -> dict[str, Any]:
     """A rule's SARIF metadata from the registry: summary, help, default level."""
-    from naftiko_runtime.spec.registry import RULES
+    from naftiko_runtime.capability.registry import RULES
 
     entry = RULES.get(rule_id)
     if entry is None:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import jsonschema
 
-from naftiko_runtime.spec.registry import RULES
+from naftiko_runtime.capability.registry import RULES
+from tests.capability.test_validate_rules import BASE
 from tests.conftest import CAPABILITIES, REPO, cli
-from tests.spec.test_validate_rules import BASE
 
 TYPO = BASE.replace('call: "jobs-api.get_job"', 'call: "jobs-api.get_jbo"', 1)
 
@@ -145,7 +145,7 @@ def test_console_script_and_module_run_the_same_cli(write_spec: Callable[..., Pa
 
 def test_serve_defaults_match_the_runtime_defaults() -> None:
     from naftiko_runtime.cli import build_parser
-    from naftiko_runtime.runtime import ServeOptions
+    from naftiko_runtime.serving.runtime import ServeOptions
 
     args = build_parser().parse_args(["serve", "capabilities"])
     defaults = ServeOptions()

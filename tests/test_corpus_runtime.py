@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
+from naftiko_runtime.capability.load import expand_paths, load_paths
 from naftiko_runtime.cli import _AnyValue
 from naftiko_runtime.engine.call import CallOperation
 from naftiko_runtime.engine.orchestration import OrchestratedOperation
 from naftiko_runtime.errors import StartupError
-from naftiko_runtime.runtime import ServeOptions, compile_runtime
-from naftiko_runtime.spec.load import expand_paths, load_paths
-from naftiko_runtime.upstream import UpstreamReply, UpstreamRequest
+from naftiko_runtime.serving.runtime import ServeOptions, compile_runtime
+from naftiko_runtime.upstream.base import UpstreamReply, UpstreamRequest
 from tests.conftest import CAPABILITIES, CORPUS
 
 pytestmark = [

@@ -19,8 +19,8 @@ import pytest
 import trustme
 
 from naftiko_runtime.errors import InvocationError, UpstreamError
-from naftiko_runtime.h1client import STREAM_BUFFER, H1Upstream
-from naftiko_runtime.upstream import Timeouts, UpstreamRequest
+from naftiko_runtime.upstream.base import Timeouts, UpstreamRequest
+from naftiko_runtime.upstream.h1 import STREAM_BUFFER, H1Upstream
 
 pytestmark = pytest.mark.anyio
 

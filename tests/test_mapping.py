@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from naftiko_runtime.capability.model import MappedOutput, OutputField
 from naftiko_runtime.engine.mapping import compile_result
-from naftiko_runtime.jsonpath import compile_path
-from naftiko_runtime.spec.model import MappedOutput, OutputField
+from naftiko_runtime.text.jsonpath import compile_path
 
 SHIP = {
     "imo_number": "IMO1",

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
+from naftiko_runtime.capability.load import load_paths
 from naftiko_runtime.engine.compile import compile_operation, http_call_factory
 from naftiko_runtime.errors import InvocationError, UpstreamError
-from naftiko_runtime.spec.load import load_paths
-from naftiko_runtime.upstream import UpstreamReply, UpstreamRequest
+from naftiko_runtime.upstream.base import UpstreamReply, UpstreamRequest
 from tests.conftest import CAPABILITIES
 
 pytestmark = pytest.mark.anyio
@@ -102,7 +102,7 @@ async def test_upstream_status_errors() -> None:
 async def test_with_templates_literals_and_references(tmp_path: Any) -> None:
     from pathlib import Path
 
-    from tests.spec.test_validate_rules import BASE
+    from tests.capability.test_validate_rules import BASE
 
     text = BASE.replace('"job_id": "rest.job_id"', '"job_id": "job-{{job-id}}-{{env.API_KEY}}"')
     text = text.replace('"verbose": "rest.verbose"', '"verbose": 1')

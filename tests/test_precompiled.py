@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 
 from bench.scale import generate
-from naftiko_runtime.runtime import Precompiled, ServeOptions, compile_runtime
-from naftiko_runtime.spec.load import ASIDE_MIN_BYTES, load_paths
-from naftiko_runtime.spec.model import Capability, ControlAdapter
+from naftiko_runtime.capability.load import ASIDE_MIN_BYTES, load_paths
+from naftiko_runtime.capability.model import Capability, ControlAdapter
+from naftiko_runtime.serving.runtime import Precompiled, ServeOptions, compile_runtime
 from tests.conftest import CAPABILITIES
 from tests.fixtures.process import ServeProcess
 from tests.fixtures.upstream import RecordingUpstream, Reply, free_port, running

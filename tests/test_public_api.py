@@ -40,7 +40,7 @@ def test_invalid_specs_raise_spec_error_with_every_diagnostic(tmp_path: object) 
 
     import pytest
 
-    from tests.spec.test_validate_rules import BASE
+    from tests.capability.test_validate_rules import BASE
 
     path = Path(str(tmp_path)) / "bad.yaml"
     path.write_text(BASE.replace("port: 8080", "port: x").replace('"jobs-api.get_job"', '"x.y"'))

@@ -9,7 +9,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from naftiko_runtime.redaction import Redactor
+from naftiko_runtime.secrets.redactor import Redactor
 
 KEY = "sk-a/b c=d+e€x"
 PAIR = base64.b64encode(b"user:pa ss").decode()
@@ -91,8 +91,8 @@ def test_which_bound_values_sent_upstream_are_credentials(tmp_path: object) -> N
     a long number may be a key or a PIN, so it is no exception."""
     from pathlib import Path
 
+    from naftiko_runtime.capability.load import load_paths
     from naftiko_runtime.engine.credentials import request_secrets
-    from naftiko_runtime.spec.load import load_paths
 
     spec = Path(str(tmp_path)) / "secrets.yaml"
     spec.write_text(

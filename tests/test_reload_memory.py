@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from naftiko_runtime.runtime import Reloader, Runtime, ServeOptions, compile_runtime
-from naftiko_runtime.spec.load import load_paths
+from naftiko_runtime.capability.load import load_paths
+from naftiko_runtime.serving.runtime import Reloader, Runtime, ServeOptions, compile_runtime
 from tests.conftest import CAPABILITIES
 
 ENV = {"LETTA_API_KEY": "k-1234"}
@@ -71,7 +71,7 @@ def test_commands_run_without_cyclic_collection_and_leave_it_as_they_found_it() 
 def test_a_reloaded_configuration_keeps_no_positions(monkeypatch: pytest.MonkeyPatch) -> None:
     """Positions (and the text a lazily read document would take them from) are only asked
     while a configuration is checked and compiled; the served one keeps none of them."""
-    from naftiko_runtime.spec import load
+    from naftiko_runtime.capability import load
 
     loaded: list[load.LoadResult] = []
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from naftiko_runtime.capability.load import load_paths
 from naftiko_runtime.errors import BindingError
-from naftiko_runtime.runtime import ServeOptions, compile_runtime
-from naftiko_runtime.spec.load import load_paths
+from naftiko_runtime.serving.runtime import ServeOptions, compile_runtime
 from tests.conftest import CAPABILITIES
 
 
@@ -37,7 +37,7 @@ def test_missing_bindings_name_every_variable_and_line() -> None:
 
 def test_env_files_read_as_dotenv_tools_write_them(tmp_path: Path) -> None:
     """Inline comments, escapes, quotes with `#` inside, multi-line values (python-dotenv)."""
-    from naftiko_runtime.binding import read_env_file
+    from naftiko_runtime.secrets.bindings import read_env_file
 
     env = tmp_path / ".env"
     env.write_text(

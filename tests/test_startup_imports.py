@@ -12,8 +12,8 @@ from tests.fixtures.probe import probe
 
 PROBE = """
 import json, sys
-from naftiko_runtime.runtime import ServeOptions, compile_runtime
-from naftiko_runtime.spec.load import load_paths
+from naftiko_runtime.serving.runtime import ServeOptions, compile_runtime
+from naftiko_runtime.capability.load import load_paths
 
 result = load_paths([sys.argv[1]])
 assert result.ok, result.diagnostics
@@ -74,8 +74,8 @@ def test_a_spec_the_default_client_hands_to_aiohttp_imports_it_when_compiled(
 def test_an_invalid_spec_still_gets_located_worded_schema_errors() -> None:
     script = """
 import json, sys
-from naftiko_runtime.spec.source import parse_text
-from naftiko_runtime.spec.schema import validate_schema
+from naftiko_runtime.capability.source import parse_text
+from naftiko_runtime.capability.schema import validate_schema
 from pathlib import Path
 text = 'naftiko: "1.0.0-alpha2"\\ninfo:\\n  label: x\\ncapability:\\n  exposes: 7\\n'
 found = validate_schema(parse_text(text, Path("x.yaml"), "x.yaml")[0])
@@ -104,8 +104,8 @@ print(json.dumps("mcp" in sys.modules))
 
 EXTRAS_PROBE = """
 import json, sys
-from naftiko_runtime.runtime import ServeOptions, compile_runtime
-from naftiko_runtime.spec.load import load_paths
+from naftiko_runtime.serving.runtime import ServeOptions, compile_runtime
+from naftiko_runtime.capability.load import load_paths
 from tests.fixtures.without_extras import EVERY_EXTRA
 
 result = load_paths(sys.argv[1:])

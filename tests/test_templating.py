@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from naftiko_runtime.templating import Template, TemplateSyntaxError
+from naftiko_runtime.text.templating import Template, TemplateSyntaxError
 
 
 def test_names_with_dashes_and_dots() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from naftiko_runtime.adapters.inbound_auth import Guard
+from naftiko_runtime.adapters.auth.base import Guard
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 

@@ -19,7 +19,7 @@ import orjson
 
 from naftiko_runtime import __version__
 from naftiko_runtime.adapters.asgi import Send, admit, respond, respond_json
-from naftiko_runtime.adapters.inbound_auth import Guard
+from naftiko_runtime.adapters.auth.base import Guard
 from naftiko_runtime.engine.scripting import ScriptSettings
 from naftiko_runtime.observability.state import ControlState
 

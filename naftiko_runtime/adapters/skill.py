@@ -24,6 +24,7 @@ import anyio.to_thread
 import orjson
 
 from naftiko_runtime.adapters.asgi import Send, admit, respond, respond_json
+from naftiko_runtime.adapters.auth.base import Guard
 from naftiko_runtime.adapters.files import (
     CHUNK_BYTES,
     MAX_FILE_BYTES,
@@ -33,8 +34,7 @@ from naftiko_runtime.adapters.files import (
     over_cap,
     regular_files,
 )
-from naftiko_runtime.adapters.inbound_auth import Guard
-from naftiko_runtime.spec.model import Skill, SkillAdapter
+from naftiko_runtime.capability.model import Skill, SkillAdapter
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9._-]+$")
 _ROUTE = re.compile(

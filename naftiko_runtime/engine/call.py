@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from naftiko_runtime.capability.model import Input
 from naftiko_runtime.engine.headers import CLIENT_HEADERS, compile_policy, merge_up, passed_up
 from naftiko_runtime.engine.inputs import InputSpec, coerce_inputs, named_scope
 from naftiko_runtime.engine.mapping import Shaper
@@ -22,8 +23,7 @@ from naftiko_runtime.engine.response import (
 )
 from naftiko_runtime.engine.result import CallResult
 from naftiko_runtime.errors import UpstreamError
-from naftiko_runtime.spec.model import Input
-from naftiko_runtime.upstream import UpstreamReply
+from naftiko_runtime.upstream.base import UpstreamReply
 
 
 class CallOperation:

@@ -6,6 +6,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from naftiko_runtime.capability.index import norm, path_variables
+from naftiko_runtime.capability.model import (
+    AnyInvocation,
+    Argument,
+    CallStep,
+    ConsumedOperation,
+    Invocation,
+    LookupStep,
+    Orchestration,
+    ScriptStep,
+    StaticInvocation,
+)
 from naftiko_runtime.engine.call import CallOperation
 from naftiko_runtime.engine.credentials import compile_auth
 from naftiko_runtime.engine.inputs import compile_inputs
@@ -30,20 +42,8 @@ from naftiko_runtime.engine.steps import (
     template_roots,
 )
 from naftiko_runtime.engine.values import Value, compile_value
-from naftiko_runtime.spec.index import norm, path_variables
-from naftiko_runtime.spec.model import (
-    AnyInvocation,
-    Argument,
-    CallStep,
-    ConsumedOperation,
-    Invocation,
-    LookupStep,
-    Orchestration,
-    ScriptStep,
-    StaticInvocation,
-)
-from naftiko_runtime.templating import Template
-from naftiko_runtime.upstream import Upstream
+from naftiko_runtime.text.templating import Template
+from naftiko_runtime.upstream.base import Upstream
 
 CallFactory = Callable[[ConsumedOperation], HttpCall]
 ScriptFactory = Callable[[ScriptStep], ScriptRunner]

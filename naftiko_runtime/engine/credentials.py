@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from naftiko_runtime.spec.model import (
+from naftiko_runtime.capability.model import (
     Argument,
     Auth,
     Body,
@@ -29,7 +29,7 @@ from naftiko_runtime.spec.model import (
     StaticOutput,
     StepMapping,
 )
-from naftiko_runtime.templating import Template, TemplateSyntaxError
+from naftiko_runtime.text.templating import Template, TemplateSyntaxError
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from naftiko_runtime import jsoncodec
+from naftiko_runtime.capability.index import norm
+from naftiko_runtime.capability.model import Input
 from naftiko_runtime.engine.uploads import Upload
 from naftiko_runtime.errors import InvocationError
-from naftiko_runtime.spec.index import norm
-from naftiko_runtime.spec.model import Input
-from naftiko_runtime.templating import to_text
+from naftiko_runtime.text.templating import to_text
 
 
 class BadValue(ValueError):

@@ -12,9 +12,9 @@ from collections.abc import Callable, Sequence
 from types import CodeType
 from typing import Any
 
-from naftiko_runtime.jsonpath import compile_path, simple_steps
-from naftiko_runtime.spec.model import MAX_OUTPUT_DEPTH, MappedOutput, OutputField
-from naftiko_runtime.templating import Template
+from naftiko_runtime.capability.model import MAX_OUTPUT_DEPTH, MappedOutput, OutputField
+from naftiko_runtime.text.jsonpath import compile_path, simple_steps
+from naftiko_runtime.text.templating import Template
 
 Shaper = Callable[[Any], Any]
 _ROOT = ("$", "$.")

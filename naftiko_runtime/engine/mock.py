@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from naftiko_runtime.capability.model import Input, StaticInvocation
 from naftiko_runtime.engine.inputs import (
     BadValue,
     InputSpec,
@@ -17,8 +18,7 @@ from naftiko_runtime.engine.inputs import (
 )
 from naftiko_runtime.engine.mapping import Shaper, compile_result
 from naftiko_runtime.engine.result import CallResult
-from naftiko_runtime.spec.model import Input, StaticInvocation
-from naftiko_runtime.templating import Template
+from naftiko_runtime.text.templating import Template
 
 _STATIC_TYPES: dict[str, Callable[[Any], Any]] = {"number": to_number, "boolean": to_bool}
 

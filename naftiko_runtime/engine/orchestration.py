@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from naftiko_runtime.capability.model import Input, OrchestratedOutput, StepMapping
 from naftiko_runtime.engine.inputs import InputSpec, coerce_inputs, named_scope
 from naftiko_runtime.engine.mapping import CONFORM, Shaper
 from naftiko_runtime.engine.response import decode_async
 from naftiko_runtime.engine.result import CallResult
 from naftiko_runtime.engine.steps import CallStepRunner, Runner, RunState, run_stages, step_path
 from naftiko_runtime.engine.values import Value
-from naftiko_runtime.spec.model import Input, OrchestratedOutput, StepMapping
 
 Conform = Callable[[Any], Any]
 

@@ -14,16 +14,16 @@ from typing import Any
 from urllib.parse import quote
 
 from naftiko_runtime import jsoncodec
+from naftiko_runtime.capability.index import PATH_VARIABLE, norm
+from naftiko_runtime.capability.model import Argument, ConsumedOperation, Param
 from naftiko_runtime.engine.credentials import OutboundAuth
 from naftiko_runtime.engine.formats import load_schema
 from naftiko_runtime.engine.inputs import COERCE, BadValue, invalid
 from naftiko_runtime.engine.uploads import Upload
 from naftiko_runtime.engine.values import Value, compile_value
 from naftiko_runtime.errors import InvocationError, StartupError
-from naftiko_runtime.spec.index import PATH_VARIABLE, norm
-from naftiko_runtime.spec.model import Argument, ConsumedOperation, Param
-from naftiko_runtime.templating import Template, to_text
-from naftiko_runtime.upstream import Upstream, UpstreamReply, UpstreamRequest
+from naftiko_runtime.text.templating import Template, to_text
+from naftiko_runtime.upstream.base import Upstream, UpstreamReply, UpstreamRequest
 
 _CONTENT_TYPES = {
     "json": "application/json",
@@ -152,7 +152,7 @@ def _part_without_value(source: Any, rendered: Any) -> bool:
 
 
 def scope_get(scope: Mapping[str, Any], name: str) -> Any:
-    from naftiko_runtime.templating import lookup
+    from naftiko_runtime.text.templating import lookup
 
     value = lookup(scope, name)
     if value is None and "-" in name:

@@ -16,7 +16,7 @@ from typing import Any
 from naftiko_runtime import jsoncodec
 from naftiko_runtime.engine.formats.budget import Budget, DecodeLimitError, DecodeLimits
 from naftiko_runtime.errors import UpstreamError
-from naftiko_runtime.upstream import MAX_BODY, UpstreamReply
+from naftiko_runtime.upstream.base import MAX_BODY, UpstreamReply
 
 Decoder = Callable[[bytes, str | None, Budget], Any]
 

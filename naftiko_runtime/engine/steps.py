@@ -16,17 +16,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from naftiko_runtime.capability.index import norm
+from naftiko_runtime.capability.model import OutputField
 from naftiko_runtime.engine.lookup import lookup
 from naftiko_runtime.engine.request import HttpCall
 from naftiko_runtime.engine.response import decode_async, failed, status_error
 from naftiko_runtime.engine.values import Value
 from naftiko_runtime.errors import InvocationError, UpstreamError
-from naftiko_runtime.jsonpath import compile_path
 from naftiko_runtime.observability import current
-from naftiko_runtime.spec.index import norm
-from naftiko_runtime.spec.model import OutputField
-from naftiko_runtime.templating import Template
-from naftiko_runtime.upstream import UpstreamReply, read_stream
+from naftiko_runtime.text.jsonpath import compile_path
+from naftiko_runtime.text.templating import Template
+from naftiko_runtime.upstream.base import UpstreamReply, read_stream
 
 MAX_PARALLEL_STEPS = 8
 """Steps of one request in flight at once."""

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from naftiko_runtime.jsonpath import compile_path
-from naftiko_runtime.spec.index import norm
-from naftiko_runtime.spec.model import Argument
-from naftiko_runtime.templating import Template, lookup
+from naftiko_runtime.capability.index import norm
+from naftiko_runtime.capability.model import Argument
+from naftiko_runtime.text.jsonpath import compile_path
+from naftiko_runtime.text.templating import Template, lookup
 
 Value = Callable[[Mapping[str, Any], Mapping[str, Any] | None], Any]
 """(inputs by normalised name, template scope or None) → value or None"""

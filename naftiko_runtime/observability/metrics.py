@@ -16,7 +16,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from naftiko_runtime.upstream import Upstream, UpstreamReply, UpstreamRequest
+from naftiko_runtime.upstream.base import Upstream, UpstreamReply, UpstreamRequest
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 

@@ -27,12 +27,12 @@ from opentelemetry.trace import SpanKind, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from naftiko_runtime import __version__
+from naftiko_runtime.capability.model import TracingSpec
 from naftiko_runtime.errors import UpstreamError
 from naftiko_runtime.observability import current
 from naftiko_runtime.observability.current import ENDPOINT_VARIABLES
-from naftiko_runtime.spec.model import TracingSpec
-from naftiko_runtime.templating import Template
-from naftiko_runtime.upstream import Upstream, UpstreamReply, UpstreamRequest
+from naftiko_runtime.text.templating import Template
+from naftiko_runtime.upstream.base import Upstream, UpstreamReply, UpstreamRequest
 
 
 class TraceBuffer(SpanProcessor):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
+from naftiko_runtime.capability.source import DataPath, SourceDocument
 from naftiko_runtime.diagnostics import Diagnostic, Severity
 from naftiko_runtime.openapi.documents import (
     OpenApiDocument,
@@ -20,7 +21,6 @@ from naftiko_runtime.openapi.documents import (
     as_list,
     schema_types,
 )
-from naftiko_runtime.spec.source import DataPath, SourceDocument
 
 WIRE = ("path", "query", "header", "cookie")
 _TEMPLATE = re.compile(r"\{[^}/]*\}")

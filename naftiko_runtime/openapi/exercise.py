@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from naftiko_runtime.capability.model import AnyInvocation, Capability, Input
+from naftiko_runtime.capability.source import SourceDocument
 from naftiko_runtime.diagnostics import Diagnostic, Severity
 from naftiko_runtime.openapi.documents import OpenApiDocument
 from naftiko_runtime.openapi.documents import Operation as UpstreamOperation
@@ -69,8 +71,6 @@ from naftiko_runtime.openapi.targets import (
     upstream_parameter,
     value_for,
 )
-from naftiko_runtime.spec.model import AnyInvocation, Capability, Input
-from naftiko_runtime.spec.source import SourceDocument
 
 DEFAULT_BUDGET = 60.0  # seconds for the whole exercise, mocks' start included
 DEFAULT_CALL_TIMEOUT = 10.0  # seconds one call may take
@@ -208,8 +208,8 @@ class _Run:
         self, document: SourceDocument, capability: Capability, plan: dict[str, Upstream]
     ) -> None:
         from naftiko_runtime.errors import BindingError, StartupError
-        from naftiko_runtime.runtime import ServeOptions, compile_runtime
-        from naftiko_runtime.upstream import Timeouts
+        from naftiko_runtime.serving.runtime import ServeOptions, compile_runtime
+        from naftiko_runtime.upstream.base import Timeouts
 
         assert self.proxy is not None
         timeout = self.options.call_timeout

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+from naftiko_runtime.capability.index import norm
+from naftiko_runtime.capability.model import ConsumedOperation, Invocation, MappedOutput
+from naftiko_runtime.capability.source import DataPath, SourceDocument
 from naftiko_runtime.diagnostics import Severity
-from naftiko_runtime.jsonpath import simple_steps
 from naftiko_runtime.openapi.mock import Exchange
 from naftiko_runtime.openapi.targets import (
     MESSAGE_CHARS,
@@ -26,9 +28,7 @@ from naftiko_runtime.openapi.targets import (
     calls,
     node,
 )
-from naftiko_runtime.spec.index import norm
-from naftiko_runtime.spec.model import ConsumedOperation, Invocation, MappedOutput
-from naftiko_runtime.spec.source import DataPath, SourceDocument
+from naftiko_runtime.text.jsonpath import simple_steps
 
 
 @dataclass

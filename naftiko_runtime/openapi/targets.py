@@ -14,15 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlparse
 
-from naftiko_runtime.adapters.openapi import _member as body_member  # as /openapi.json says
-from naftiko_runtime.engine.inputs import value_schema
-from naftiko_runtime.openapi.documents import OpenApiDocument, OpenApiError
-from naftiko_runtime.openapi.documents import Operation as UpstreamOperation
-from naftiko_runtime.openapi.drift import WIRE, _documents_for, _find
-from naftiko_runtime.openapi.samples import NoSample, conforms, media_sample, parameter_sample
-from naftiko_runtime.openapi.samples import sample as schema_sample
-from naftiko_runtime.spec.index import PATH_VARIABLE, norm
-from naftiko_runtime.spec.model import (
+from naftiko_runtime.capability.index import PATH_VARIABLE, norm
+from naftiko_runtime.capability.model import (
     AnyInvocation,
     Argument,
     Capability,
@@ -31,7 +24,14 @@ from naftiko_runtime.spec.model import (
     Invocation,
     Orchestration,
 )
-from naftiko_runtime.spec.source import DataPath, SourceDocument
+from naftiko_runtime.capability.source import DataPath, SourceDocument
+from naftiko_runtime.engine.inputs import value_schema
+from naftiko_runtime.openapi.documents import OpenApiDocument, OpenApiError
+from naftiko_runtime.openapi.documents import Operation as UpstreamOperation
+from naftiko_runtime.openapi.drift import WIRE, _documents_for, _find
+from naftiko_runtime.openapi.export import _member as body_member  # as /openapi.json says
+from naftiko_runtime.openapi.samples import NoSample, conforms, media_sample, parameter_sample
+from naftiko_runtime.openapi.samples import sample as schema_sample
 
 MESSAGE_CHARS = 300  # longest error text quoted from an answer
 NONE: Any = object()  # no value could be made
@@ -219,7 +219,7 @@ def _published(openapi: dict[str, Any] | None) -> Any:
 
 def _guard_problem(guard: Any) -> str | None:
     """Why the exercise cannot present the adapter's inbound credential, if it cannot."""
-    from naftiko_runtime.adapters.inbound_auth import CredentialGuard
+    from naftiko_runtime.adapters.auth.base import CredentialGuard
 
     if guard is None or isinstance(guard, CredentialGuard):
         return None
@@ -228,7 +228,7 @@ def _guard_problem(guard: Any) -> str | None:
 
 def _credential(guard: Any) -> tuple[dict[str, str], dict[str, str]]:
     """Headers and query a CredentialGuard admits (the placeholder values it expects)."""
-    from naftiko_runtime.adapters.inbound_auth import CredentialGuard
+    from naftiko_runtime.adapters.auth.base import CredentialGuard
 
     if not isinstance(guard, CredentialGuard):
         return {}, {}

@@ -13,7 +13,7 @@ from typing import Any
 from naftiko_runtime.policies.model import PolicySet, RateLimitRule
 from naftiko_runtime.policies.ratelimit import Limits, RateLimiter
 from naftiko_runtime.policies.resilience import STATE_VALUE, PolicedUpstream
-from naftiko_runtime.upstream import Timeouts, Upstream
+from naftiko_runtime.upstream.base import Timeouts, Upstream
 
 log = logging.getLogger("naftiko_runtime.policies")
 Build = Callable[[Timeouts, Callable[[str], float | None]], Upstream]

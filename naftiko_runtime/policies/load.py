@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from naftiko_runtime.capability.source import DataPath, SourceDocument, display_path, load_source
 from naftiko_runtime.diagnostics import Diagnostic
 from naftiko_runtime.policies.model import (
     BreakerPolicy,
@@ -20,12 +21,11 @@ from naftiko_runtime.policies.model import (
     UpstreamPolicy,
 )
 from naftiko_runtime.policies.schema import SCHEMA
-from naftiko_runtime.spec.source import DataPath, SourceDocument, display_path, load_source
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
 
-    from naftiko_runtime.spec.model import Capability
+    from naftiko_runtime.capability.model import Capability
 
 
 @functools.cache
@@ -56,7 +56,7 @@ def load_policies(
 
 
 def _schema_problems(doc: SourceDocument) -> list[Diagnostic]:
-    from naftiko_runtime.spec.schema import _describe, _narrow
+    from naftiko_runtime.capability.schema import _describe, _narrow
 
     found: list[Diagnostic] = []
     for error in _validator().iter_errors(doc.data):

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from naftiko_runtime.adapters.inbound_auth import Guard
+from naftiko_runtime.adapters.auth.base import Guard
 from naftiko_runtime.policies.model import RateLimitRule
 
 MAX_CALLERS = 100_000  # buckets one rule keeps; the least recently seen caller goes first

@@ -27,7 +27,7 @@ from naftiko_runtime.policies.model import (
     TimeoutPolicy,
     UpstreamPolicy,
 )
-from naftiko_runtime.upstream import (
+from naftiko_runtime.upstream.base import (
     Timeouts,
     Upstream,
     UpstreamReply,

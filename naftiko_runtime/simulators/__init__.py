@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
-from naftiko_runtime.process import bind
-from naftiko_runtime.runtime import ServeOptions
-from naftiko_runtime.spec.model import Capability
+from naftiko_runtime.capability.model import Capability
+from naftiko_runtime.serving.process import bind
+from naftiko_runtime.serving.runtime import ServeOptions
 
 LETTA_HOSTS = ("api.letta.com",)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from naftiko_runtime.adapters.digest import NONCE_SECONDS, REALM, DigestGuard, _nonce
+from naftiko_runtime.adapters.auth.digest import NONCE_SECONDS, REALM, DigestGuard, _nonce
 
 
 def answer(nonce: str, count: int, password: str = "pw", uri: str = "/items") -> dict[str, Any]:

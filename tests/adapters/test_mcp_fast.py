@@ -14,10 +14,10 @@ import pytest
 from mcp_types import Annotations, CallToolResult, ImageContent, TextContent
 from mcp_types import methods as _methods
 
-from naftiko_runtime.adapters import mcp_fast
-from naftiko_runtime.adapters.mcp_fast import FastCalls
-from naftiko_runtime.runtime import Runtime, ServeOptions, compile_runtime
-from naftiko_runtime.spec.load import load_paths
+from naftiko_runtime.adapters.mcp import fast as mcp_fast
+from naftiko_runtime.adapters.mcp.fast import FastCalls
+from naftiko_runtime.capability.load import load_paths
+from naftiko_runtime.serving.runtime import Runtime, ServeOptions, compile_runtime
 from tests.conftest import CAPABILITIES
 from tests.fixtures.upstream import RecordingUpstream, Reply, running
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from naftiko_runtime.adapters.mcp import McpServerSet
-from naftiko_runtime.runtime import ServeOptions, compile_runtime
-from naftiko_runtime.spec.load import load_paths
+from naftiko_runtime.adapters.mcp.server import McpServerSet
+from naftiko_runtime.capability.load import load_paths
+from naftiko_runtime.serving.runtime import ServeOptions, compile_runtime
 from tests.conftest import CAPABILITIES
 
 

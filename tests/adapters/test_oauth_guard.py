@@ -17,11 +17,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from naftiko_runtime.adapters import oauth
-from naftiko_runtime.adapters.inbound_auth import build_guard
-from naftiko_runtime.adapters.oauth import OAuthGuard, OAuthSettings
+from naftiko_runtime.adapters.auth import oauth
+from naftiko_runtime.adapters.auth.base import build_guard
+from naftiko_runtime.adapters.auth.oauth import OAuthGuard, OAuthSettings
+from naftiko_runtime.capability.model import Auth
 from naftiko_runtime.errors import StartupError
-from naftiko_runtime.spec.model import Auth
 
 ISSUER = "https://auth.example/"  # with its trailing slash, as some servers name themselves
 RESOURCE = "https://api.example"

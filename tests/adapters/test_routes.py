@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from naftiko_runtime.adapters.routes import RouteTable
+from naftiko_runtime.adapters.rest.routes import RouteTable
 
 
 def _table(*templates: str) -> RouteTable[str]:

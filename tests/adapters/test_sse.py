@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from naftiko_runtime.adapters.sse import EventStreamDecoder
+from naftiko_runtime.adapters.mcp.sse import EventStreamDecoder
 
 
 def decode(*chunks: bytes) -> list[bytes]:

@@ -17,8 +17,8 @@ import httpx
 import pytest
 import yaml
 
-from naftiko_runtime.spec.load import load_paths
-from naftiko_runtime.spec.registry import Selection
+from naftiko_runtime.capability.load import load_paths
+from naftiko_runtime.capability.registry import Selection
 from tests.conftest import REPO
 from tests.fixtures.process import ServeProcess
 from tests.fixtures.upstream import free_port

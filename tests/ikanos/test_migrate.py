@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from naftiko_runtime.spec.load import load_paths
+from naftiko_runtime.capability.load import load_paths
 from tests.conftest import CORPUS, cli
 from tests.ikanos.roundtrip import capability_files, copy_tree, ikanos_tree, model_of, round_trip
 

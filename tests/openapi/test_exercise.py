@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.capability.test_validate_rules import position
 from tests.conftest import CAPABILITIES, CORPUS, CliResult, cli
 from tests.fixtures.prism import PRISM
 from tests.openapi import test_hostile_documents as hostile
-from tests.spec.test_validate_rules import position
 
 SLICE = CORPUS / "letta" / "openapi" / "letta-openapi-jobs-runs.json"
 FULL = CORPUS / "letta" / "openapi" / "letta-openapi-full.json"

@@ -166,8 +166,8 @@ def test_without_a_policy_file_nothing_of_the_policies_is_loaded(tmp_path: Path)
         f"""
         import asyncio, sys
         import httpx
-        from naftiko_runtime.runtime import ServeOptions, compile_runtime
-        from naftiko_runtime.spec.load import load_paths
+        from naftiko_runtime.serving.runtime import ServeOptions, compile_runtime
+        from naftiko_runtime.capability.load import load_paths
 
         capabilities = load_paths([{str(tmp_path / "shop.yaml")!r}]).capabilities
         options = ServeOptions(upstreams={{"*": "http://127.0.0.1:9"}})

@@ -20,7 +20,7 @@ from naftiko_runtime.engine.formats.markdown import decode_markdown
 from naftiko_runtime.engine.formats.xml import XmlError, decode_xml
 from naftiko_runtime.engine.response import decode
 from naftiko_runtime.errors import UpstreamError
-from naftiko_runtime.upstream import UpstreamReply
+from naftiko_runtime.upstream.base import UpstreamReply
 from tests.fixtures.process import ServeProcess
 from tests.fixtures.upstream import RecordingUpstream, Reply, free_port, running
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from naftiko_runtime.capability.model import ScriptStep
 from naftiko_runtime.errors import NaftikoError, StartupError
-from naftiko_runtime.spec.model import ScriptStep
 
 LANGUAGES = ("javascript", "python")
 DEFAULT_TIMEOUT_MS = 60_000

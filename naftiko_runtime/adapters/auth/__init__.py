@@ -1,0 +1,1 @@
+"""Inbound authentication: one guard per scheme, applied the same way to every adapter."""

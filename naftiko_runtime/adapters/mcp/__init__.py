@@ -1,0 +1,1 @@
+"""The MCP adapter: Streamable HTTP and stdio servers over the official SDK, and its fast path."""

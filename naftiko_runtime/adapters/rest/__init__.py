@@ -1,0 +1,1 @@
+"""The REST adapter: routes, inputs, forward proxying, served files and /docs."""

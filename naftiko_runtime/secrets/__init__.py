@@ -1,0 +1,1 @@
+"""Secrets: binds resolved to values, and the redactor that keeps them out of every output."""

@@ -1,0 +1,1 @@
+"""Serving: assembling a runtime from capabilities, reloading it, and the process around it."""

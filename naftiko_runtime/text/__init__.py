@@ -1,0 +1,1 @@
+"""Rules about strings shared by the spec checks and the engine: templates and JSONPaths."""
