@@ -4,13 +4,19 @@ NaftikoError
 ├── SpecError          invalid spec files: carries every Diagnostic found
 ├── BindingError       secrets/variables that could not be resolved at start-up
 ├── InvocationError    bad caller input (HTTP 400, MCP isError)
-└── UpstreamError      the consumed API failed (HTTP 4xx pass-through, 502, 504)
+└── UpstreamError      the consumed API failed (HTTP 4xx pass-through, 502, 503, 504)
+    ├── UpstreamStatusError       it answered 4xx/5xx
+    ├── UpstreamRedirectError     it answered 3xx (never followed)
+    ├── UpstreamConnectError      it could not be reached
+    ├── UpstreamTimeoutError      it did not answer, or went silent, in time
+    ├── UpstreamBusyError         no pooled connection to it was free in time
+    └── UpstreamBadResponseError  its answer was malformed, cut off or too large
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from naftiko_runtime.diagnostics import Diagnostic
 
@@ -57,16 +63,16 @@ class InvocationError(NaftikoError):
 
 
 class UpstreamError(NaftikoError):
-    """The consumed API failed or answered with an error.
-
-    `kind` is one of: "status" (the upstream answered 4xx/5xx), "redirect" (3xx), "connect",
-    "timeout", "busy" (no pooled connection free in time), "bad_response". `body` keeps an
-    upstream 4xx body so it can be passed through.
+    """The consumed API failed or answered with an error; raised as one of the subclasses
+    below, each of which names its failure in `kind` (the `upstream_<kind>` of an error
+    body, a metric label, a policy's retry condition). `body` keeps an upstream 4xx body so
+    it can be passed through.
     """
+
+    kind: ClassVar[str] = "error"
 
     def __init__(
         self,
-        kind: str,
         message: str,
         *,
         operation: str,
@@ -76,7 +82,6 @@ class UpstreamError(NaftikoError):
         headers: list[tuple[str, str]] | None = None,
         base: str = "",
     ) -> None:
-        self.kind = kind
         self.message = message
         self.operation = operation
         self.upstream_status = upstream_status
@@ -92,3 +97,39 @@ class UpstreamError(NaftikoError):
         if self.upstream_status is not None:
             error["upstream_status"] = self.upstream_status
         return {"error": error}
+
+
+class UpstreamStatusError(UpstreamError):
+    """The upstream answered 4xx (passed through) or 5xx (a 502)."""
+
+    kind = "status"
+
+
+class UpstreamRedirectError(UpstreamError):
+    """The upstream answered 3xx: redirects are never followed."""
+
+    kind = "redirect"
+
+
+class UpstreamConnectError(UpstreamError):
+    """No connection to the upstream: refused, unresolved, TLS, or closed before a reply."""
+
+    kind = "connect"
+
+
+class UpstreamTimeoutError(UpstreamError):
+    """No answer within the exchange's bound, or a stream silent past its idle bound."""
+
+    kind = "timeout"
+
+
+class UpstreamBusyError(UpstreamError):
+    """Every pooled connection to the upstream stayed in use past the pool wait (a 503)."""
+
+    kind = "busy"
+
+
+class UpstreamBadResponseError(UpstreamError):
+    """An answer that is not HTTP, not its declared format, cut off, or too large."""
+
+    kind = "bad_response"

@@ -15,7 +15,12 @@ from typing import Any
 
 from naftiko_runtime import jsoncodec
 from naftiko_runtime.engine.formats.budget import Budget, DecodeLimitError, DecodeLimits
-from naftiko_runtime.errors import UpstreamError
+from naftiko_runtime.errors import (
+    UpstreamBadResponseError,
+    UpstreamError,
+    UpstreamRedirectError,
+    UpstreamStatusError,
+)
 from naftiko_runtime.upstream.base import MAX_BODY, UpstreamReply
 
 Decoder = Callable[[bytes, str | None, Budget], Any]
@@ -33,15 +38,13 @@ def failed(status: int) -> bool:
 
 def status_error(reply: UpstreamReply, name: str) -> UpstreamError:
     if reply.status < 400:
-        return UpstreamError(
-            "redirect",
+        return UpstreamRedirectError(
             f"upstream answered {name} with a redirect (HTTP {reply.status}), not followed",
             operation=name,
             upstream_status=reply.status,
         )
     if reply.status < 500:
-        return UpstreamError(
-            "status",
+        return UpstreamStatusError(
             f"upstream answered {name} with HTTP {reply.status}",
             operation=name,
             upstream_status=reply.status,
@@ -49,8 +52,7 @@ def status_error(reply: UpstreamReply, name: str) -> UpstreamError:
             content_type=reply.content_type,
             headers=reply.headers,
         )
-    return UpstreamError(
-        "status",
+    return UpstreamStatusError(
         f"upstream failed on {name} with HTTP {reply.status}",
         operation=name,
         upstream_status=reply.status,
@@ -69,8 +71,7 @@ def parse_json(body: bytes, name: str, status: int) -> Any:
 
         return json.loads(body)
     except (ValueError, RecursionError):
-        raise UpstreamError(
-            "bad_response",
+        raise UpstreamBadResponseError(
             f"upstream answered {name} with a body that is not JSON",
             operation=name,
             upstream_status=status,
@@ -93,8 +94,7 @@ def decode(reply: UpstreamReply, output_format: str, name: str, schema: str | No
     except UpstreamError:
         raise
     except DecodeLimitError as exc:
-        raise UpstreamError(
-            "bad_response",
+        raise UpstreamBadResponseError(
             f"upstream answered {name} with a body past the decoding limits for {output_format} "
             f"({exc})",
             operation=name,
@@ -191,10 +191,9 @@ _decoders: dict[str, Decoder] = {
 }
 
 
-def _bad(name: str, fmt: str, status: int, why: str = "") -> UpstreamError:
+def _bad(name: str, fmt: str, status: int, why: str = "") -> UpstreamBadResponseError:
     detail = f" ({why[:200]})" if why else ""
-    return UpstreamError(
-        "bad_response",
+    return UpstreamBadResponseError(
         f"upstream answered {name} with a body that is not valid {fmt}{detail}",
         operation=name,
         upstream_status=status,

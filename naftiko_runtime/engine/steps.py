@@ -26,7 +26,8 @@ from naftiko_runtime.errors import InvocationError, UpstreamError
 from naftiko_runtime.observability import current
 from naftiko_runtime.text.jsonpath import compile_path
 from naftiko_runtime.text.templating import Template
-from naftiko_runtime.upstream.base import UpstreamReply, read_stream
+from naftiko_runtime.upstream.base import UpstreamReply
+from naftiko_runtime.upstream.errors import read_stream
 
 MAX_PARALLEL_STEPS = 8
 """Steps of one request in flight at once."""

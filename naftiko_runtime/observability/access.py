@@ -5,7 +5,6 @@ plain token, else a new one, and is echoed in the response."""
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import re
 import secrets
@@ -13,18 +12,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from naftiko_runtime.upstream.base import UPSTREAM_SECONDS
+
 log = logging.getLogger("naftiko_runtime.access")
-UPSTREAM_SECONDS: contextvars.ContextVar[list[float] | None] = contextvars.ContextVar(
-    "naftiko_upstream_seconds", default=None
-)
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
-
-
-def add_upstream_time(seconds: float) -> None:
-    """Called by the upstream client: counts toward the current request's upstream time."""
-    total = UPSTREAM_SECONDS.get()
-    if total is not None:
-        total[0] += seconds
 
 
 class AccessLog:

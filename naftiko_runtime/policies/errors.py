@@ -12,10 +12,11 @@ class CircuitOpen(UpstreamError):
     """An upstream's circuit is open: refused at once, never sent (REST 503
     `upstream_circuit_open` with Retry-After; an MCP tool error)."""
 
+    kind = "circuit_open"
+
     def __init__(self, namespace: str, operation: str, retry_after: float) -> None:
         self.retry_after = max(1, math.ceil(retry_after))
         super().__init__(
-            "circuit_open",
             f"upstream {namespace} is failing and its circuit is open: {operation} was not "
             f"sent; retry in {self.retry_after} s",
             operation=operation,

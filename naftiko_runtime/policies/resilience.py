@@ -32,10 +32,9 @@ from naftiko_runtime.upstream.base import (
     Upstream,
     UpstreamReply,
     UpstreamRequest,
-    _stalled,
-    _timeout,
     close_stream,
 )
+from naftiko_runtime.upstream.errors import stalled, timed_out
 
 log = logging.getLogger("naftiko_runtime.policies")
 
@@ -298,7 +297,7 @@ class PolicedUpstream:
             self.budget = RetryBudget(retries[0].budget_window)
 
     def first_byte(self, operation: str) -> float | None:
-        """The first-byte bound of an operation (read by the h1 client, `firstbyte`)."""
+        """The first-byte bound of an operation (kept by the h1 client)."""
         return self.by_operation.get(operation, self.default).first_byte
 
     async def send(self, request: UpstreamRequest) -> UpstreamReply:
@@ -376,7 +375,7 @@ class PolicedUpstream:
                 async with asyncio.timeout(plan.total):
                     reply = await inner.send(request)
             except TimeoutError:
-                raise _timeout(request) from None
+                raise timed_out(request) from None
         if plan.idle is not None and reply.stream is not None:
             reply.stream = IdleBounded(reply.stream, plan.idle, request)
         return reply
@@ -407,7 +406,7 @@ class IdleBounded:
                 return await self._stream.__anext__()
         except TimeoutError:
             await close_stream(self._stream)
-            raise _stalled(self._request) from None
+            raise stalled(self._request) from None
 
     async def aclose(self) -> None:
         await close_stream(self._stream)

@@ -25,11 +25,12 @@ from naftiko_runtime.engine.result import Operation
 from naftiko_runtime.engine.scripting import ScriptEngines, ScriptSettings
 from naftiko_runtime.extras import install_hint, missing_extra
 from naftiko_runtime.observability.current import ENDPOINT_VARIABLES
-from naftiko_runtime.observability.metrics import Metrics
+from naftiko_runtime.observability.metrics import MeteredUpstream, Metrics
 from naftiko_runtime.observability.state import ControlState
 from naftiko_runtime.openapi.export import build_openapi
 from naftiko_runtime.secrets.bindings import Redactor, resolve_bindings
-from naftiko_runtime.upstream.base import Timeouts, Upstream, UpstreamClients
+from naftiko_runtime.upstream.base import Timeouts, Upstream
+from naftiko_runtime.upstream.pool import UpstreamClients, Wrap
 
 if TYPE_CHECKING:
     from naftiko_runtime.adapters.mcp.server import McpHttpServer, McpServerSet
@@ -259,8 +260,9 @@ def compile_runtime(
         clients = upstream
     else:
         clients = UpstreamClients(
-            options.http_client, options.timeouts, shared=upstream, metrics=metrics,
-            tracing=tracing, policies=_policy_engine(policies, options, metrics, tracing),
+            options.http_client, options.timeouts, shared=upstream,
+            wrappers=_upstream_wrappers(metrics, tracing),
+            policies=_policy_engine(policies, options, metrics, tracing),
         )  # fmt: skip
     # the process's policy engine (built once, kept by reloads), when policies are served
     engine = clients.policies if policies is not None else None
@@ -274,7 +276,7 @@ def compile_runtime(
         and missing_extra("aiohttp") is None
     ):
         # now, not on the event loop when the first such request comes (~0.15 s)
-        import naftiko_runtime.upstream.aiohttp_client  # noqa: F401
+        import naftiko_runtime.upstream.aiohttp  # noqa: F401
 
     factories: dict[str, Any] = precompiled.factories if precompiled is not None else {}
     scripts = precompiled.scripts if precompiled is not None else ScriptEngines(options.scripting)
@@ -424,6 +426,18 @@ def compile_runtime(
         tracing,
         policies,
     )
+
+
+def _upstream_wrappers(metrics: Metrics | None, tracing: Any) -> list[Wrap]:
+    """Each namespace's client metered, then traced around that, when those are on."""
+    wrappers: list[Wrap] = []
+    if metrics is not None:
+        wrappers.append(lambda client, namespace: MeteredUpstream(client, namespace, metrics))
+    if tracing is not None:
+        from naftiko_runtime.observability.tracing import TracedUpstream
+
+        wrappers.append(lambda client, namespace: TracedUpstream(client, namespace, tracing))
+    return wrappers
 
 
 def _policy_engine(

@@ -1,1 +1,3 @@
-"""The client seam to upstream HTTP APIs: the base protocol, the clients, and their errors."""
+"""The client seam to upstream HTTP APIs: `base` (the protocol every client fits), `errors`
+(their failures, worded once), the clients (`h1`, `aiohttp`, `pyreqwest`), `pool` (a client
+per namespace) and `memory` (an in-process test double)."""

@@ -6,33 +6,44 @@ about 250 us of CPU per exchange here where a protocol feeding llhttp (httptools
 keep-alive pools per origin, TLS with the system's trust store, gzip/deflate bodies, streamed
 replies with back-pressure, the same caps, timeouts and error wording as the other clients.
 Digest auth (a challenge round trip), request bodies streamed from a client (forward) and URLs
-holding user info are handed to aiohttp.
+holding user info are handed to aiohttp. With policies served (`--policies`), an operation's
+`firstByte` bound is kept too: an upstream that accepted the request but sends no byte of its
+answer in time gets a 504, long before the whole exchange's `total`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import zlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httptools
 
-from naftiko_runtime.errors import InvocationError, UpstreamError
+from naftiko_runtime.errors import (
+    InvocationError,
+    UpstreamBadResponseError,
+    UpstreamConnectError,
+    UpstreamTimeoutError,
+)
 from naftiko_runtime.upstream.base import (
     STREAM_TYPES,
     Timeouts,
     Upstream,
     UpstreamReply,
     UpstreamRequest,
-    _connect,
-    _stalled,
-    _timeout,
-    _within,
+)
+from naftiko_runtime.upstream.deadlines import within
+from naftiko_runtime.upstream.errors import (
     cut_off,
     invalid_response,
     ragged_tls_end,
+    stalled,
+    timed_out,
     too_large,
+    unreachable,
 )
 
 MAX_HEAD = 64 * 1024
@@ -294,17 +305,45 @@ def _aiohttp_fallback(timeouts: Timeouts, request: UpstreamRequest) -> Upstream:
     try:
         require("aiohttp", "this request (digest auth, a streamed body or user info in the URL)")
     except ExtraMissing as exc:
-        raise UpstreamError("connect", str(exc), operation=request.operation) from None
-    from naftiko_runtime.upstream.aiohttp_client import AiohttpUpstream
+        raise UpstreamConnectError(str(exc), operation=request.operation) from exc
+    from naftiko_runtime.upstream.aiohttp import AiohttpUpstream
 
     return AiohttpUpstream(timeouts)
+
+
+@contextlib.contextmanager
+def map_errors(
+    request: UpstreamRequest, peer: str = "", status: int | None = None
+) -> Iterator[None]:
+    """The socket layer's, TLS's and zlib's exceptions as the UpstreamError each means: a
+    connection to `peer` that took too long or failed, or a body (of a reply with `status`)
+    that does not inflate. The parser's faults never raise here: httptools reports them to
+    the protocol's callbacks, which record them for `_named`."""
+    try:
+        yield
+    except TimeoutError as exc:  # an OSError too: first
+        raise timed_out(request) from exc
+    except (ssl.SSLError, ssl.CertificateError) as exc:
+        raise unreachable(request, "TLS failure") from exc
+    except OSError as exc:
+        why = exc.strerror or "refused"
+        raise unreachable(request, f"connection to {peer} failed ({why})") from exc
+    except zlib.error as exc:
+        raise cut_off(request, "the body ended early or is malformed", status) from exc
+
+
+FirstByte = Callable[[str], float | None]
+"""An operation's first-byte bound in seconds, None for none (policies.resilience)."""
 
 
 class H1Upstream:
     """HTTP/1.1 on asyncio protocols: see the module's docstring."""
 
-    def __init__(self, timeouts: Timeouts | None = None) -> None:
+    def __init__(
+        self, timeouts: Timeouts | None = None, first_byte: FirstByte | None = None
+    ) -> None:
         self._timeouts = timeouts if timeouts is not None else Timeouts()
+        self._first_byte = first_byte
         self.idle_timeout = self._timeouts.idle  # between two chunks of a streamed reply
         self._origins: dict[str, _Origin | None] = {}
         self._idle: dict[tuple[str, bool], list[_Connection]] = {}
@@ -319,7 +358,7 @@ class H1Upstream:
                 self._fallback = _aiohttp_fallback(self._timeouts, request)
             return await self._fallback.send(request)
         origin, target = split
-        return await _within(self._send(request, origin, target), self._timeouts.total, request)
+        return await within(self._send(request, origin, target), self._timeouts.total, request)
 
     def _split(self, url: str) -> tuple[_Origin, str] | None:
         """(origin, request target); None for what this client leaves to aiohttp."""
@@ -352,13 +391,15 @@ class H1Upstream:
         while True:
             connection, reused = await self._acquire(origin, request, fresh)
             try:
+                if self._first_byte is not None:
+                    return await self._first_byte_bound(connection, request, payload)
                 return await self._exchange(connection, request, payload)
-            except _Stale:
+            except _Stale as exc:
                 if reused and retry:
                     retry = False
                     fresh = True  # once, on a new connection
                     continue
-                raise _connect(request, "the server closed the connection") from None
+                raise unreachable(request, "the server closed the connection") from exc
 
     async def _acquire(
         self, origin: _Origin, request: UpstreamRequest, fresh: bool
@@ -374,7 +415,7 @@ class H1Upstream:
                 self._drop(connection)
         loop = asyncio.get_running_loop()
         tls = self._context() if origin.tls else None
-        try:
+        with map_errors(request, f"{origin.host}:{origin.port}"):
             async with asyncio.timeout(self._timeouts.connect):
                 _, protocol = await loop.create_connection(
                     lambda: _Connection(key),
@@ -383,15 +424,6 @@ class H1Upstream:
                     ssl=tls,
                     server_hostname=origin.server_name,
                 )
-        except TimeoutError:
-            raise _timeout(request) from None
-        except (ssl.SSLError, ssl.CertificateError):
-            raise _connect(request, "TLS failure") from None
-        except OSError as exc:
-            why = exc.strerror or "refused"
-            raise _connect(
-                request, f"connection to {origin.host}:{origin.port} failed ({why})"
-            ) from None
         self._open.add(protocol)
         return protocol, False
 
@@ -420,6 +452,40 @@ class H1Upstream:
             self._drop(idle.pop(0))
         idle.append(connection)
 
+    async def _first_byte_bound(
+        self, connection: _Connection, request: UpstreamRequest, payload: bytes
+    ) -> UpstreamReply:
+        """`_exchange`, refused with a timeout when not a byte of the answer came within the
+        operation's first-byte bound."""
+        assert self._first_byte is not None
+        limit = self._first_byte(request.operation)
+        if limit is None:
+            return await self._exchange(connection, request, payload)
+        task = asyncio.current_task()
+        assert task is not None
+        cancelling = task.cancelling()
+        fired = False
+
+        def due() -> None:
+            nonlocal fired
+            if not connection.received:
+                fired = True
+                task.cancel()
+
+        timer = asyncio.get_running_loop().call_later(limit, due)
+        try:
+            return await self._exchange(connection, request, payload)
+        except asyncio.CancelledError as exc:
+            if fired and task.uncancel() <= cancelling:
+                raise UpstreamTimeoutError(
+                    f"upstream sent no byte of its answer to {request.operation} within "
+                    f"{limit:g} s",
+                    operation=request.operation,
+                ) from exc
+            raise
+        finally:
+            timer.cancel()
+
     async def _exchange(
         self, connection: _Connection, request: UpstreamRequest, payload: bytes
     ) -> UpstreamReply:
@@ -439,7 +505,7 @@ class H1Upstream:
         error = connection.error
         if error is not None:
             self._drop(connection)
-            raise _named(error, request) from None
+            raise _named(error, request)
         content_type = connection.content_type
         status = connection.status
         if not content_type.isascii():
@@ -524,14 +590,12 @@ class _Stream:
             try:
                 async with asyncio.timeout(self._client.idle_timeout):
                     await waiter
-            except TimeoutError:
-                raise _stalled(request) from None
+            except TimeoutError as exc:  # the idle bound of our own timer
+                raise stalled(request) from exc
 
     def _inflated(self, data: bytes) -> bytes:
-        try:
+        with map_errors(self._request):
             piece: bytes = self._inflate.decompress(data, self.PIECE)
-        except zlib.error:
-            raise cut_off(self._request, "the body ended early or is malformed", None) from None
         self._tail = self._inflate.unconsumed_tail
         return piece
 
@@ -632,10 +696,8 @@ def _inflate(
     body: bytes, encoding: str, limit: int, request: UpstreamRequest, status: int
 ) -> bytes:
     inflate = _decompressor(encoding)
-    try:
+    with map_errors(request, status=status):
         result: bytes = inflate.decompress(body, limit + 1)
-    except zlib.error:
-        raise cut_off(request, "the body ended early or is malformed", status) from None
     if len(result) > limit or inflate.unconsumed_tail:
         raise too_large(request, limit, status)
     if not inflate.eof:
@@ -643,13 +705,16 @@ def _inflate(
     return result
 
 
-def _named(error: tuple[str, str, int | None], request: UpstreamRequest) -> UpstreamError:
-    """The connection's failure, worded as the other clients word it."""
+def _named(
+    error: tuple[str, str, int | None], request: UpstreamRequest
+) -> UpstreamBadResponseError | UpstreamConnectError:
+    """The failure a connection recorded (from httptools' callbacks, which cannot raise to
+    the caller), worded as the other clients word it."""
     kind, why, status = error
     if kind == "too_large":
         return too_large(request, int(why), status)
     if kind == "cut":
         return cut_off(request, why, status)
     if kind == "closed":
-        return _connect(request, why)
+        return unreachable(request, why)
     return invalid_response(request, why, status)

@@ -41,7 +41,13 @@ from naftiko_runtime.engine.headers import PAGING_META, next_page
 from naftiko_runtime.engine.inputs import input_schema
 from naftiko_runtime.engine.outputs import tool_output_schema
 from naftiko_runtime.engine.result import CallResult, Operation
-from naftiko_runtime.errors import InvocationError, NaftikoError, StartupError, UpstreamError
+from naftiko_runtime.errors import (
+    InvocationError,
+    NaftikoError,
+    StartupError,
+    UpstreamBadResponseError,
+    UpstreamError,
+)
 from naftiko_runtime.secrets.bindings import Redactor
 from naftiko_runtime.secrets.redactor import is_text
 from naftiko_runtime.upstream.base import close_stream
@@ -680,8 +686,7 @@ async def _binary_result(tool: str, result: CallResult, redact: Redactor) -> typ
         async for chunk in result.stream:
             size += len(chunk)
             if size > MAX_BINARY_BYTES:
-                raise UpstreamError(
-                    "bad_response",
+                raise UpstreamBadResponseError(
                     f"binary result of {tool} is larger than {MAX_BINARY_BYTES} bytes",
                     operation=tool,
                 )
@@ -735,8 +740,8 @@ async def _collect(result: CallResult) -> Any:
         async for chunk in stream:
             size += len(chunk)
             if size > MAX_STREAM_BYTES:
-                raise UpstreamError(
-                    "bad_response", "stream too large for a tool result", operation="stream"
+                raise UpstreamBadResponseError(
+                    "stream too large for a tool result", operation="stream"
                 )
             for data in decoder.feed(chunk):
                 add(data)

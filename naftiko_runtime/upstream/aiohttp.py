@@ -6,9 +6,10 @@ it saves."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import ssl
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 import aiohttp
@@ -17,19 +18,17 @@ from aiohttp.client_proto import ResponseHandler
 from aiohttp.http_parser import RawResponseMessage
 from aiohttp.streams import StreamReader
 
-from naftiko_runtime.upstream.base import (
-    STREAM_TYPES,
-    Timeouts,
-    UpstreamReply,
-    UpstreamRequest,
-    _connect,
-    _stalled,
-    _timeout,
-    _within,
+from naftiko_runtime.errors import UpstreamError
+from naftiko_runtime.upstream.base import STREAM_TYPES, Timeouts, UpstreamReply, UpstreamRequest
+from naftiko_runtime.upstream.deadlines import within
+from naftiko_runtime.upstream.errors import (
     cut_off,
     invalid_response,
     ragged_tls_end,
+    stalled,
+    timed_out,
     too_large,
+    unreachable,
 )
 
 
@@ -115,14 +114,14 @@ class AiohttpUpstream:
         return middleware
 
     async def send(self, request: UpstreamRequest) -> UpstreamReply:
-        return await _within(self._send(request), self._timeouts.total, request)
+        return await within(self._send(request), self._timeouts.total, request)
 
     async def _send(self, request: UpstreamRequest) -> UpstreamReply:
         session = self._open()
         middlewares: Sequence[aiohttp.DigestAuthMiddleware] = ()
         if request.digest is not None:
             middlewares = (self._digest(request.digest),)
-        try:
+        with map_errors(request):
             response = await session.request(
                 request.method,
                 # already percent-encoded by the plan; never re-normalised (no `..` collapsing)
@@ -132,16 +131,6 @@ class AiohttpUpstream:
                 allow_redirects=False,
                 middlewares=middlewares,
             )
-        except TimeoutError:
-            raise _timeout(request) from None
-        except (aiohttp.ClientSSLError, ssl.SSLError):
-            raise _connect(request, "TLS failure") from None
-        except (aiohttp.ClientConnectionError, OSError) as exc:
-            raise _connect(request, _describe(exc)) from None
-        except aiohttp.ClientResponseError as exc:  # a status line or header it cannot parse
-            raise invalid_response(request, _parse_failure(exc)) from None
-        except aiohttp.ClientError:
-            raise invalid_response(request, "it cannot be read") from None
         content_type = response.headers.get("Content-Type", "")
         if not content_type.isascii():
             response.release()
@@ -154,11 +143,8 @@ class AiohttpUpstream:
             stream = _chunks(response, request, self._timeouts.idle)
             return UpstreamReply(response.status, content_type, stream=stream)
         try:
-            body = await _read_capped(response, request, self._timeouts.max_body)
-        except TimeoutError:
-            raise _timeout(request) from None
-        except (aiohttp.ClientError, OSError) as exc:
-            raise cut_off(request, _describe(exc), response.status) from None
+            with map_errors(request, response.status):
+                body = await _read_capped(response, request, self._timeouts.max_body)
         finally:
             response.release()
         return UpstreamReply(response.status, content_type, body, headers=headers)
@@ -167,6 +153,39 @@ class AiohttpUpstream:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+@contextlib.contextmanager
+def map_errors(
+    request: UpstreamRequest, status: int | None = None, *, stream: bool = False
+) -> Iterator[None]:
+    """aiohttp's exceptions as the UpstreamError each means, which depends on what was under
+    way: before a reply's head (`status` None), sending or reading that head; after it, a
+    body read in full (`status` its reply's) or a stream (`stream`)."""
+    try:
+        yield
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        raise _mapped(exc, request, status, stream) from exc
+
+
+def _mapped(
+    exc: BaseException, request: UpstreamRequest, status: int | None, stream: bool
+) -> UpstreamError:
+    if isinstance(exc, TimeoutError):  # an OSError too: first
+        return stalled(request) if stream else timed_out(request)
+    if stream:  # a body cut after its head is a framing error; a connection lost, not
+        if isinstance(exc, aiohttp.ClientPayloadError):
+            return cut_off(request, _describe(exc), status)
+        return unreachable(request, _describe(exc))
+    if status is not None:  # whatever failed once the head came cut the body short
+        return cut_off(request, _describe(exc), status)
+    if isinstance(exc, aiohttp.ClientSSLError | ssl.SSLError):
+        return unreachable(request, "TLS failure")
+    if isinstance(exc, aiohttp.ClientConnectionError | OSError):
+        return unreachable(request, _describe(exc))
+    if isinstance(exc, aiohttp.ClientResponseError):  # a status line or header it cannot parse
+        return invalid_response(request, _parse_failure(exc))
+    return invalid_response(request, "it cannot be read")
 
 
 def _parse_failure(exc: aiohttp.ClientResponseError) -> str:
@@ -202,18 +221,13 @@ async def _chunks(
 ) -> AsyncIterator[bytes]:
     """The stream as it comes, cut when the upstream is silent for `idle` seconds."""
     try:
-        while True:
-            async with asyncio.timeout(idle):
-                chunk = await response.content.readany()
-            if not chunk:
-                return
-            yield chunk
-    except TimeoutError:
-        raise _stalled(request) from None
-    except aiohttp.ClientPayloadError as exc:
-        raise cut_off(request, _describe(exc), response.status) from exc
-    except (aiohttp.ClientError, OSError) as exc:
-        raise _connect(request, _describe(exc)) from None
+        with map_errors(request, response.status, stream=True):
+            while True:
+                async with asyncio.timeout(idle):
+                    chunk = await response.content.readany()
+                if not chunk:
+                    return
+                yield chunk
     finally:
         response.release()
 
