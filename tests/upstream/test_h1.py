@@ -18,7 +18,12 @@ from dataclasses import dataclass, field
 import pytest
 import trustme
 
-from naftiko_runtime.errors import InvocationError, UpstreamError
+from naftiko_runtime.errors import (
+    InvocationError,
+    UpstreamConnectError,
+    UpstreamError,
+    UpstreamTimeoutError,
+)
 from naftiko_runtime.upstream.base import Timeouts, UpstreamRequest
 from naftiko_runtime.upstream.h1 import STREAM_BUFFER, H1Upstream
 
@@ -291,6 +296,7 @@ async def test_a_silent_upstream_is_a_timeout_and_the_client_keeps_working() -> 
         with pytest.raises(UpstreamError) as caught:
             await client.send(get(base + "/slow"))
         assert caught.value.kind == "timeout"
+        assert isinstance(caught.value, UpstreamTimeoutError)
         assert (await client.send(get(base + "/fast"))).body == b"{}"
         await client.close()
 
@@ -322,6 +328,8 @@ async def test_a_refused_connection_names_the_address() -> None:
     await client.close()
     assert caught.value.kind == "connect"
     assert base.removeprefix("http://") in caught.value.message
+    assert isinstance(caught.value, UpstreamConnectError)
+    assert isinstance(caught.value.__cause__, OSError)  # the socket's error, kept
 
 
 async def test_a_post_carries_its_body_and_an_empty_one_says_so() -> None:
