@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from naftiko_runtime.upstream.base import (
     Timeouts,
@@ -23,10 +23,11 @@ from naftiko_runtime.upstream.base import (
 )
 from naftiko_runtime.upstream.errors import busy
 
+if TYPE_CHECKING:  # the client itself is imported only when asked for
+    from naftiko_runtime.upstream.h1 import FirstByte
+
 Wrap = Callable[[Upstream, str], Upstream]
 """A wrapper of one namespace's client, given the client and the namespace's name."""
-FirstByte = Callable[[str], float | None]
-"""An operation's first-byte bound in seconds (a policy's), None for none."""
 
 
 class PooledUpstream:
