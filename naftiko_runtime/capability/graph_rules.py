@@ -28,6 +28,7 @@ from naftiko_runtime.capability.source import DataPath, SourceDocument, as_dict,
 from naftiko_runtime.capability.walk import Node, Walk
 from naftiko_runtime.diagnostics import Diagnostic, Severity
 from naftiko_runtime.extras import missing_extra
+from naftiko_runtime.text.jsonpath import path_root, template_roots
 from naftiko_runtime.text.templating import Template, TemplateSyntaxError
 
 RUNNABLE_LANGUAGES = ("javascript", "js", "python")
@@ -84,18 +85,9 @@ def _suggest(name: str, known: list[str]) -> str | None:
     return f"did you mean '{close[0]}'?" if close else None
 
 
-def _root(expression: str) -> str | None:
-    """The step a `$.step...` path reads (the engine's own rule: name up to `.` or `[`)."""
-    import re
-
-    text = expression.strip()
-    match = re.match(r"\$\.([^.\[]+)", text)
-    return match.group(1) if match else None
-
-
 def _template_roots(text: str) -> set[str]:
     try:
-        return {name.partition(".")[0] for name in Template(text).variables}
+        return template_roots(Template(text).variables)
     except TemplateSyntaxError:
         return set()  # reported by template-syntax
 
@@ -146,7 +138,7 @@ def _check_steps(
         kind = step.get("type")
         for key, value in as_dict(step.get("with")).items():
             if isinstance(value, str):
-                root = _root(value)
+                root = path_root(value)
                 if root is not None and root in names:
                     reference((*base, "with", key), root, i, f"`with.{key}`", False)
                 for variable in _template_roots(value) - inputs:
@@ -157,13 +149,13 @@ def _check_steps(
             if isinstance(index_name, str):
                 # `$.step.items` (dialect) reads `step`
                 index_step = (
-                    _root(index_name) if index_name.startswith("$") else None
+                    path_root(index_name) if index_name.startswith("$") else None
                 ) or index_name
                 reference((*base, "index"), index_step, i, "lookup index", True)
                 found.extend(_lookup_fields(doc, index, base, step, steps, names, i))
             value = step.get("lookupValue")
             if isinstance(value, str):
-                root = _root(value)
+                root = path_root(value)
                 if root is not None:
                     reference((*base, "lookupValue"), root, i, "lookupValue", True)
         elif kind == "script":
@@ -181,7 +173,7 @@ def _check_steps(
     for m, mapping in enumerate(as_list(unit.get("mappings"))):
         value = as_dict(mapping).get("value")
         if isinstance(value, str):
-            root = _root(value)
+            root = path_root(value)
             if root is not None and root not in names:
                 found.append(
                     doc.diag(

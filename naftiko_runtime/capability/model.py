@@ -9,15 +9,15 @@ from __future__ import annotations
 import dataclasses
 import functools
 import operator
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from naftiko_runtime.capability.callers import Caller, iter_callers, reference_name
-from naftiko_runtime.capability.index import OperationEntry, SpecIndex, norm, path_variables
+from naftiko_runtime.capability.index import OperationEntry, SpecIndex
 from naftiko_runtime.capability.source import DataPath
+from naftiko_runtime.text.placeholders import norm, path_variables, prefix, route
 
 MAX_OUTPUT_DEPTH = 32
 """Deepest nesting of mapped outputs that is served (`validate` reports deeper ones)."""
@@ -785,8 +785,6 @@ class _Builder:
         namespace = str(config["targetNamespace"])
         api = self.index.apis[namespace]  # validated: `forward-target`
         path = str(resource.get("path") or "/")
-        placeholder = re.search(r"\{", path)
-        prefix = path[: placeholder.start()] if placeholder else path
         auth = api.data.get("authentication")
         params = tuple(
             _param(p)
@@ -795,7 +793,7 @@ class _Builder:
         )
         return ForwardRoute(
             path=path,
-            prefix=prefix,
+            prefix=prefix(path),
             namespace=namespace,
             base_uri=str(api.data.get("baseUri", "")),
             trusted_headers=tuple(str(h) for h in config.get("trustedHeaders") or []),
@@ -930,7 +928,7 @@ def build_capability(index: SpecIndex) -> Capability:
             ops = []
             for caller in mine:
                 # `/ships/{{imo}}` and `/ships/{imo}` are the same route
-                path = re.sub(r"\{\{\s*([A-Za-z0-9_.\-]+)\s*\}\}", r"{\1}", caller.path or "/")
+                path = route(caller.path or "/")
                 location_of = {norm(v): "path" for v in path_variables(path)}
                 invocation = builder.invocation(caller, location_of)
                 if invocation is not None:

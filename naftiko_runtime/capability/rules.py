@@ -31,11 +31,12 @@ from naftiko_runtime.capability.callers import Caller, reference_name
 from naftiko_runtime.capability.compile_rules import check_files
 from naftiko_runtime.capability.flow_rules import check_flow, closest
 from naftiko_runtime.capability.graph_rules import check_graph
-from naftiko_runtime.capability.index import SpecIndex, norm, path_variables
+from naftiko_runtime.capability.index import SpecIndex
 from naftiko_runtime.capability.source import DataPath, SourceDocument, as_dict, as_list
 from naftiko_runtime.capability.walk import Walk, walk_document
 from naftiko_runtime.diagnostics import Diagnostic, Severity
 from naftiko_runtime.text.jsonpath import JsonPathError, compile_path
+from naftiko_runtime.text.placeholders import norm, parameters, path_variables, shape
 from naftiko_runtime.text.templating import Template, TemplateSyntaxError
 
 _BINDING_VAR = re.compile(r"^[A-Z][A-Z0-9_]*$")
@@ -402,16 +403,14 @@ def _check_templates_and_bindings(
     return found
 
 
-_SINGLE_BRACE = re.compile(r"(?<!\{)\{([A-Za-z0-9_.\-]+)\}(?!\})")
-
-
 def _check_base_uris(doc: SourceDocument, walk: Walk) -> list[Diagnostic]:
     found = []
     for node in walk.consumes:
         list_path, i, api = node.pointer[:-1], node.pointer[-1], node.data
         base = as_dict(api).get("baseUri")
-        if isinstance(base, str) and _SINGLE_BRACE.search(base):
-            names = ", ".join("{" + m + "}" for m in _SINGLE_BRACE.findall(base))
+        unfilled = parameters(base) if isinstance(base, str) else []
+        if unfilled:
+            names = ", ".join("{" + name + "}" for name in unfilled)
             found.append(
                 doc.diag(
                     (*list_path, i, "baseUri"),
@@ -537,11 +536,11 @@ def _routes(
         path = resource.get("path")
         if not isinstance(path, str):
             continue
-        shape = re.sub(r"\{[^}]*\}", "{}", path)
+        route = shape(path)
         for o, op in enumerate(as_list(resource.get("operations"))):
             method = str(as_dict(op).get("method", "GET"))
             site = _Site(doc, (*base, "resources", r, "operations", o, "method"))
-            prior = routes.get((port, method, shape))
+            prior = routes.get((port, method, route))
             if prior:
                 found.append(
                     doc.diag(
@@ -552,7 +551,7 @@ def _routes(
                     )
                 )
             else:
-                routes[(port, method, shape)] = site
+                routes[(port, method, route)] = site
     return found
 
 

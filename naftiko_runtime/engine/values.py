@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from naftiko_runtime.capability.index import norm
 from naftiko_runtime.capability.model import Argument
-from naftiko_runtime.text.jsonpath import compile_path
-from naftiko_runtime.text.templating import Template, lookup
+from naftiko_runtime.text.jsonpath import compile_path, split_step_path
+from naftiko_runtime.text.placeholders import norm
+from naftiko_runtime.text.templating import Template
+from naftiko_runtime.text.values import lookup_either
 
 Value = Callable[[Mapping[str, Any], Mapping[str, Any] | None], Any]
 """(inputs by normalised name, template scope or None) → value or None"""
@@ -37,8 +38,6 @@ def compile_value(argument: Argument, steps: frozenset[str] = frozenset()) -> tu
 
         return constant, False
     text = argument.template
-    from naftiko_runtime.engine.steps import split_step_path
-
     split = split_step_path(text)
     if split is not None and split[0] in steps:
         root, rest = split
@@ -62,10 +61,7 @@ def compile_value(argument: Argument, steps: frozenset[str] = frozenset()) -> tu
     def rendered(base: Mapping[str, Any], scope: Mapping[str, Any] | None) -> Any:
         where = scope if scope is not None else base
         if single is not None:
-            value = lookup(where, single)
-            if value is None and "-" in single:
-                value = lookup(where, norm(single))
-            return value
+            return lookup_either(where, single)
         out = template.render(where)
         return out if out != "" else None
 
