@@ -87,7 +87,7 @@ class Importer:
     def load(self, path: Path) -> tuple[SourceDocument | None, list[Diagnostic]]:
         key = path.resolve()
         if key not in self._cache:
-            from naftiko_runtime.capability.ikanos_checks import in_model_shape
+            from naftiko_runtime.capability.dialects.ikanos_checks import in_model_shape
 
             doc, problems = load_source(path, display=display_path(path))
             self._cache[key] = in_model_shape(doc), problems

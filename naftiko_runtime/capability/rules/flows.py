@@ -3,10 +3,11 @@ mappings read, and what a lookup's index holds. Each finds a spec the engine wou
 without complaint and then answer wrongly (a template rendering "", a mapping skipped, a
 lookup never matching).
 
-Rule ids:
+Rule ids (their rows are listed with `references` and `graph`: this module has none of its
+own):
   template-variable  every `{{name}}` resolves: an input, a `with` key, a bound variable, an
                      earlier step, a prompt's argument
-  template-syntax    (sites the engine compiles that `rules.py` does not see: lookup values,
+  template-syntax    (sites the engine compiles that `references` does not see: lookup values,
                      script `with`, exposed outputs' `value` and `const`)
   jsonpath           (the same: `$.step...` paths in `with` and exposed REST input values)
   step-field         `$.step.field` and `{{step.field}}` read a field the step returns, where
