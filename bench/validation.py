@@ -28,7 +28,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from naftiko_runtime.capability.load import expand_paths, load_paths
-from naftiko_runtime.capability.registry import Selection
+from naftiko_runtime.capability.rules import Selection
 from naftiko_runtime.capability.schema import load_schema
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -21,7 +21,7 @@ from typing import Any, TextIO
 from naftiko_runtime import __version__
 from naftiko_runtime.capability.load import LoadResult, UsageError, load_detached, load_paths
 from naftiko_runtime.capability.model import Capability
-from naftiko_runtime.capability.registry import RULES, Selection, markdown_table
+from naftiko_runtime.capability.rules import RULES, Selection, markdown_table
 from naftiko_runtime.capability.schema import load_schema
 from naftiko_runtime.capability.source import SourceDocument, SourceMap, display_path
 from naftiko_runtime.capability.write import ADAPTERS, AUTH_TYPES
@@ -844,7 +844,7 @@ def _in_dialect(text: str, name: str, dialect: str, stderr: TextIO) -> str:
     be carried over is said on stderr, as `migrate` says it."""
     if dialect == "naftiko":
         return text
-    from naftiko_runtime.capability.migrate import migrate_text
+    from naftiko_runtime.capability.dialects.migrate import migrate_text
 
     migrated = migrate_text(text, name, dialect)
     if migrated.text is None:  # pragma: no cover - our own text always parses
@@ -858,7 +858,7 @@ def _in_dialect(text: str, name: str, dialect: str, stderr: TextIO) -> str:
 def _migrate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     """Each file rewritten in `--to`; its lossy points as diagnostics (stderr, at the
     source's lines). Exit 1 when an output does not validate in its dialect."""
-    from naftiko_runtime.capability.migrate import migrate_file
+    from naftiko_runtime.capability.dialects.migrate import migrate_file
 
     files = [Path(f) for f in args.files]
     for path in files:

@@ -119,7 +119,7 @@ def render_json(
 
 def render_sarif(diagnostics: Sequence[Diagnostic], version: str) -> str:
     """SARIF 2.1.0 as GitHub code scanning accepts it (one run, rules listed, relative URIs)."""
-    from naftiko_runtime.capability.registry import RULES
+    from naftiko_runtime.capability.rules import RULES
 
     rule_ids = sorted({d.rule for d in diagnostics} | set(RULES))
     results = []
@@ -164,7 +164,7 @@ def render_sarif(diagnostics: Sequence[Diagnostic], version: str) -> str:
 
 def _sarif_rule(rule_id: str) -> dict[str, Any]:
     """A rule's SARIF metadata from the registry: summary, help, default level."""
-    from naftiko_runtime.capability.registry import RULES
+    from naftiko_runtime.capability.rules import RULES
 
     entry = RULES.get(rule_id)
     if entry is None:

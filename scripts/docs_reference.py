@@ -14,7 +14,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from naftiko_runtime.capability.registry import markdown_table  # noqa: E402
+from naftiko_runtime.capability.rules import markdown_table  # noqa: E402
 from naftiko_runtime.cli import build_parser  # noqa: E402
 
 CLI_PAGE = REPO / "docs" / "reference" / "cli.md"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import jsonschema
 
-from naftiko_runtime.capability.registry import RULES
+from naftiko_runtime.capability.rules import RULES
 from tests.capability.test_validate_rules import BASE
 from tests.conftest import CAPABILITIES, REPO, cli
 

@@ -6,12 +6,12 @@ REST operations, MCP tools and resources, aggregate functions and orchestration 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from naftiko_runtime.capability.source import DataPath, as_list
+from naftiko_runtime.text.placeholders import is_name, path_variables
 
 REFERENCE_ALIASES = {"rest": "rest", "mcp": "tools"}
 
@@ -30,8 +30,8 @@ class Caller:
 
 
 def template_names(uri: Any) -> tuple[str, ...]:
-    """The `{name}` placeholders of an MCP resource template URI: the inputs it binds."""
-    return tuple(re.findall(r"\{([A-Za-z0-9_.-]+)\}", uri)) if isinstance(uri, str) else ()
+    """The placeholders of an MCP resource template URI: the inputs it binds."""
+    return tuple(path_variables(uri)) if isinstance(uri, str) else ()
 
 
 def _names(params: Any) -> tuple[str, ...]:
@@ -123,8 +123,6 @@ def reference_name(value: Any, prefixes: tuple[str, ...]) -> str | None:
     if not isinstance(value, str):
         return None
     for prefix in prefixes:
-        if value.startswith(prefix + ".") and re.fullmatch(
-            r"[A-Za-z0-9_.\-]+", value[len(prefix) + 1 :]
-        ):
+        if value.startswith(prefix + ".") and is_name(value[len(prefix) + 1 :]):
             return value[len(prefix) + 1 :]
     return None

@@ -6,7 +6,6 @@ Rules, the model builder and the engine all look operations up through this one 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,18 +19,6 @@ from naftiko_runtime.capability.source import (
     load_source,
 )
 from naftiko_runtime.diagnostics import Diagnostic, Severity
-
-PATH_VARIABLE = re.compile(r"\{\{\s*([A-Za-z0-9_.\-]+)\s*\}\}|\{([A-Za-z0-9_.\-]+)\}")
-
-
-def norm(name: str) -> str:
-    """Kebab and snake spellings name the same parameter (`{job-id}` is `job_id`)."""
-    return name.replace("-", "_")
-
-
-def path_variables(path: str) -> list[str]:
-    """Names of `{x}` and `{{x}}` placeholders in a URL path, in order."""
-    return [m.group(1) or m.group(2) for m in PATH_VARIABLE.finditer(path)]
 
 
 @dataclass
@@ -100,7 +87,7 @@ class Importer:
     def load(self, path: Path) -> tuple[SourceDocument | None, list[Diagnostic]]:
         key = path.resolve()
         if key not in self._cache:
-            from naftiko_runtime.capability.ikanos_checks import in_model_shape
+            from naftiko_runtime.capability.dialects.ikanos_checks import in_model_shape
 
             doc, problems = load_source(path, display=display_path(path))
             self._cache[key] = in_model_shape(doc), problems

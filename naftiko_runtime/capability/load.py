@@ -17,14 +17,20 @@ from typing import Any
 
 from naftiko_runtime.capability.aside import can_fork, start_streaming
 from naftiko_runtime.capability.aside import start as start_aside
-from naftiko_runtime.capability.ikanos import IKANOS
-from naftiko_runtime.capability.ikanos_checks import check_native, in_model_shape
+from naftiko_runtime.capability.build import build_capability
+from naftiko_runtime.capability.dialects.ikanos import IKANOS
+from naftiko_runtime.capability.dialects.ikanos_checks import check_native, in_model_shape
 from naftiko_runtime.capability.index import Importer, SpecIndex, build_index
-from naftiko_runtime.capability.model import Capability, build_capability
-from naftiko_runtime.capability.official import OFFICIAL_RULES
-from naftiko_runtime.capability.portability import check_portability
-from naftiko_runtime.capability.registry import DEFAULT, Selection, apply_selection, ignore_comments
-from naftiko_runtime.capability.rules import check_across, check_document
+from naftiko_runtime.capability.model import Capability
+from naftiko_runtime.capability.rules import (
+    DEFAULT,
+    Selection,
+    apply_selection,
+    ignore_comments,
+    official,
+)
+from naftiko_runtime.capability.rules.portability import check_portability
+from naftiko_runtime.capability.rules.references import check_across, check_document
 from naftiko_runtime.capability.schema import validate_schema
 from naftiko_runtime.capability.source import SourceDocument, SourceMap, display_path, load_source
 from naftiko_runtime.capability.walk import walk_document
@@ -394,9 +400,9 @@ def check_one(
     walk = walk_document(doc.data)
     found.extend(check_document(doc, index, walk))
     if not ikanos:
-        for official in OFFICIAL_RULES:
-            if selection.enabled(official.id):
-                found.extend(official.check(doc, walk))
+        for rule in official.RULES:
+            if rule.check is not None and selection.enabled(rule.id):
+                found.extend(rule.check(doc, walk))
         if strict:
             found.extend(check_portability(doc))
     return found

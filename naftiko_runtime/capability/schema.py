@@ -55,7 +55,7 @@ def load_schema(dialect: str = "naftiko") -> dict[str, Any]:
     with schema_path(name).open(encoding="utf-8") as handle:
         schema: dict[str, Any] = json.load(handle)
     if dialect == "ikanos":
-        from naftiko_runtime.capability.ikanos import IKANOS_VERSIONS
+        from naftiko_runtime.capability.dialects.ikanos import IKANOS_VERSIONS
 
         version = dict(schema["properties"]["ikanos"])
         version.pop("const", None)
@@ -219,7 +219,7 @@ def _describe(doc: SourceDocument, err: ValidationError) -> list[Diagnostic]:
     path: DataPath = tuple(err.absolute_path)
     validator = err.validator
     if path in (("naftiko",), ("ikanos",)) and validator in ("enum", "const", "type"):
-        from naftiko_runtime.capability.ikanos import IKANOS_VERSIONS
+        from naftiko_runtime.capability.dialects.ikanos import IKANOS_VERSIONS
 
         supported = ", ".join(SUPPORTED_VERSIONS if path == ("naftiko",) else IKANOS_VERSIONS)
         return [

@@ -10,8 +10,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from naftiko_runtime.capability.model import Input
+from naftiko_runtime.engine.coercion import InputSpec, coerce_all
 from naftiko_runtime.engine.headers import CLIENT_HEADERS, compile_policy, merge_up, passed_up
-from naftiko_runtime.engine.inputs import InputSpec, coerce_inputs, named_scope
+from naftiko_runtime.engine.inputs import named_scope
 from naftiko_runtime.engine.mapping import Shaper
 from naftiko_runtime.engine.request import CompiledArgs, HttpCall
 from naftiko_runtime.engine.response import (
@@ -73,7 +74,7 @@ class CallOperation:
         return scope
 
     async def __call__(self, inputs: Mapping[str, Any]) -> CallResult:
-        values = coerce_inputs(self._specs, inputs)
+        values = coerce_all(self._specs, inputs)
         scope = self.scope(values) if self._needs_scope else None
         args = self._args.resolve(values, scope)
         request = self.call.request(args, scope)

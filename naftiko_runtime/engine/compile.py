@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from naftiko_runtime.capability.index import norm, path_variables
 from naftiko_runtime.capability.model import (
     AnyInvocation,
     Argument,
@@ -36,12 +35,12 @@ from naftiko_runtime.engine.steps import (
     Runner,
     ScriptRunner,
     ScriptStepRunner,
-    path_root,
     plan_stages,
     project_output,
-    template_roots,
 )
 from naftiko_runtime.engine.values import Value, compile_value
+from naftiko_runtime.text.jsonpath import path_root, template_roots
+from naftiko_runtime.text.placeholders import norm, path_variables
 from naftiko_runtime.text.templating import Template
 from naftiko_runtime.upstream.base import Upstream
 
@@ -114,7 +113,7 @@ def _argument_reads(arguments: tuple[Argument, ...]) -> set[str]:
             if root is not None:
                 reads.add(root)
             else:
-                reads |= template_roots(Template(argument.template))
+                reads |= template_roots(Template(argument.template).variables)
     return reads
 
 
@@ -124,11 +123,11 @@ def _operation_reads(operation: ConsumedOperation) -> set[str]:
     reads.update(path_variables(operation.path))
     for param in operation.params:
         if param.value:
-            reads |= template_roots(Template(param.value))
+            reads |= template_roots(Template(param.value).variables)
     body = operation.body
     if body is not None:
         for text in _strings(body.data):
-            reads |= template_roots(Template(text))
+            reads |= template_roots(Template(text).variables)
     return reads
 
 

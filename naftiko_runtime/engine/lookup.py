@@ -11,7 +11,9 @@ from typing import Any
 
 
 def as_text(value: Any) -> str:
-    """A JSON value as the reference compares it: containers have no text form."""
+    """A JSON value as the reference compares it (Jackson's `asText`): null is "null",
+    containers have no text form, a float keeps its fraction. A comparison key, so not
+    `text.values.to_text` (which is how a value is sent)."""
     if value is None:
         return "null"
     if isinstance(value, bool):

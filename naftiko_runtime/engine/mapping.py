@@ -7,101 +7,18 @@ as in the Letta specs), so the runtime can forward the upstream bytes without re
 from __future__ import annotations
 
 import functools
-import logging
 from collections.abc import Callable, Sequence
 from types import CodeType
 from typing import Any
 
 from naftiko_runtime.capability.model import MAX_OUTPUT_DEPTH, MappedOutput, OutputField
+from naftiko_runtime.engine.coercion import ALREADY, OUTPUTS
 from naftiko_runtime.text.jsonpath import compile_path, simple_steps
 from naftiko_runtime.text.templating import Template
 
 Shaper = Callable[[Any], Any]
 _ROOT = ("$", "$.")
-log = logging.getLogger("naftiko_runtime.mapping")
 MAX_DEPTH = MAX_OUTPUT_DEPTH
-
-
-class Unconverted:
-    """Counts mapped values passed through because their declared type could not hold them."""
-
-    count = 0
-
-    @classmethod
-    def note(cls, value: Any, wanted: str) -> Any:
-        cls.count += 1
-        log.debug("mapped value of type %s kept as is: declared %s", type(value).__name__, wanted)
-        return value
-
-
-def conform_string(value: Any) -> Any:
-    if value is None or type(value) is str:
-        return value
-    if type(value) is bool:
-        return "true" if value else "false"
-    if type(value) is int:
-        return str(value)
-    if type(value) is float:
-        return repr(value) if not value.is_integer() else str(int(value))
-    return Unconverted.note(value, "string")
-
-
-def conform_number(value: Any) -> Any:
-    if value is None or (type(value) in (int, float)):
-        return value
-    if type(value) is str:
-        text = value.strip()
-        try:
-            return int(text)
-        except ValueError:
-            pass
-        try:
-            number = float(text)
-        except ValueError:
-            return Unconverted.note(value, "number")
-        if number != number or number in (float("inf"), float("-inf")):
-            return Unconverted.note(value, "number")
-        return number
-    return Unconverted.note(value, "number")
-
-
-def conform_integer(value: Any) -> Any:
-    if value is None or type(value) is int:
-        return value
-    if type(value) is float and value.is_integer():
-        return int(value)
-    if type(value) is str:
-        try:
-            return int(value.strip())
-        except ValueError:
-            return Unconverted.note(value, "integer")
-    return Unconverted.note(value, "integer")
-
-
-def conform_boolean(value: Any) -> Any:
-    if value is None or type(value) is bool:
-        return value
-    if type(value) is str:
-        text = value.strip().lower()
-        if text == "true":
-            return True
-        if text == "false":
-            return False
-    return Unconverted.note(value, "boolean")
-
-
-_ALREADY = {
-    "string": "is str",
-    "number": "in (int, float)",
-    "integer": "is int",
-    "boolean": "is bool",
-}
-CONFORM: dict[str, Callable[[Any], Any]] = {
-    "string": conform_string,
-    "number": conform_number,
-    "integer": conform_integer,
-    "boolean": conform_boolean,
-}
 
 
 def compile_result(
@@ -166,7 +83,7 @@ class _Generator:
     def __init__(self) -> None:
         self.source: list[str] = []
         self.namespace: dict[str, Any] = {"_dig": _dig}
-        self.namespace.update({f"_to_{k}": f for k, f in CONFORM.items()})
+        self.namespace.update({f"_to_{k}": f for k, f in OUTPUTS.items()})
         self.count = 0
 
     def _name(self, prefix: str) -> str:
@@ -214,7 +131,7 @@ class _Generator:
                     render = f"{name}.render({var} if type({var}) is dict else {{}})"
                     return self._conform(output.type, render)
             name = self._name("_const")
-            convert = CONFORM.get(output.type)
+            convert = OUTPUTS.get(output.type)
             self.namespace[name] = convert(value) if convert and isinstance(value, str) else value
             return name
         base = self._path(output.mapping, var, known_dict, whole)
@@ -229,7 +146,7 @@ class _Generator:
     def _conform(self, declared: str, expression: str) -> str:
         """The value, converted only when it is not already of the declared type (the
         common case costs one type check, no call)."""
-        check = _ALREADY.get(declared)
+        check = ALREADY.get(declared)
         if check is None:
             return expression
         return f"(_v if (type(_v := {expression}) {check} or _v is None) else _to_{declared}(_v))"

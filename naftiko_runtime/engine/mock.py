@@ -7,20 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from naftiko_runtime.capability.model import Input, StaticInvocation
-from naftiko_runtime.engine.inputs import (
-    BadValue,
-    InputSpec,
-    coerce_inputs,
-    compile_inputs,
-    named_scope,
-    to_bool,
-    to_number,
-)
+from naftiko_runtime.engine.coercion import MOCKS, InputSpec, coerce_all
+from naftiko_runtime.engine.inputs import compile_inputs, named_scope
 from naftiko_runtime.engine.mapping import Shaper, compile_result
 from naftiko_runtime.engine.result import CallResult
 from naftiko_runtime.text.templating import Template
-
-_STATIC_TYPES: dict[str, Callable[[Any], Any]] = {"number": to_number, "boolean": to_bool}
 
 
 @dataclass
@@ -44,7 +35,7 @@ class StaticOperation:
         return self.summary
 
     async def __call__(self, inputs: Mapping[str, Any]) -> CallResult:
-        values = coerce_inputs(self._inputs, inputs)
+        values = coerce_all(self._inputs, inputs)
         scope = named_scope(self._inputs, values)
         if self._mapped:  # mapped outputs shape the operation's own inputs
             shaped = self._shape(scope) if self._shape is not None else scope
@@ -52,18 +43,13 @@ class StaticOperation:
         result: dict[str, Any] = {}
         for name, template, convert in self._outputs:
             text = template.render(scope)
-            try:
-                result[name] = convert(text) if convert is not None else text
-            except BadValue:
-                result[name] = text
+            result[name] = convert(text) if convert is not None else text
         return CallResult(200, "application/json", shaped=result)
 
 
 def compile_static(invocation: StaticInvocation, label: str) -> StaticOperation:
     """Compile a mock tool or operation (no upstream)."""
-    outputs = tuple(
-        (o.name, Template(o.value), _STATIC_TYPES.get(o.type)) for o in invocation.outputs
-    )
+    outputs = tuple((o.name, Template(o.value), MOCKS.get(o.type)) for o in invocation.outputs)
     return StaticOperation(
         invocation.inputs,
         label,

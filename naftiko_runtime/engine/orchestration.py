@@ -11,12 +11,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from naftiko_runtime.capability.model import Input, OrchestratedOutput, StepMapping
-from naftiko_runtime.engine.inputs import InputSpec, coerce_inputs, named_scope
-from naftiko_runtime.engine.mapping import CONFORM, Shaper
+from naftiko_runtime.engine.coercion import OUTPUTS, InputSpec, coerce_all
+from naftiko_runtime.engine.inputs import named_scope
+from naftiko_runtime.engine.mapping import Shaper
 from naftiko_runtime.engine.response import decode_async
 from naftiko_runtime.engine.result import CallResult
-from naftiko_runtime.engine.steps import CallStepRunner, Runner, RunState, run_stages, step_path
+from naftiko_runtime.engine.steps import CallStepRunner, Runner, RunState, run_stages
 from naftiko_runtime.engine.values import Value
+from naftiko_runtime.text.jsonpath import step_path
 
 Conform = Callable[[Any], Any]
 
@@ -74,8 +76,8 @@ def compile_conform(outputs: tuple[OrchestratedOutput, ...]) -> Conform | None:
 
 
 def _conform_one(output: OrchestratedOutput) -> Conform | None:
-    if output.type in CONFORM:
-        return CONFORM[output.type]
+    if output.type in OUTPUTS:
+        return OUTPUTS[output.type]
     if output.type == "object" and output.properties:
         return compile_conform(output.properties)
     if output.type == "array" and output.items:
@@ -135,7 +137,7 @@ class OrchestratedOperation:
         return self._summary
 
     async def __call__(self, inputs: Mapping[str, Any]) -> CallResult:
-        values = coerce_inputs(self._specs, inputs)
+        values = coerce_all(self._specs, inputs)
         params = named_scope(self._specs, values)
         for key, normalised, value in self._arguments:  # the unit-level `with`
             resolved = value(params, {**self._variables, **params})

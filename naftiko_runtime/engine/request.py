@@ -14,15 +14,16 @@ from typing import Any
 from urllib.parse import quote
 
 from naftiko_runtime import jsoncodec
-from naftiko_runtime.capability.index import PATH_VARIABLE, norm
 from naftiko_runtime.capability.model import Argument, ConsumedOperation, Param
+from naftiko_runtime.engine.coercion import BadValue, for_input, invalid
 from naftiko_runtime.engine.credentials import OutboundAuth
 from naftiko_runtime.engine.formats import load_schema
-from naftiko_runtime.engine.inputs import COERCE, BadValue, invalid
 from naftiko_runtime.engine.uploads import Upload
 from naftiko_runtime.engine.values import Value, compile_value
 from naftiko_runtime.errors import InvocationError, StartupError
-from naftiko_runtime.text.templating import Template, to_text
+from naftiko_runtime.text.placeholders import Slot, norm, parameters, split
+from naftiko_runtime.text.templating import Template
+from naftiko_runtime.text.values import lookup_either, to_text
 from naftiko_runtime.upstream.base import Upstream, UpstreamReply, UpstreamRequest
 
 _CONTENT_TYPES = {
@@ -60,16 +61,7 @@ def segment(value: Any) -> str:
 
 def split_path(path: str) -> tuple[str | tuple[str], ...]:
     """`/ships/{{imo}}` → literal parts and (normalised parameter name,) parts."""
-    parts: list[str | tuple[str]] = []
-    position = 0
-    for match in PATH_VARIABLE.finditer(path):
-        if match.start() > position:
-            parts.append(path[position : match.start()])
-        parts.append((norm(match.group(1) or match.group(2)),))
-        position = match.end()
-    if position < len(path):
-        parts.append(path[position:])
-    return tuple(parts)
+    return tuple((norm(p.name),) if isinstance(p, Slot) else p for p in split(path))
 
 
 def join_base(base: str, path: str) -> tuple[str, str]:
@@ -110,7 +102,7 @@ def _render_data(node: Any, scope: Mapping[str, Any]) -> Any:
     if isinstance(node, Template):
         single = node.single_variable
         if single is not None:
-            return scope_get(scope, single)
+            return lookup_either(scope, single)
         return node.render(scope)
     if isinstance(node, dict):
         out = {}
@@ -151,15 +143,6 @@ def _part_without_value(source: Any, rendered: Any) -> bool:
     )
 
 
-def scope_get(scope: Mapping[str, Any], name: str) -> Any:
-    from naftiko_runtime.text.templating import lookup
-
-    value = lookup(scope, name)
-    if value is None and "-" in name:
-        value = lookup(scope, norm(name))
-    return value
-
-
 class HttpCall:
     """`call.request(args, scope)` builds the upstream request for one consumed operation.
 
@@ -196,7 +179,7 @@ class HttpCall:
         self.upstream = upstream
         self.name = operation.target
         base, path = join_base(base_url, operation.path)
-        if re.search(r"\{[^/]*\}", base):
+        if parameters(base):
             raise StartupError(
                 f"{operation.target}: base URI {base!r} has placeholders nothing fills; "
                 f"serve with --upstream {operation.namespace}=URL"
@@ -436,7 +419,7 @@ def _param_spec(param: Param, fixed: Template | None) -> _ParamSpec:
         param.name,
         norm(param.name),
         param.location,
-        COERCE.get(param.type, COERCE[None]),
+        for_input(param.type),
         required and fixed is None,
         fixed,
     )

@@ -11,12 +11,10 @@ templates; nothing depends on that).
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from naftiko_runtime.capability.index import norm
 from naftiko_runtime.capability.model import OutputField
 from naftiko_runtime.engine.lookup import lookup
 from naftiko_runtime.engine.request import HttpCall
@@ -24,7 +22,8 @@ from naftiko_runtime.engine.response import decode_async, failed, status_error
 from naftiko_runtime.engine.values import Value
 from naftiko_runtime.errors import InvocationError, UpstreamError
 from naftiko_runtime.observability import current
-from naftiko_runtime.text.jsonpath import compile_path
+from naftiko_runtime.text.jsonpath import compile_path, path_root, step_path, template_roots
+from naftiko_runtime.text.placeholders import norm
 from naftiko_runtime.text.templating import Template
 from naftiko_runtime.upstream.base import UpstreamReply
 from naftiko_runtime.upstream.errors import read_stream
@@ -44,46 +43,6 @@ class RunState:
     variables: Mapping[str, str]
     outputs: dict[str, Any] = field(default_factory=dict)
     replies: dict[str, UpstreamReply] = field(default_factory=dict)
-
-
-def split_step_path(expression: str) -> tuple[str, str] | None:
-    """`$.step-name.a[0].b` → ("step-name", "$.a[0].b"); None if not of that form. The one
-    rule for where a step's name ends, shared by validation, dependencies and reading."""
-    text = expression.strip()
-    if not text.startswith("$."):
-        return None
-    match = re.match(r"[^.\[]+", text[2:])
-    if match is None:
-        return None
-    step = match.group(0)
-    rest = text[2 + len(step) :]
-    return step, ("$" + rest if rest else "")
-
-
-def step_path(expression: str) -> Callable[[Mapping[str, Any]], Any] | None:
-    """`$.step-name.a.b` → a reader over step outputs; None if not of that form."""
-    split = split_step_path(expression)
-    if split is None:
-        return None
-    step, rest = split
-    inner = compile_path(rest) if rest else None
-
-    def read(outputs: Mapping[str, Any]) -> Any:
-        node = outputs.get(step)
-        if node is None or inner is None:
-            return node
-        return inner(node)
-
-    return read
-
-
-def path_root(expression: str) -> str | None:
-    split = split_step_path(expression)
-    return split[0] if split else None
-
-
-def template_roots(template: Template) -> set[str]:
-    return {name.partition(".")[0] for name in template.variables}
 
 
 def project_output(fields: Sequence[OutputField]) -> Callable[[Any], Any]:
@@ -178,7 +137,7 @@ class LookupStepRunner:
         self.fields = fields
         self._path = step_path(value)
         self._template = Template(value)
-        self.reads = {self.index} | template_roots(self._template)
+        self.reads = {self.index} | template_roots(self._template.variables)
         root = path_root(value)
         if root:
             self.reads.add(root)

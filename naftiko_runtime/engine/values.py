@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from naftiko_runtime.capability.index import norm
 from naftiko_runtime.capability.model import Argument
-from naftiko_runtime.text.jsonpath import compile_path
-from naftiko_runtime.text.templating import Template, lookup
+from naftiko_runtime.text.jsonpath import path_root, step_path
+from naftiko_runtime.text.placeholders import norm
+from naftiko_runtime.text.templating import Template
+from naftiko_runtime.text.values import lookup_either
 
 Value = Callable[[Mapping[str, Any], Mapping[str, Any] | None], Any]
 """(inputs by normalised name, template scope or None) → value or None"""
@@ -37,16 +38,12 @@ def compile_value(argument: Argument, steps: frozenset[str] = frozenset()) -> tu
 
         return constant, False
     text = argument.template
-    from naftiko_runtime.engine.steps import split_step_path
-
-    split = split_step_path(text)
-    if split is not None and split[0] in steps:
-        root, rest = split
-        inner = compile_path(rest) if rest else None
+    reader = step_path(text) if path_root(text) in steps else None
+    if reader is not None:
+        read = reader
 
         def path(base: Mapping[str, Any], scope: Mapping[str, Any] | None) -> Any:
-            node = (scope if scope is not None else base).get(root)
-            return inner(node) if inner is not None and node is not None else node
+            return read(scope if scope is not None else base)
 
         return path, True
     template = Template(text)
@@ -62,10 +59,7 @@ def compile_value(argument: Argument, steps: frozenset[str] = frozenset()) -> tu
     def rendered(base: Mapping[str, Any], scope: Mapping[str, Any] | None) -> Any:
         where = scope if scope is not None else base
         if single is not None:
-            value = lookup(where, single)
-            if value is None and "-" in single:
-                value = lookup(where, norm(single))
-            return value
+            return lookup_either(where, single)
         out = template.render(where)
         return out if out != "" else None
 

@@ -21,9 +21,10 @@ from naftiko_runtime.openapi.documents import (
     as_list,
     schema_types,
 )
+from naftiko_runtime.text.placeholders import shape
 
 WIRE = ("path", "query", "header", "cookie")
-_TEMPLATE = re.compile(r"\{[^}/]*\}")
+_OPENAPI_TEMPLATE = re.compile(r"\{[^}/]*\}")  # an OpenAPI path's `{name}`: not our grammar
 
 # outputRawFormat -> media types that satisfy it (structured suffixes count: +json, +xml)
 FORMAT_MEDIA = {
@@ -49,8 +50,9 @@ class _Param:
     at: DataPath
 
 
-def _shape(path: str) -> str:
-    return _TEMPLATE.sub("{}", path)
+def _upstream_shape(path: str) -> str:
+    """An upstream OpenAPI path shaped as `text/placeholders.shape` shapes ours."""
+    return _OPENAPI_TEMPLATE.sub("{}", path)
 
 
 def _consumed_params(
@@ -87,15 +89,16 @@ def _find(
     """The upstream operation; else (None, a hint: the path under another method or with a
     different trailing slash)."""
     near: str | None = None
+    ours = shape(full_path)
     for spec in specs:
         base = spec.base_path()
         for operation in spec.operations():
             upstream = base + operation.path
-            if _shape(upstream) == _shape(full_path):
+            if _upstream_shape(upstream) == ours:
                 if operation.method == method:
                     return spec, operation
                 near = near or f"the upstream has {operation.method} {upstream}, not {method}"
-            elif _shape(upstream).rstrip("/") == _shape(full_path).rstrip("/") and near is None:
+            elif _upstream_shape(upstream).rstrip("/") == ours.rstrip("/") and near is None:
                 near = f"the upstream path is {upstream!r} (trailing slash)"
     return None, near
 

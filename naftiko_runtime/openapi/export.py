@@ -9,6 +9,7 @@ from typing import Any
 from naftiko_runtime.adapters.rest.app import RestEndpoint, member_of
 from naftiko_runtime.capability.model import Input
 from naftiko_runtime.engine.inputs import value_schema
+from naftiko_runtime.text.placeholders import norm, path_variables
 
 _ERROR = {
     "type": "object",
@@ -152,7 +153,7 @@ def build_openapi(
 
 def _path_name(path: str, name: str) -> str:
     """The placeholder as written in the path (`job-id`) for the input `job_id`."""
-    for match in re.finditer(r"\{([^{}]+)\}", path):
-        if match.group(1).replace("-", "_") == name.replace("-", "_"):
-            return match.group(1)
+    for variable in path_variables(path):
+        if norm(variable) == norm(name):
+            return variable
     return name

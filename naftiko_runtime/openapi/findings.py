@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from naftiko_runtime.capability.index import norm
 from naftiko_runtime.capability.model import ConsumedOperation, Invocation, MappedOutput
 from naftiko_runtime.capability.source import DataPath, SourceDocument
 from naftiko_runtime.diagnostics import Severity
@@ -29,6 +28,7 @@ from naftiko_runtime.openapi.targets import (
     node,
 )
 from naftiko_runtime.text.jsonpath import simple_steps
+from naftiko_runtime.text.placeholders import norm
 
 
 @dataclass

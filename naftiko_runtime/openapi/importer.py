@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
-from naftiko_runtime.capability.index import norm
 from naftiko_runtime.capability.write import kebab
 from naftiko_runtime.openapi.documents import (
     OpenApiDocument,
@@ -30,6 +29,7 @@ from naftiko_runtime.openapi.documents import (
     as_list,
     schema_types,
 )
+from naftiko_runtime.text.placeholders import norm
 
 MAX_TOOL_NAME = 64
 PARAM_NAME = re.compile(r"^[a-zA-Z0-9_*-]+$")  # what the schema lets a parameter be named

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlparse
 
-from naftiko_runtime.capability.index import PATH_VARIABLE, norm
 from naftiko_runtime.capability.model import (
     AnyInvocation,
     Argument,
@@ -32,6 +30,8 @@ from naftiko_runtime.openapi.drift import WIRE, _documents_for, _find
 from naftiko_runtime.openapi.export import _member as body_member  # as /openapi.json says
 from naftiko_runtime.openapi.samples import NoSample, conforms, media_sample, parameter_sample
 from naftiko_runtime.openapi.samples import sample as schema_sample
+from naftiko_runtime.text.placeholders import norm, only_variable, split
+from naftiko_runtime.text.values import to_text
 
 MESSAGE_CHARS = 300  # longest error text quoted from an answer
 NONE: Any = object()  # no value could be made
@@ -248,13 +248,14 @@ def _rest_sender(
     inputs = {norm(i.name): i for i in endpoint.operation.inputs}
 
     async def send(values: dict[str, Any]) -> Answer:
-        path = endpoint.path
-        for match in reversed(list(PATH_VARIABLE.finditer(path))):
-            name = norm(match.group(1) or match.group(2))
-            item = inputs.get(name)
+        path = ""
+        for part in split(endpoint.path):
+            if isinstance(part, str):
+                path += part
+                continue
+            item = inputs.get(norm(part.name))
             value = values.get(item.name) if item is not None else None
-            text = text_of(value) if value is not None else "x"
-            path = path[: match.start()] + quote(text, safe="") + path[match.end() :]
+            path += quote(to_text(value) if value is not None else "x", safe="")
         headers, query = _credential(endpoint.guard)
         params: list[tuple[str, str]] = list(query.items())
         body: dict[str, Any] = {}
@@ -265,9 +266,9 @@ def _rest_sender(
                 continue
             value = values[item.name]
             if item.location == "header":
-                headers[item.name] = text_of(value)
+                headers[item.name] = to_text(value)
             elif item.location == "cookie":
-                cookies.append(f"{item.name}={quote(text_of(value))}")
+                cookies.append(f"{item.name}={quote(to_text(value))}")
             elif item.location == "body":
                 member = body_member(item)
                 if member == "$":
@@ -275,9 +276,9 @@ def _rest_sender(
                 else:
                     body[member or item.name] = value
             elif isinstance(value, list):
-                params += [(item.name, text_of(v)) for v in value]
+                params += [(item.name, to_text(v)) for v in value]
             else:
-                params.append((item.name, text_of(value)))
+                params.append((item.name, to_text(value)))
         if cookies:
             headers["Cookie"] = "; ".join(cookies)
         content = None
@@ -331,15 +332,6 @@ def _tool_sender(
     return send
 
 
-def text_of(value: Any) -> str:
-    """A value as it goes into a URL or a header."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value)
-    return str(value)
-
-
 def calls(invocation: AnyInvocation) -> Iterator[tuple[ConsumedOperation, tuple[Argument, ...]]]:
     """The consumed operations an operation or tool calls, with the `with` of each call."""
     if isinstance(invocation, Invocation):
@@ -366,8 +358,7 @@ def fed(name: str, arguments: Sequence[Argument], operation: ConsumedOperation) 
 
 
 def _lone(text: Any, name: str) -> bool:
-    pattern = r"\{\{\s*" + re.escape(name) + r"\s*\}\}"
-    return isinstance(text, str) and re.fullmatch(pattern, text) is not None
+    return isinstance(text, str) and only_variable(text) == name
 
 
 def _body_member(operation: ConsumedOperation, name: str) -> str | None:
@@ -491,7 +482,7 @@ def as_declared(value: Any, kind: str | None) -> Any:
     if kind == "string" and isinstance(value, list) and value:
         value = value[0]
     if kind == "string" and not isinstance(value, str):
-        return text_of(value)
+        return to_text(value)
     if kind in ("integer", "number") and isinstance(value, str):
         with contextlib.suppress(ValueError):
             return int(value) if kind == "integer" else float(value)

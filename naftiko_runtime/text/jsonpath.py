@@ -1,4 +1,5 @@
-"""JSONPath compiled once: plain accessors for simple paths, jsonpath-ng for the rest.
+"""JSONPath compiled once: plain accessors for simple paths, jsonpath-ng for the rest; and the
+one rule for `$.step...` paths into an earlier step's output.
 
 `$` and `$.` both mean the whole document (the api-evangelist specs write `$.`). A definite
 path that finds nothing gives None, as in the reference engine; an indefinite one (wildcards,
@@ -8,7 +9,7 @@ filters, slices) gives the list of matches.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
@@ -16,6 +17,7 @@ from jsonpath_ng.ext.parser import parse as _parse_ext
 
 _SIMPLE = re.compile(r"^\$((?:\.[A-Za-z0-9_\-]+|\[\d+\]|\['[^']*'\]|\[\"[^\"]*\"\])*)$")
 _STEP = re.compile(r"\.([A-Za-z0-9_\-]+)|\[(\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]")
+_STEP_NAME = re.compile(r"[^.\[]+")  # a step's name in `$.step...`: up to `.` or `[`
 
 Extractor = Callable[[Any], Any]
 
@@ -96,3 +98,45 @@ def _accessor(steps: tuple[str | int, ...]) -> Extractor:
         return current
 
     return walk
+
+
+def split_step_path(expression: str) -> tuple[str, str] | None:
+    """`$.step-name.a[0].b` → ("step-name", "$.a[0].b"); `$.step` → ("step", ""); None if
+    not of that form. The one rule for where a step's name ends (at `.` or `[`), shared by
+    validation, step dependencies and reading."""
+    text = expression.strip()
+    if not text.startswith("$."):
+        return None
+    match = _STEP_NAME.match(text, 2)
+    if match is None:
+        return None
+    rest = text[match.end() :]
+    return match.group(0), ("$" + rest if rest else "")
+
+
+def path_root(expression: str) -> str | None:
+    """The step a `$.step...` path reads, or None."""
+    split = split_step_path(expression)
+    return split[0] if split else None
+
+
+def template_roots(variables: Iterable[str]) -> set[str]:
+    """The steps (or inputs) template variables read: `{{step.field}}` reads `step`."""
+    return {name.partition(".")[0] for name in variables}
+
+
+def step_path(expression: str) -> Callable[[Mapping[str, Any]], Any] | None:
+    """`$.step-name.a.b` → a reader over step outputs by step name; None if not of that form."""
+    split = split_step_path(expression)
+    if split is None:
+        return None
+    step, rest = split
+    inner = compile_path(rest) if rest else None
+
+    def read(outputs: Mapping[str, Any]) -> Any:
+        node = outputs.get(step)
+        if node is None or inner is None:
+            return node
+        return inner(node)
+
+    return read

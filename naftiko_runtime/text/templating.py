@@ -15,13 +15,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from naftiko_runtime.text.placeholders import is_name
+from naftiko_runtime.text.values import lookup, to_text
+
 # `{{{x}}}` (unescaped; nothing is escaped here anyway) or `{{x}}`; in `{{x}}}` the last
 # brace is text, as in the reference engine
 _TAG = re.compile(
     r"\{\{(?:\{\s*(?P<triple>[^{}]*?)\s*\}|\s*(?P<sigil>[#^/!&>=]?)\s*(?P<name>.*?)\s*)\}\}",
     re.DOTALL,
 )
-_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
 class TemplateSyntaxError(ValueError):
@@ -46,36 +48,6 @@ class _Section:
 
 
 _Part = str | _Var | _Section
-
-
-def lookup(scope: Mapping[str, Any], name: str) -> Any:
-    """Resolve `name` in `scope`: the whole name first, then dotted segments."""
-    if name in scope:
-        return scope[name]
-    if "." not in name:
-        return None
-    current: Any = scope
-    for segment in name.split("."):
-        if isinstance(current, Mapping) and segment in current:
-            current = current[segment]
-        elif isinstance(current, list) and segment.isdigit() and int(segment) < len(current):
-            current = current[int(segment)]
-        else:
-            return None
-    return current
-
-
-def to_text(value: Any) -> str:
-    """How a value renders inside a template."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, dict | list):
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    return str(value)
 
 
 class Template:
@@ -205,7 +177,7 @@ def _compile(source: str) -> tuple[tuple[_Part, ...], tuple[str, ...]]:
             continue
         if sigil in (">", "="):
             raise TemplateSyntaxError(f"unsupported Mustache tag {match.group(0)!r}", match.start())
-        if not _NAME.match(name):
+        if not is_name(name):
             raise TemplateSyntaxError(f"invalid variable name in {match.group(0)!r}", match.start())
         if sigil in ("#", "^"):
             names.setdefault(name)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from naftiko_runtime.capability.official import OFFICIAL_RULES
+from naftiko_runtime.capability.rules.official import RULES as OFFICIAL_RULES
 from tests.capability.test_validate_rules import position
 from tests.conftest import cli
 

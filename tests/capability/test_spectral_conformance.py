@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from naftiko_runtime.capability.load import expand_paths, load_paths
-from naftiko_runtime.capability.registry import Selection
+from naftiko_runtime.capability.rules import Selection
 from tests.conftest import CORPUS, REPO, SHARED
 
 SPECTRAL = REPO / "node_modules" / ".bin" / "spectral"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from naftiko_runtime.capability.registry import RULES, markdown_table
+from naftiko_runtime.capability.rules import RULES, markdown_table
 from tests.conftest import REPO, cli
 
 GENERATOR = REPO / "scripts" / "docs_reference.py"

@@ -9,10 +9,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from naftiko_runtime.capability.ikanos_checks import in_model_shape
+from naftiko_runtime.capability.build import build_capability
+from naftiko_runtime.capability.dialects.ikanos_checks import in_model_shape
+from naftiko_runtime.capability.dialects.migrate import migrate_file
 from naftiko_runtime.capability.index import Importer, build_index
-from naftiko_runtime.capability.migrate import migrate_file
-from naftiko_runtime.capability.model import Location, build_capability
+from naftiko_runtime.capability.model import Location
 from naftiko_runtime.capability.source import load_source
 
 IKANOS_GIT = Path(os.environ.get("NAFTIKO_IKANOS_GIT", "/nonexistent/ikanos.git"))

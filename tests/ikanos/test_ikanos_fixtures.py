@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from naftiko_runtime.capability.load import load_paths
-from naftiko_runtime.capability.registry import Selection
+from naftiko_runtime.capability.rules import Selection
 from tests.conftest import REPO
 from tests.fixtures.process import ServeProcess
 from tests.fixtures.upstream import free_port

@@ -347,7 +347,7 @@ def test_forward_refuses_dot_segments_and_keeps_the_segment_boundary(
 
 
 def test_step_paths_with_an_index_read_and_wait_for_that_step() -> None:
-    from naftiko_runtime.engine.steps import path_root, step_path
+    from naftiko_runtime.text.jsonpath import path_root, step_path
 
     assert path_root("$.ships[0].imo") == "ships"
     assert step_path("$.ships[0].imo")({"ships": [{"imo": "I-1"}]}) == "I-1"  # type: ignore[misc]

@@ -50,6 +50,9 @@ from naftiko_runtime.errors import (
 )
 from naftiko_runtime.secrets.bindings import Redactor
 from naftiko_runtime.secrets.redactor import is_text
+from naftiko_runtime.text.placeholders import PLACEHOLDER as _PLACEHOLDER
+from naftiko_runtime.text.placeholders import VARIABLE as _PROMPT_ARGUMENT
+from naftiko_runtime.text.placeholders import uri_pattern as _uri_pattern
 from naftiko_runtime.upstream.base import close_stream
 
 log = logging.getLogger("naftiko_runtime.mcp")
@@ -93,9 +96,7 @@ class _TemplateEntry:
     mime_type: str | None
 
 
-_PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_.-]+)\}")
 _SEGMENT = re.compile(r"^[A-Za-z0-9._-]+$")
-_PROMPT_ARGUMENT = re.compile(r"\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}")
 _MIME_BY_SUFFIX = {
     ".md": "text/markdown",
     ".json": "application/json",
@@ -106,20 +107,6 @@ _MIME_BY_SUFFIX = {
     ".csv": "text/csv",
     ".html": "text/html",
 }
-
-
-def _uri_pattern(uri: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
-    """A template URI as a whole-string regex: each `{name}` one segment (never `/`)."""
-    names: list[str] = []
-    parts: list[str] = []
-    last = 0
-    for found in _PLACEHOLDER.finditer(uri):
-        parts.append(re.escape(uri[last : found.start()]))
-        parts.append("([^/]+)")
-        names.append(found.group(1))
-        last = found.end()
-    parts.append(re.escape(uri[last:]))
-    return re.compile("".join(parts)), tuple(names)
 
 
 def _mime_of(path: Path) -> str:

@@ -22,7 +22,6 @@ from naftiko_runtime import jsoncodec
 from naftiko_runtime.adapters.asgi import lifespan
 from naftiko_runtime.adapters.auth.base import METADATA_PATH, Guard
 from naftiko_runtime.adapters.rest.routes import RouteTable
-from naftiko_runtime.capability.index import norm
 from naftiko_runtime.engine.forward import REPLY_HEADERS, Forwarder
 from naftiko_runtime.engine.headers import (
     CLIENT_HEADERS,
@@ -38,6 +37,7 @@ from naftiko_runtime.engine.uploads import Upload
 from naftiko_runtime.errors import InvocationError, UpstreamError
 from naftiko_runtime.secrets.redactor import Redactor, is_text
 from naftiko_runtime.text.jsonpath import compile_path, simple_steps
+from naftiko_runtime.text.placeholders import norm
 from naftiko_runtime.upstream.base import close_stream
 
 log = logging.getLogger("naftiko_runtime.rest")

@@ -3,9 +3,10 @@ many routes a port serves, and building it compiles no regex per route (a 5,000-
 spec spent most of its REST start-up in `re.compile`, and a request to its last route
 scanned every route before it).
 
-A parameter (`{job-id}`) matches one non-empty segment. A segment mixing text and
-parameters (`v{version}.json`) is the one case still matched by a small regex. Where several
-routes match a path, the one added first wins: callers add them in priority order.
+A parameter (`{job-id}`, as `text/placeholders` reads one) matches one non-empty segment. A
+segment mixing text and parameters (`v{version}.json`) is the one case still matched by a small
+regex. Where several routes match a path, the one added first wins: callers add them in
+priority order.
 """
 
 from __future__ import annotations
@@ -14,11 +15,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from naftiko_runtime.capability.index import norm
+from naftiko_runtime.text.placeholders import norm, path_variables, split, uri_pattern
 
 T = TypeVar("T")
-
-_PARAM = re.compile(r"\{([^{}]+)\}")
 
 
 @dataclass
@@ -38,11 +37,13 @@ class _Node(Generic[T]):
 
 
 def _mixed(segment: str) -> re.Pattern[str]:
-    pattern, position = "", 0
-    for match in _PARAM.finditer(segment):
-        pattern += re.escape(segment[position : match.start()]) + "([^/]+)"
-        position = match.end()
-    return re.compile(pattern + re.escape(segment[position:]))
+    return uri_pattern(segment)[0]
+
+
+def _is_param(segment: str) -> bool:
+    """A segment that is one placeholder and nothing else."""
+    parts = split(segment)
+    return len(parts) == 1 and not isinstance(parts[0], str)
 
 
 class RouteTable(Generic[T]):
@@ -61,7 +62,7 @@ class RouteTable(Generic[T]):
         for segment in template.split("/"):
             if "{" not in segment:
                 node = node.literal.setdefault(segment, _Node())
-            elif _PARAM.fullmatch(segment):
+            elif _is_param(segment):
                 if node.param is None:
                     node.param = _Node()
                 node = node.param
@@ -77,7 +78,7 @@ class RouteTable(Generic[T]):
                     node = child
         if any(route.template == template for route in node.routes):
             return False
-        names = [norm(m.group(1)) for m in _PARAM.finditer(template)]
+        names = [norm(name) for name in path_variables(template)]
         node.routes.append(_Route(self._count, template, names, value))
         self._count += 1
         return True
@@ -105,7 +106,7 @@ class RouteTable(Generic[T]):
                 return None
             if "{" not in segment:
                 node = node.literal.get(segment)
-            elif _PARAM.fullmatch(segment):
+            elif _is_param(segment):
                 node = node.param
             else:
                 wanted = _mixed(segment).pattern

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from naftiko_runtime.capability.ikanos import (
+from naftiko_runtime.capability.dialects.ikanos import (
     ALPHA2,
     DOWN,
     IKANOS,

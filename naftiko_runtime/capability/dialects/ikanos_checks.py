@@ -7,14 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from naftiko_runtime.capability.ikanos import (
+from naftiko_runtime.capability.dialects.ikanos import (
     IKANOS,
     IKANOS_CURRENT,
     dialect_of,
     fold_legacy,
     translate,
 )
-from naftiko_runtime.capability.ikanos_rules import check_ikanos
+from naftiko_runtime.capability.rules.ikanos import check_ikanos
 from naftiko_runtime.capability.schema import validate_schema
 from naftiko_runtime.capability.source import SourceDocument, as_dict, as_list
 from naftiko_runtime.diagnostics import Diagnostic, Severity

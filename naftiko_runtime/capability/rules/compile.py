@@ -10,6 +10,8 @@ Rule ids:
   extra-missing    what the spec uses has its optional dependencies installed here (a script
                    language, an output format, digest auth, a forward that passes bodies,
                    configured tracing); the diagnostic names the extra to install
+The rows listed here are `extra-missing` and `compile` (`validate --compile`: the engine
+compiles every operation, in the CLI); `script-file` is listed with `graph`.
 """
 
 from __future__ import annotations
@@ -18,11 +20,30 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from naftiko_runtime.capability.model import schema_file, script_directory
+from naftiko_runtime.capability.build import schema_file, script_directory
+from naftiko_runtime.capability.rules.rule import ERR, ours
 from naftiko_runtime.capability.source import DataPath, SourceDocument, as_dict, as_list
 from naftiko_runtime.capability.walk import Walk
 from naftiko_runtime.diagnostics import Diagnostic
 from naftiko_runtime.extras import EXTRAS, install_hint, missing_extra
+
+RULES = (
+    ours(
+        "extra-missing",
+        ERR,
+        "what the spec uses is installed: script languages, output formats, digest auth, "
+        "forwarded bodies and configured tracing need their extra",
+        "Install the extra the message names (`pip install 'naftiko-runtime[all]'` brings "
+        "every one).",
+    ),
+    ours(
+        "compile",
+        ERR,
+        "`validate --compile`: every operation and tool compiles for serving (what needs "
+        "no network or secret is checked without it)",
+        "The message says what cannot be built; fix it there.",
+    ),
+)
 
 
 def check_files(doc: SourceDocument, walk: Walk) -> list[Diagnostic]:

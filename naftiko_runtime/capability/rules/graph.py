@@ -13,6 +13,8 @@ Rule ids:
   output-depth          mapped outputs nest at most MAX_DEPTH levels
   output-schema         avro and protobuf name their schema in `outputSchema`; an html
                         `outputSchema` is a CSS selector that parses
+The rows listed here also hold `step-field` and `lookup-index` (reported by `flows`) and
+`script-file` (reported by `compile`).
 """
 
 from __future__ import annotations
@@ -24,11 +26,79 @@ from typing import Any
 from naftiko_runtime.capability.callers import Caller
 from naftiko_runtime.capability.index import SpecIndex
 from naftiko_runtime.capability.model import MAX_OUTPUT_DEPTH as MAX_DEPTH
+from naftiko_runtime.capability.rules.rule import ERR, WARN, ours
 from naftiko_runtime.capability.source import DataPath, SourceDocument, as_dict, as_list
 from naftiko_runtime.capability.walk import Node, Walk
 from naftiko_runtime.diagnostics import Diagnostic, Severity
 from naftiko_runtime.extras import missing_extra
+from naftiko_runtime.text.jsonpath import path_root, template_roots
 from naftiko_runtime.text.templating import Template, TemplateSyntaxError
+
+RULES = (
+    ours("step-name", ERR, "step names are unique within a graph", "Rename the step."),
+    ours(
+        "step-reference",
+        ERR,
+        "steps read only earlier steps of their graph (no cycles)",
+        "Move the step, or read a step that runs before it.",
+    ),
+    ours(
+        "lookup-field",
+        ERR,
+        "a lookup over a lookup reads fields it returns",
+        "Add the field to the earlier lookup's outputParameters.",
+    ),
+    ours(
+        "step-field",
+        ERR,
+        "`$.step.field` and `{{step.field}}` read fields the step returns, where declared",
+        "Read a field the lookup's or consumed operation's outputParameters declare.",
+    ),
+    ours(
+        "lookup-index",
+        ERR,
+        "a lookup's `index` can hold an array (warning where only likely)",
+        "Index a step whose output is the array itself; a script step can unwrap an envelope.",
+    ),
+    ours(
+        "script-language",
+        ERR,
+        "script steps use javascript or python (and a language `allowedLanguages` lists)",
+        "Groovy needs a JVM this runtime does not have; rewrite the script.",
+    ),
+    ours(
+        "script-file",
+        ERR,
+        "script locations are folders; script files and dependencies are readable in them",
+        "Create the file, or fix `location`, `file` or `dependencies`.",
+    ),
+    ours("aggregate-duplicate", ERR, "each aggregate function ref is defined once", "Rename one."),
+    ours(
+        "base-uri-slash",
+        ERR,
+        "a baseUri does not end with '/'",
+        "Remove the slash; the reference engine refuses to load it.",
+    ),
+    ours(
+        "forward-target",
+        ERR,
+        "`forward.targetNamespace` is a consumed namespace",
+        "Name a namespace of `consumes`.",
+    ),
+    ours(
+        "apikey-placement",
+        WARN,
+        "apikey authentication says where the key goes",
+        "Add `placement: header` or `placement: query`.",
+    ),
+    ours("output-depth", ERR, "mapped outputs nest at most 32 levels", "Flatten the output."),
+    ours(
+        "output-schema",
+        ERR,
+        "avro and protobuf name a schema that loads; an html `outputSchema` is a CSS selector",
+        "Point `outputSchema` at the .avsc or .proto file beside the spec.",
+    ),
+)
 
 RUNNABLE_LANGUAGES = ("javascript", "js", "python")
 
@@ -84,18 +154,9 @@ def _suggest(name: str, known: list[str]) -> str | None:
     return f"did you mean '{close[0]}'?" if close else None
 
 
-def _root(expression: str) -> str | None:
-    """The step a `$.step...` path reads (the engine's own rule: name up to `.` or `[`)."""
-    import re
-
-    text = expression.strip()
-    match = re.match(r"\$\.([^.\[]+)", text)
-    return match.group(1) if match else None
-
-
 def _template_roots(text: str) -> set[str]:
     try:
-        return {name.partition(".")[0] for name in Template(text).variables}
+        return template_roots(Template(text).variables)
     except TemplateSyntaxError:
         return set()  # reported by template-syntax
 
@@ -146,7 +207,7 @@ def _check_steps(
         kind = step.get("type")
         for key, value in as_dict(step.get("with")).items():
             if isinstance(value, str):
-                root = _root(value)
+                root = path_root(value)
                 if root is not None and root in names:
                     reference((*base, "with", key), root, i, f"`with.{key}`", False)
                 for variable in _template_roots(value) - inputs:
@@ -157,13 +218,13 @@ def _check_steps(
             if isinstance(index_name, str):
                 # `$.step.items` (dialect) reads `step`
                 index_step = (
-                    _root(index_name) if index_name.startswith("$") else None
+                    path_root(index_name) if index_name.startswith("$") else None
                 ) or index_name
                 reference((*base, "index"), index_step, i, "lookup index", True)
                 found.extend(_lookup_fields(doc, index, base, step, steps, names, i))
             value = step.get("lookupValue")
             if isinstance(value, str):
-                root = _root(value)
+                root = path_root(value)
                 if root is not None:
                     reference((*base, "lookupValue"), root, i, "lookupValue", True)
         elif kind == "script":
@@ -181,7 +242,7 @@ def _check_steps(
     for m, mapping in enumerate(as_list(unit.get("mappings"))):
         value = as_dict(mapping).get("value")
         if isinstance(value, str):
-            root = _root(value)
+            root = path_root(value)
             if root is not None and root not in names:
                 found.append(
                     doc.diag(

@@ -11,26 +11,15 @@ object, not a list; ours check the oauth2 `authentication` object itself, as the
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
+from naftiko_runtime.capability.rules.rule import ERR, INFO, WARN, Check, Rule
 from naftiko_runtime.capability.source import DataPath, SourceDocument, as_dict, as_list
 from naftiko_runtime.capability.walk import Node, Walk
 from naftiko_runtime.diagnostics import Diagnostic, Severity
 
-Check = Callable[[SourceDocument, Walk], Iterator[Diagnostic]]
 _MARKDOWN_KINDS = ("rest", "mcp", "skill")
-
-
-@dataclass(frozen=True, slots=True)
-class OfficialRule:
-    id: str
-    severity: Severity
-    recommended: bool
-    summary: str
-    message: str
-    check: Check
 
 
 def _truthy(value: Any) -> bool:
@@ -58,17 +47,15 @@ def _value_at(data: Any, pointer: DataPath) -> Any:
     return node
 
 
-def _at(doc: SourceDocument, pointer: DataPath, rule: OfficialRule) -> Diagnostic:
+def _at(doc: SourceDocument, pointer: DataPath, rule: Rule) -> Diagnostic:
     """Where Spectral puts a finding on `pointer`: a mapping or list under a key starts on
     the key's line; a list item at its first key; a scalar at its first character."""
     value = _value_at(doc.data, pointer)
     key = bool(pointer) and isinstance(pointer[-1], str) and isinstance(value, dict | list)
-    return doc.diag(pointer, rule.id, rule.message, key=key, severity=rule.severity)
+    return doc.diag(pointer, rule.id, rule.help, key=key, severity=rule.severity)
 
 
-def _missing(
-    doc: SourceDocument, node: Node, name: str, rule: OfficialRule
-) -> Iterator[Diagnostic]:
+def _missing(doc: SourceDocument, node: Node, name: str, rule: Rule) -> Iterator[Diagnostic]:
     """Spectral's `truthy` on `node.name`: reported at the node when the field is absent,
     at the value when it is present but falsy."""
     if name not in node.data:
@@ -81,7 +68,7 @@ def _pattern(
     doc: SourceDocument,
     node: Node,
     name: str,
-    rule: OfficialRule,
+    rule: Rule,
     *,
     match: str | None = None,
     not_match: str | None = None,
@@ -368,12 +355,13 @@ def _script_defaults(doc: SourceDocument, walk: Walk) -> Iterator[Diagnostic]:
 
 def _rule(
     id: str, severity: Severity, recommended: bool, summary: str, message: str, check: Check
-) -> OfficialRule:
-    return OfficialRule(id, severity, recommended, summary, message, check)
+) -> Rule:
+    """An official rule: its `recommended` flag is whether it runs by default, and its
+    message (what every finding says) is its help."""
+    return Rule(id, severity, summary, message, recommended, official=True, check=check)
 
 
-ERR, WARN, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
-OFFICIAL_RULES: tuple[OfficialRule, ...] = (
+RULES: tuple[Rule, ...] = (
     _rule(
         "naftiko-namespaces-unique",
         ERR,
@@ -562,4 +550,4 @@ OFFICIAL_RULES: tuple[OfficialRule, ...] = (
         _script_defaults,
     ),
 )
-RULES_BY_ID = {rule.id: rule for rule in OFFICIAL_RULES}
+RULES_BY_ID = {rule.id: rule for rule in RULES}

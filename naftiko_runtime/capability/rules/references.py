@@ -1,6 +1,7 @@
 """Semantic rules the schema cannot express: references resolve and nothing collides.
 
-Each finding carries a rule id:
+`check_document` runs every check of one file (these, `graph`, `flows`, `compile`);
+`check_across` the ones over every file served together. Each finding carries a rule id:
   call-target      `call`/`ref` names an operation (or aggregate function) that exists
   with-key         every `with` key is a parameter of the called operation
   path-param       every `{param}` of an exposed REST path is bound to an input
@@ -14,9 +15,9 @@ Each finding carries a rule id:
   jsonpath         every JSONPath compiles
   template-syntax  every `{{template}}` compiles
   base-uri         (warning) a baseUri with `{placeholder}`s nothing fills; serve needs --upstream
-  param-location   `in:` names a known location
-  duplicate-name   operation names are unique in a namespace (reported by the index)
-  import           imports resolve (reported by the index)
+  param-location   `in:` names a known location (listed with `structure`)
+The rows listed here also hold `template-variable` (reported by `flows`), `duplicate-name`
+and `import` (reported by the index).
 """
 
 from __future__ import annotations
@@ -28,15 +29,80 @@ from dataclasses import dataclass
 from typing import Any
 
 from naftiko_runtime.capability.callers import Caller, reference_name
-from naftiko_runtime.capability.compile_rules import check_files
-from naftiko_runtime.capability.flow_rules import check_flow, closest
-from naftiko_runtime.capability.graph_rules import check_graph
-from naftiko_runtime.capability.index import SpecIndex, norm, path_variables
+from naftiko_runtime.capability.index import SpecIndex
+from naftiko_runtime.capability.rules.compile import check_files
+from naftiko_runtime.capability.rules.flows import check_flow, closest
+from naftiko_runtime.capability.rules.graph import check_graph
+from naftiko_runtime.capability.rules.rule import ERR, WARN, ours
 from naftiko_runtime.capability.source import DataPath, SourceDocument, as_dict, as_list
 from naftiko_runtime.capability.walk import Walk, walk_document
 from naftiko_runtime.diagnostics import Diagnostic, Severity
 from naftiko_runtime.text.jsonpath import JsonPathError, compile_path
+from naftiko_runtime.text.placeholders import norm, parameters, path_variables, shape
 from naftiko_runtime.text.templating import Template, TemplateSyntaxError
+
+RULES = (
+    ours(
+        "call-target",
+        ERR,
+        "`call` and `ref` name something that exists",
+        "Use `namespace.operation` (or `aggregate.function`); a suggestion is given.",
+    ),
+    ours(
+        "with-key",
+        ERR,
+        "every `with` key is a parameter of the called operation",
+        "Rename the key or declare the parameter.",
+    ),
+    ours(
+        "path-param",
+        ERR,
+        "every `{param}` of an exposed path is bound to an input",
+        "Declare the input or bind it in `with`.",
+    ),
+    ours(
+        "path-input",
+        ERR,
+        "every `in: path` input names a `{param}` of its path (exposed and consumed)",
+        "Rename the input to the placeholder (a suggestion is given), or declare it `in: query`.",
+    ),
+    ours(
+        "required-param", ERR, "required consumed parameters are supplied", "Supply them in `with`."
+    ),
+    ours("binding", ERR, "every `{{VAR}}` resolves to a key of `binds`", "Add the key to `binds`."),
+    ours(
+        "namespace-unique",
+        ERR,
+        "namespaces are unique (exposed ones across files)",
+        "Rename one of them.",
+    ),
+    ours("route-conflict", ERR, "port + method + path is unique across files", "Change one route."),
+    ours(
+        "tool-conflict", ERR, "MCP tool names are unique per server across files", "Rename a tool."
+    ),
+    ours("port-conflict", ERR, "one port serves one kind of adapter", "Move one adapter."),
+    ours(
+        "jsonpath",
+        ERR,
+        "every JSONPath compiles",
+        "Fix the expression (`$.` is the whole document).",
+    ),
+    ours("template-syntax", ERR, "every `{{template}}` compiles", "Fix the tag."),
+    ours(
+        "template-variable",
+        ERR,
+        "every `{{name}}` resolves to an input, a `with` key, a bound variable or a step",
+        "Fix the name (a suggestion is given), declare the input, or bind the variable.",
+    ),
+    ours("import", ERR, "imports resolve", "Fix the location or the imported namespace."),
+    ours("duplicate-name", ERR, "operation names are unique in a namespace", "Rename one."),
+    ours(
+        "base-uri",
+        WARN,
+        "a baseUri's `{placeholders}` are filled",
+        "Serve with --upstream NAMESPACE=URL, or bind the values.",
+    ),
+)
 
 _BINDING_VAR = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
@@ -402,16 +468,14 @@ def _check_templates_and_bindings(
     return found
 
 
-_SINGLE_BRACE = re.compile(r"(?<!\{)\{([A-Za-z0-9_.\-]+)\}(?!\})")
-
-
 def _check_base_uris(doc: SourceDocument, walk: Walk) -> list[Diagnostic]:
     found = []
     for node in walk.consumes:
         list_path, i, api = node.pointer[:-1], node.pointer[-1], node.data
         base = as_dict(api).get("baseUri")
-        if isinstance(base, str) and _SINGLE_BRACE.search(base):
-            names = ", ".join("{" + m + "}" for m in _SINGLE_BRACE.findall(base))
+        unfilled = parameters(base) if isinstance(base, str) else []
+        if unfilled:
+            names = ", ".join("{" + name + "}" for name in unfilled)
             found.append(
                 doc.diag(
                     (*list_path, i, "baseUri"),
@@ -537,11 +601,11 @@ def _routes(
         path = resource.get("path")
         if not isinstance(path, str):
             continue
-        shape = re.sub(r"\{[^}]*\}", "{}", path)
+        route = shape(path)
         for o, op in enumerate(as_list(resource.get("operations"))):
             method = str(as_dict(op).get("method", "GET"))
             site = _Site(doc, (*base, "resources", r, "operations", o, "method"))
-            prior = routes.get((port, method, shape))
+            prior = routes.get((port, method, route))
             if prior:
                 found.append(
                     doc.diag(
@@ -552,7 +616,7 @@ def _routes(
                     )
                 )
             else:
-                routes[(port, method, shape)] = site
+                routes[(port, method, route)] = site
     return found
 
 

@@ -2,6 +2,10 @@
 
 Our schema accepts deviations found in real specs because they carry meaning; the
 reference `1.0.0-alpha2` schema does not. Each use becomes a `portability` error here.
+
+The rows listed here are every finding about what one dialect or engine has and the other
+lacks: `portability` (here), `ikanos-legacy-list` and `ikanos-unserved` (`dialects/
+ikanos_checks.py`), `import-dialect` (the index), `migrate` (`dialects/migrate.py`).
 """
 
 from __future__ import annotations
@@ -11,8 +15,44 @@ from collections.abc import Iterator
 from typing import Any
 
 from naftiko_runtime.capability.index import consumes_lists
+from naftiko_runtime.capability.rules.rule import ERR, WARN, ours
 from naftiko_runtime.capability.source import DataPath, SourceDocument, as_dict, as_list
 from naftiko_runtime.diagnostics import Diagnostic
+
+RULES = (
+    ours(
+        "ikanos-legacy-list",
+        WARN,
+        "an Ikanos named collection is a map keyed by name, not the legacy list",
+        "The Ikanos engine still reads a list of entries with `name`; its schema does not. "
+        "Write `key: {...}` (`naftiko-runtime migrate --to ikanos` does).",
+    ),
+    ours(
+        "import-dialect",
+        WARN,
+        "an import names a file of the same dialect",
+        "This runtime reads both; neither reference engine reads the other's files.",
+    ),
+    ours(
+        "ikanos-unserved",
+        ERR,
+        "every Ikanos construct is one this runtime serves (imported exposes, aggregates, "
+        "binds; tunnels); beta5 fields read but not acted on yet are warnings",
+        "Inline the imported section, or serve it with the Ikanos engine.",
+    ),
+    ours(
+        "migrate",
+        WARN,
+        "`migrate`: a point that cannot be carried to the other dialect as it is",
+        "The message says what was invented, dropped or kept; edit the output there.",
+    ),
+    ours(
+        "portability",
+        ERR,
+        "`--strict`: dialect the reference engine would reject",
+        "Write the portable form, or drop --strict.",
+    ),
+)
 
 RULE = "portability"
 _WHY = "the reference engine would reject this"

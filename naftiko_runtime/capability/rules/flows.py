@@ -3,10 +3,11 @@ mappings read, and what a lookup's index holds. Each finds a spec the engine wou
 without complaint and then answer wrongly (a template rendering "", a mapping skipped, a
 lookup never matching).
 
-Rule ids:
+Rule ids (their rows are listed with `references` and `graph`: this module has none of its
+own):
   template-variable  every `{{name}}` resolves: an input, a `with` key, a bound variable, an
                      earlier step, a prompt's argument
-  template-syntax    (sites the engine compiles that `rules.py` does not see: lookup values,
+  template-syntax    (sites the engine compiles that `references` does not see: lookup values,
                      script `with`, exposed outputs' `value` and `const`)
   jsonpath           (the same: `$.step...` paths in `with` and exposed REST input values)
   step-field         `$.step.field` and `{{step.field}}` read a field the step returns, where
@@ -28,15 +29,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from naftiko_runtime.capability.callers import Caller, reference_name
-from naftiko_runtime.capability.index import OperationEntry, SpecIndex, norm, path_variables
+from naftiko_runtime.capability.index import OperationEntry, SpecIndex
 from naftiko_runtime.capability.source import DataPath, SourceDocument, as_dict, as_list
 from naftiko_runtime.capability.walk import Walk
 from naftiko_runtime.diagnostics import Diagnostic, Severity
-from naftiko_runtime.text.jsonpath import JsonPathError, compile_path
+from naftiko_runtime.text.jsonpath import JsonPathError, compile_path, split_step_path
+from naftiko_runtime.text.placeholders import norm, path_variables, variables
 from naftiko_runtime.text.templating import Template, TemplateSyntaxError
 
 _BINDING_FORM = re.compile(r"^[A-Z][A-Z0-9_]*$")
-_STEP_PATH = re.compile(r"^\$\.([^.\[]+)(.*)$", re.DOTALL)
 _FIELD = re.compile(r"^(?:\[(?:\d+|\*)\])*\.([A-Za-z0-9_\-]+)")
 _OBJECT_FORMATS = {"html": ("tables",), "markdown": ("frontMatter", "tables", "sections")}
 _OBJECT_ONLY = ("html", "markdown", "xml", "protobuf")
@@ -306,11 +307,11 @@ def _step_path_compiles(
     doc: SourceDocument, pointer: DataPath, value: str, steps: set[str]
 ) -> Iterator[Diagnostic]:
     """A `$.step...` value is a JSONPath into that step's output (the engine compiles it)."""
-    match = _STEP_PATH.match(value.strip())
-    if match is None or match.group(1) not in steps or not match.group(2):
+    split = split_step_path(value)
+    if split is None or split[0] not in steps or not split[1]:
         return
     try:
-        compile_path("$" + match.group(2))
+        compile_path(split[1])
     except JsonPathError as exc:
         reason = str(exc).partition("': ")[2] or str(exc)
         yield doc.diag(pointer, "jsonpath", f"invalid JSONPath {value!r}: {reason}")
@@ -434,7 +435,7 @@ def _check_prompts(doc: SourceDocument, walk: Walk) -> Iterator[Diagnostic]:
                 content = as_dict(message).get("content")
                 if not isinstance(content, str):
                     continue
-                for name in re.findall(r"\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}", content):
+                for name in variables(content):
                     if name in arguments:
                         continue
                     yield doc.diag(
@@ -536,11 +537,12 @@ def _reads(unit: Unit) -> Iterator[tuple[DataPath, str]]:
 def _field_reads(value: str) -> Iterator[tuple[str, str]]:
     """(step, the first field read below it) for a `$.step.field` path or `{{step.field}}`."""
     text = value.strip()
-    match = _STEP_PATH.match(text)
-    if match is not None:
-        first = _FIELD.match(match.group(2))
-        if first is not None and not match.group(2).startswith(".."):
-            yield match.group(1), first.group(0)
+    split = split_step_path(text)
+    if split is not None:
+        step, rest = split[0], split[1][1:]  # below the step, without the `$`
+        first = _FIELD.match(rest)
+        if first is not None and not rest.startswith(".."):
+            yield step, first.group(0)
         return
     for name in _variables(text) or ():
         parts = name.split(".")

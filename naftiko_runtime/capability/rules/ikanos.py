@@ -16,8 +16,9 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from naftiko_runtime.capability.ikanos import each
-from naftiko_runtime.capability.official import OfficialRule, _truthy, _value_at
+from naftiko_runtime.capability.dialects.ikanos import each
+from naftiko_runtime.capability.rules.official import _truthy, _value_at
+from naftiko_runtime.capability.rules.rule import ERR, INFO, WARN, Rule
 from naftiko_runtime.capability.source import DataPath, SourceDocument, as_dict
 from naftiko_runtime.diagnostics import Diagnostic, Severity
 
@@ -539,21 +540,16 @@ def _tunnelled(data: Any, direct: bool) -> Iterator[tuple[DataPath, Any]]:
 
 
 # ---------------------------------------------------------------- the table
-ERR, WARN, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
-
-
 def _rule(
     rule_id: str, severity: Severity, recommended: bool, summary: str, message: str, check: Check
-) -> tuple[OfficialRule, Check]:
-    return OfficialRule(rule_id, severity, recommended, summary, message, _no_walk), check
-
-
-def _no_walk(doc: SourceDocument, walk: Any) -> Iterator[Diagnostic]:
-    return iter(())  # Ikanos rules run through `check_ikanos`, on the file as written
+) -> tuple[Rule, Check]:
+    """An Ikanos rule and its check, which reads the file as written (`check_ikanos`), not
+    the walk of its translation."""
+    return Rule(rule_id, severity, summary, message, recommended, official=True), check
 
 
 _FROM = "Import entry must have both 'from' and 'import' fields."
-_TABLE: tuple[tuple[OfficialRule, Check], ...] = (
+_TABLE: tuple[tuple[Rule, Check], ...] = (
     _rule(
         "ikanos-namespaces-unique",
         ERR,
@@ -837,14 +833,14 @@ _TABLE: tuple[tuple[OfficialRule, Check], ...] = (
         ),
     ),
 )
-IKANOS_RULES: tuple[OfficialRule, ...] = tuple(rule for rule, _ in _TABLE)
+RULES: tuple[Rule, ...] = tuple(rule for rule, _ in _TABLE)
 _CHECKS = {rule.id: check for rule, check in _TABLE}
 
 
 def check_ikanos(doc: SourceDocument, enabled: Callable[[str], bool]) -> list[Diagnostic]:
     """Every Ikanos rule's findings on `doc` (the file as written), one per rule and path."""
     found: list[Diagnostic] = []
-    for rule in IKANOS_RULES:
+    for rule in RULES:
         if not enabled(rule.id):
             continue
         seen: set[DataPath] = set()
@@ -853,7 +849,7 @@ def check_ikanos(doc: SourceDocument, enabled: Callable[[str], bool]) -> list[Di
                 continue
             seen.add(path)
             line, column, shown = _at(doc, path)
-            text = message if rule.message == "{{error}}" and message else rule.message
+            text = message if rule.help == "{{error}}" and message else rule.help
             found.append(
                 Diagnostic(
                     doc.display,
