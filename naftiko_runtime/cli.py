@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from naftiko_runtime import __version__
-from naftiko_runtime.capability.load import LoadResult, UsageError, load_detached, load_paths
+from naftiko_runtime.capability.load import LoadResult, load_detached, load_paths
 from naftiko_runtime.capability.model import Capability
 from naftiko_runtime.capability.registry import RULES, Selection, markdown_table
 from naftiko_runtime.capability.schema import load_schema
@@ -34,7 +34,7 @@ from naftiko_runtime.engine.scripting import (
     DEFAULT_TIMEOUT_MS,
     ScriptSettings,
 )
-from naftiko_runtime.errors import BindingError, StartupError
+from naftiko_runtime.errors import BindingError, StartupError, UsageError
 from naftiko_runtime.report import FORMATS, render, render_text
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2

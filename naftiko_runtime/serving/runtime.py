@@ -561,8 +561,8 @@ class Reloader:
     def prepare(self) -> tuple[Runtime, list[str]] | None:
         """Load, check and compile the specs again: safe to run in a worker thread, so a
         large reload never stalls requests (only `apply` touches what is serving)."""
-        from naftiko_runtime.capability.load import UsageError, load_paths
-        from naftiko_runtime.errors import BindingError, StartupError
+        from naftiko_runtime.capability.load import load_paths
+        from naftiko_runtime.errors import BindingError, StartupError, UsageError
         from naftiko_runtime.report import render_text
 
         keep = "still serving the previous configuration"
