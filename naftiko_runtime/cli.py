@@ -683,7 +683,8 @@ def _rules(fmt: str) -> str:
 def compile_diagnostics(capabilities: Sequence[Any]) -> list[Diagnostic]:
     """`validate --compile`: build what `serve` builds, with placeholder secrets and upstream,
     one capability at a time, so each failure is reported where it was declared."""
-    from naftiko_runtime.serving.runtime import ServeOptions, compile_runtime
+    from naftiko_runtime.serving.assemble import compile_runtime
+    from naftiko_runtime.serving.options import ServeOptions
 
     found = []
     for capability in capabilities:
@@ -978,7 +979,8 @@ def _exercise(
 
 
 def _openapi(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    from naftiko_runtime.serving.runtime import ServeOptions, compile_runtime
+    from naftiko_runtime.serving.assemble import compile_runtime
+    from naftiko_runtime.serving.options import ServeOptions
 
     result = _load_valid(args.paths, stderr)
     if result is None:
@@ -1026,7 +1028,7 @@ def _serve(
         """While a large spec loads aside: the imports, the settings, and a compiler for each
         capability as it arrives (a usage error is raised again below)."""
         _warm_imports(files)
-        from naftiko_runtime.serving.runtime import Precompiled
+        from naftiko_runtime.serving.precompiled import Precompiled
         from naftiko_runtime.simulators import simulator_wanted
 
         env, options = _serve_settings(args, environ, upstreams, ports)
@@ -1043,8 +1045,10 @@ def _serve(
         return EXIT_INVALID
     # imported while a large spec loaded aside (`_warm_imports`), else here
     from naftiko_runtime.observability.logs import configure_logging
-    from naftiko_runtime.serving.process import bind_sockets, serve
-    from naftiko_runtime.serving.runtime import Reloader, compile_runtime
+    from naftiko_runtime.serving.assemble import compile_runtime
+    from naftiko_runtime.serving.process import serve
+    from naftiko_runtime.serving.reload import Reloader
+    from naftiko_runtime.serving.sockets import bind_sockets
     from naftiko_runtime.simulators import simulator_plan
 
     # only the model is served: the documents (data, source maps, lines) go now, not at exit
@@ -1101,7 +1105,7 @@ def _serve(
     configure_logging(runtime.redactor, stderr, args.log_format)
     if args.stdio:
         from naftiko_runtime.adapters.mcp.server import serve_stdio
-        from naftiko_runtime.serving.process import background_servers
+        from naftiko_runtime.serving.servers import background_servers
 
         return serve_stdio(
             runtime, stderr, background_servers(extra, options), options.grace_seconds
@@ -1189,7 +1193,7 @@ def _serve_settings(
 ) -> tuple[dict[str, str], Any]:
     """The environment (with `--env-file`) and the ServeOptions the flags ask for."""
     from naftiko_runtime.secrets.bindings import read_env_file
-    from naftiko_runtime.serving.runtime import ServeOptions
+    from naftiko_runtime.serving.options import ServeOptions
     from naftiko_runtime.upstream.base import Timeouts
 
     env = dict(environ)
@@ -1259,8 +1263,9 @@ def _warm_imports(files: Sequence[Path]) -> None:
     """While a large spec loads aside: import what serving it needs, the MCP SDK (about 0.5 s
     of the start-up, its 550 pydantic models) if a file exposes MCP (a guess from the text: a
     wrong one costs only memory, or the import later)."""
+    import naftiko_runtime.serving.assemble
     import naftiko_runtime.serving.process
-    import naftiko_runtime.serving.runtime
+    import naftiko_runtime.serving.reload
     import naftiko_runtime.simulators  # noqa: F401
 
     for path in files:

@@ -14,7 +14,8 @@ from naftiko_runtime.cli import _AnyValue
 from naftiko_runtime.engine.call import CallOperation
 from naftiko_runtime.engine.orchestration import OrchestratedOperation
 from naftiko_runtime.errors import StartupError
-from naftiko_runtime.serving.runtime import ServeOptions, compile_runtime
+from naftiko_runtime.serving.assemble import compile_runtime
+from naftiko_runtime.serving.options import ServeOptions
 from naftiko_runtime.upstream.base import UpstreamReply, UpstreamRequest
 from tests.conftest import CAPABILITIES, CORPUS
 

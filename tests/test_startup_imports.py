@@ -12,7 +12,8 @@ from tests.fixtures.probe import probe
 
 PROBE = """
 import json, sys
-from naftiko_runtime.serving.runtime import ServeOptions, compile_runtime
+from naftiko_runtime.serving.assemble import compile_runtime
+from naftiko_runtime.serving.options import ServeOptions
 from naftiko_runtime.capability.load import load_paths
 
 result = load_paths([sys.argv[1]])
@@ -104,7 +105,8 @@ print(json.dumps("mcp" in sys.modules))
 
 EXTRAS_PROBE = """
 import json, sys
-from naftiko_runtime.serving.runtime import ServeOptions, compile_runtime
+from naftiko_runtime.serving.assemble import compile_runtime
+from naftiko_runtime.serving.options import ServeOptions
 from naftiko_runtime.capability.load import load_paths
 from tests.fixtures.without_extras import EVERY_EXTRA
 
