@@ -55,19 +55,20 @@ def test_commands_run_without_cyclic_collection_and_leave_it_as_they_found_it() 
     import io
 
     from naftiko_runtime import cli
+    from naftiko_runtime.cli import validate as command
 
     seen: list[bool] = []
-    real = cli._validate
+    real = command.validate
 
     def spy(*args: object) -> int:
         seen.append(gc.isenabled())
         return real(*args)  # type: ignore[arg-type]
 
-    cli._validate = spy  # type: ignore[assignment]
+    command.validate = spy  # type: ignore[assignment]
     try:
         code = cli.run(["validate", str(CAPABILITIES)], io.StringIO(), io.StringIO(), {})
     finally:
-        cli._validate = real
+        command.validate = real
     assert code == 0 and seen == [False] and gc.isenabled()
 
 
