@@ -3,6 +3,8 @@
 NaftikoError
 ├── SpecError          invalid spec files: carries every Diagnostic found
 ├── BindingError       secrets/variables that could not be resolved at start-up
+├── StartupError       valid specs that cannot be served with these options
+├── UsageError         a command cannot run as asked: a flag, a path (the CLI's exit code 2)
 ├── InvocationError    bad caller input (HTTP 400, MCP isError)
 └── UpstreamError      the consumed API failed (HTTP 4xx pass-through, 502, 503, 504)
     ├── UpstreamStatusError       it answered 4xx/5xx
@@ -51,6 +53,11 @@ class BindingError(NaftikoError):
 
 class StartupError(NaftikoError):
     """The specs are valid but cannot be served with these options; the message says why."""
+
+
+class UsageError(NaftikoError):
+    """A command cannot run as asked (a bad flag, a path that is not there); raised where it
+    is found, anywhere below the CLI, which says it and exits 2 in one place."""
 
 
 class InvocationError(NaftikoError):

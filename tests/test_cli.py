@@ -144,8 +144,8 @@ def test_console_script_and_module_run_the_same_cli(write_spec: Callable[..., Pa
 
 
 def test_serve_defaults_match_the_runtime_defaults() -> None:
-    from naftiko_runtime.cli import build_parser
-    from naftiko_runtime.serving.runtime import ServeOptions
+    from naftiko_runtime.cli.parser import build_parser
+    from naftiko_runtime.serving.options import ServeOptions
 
     args = build_parser().parse_args(["serve", "capabilities"])
     defaults = ServeOptions()

@@ -10,11 +10,12 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from naftiko_runtime.capability.load import expand_paths, load_paths
-from naftiko_runtime.cli import _AnyValue
 from naftiko_runtime.engine.call import CallOperation
 from naftiko_runtime.engine.orchestration import OrchestratedOperation
 from naftiko_runtime.errors import StartupError
-from naftiko_runtime.serving.runtime import ServeOptions, compile_runtime
+from naftiko_runtime.serving.assemble import compile_runtime
+from naftiko_runtime.serving.offline import AnyValue
+from naftiko_runtime.serving.options import ServeOptions
 from naftiko_runtime.upstream.base import UpstreamReply, UpstreamRequest
 from tests.conftest import CAPABILITIES, CORPUS
 
@@ -78,7 +79,7 @@ async def test_every_corpus_operation_and_tool_runs(capsys: pytest.CaptureFixtur
         options = ServeOptions(upstreams={"*": "http://upstream.test/base"})
         try:
             runtime = compile_runtime(
-                result.capabilities, _AnyValue(), options, upstream=recorder, tracing=None
+                result.capabilities, AnyValue(), options, upstream=recorder, tracing=None
             )
         except StartupError as exc:  # e.g. script files the corpus does not carry
             assert "script step" in str(exc), (path.name, str(exc))

@@ -16,7 +16,9 @@ import httpx
 from bench.scale import generate
 from naftiko_runtime.capability.load import ASIDE_MIN_BYTES, load_paths
 from naftiko_runtime.capability.model import Capability, ControlAdapter
-from naftiko_runtime.serving.runtime import Precompiled, ServeOptions, compile_runtime
+from naftiko_runtime.serving.assemble import compile_runtime
+from naftiko_runtime.serving.options import ServeOptions
+from naftiko_runtime.serving.precompiled import Precompiled
 from tests.conftest import CAPABILITIES
 from tests.fixtures.process import ServeProcess
 from tests.fixtures.upstream import RecordingUpstream, Reply, free_port, running

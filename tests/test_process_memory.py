@@ -9,10 +9,10 @@ import sys
 
 import pytest
 
-from naftiko_runtime.serving.process import _malloc_trim
+from naftiko_runtime.serving.memory import _malloc_trim
 
 PROBE = """
-from naftiko_runtime.serving.process import give_back_memory
+from naftiko_runtime.serving.memory import give_back_memory
 
 def rss_mb():
     with open("/proc/self/status") as status:

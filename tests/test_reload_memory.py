@@ -12,7 +12,10 @@ from typing import Any
 import pytest
 
 from naftiko_runtime.capability.load import load_paths
-from naftiko_runtime.serving.runtime import Reloader, Runtime, ServeOptions, compile_runtime
+from naftiko_runtime.serving.assemble import compile_runtime
+from naftiko_runtime.serving.options import ServeOptions
+from naftiko_runtime.serving.reload import Reloader
+from naftiko_runtime.serving.runtime import Runtime
 from tests.conftest import CAPABILITIES
 
 ENV = {"LETTA_API_KEY": "k-1234"}
@@ -52,19 +55,20 @@ def test_commands_run_without_cyclic_collection_and_leave_it_as_they_found_it() 
     import io
 
     from naftiko_runtime import cli
+    from naftiko_runtime.cli import validate as command
 
     seen: list[bool] = []
-    real = cli._validate
+    real = command.validate
 
     def spy(*args: object) -> int:
         seen.append(gc.isenabled())
         return real(*args)  # type: ignore[arg-type]
 
-    cli._validate = spy  # type: ignore[assignment]
+    command.validate = spy  # type: ignore[assignment]
     try:
         code = cli.run(["validate", str(CAPABILITIES)], io.StringIO(), io.StringIO(), {})
     finally:
-        cli._validate = real
+        command.validate = real
     assert code == 0 and seen == [False] and gc.isenabled()
 
 
@@ -72,6 +76,7 @@ def test_a_reloaded_configuration_keeps_no_positions(monkeypatch: pytest.MonkeyP
     """Positions (and the text a lazily read document would take them from) are only asked
     while a configuration is checked and compiled; the served one keeps none of them."""
     from naftiko_runtime.capability import load
+    from naftiko_runtime.serving import reload
 
     loaded: list[load.LoadResult] = []
 
@@ -79,8 +84,8 @@ def test_a_reloaded_configuration_keeps_no_positions(monkeypatch: pytest.MonkeyP
         loaded.append(real(*args, **kwargs))
         return loaded[-1]
 
-    real = load.load_paths
-    monkeypatch.setattr(load, "load_paths", recording)
+    real = reload.load_paths
+    monkeypatch.setattr(reload, "load_paths", recording)  # the reload's, not the first load's
     runtime = _compiled()
     reloader = Reloader([str(CAPABILITIES)], lambda: ENV, ServeOptions(), runtime)
     prepared = reloader.prepare()

@@ -8,7 +8,8 @@ import pytest
 
 from naftiko_runtime.capability.load import load_paths
 from naftiko_runtime.errors import BindingError
-from naftiko_runtime.serving.runtime import ServeOptions, compile_runtime
+from naftiko_runtime.serving.assemble import compile_runtime
+from naftiko_runtime.serving.options import ServeOptions
 from tests.conftest import CAPABILITIES
 
 

@@ -12,7 +12,8 @@ from tests.fixtures.probe import probe
 
 PROBE = """
 import json, sys
-from naftiko_runtime.serving.runtime import ServeOptions, compile_runtime
+from naftiko_runtime.serving.assemble import compile_runtime
+from naftiko_runtime.serving.options import ServeOptions
 from naftiko_runtime.capability.load import load_paths
 
 result = load_paths([sys.argv[1]])
@@ -94,8 +95,8 @@ def test_serve_prepares_the_mcp_sdk_only_for_a_spec_that_exposes_mcp(tmp_path: P
     script = """
 import json, sys
 from pathlib import Path
-from naftiko_runtime.cli import _warm_imports
-_warm_imports([Path(p) for p in sys.argv[1:]])
+from naftiko_runtime.serving.launch import warm_up
+warm_up([Path(p) for p in sys.argv[1:]])
 print(json.dumps("mcp" in sys.modules))
 """
     for files, imported in (([rest_only], False), ([rest_only, with_mcp], True)):
@@ -104,7 +105,8 @@ print(json.dumps("mcp" in sys.modules))
 
 EXTRAS_PROBE = """
 import json, sys
-from naftiko_runtime.serving.runtime import ServeOptions, compile_runtime
+from naftiko_runtime.serving.assemble import compile_runtime
+from naftiko_runtime.serving.options import ServeOptions
 from naftiko_runtime.capability.load import load_paths
 from tests.fixtures.without_extras import EVERY_EXTRA
 
@@ -123,3 +125,28 @@ def test_json_capabilities_are_checked_and_compiled_without_any_extra() -> None:
     examples = REPO / "docs" / "examples"
     files = [str(examples / name) for name in ("quickstart.yaml", "steps.yaml", "mcp.yaml")]
     assert probe(EXTRAS_PROBE, *files) == []
+
+
+VALIDATE_PROBE = """
+import io, json, sys
+from naftiko_runtime.cli import run
+
+code = run(["validate", sys.argv[1]], io.StringIO(), io.StringIO(), {})
+parts = ("cli.", "serving", "adapters", "upstream", "openapi", "policies", "simulators")
+ours = tuple(f"naftiko_runtime.{part}" for part in parts)
+loaded = [m for m in sys.modules if m.startswith(ours) or m in ("asyncio", "uvicorn", "httpx")]
+print(json.dumps([code, sorted(loaded)]))
+"""
+
+
+def test_validate_imports_its_own_command_and_nothing_that_serves() -> None:
+    """Each command's module is imported only when it is the command given: `validate` (run
+    on every commit, in editors) loads and checks, and imports nothing that serves, calls out
+    or writes (the adapters, the clients, uvicorn, the other commands)."""
+    code, loaded = probe(VALIDATE_PROBE, str(CAPABILITIES))
+    assert code == 0
+    assert loaded == [
+        "naftiko_runtime.cli.commands",
+        "naftiko_runtime.cli.parser",
+        "naftiko_runtime.cli.validate",
+    ]

@@ -17,7 +17,8 @@ SPEC = Path(__file__).resolve().parent.parent / "capabilities" / "bench-jobs.yam
 
 def app() -> Any:
     from naftiko_runtime.capability.load import load_paths
-    from naftiko_runtime.serving.runtime import ServeOptions, compile_runtime
+    from naftiko_runtime.serving.assemble import compile_runtime
+    from naftiko_runtime.serving.options import ServeOptions
 
     capabilities = load_paths([SPEC]).capabilities
     options = ServeOptions(upstreams={"jobs-api": os.environ["UPSTREAM"]})

@@ -35,14 +35,10 @@ from naftiko_runtime.capability.schema import validate_schema
 from naftiko_runtime.capability.source import SourceDocument, SourceMap, display_path, load_source
 from naftiko_runtime.capability.walk import walk_document
 from naftiko_runtime.diagnostics import Diagnostic
-from naftiko_runtime.errors import SpecError
+from naftiko_runtime.errors import SpecError, UsageError
 
 _NAFTIKO_KEY = re.compile(r"^(?:naftiko|ikanos)\s*:", re.MULTILINE)
 YAML_SUFFIXES = (".yaml", ".yml")
-
-
-class UsageError(Exception):
-    """A path argument that cannot be used at all (exit code 2)."""
 
 
 @dataclass

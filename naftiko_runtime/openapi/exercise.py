@@ -208,7 +208,8 @@ class _Run:
         self, document: SourceDocument, capability: Capability, plan: dict[str, Upstream]
     ) -> None:
         from naftiko_runtime.errors import BindingError, StartupError
-        from naftiko_runtime.serving.runtime import ServeOptions, compile_runtime
+        from naftiko_runtime.serving.assemble import compile_runtime
+        from naftiko_runtime.serving.options import ServeOptions
         from naftiko_runtime.upstream.base import Timeouts
 
         assert self.proxy is not None

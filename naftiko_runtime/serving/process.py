@@ -1,4 +1,4 @@
-"""The process: sockets, uvicorn servers, worker processes and signals.
+"""The process: worker processes, signals, drain, and the exit status.
 
 Workers are forked with `multiprocessing` before any thread or event loop exists; each one
 watches its parent, and the parent watches every worker and every server it runs. One that
@@ -11,196 +11,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
-import functools
 import gc
 import logging
-import math
 import multiprocessing
 import os
 import signal
 import socket
 import sys
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from multiprocessing.process import BaseProcess
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
-import uvicorn
+import watchfiles
 
-from naftiko_runtime.adapters.control import ControlApp
-from naftiko_runtime.adapters.skill import SkillApp
-from naftiko_runtime.serving.runtime import Reloader, Runtime, ServeOptions
-
-if TYPE_CHECKING:
-    pass
-
-RELOADS_PER_COLLECTION = 10  # see freeze_reloaded in serve_runtime
+from naftiko_runtime.serving.memory import freeze_started
+from naftiko_runtime.serving.options import ServeOptions
+from naftiko_runtime.serving.reload import Reloader, Reloads
+from naftiko_runtime.serving.runtime import Runtime
+from naftiko_runtime.serving.servers import ExtraApp, ServedApp, served_apps
+from naftiko_runtime.serving.sockets import bind_sockets
 
 log = logging.getLogger("naftiko_runtime")
-
-
-@functools.cache
-def _malloc_trim() -> Callable[[int], int] | None:
-    try:
-        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to hand back this way
-        return None
-    return trim
-
-
-def give_back_memory() -> None:
-    """Return the C heap's free pages to the system (glibc's `malloc_trim`). Loading a large
-    spec frees tens of MB that glibc would otherwise keep resident for good (5,000 operations:
-    about 20 MB of the process's RSS)."""
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
-
-
-def bind(host: str, port: int, reuse_port: bool = False) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if reuse_port:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
-
-
-class _Server(uvicorn.Server):
-    """A uvicorn server that leaves signal handling to the process (several share a loop)
-    and says when it listens, so the process waits on an event instead of polling."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = asyncio.Event()
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets=sockets)
-        if not self.should_exit:
-            self.ready.set()
-
-
-def _meter_sessions(runtime: Runtime) -> None:
-    """MCP session counts on the control plane's metrics (read at scrape time)."""
-    assert runtime.state is not None
-    metrics = runtime.state.metrics
-    for port, server in runtime.mcp_servers.items():
-        bound = server.sessions
-        if bound is None:
-            continue
-        metrics.mcp_sessions.labels(str(port)).set_function(bound.open_sessions)
-        bound.on_refuse = metrics.mcp_sessions_refused.labels(str(port)).inc
-
-
-def _logged(
-    app: Any, adapter: str, route_of: Callable[[str, str], str] | None, options: ServeOptions
-) -> Any:
-    """`app` with an access line per request when `--access-log` asks for them."""
-    if not options.access_log:
-        return app
-    from naftiko_runtime.observability.access import AccessLog
-
-    return AccessLog(app, adapter, route_of)
-
-
-def _uvicorn_config(app: Any, options: ServeOptions) -> uvicorn.Config:
-    return uvicorn.Config(
-        app,
-        loop="uvloop" if _has("uvloop") else "asyncio",
-        http=_http_protocol(options),
-        h11_max_incomplete_event_size=options.max_header_bytes,
-        lifespan="on",
-        interface="asgi3",  # auto-detection mistakes bound coroutine methods for ASGI2
-        access_log=False,  # the runtime writes its own access lines (observability.access)
-        proxy_headers=False,
-        log_config=None,  # uvicorn's records go to the one redacting root handler
-        log_level=None,
-        timeout_graceful_shutdown=max(1, math.ceil(options.grace_seconds)),
-    )
-
-
-def _http_protocol(options: ServeOptions) -> Any:
-    """httptools with header time and size bounds when it is installed, else h11."""
-    if not _has("httptools"):
-        return "h11"
-    from naftiko_runtime.adapters.http_protocol import bounded_protocol
-
-    return bounded_protocol(options.header_timeout, options.max_header_bytes, options.body_timeout)
-
-
-def _has(module: str) -> bool:
-    try:
-        __import__(module)
-    except ImportError:
-        return False
-    return True
-
-
-def background_servers(
-    extra: Sequence[tuple[Any, socket.socket, str]], options: ServeOptions
-) -> list[tuple[_Server, list[socket.socket]]]:
-    """uvicorn servers for extra apps (the simulator) run beside another transport."""
-    return [(_Server(_uvicorn_config(app, options)), [sock]) for app, sock, _ in extra]
-
-
-def signal_workers(children: Sequence[BaseProcess], signum: int) -> None:
-    """Send `signum` to the worker processes that are still there."""
-    for child in children:
-        if child.pid is not None and child.is_alive():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(child.pid, signum)
-
-
-async def watch_specs(paths: Sequence[str], on_change: Callable[[], None]) -> None:
-    """Call `on_change` whenever a spec file under `paths` changes (`--watch`)."""
-    import watchfiles
-
-    async for _ in watchfiles.awatch(*paths):
-        on_change()
-
-
-def bind_sockets(runtime: Runtime, workers: int = 1) -> list[dict[int, socket.socket]]:
-    """One listening socket per REST and MCP port per worker, all bound before anything
-    serves.
-
-    Several workers each get their own SO_REUSEPORT socket, so the kernel spreads connections
-    over them. A plain bind first proves the port is free: SO_REUSEPORT alone would let us
-    share a port silently with another process.
-    """
-    bound: list[dict[int, socket.socket]] = [{} for _ in range(workers)]
-    try:
-        for port in [*runtime.rest_apps, *runtime.mcp_servers]:
-            host = runtime.hosts[port]
-            if workers == 1:
-                bound[0][port] = bind(host, port)
-                continue
-            bind(host, port).close()
-            for sockets in bound:
-                sockets[port] = bind(host, port, reuse_port=True)
-    except OSError:
-        for sockets in bound:
-            for sock in sockets.values():
-                sock.close()
-        raise
-    return bound
 
 
 def serve(
     runtime: Runtime,
     options: ServeOptions,
     stderr: TextIO,
-    extra: Sequence[tuple[Any, socket.socket, str]],
+    extra: Sequence[ExtraApp],
     sockets: list[dict[int, socket.socket]],
     reloader: Reloader | None = None,
     watch: bool = False,
@@ -282,11 +120,25 @@ def _run(coroutine: Coroutine[Any, Any, int]) -> int:
     return status
 
 
+def signal_workers(children: Sequence[BaseProcess], signum: int) -> None:
+    """Send `signum` to the worker processes that are still there."""
+    for child in children:
+        if child.pid is not None and child.is_alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child.pid, signum)
+
+
+async def watch_specs(paths: Sequence[str], on_change: Callable[[], None]) -> None:
+    """Call `on_change` whenever a spec file under `paths` changes (`--watch`)."""
+    async for _ in watchfiles.awatch(*paths):
+        on_change()
+
+
 async def serve_runtime(
     runtime: Runtime,
     options: ServeOptions,
     stderr: TextIO,
-    extra: Sequence[tuple[Any, socket.socket, str]] = (),
+    extra: Sequence[ExtraApp] = (),
     sockets: dict[int, socket.socket] | None = None,
     worker: int = 0,
     children: Sequence[BaseProcess] = (),
@@ -296,215 +148,171 @@ async def serve_runtime(
 ) -> int:
     """Serve until SIGINT/SIGTERM; 0 after a requested stop, 1 when a server, a worker or
     (for a worker) the parent died. Every port is bound before anything starts serving."""
-    servers: list[tuple[_Server, list[socket.socket]]] = []
-    listening: list[str] = []
-    try:
-        if sockets is None:
-            sockets = bind_sockets(runtime)[0]
-        workers = f", {len(children) + 1} workers" if children else ""
-        for port, app in runtime.rest_apps.items():
-            served = _logged(app, app.kind, app.route_of, options)
-            servers.append((_Server(_uvicorn_config(served, options)), [sockets[port]]))
-            if isinstance(app.current, SkillApp):
-                count = len(app.current.skills)
-                listening.append(
-                    f"SKILL http://{runtime.hosts[port]}:{port}/skills  ({count} skills{workers})"
-                )
-                continue
-            if isinstance(app.current, ControlApp):
-                listening.append(f"CONTROL http://{runtime.hosts[port]}:{port}/health/ready")
-                continue
-            count = len(runtime.rest_ops.get(port, []))
-            listening.append(
-                f"REST  http://{runtime.hosts[port]}:{port}  ({count} operations{workers})"
-            )
-        for app, sock, label in extra:
-            servers.append((_Server(_uvicorn_config(app, options)), [sock]))
-            listening.append(label)
-        for port, server in runtime.mcp_servers.items():
-            mcp_app = _logged(server.app, "mcp", None, options)
-            servers.append((_Server(_uvicorn_config(mcp_app, options)), [sockets[port]]))
-            stateless = ", stateless" if server.stateless else ""
-            listening.append(
-                f"MCP   http://{runtime.hosts[port]}:{port}{server.path}  "
-                f"({server.tool_count} tools{workers}{stateless})"
-            )
-    except OSError:
-        for _, socks in servers:
-            for sock in socks:
-                sock.close()
-        raise
+    if sockets is None:
+        sockets = bind_sockets(runtime)[0]
+    served = served_apps(runtime, options, sockets, extra, len(children) + 1)
     if runtime.state is not None:
         _meter_sessions(runtime)
-    loop = asyncio.get_running_loop()
-    stopping = False
-    status = 0
-
-    draining: asyncio.TimerHandle | None = None
-
-    def close() -> None:
-        """Stop accepting; uvicorn then gives what is in flight `--grace` seconds."""
-        for server, _ in servers:
-            server.should_exit = True
-
-    def stop(delay: float = 0.0) -> None:
-        """Drain: `/health/ready` turns 503 at once; after `delay` seconds (`--drain-delay`,
-        time for balancers and endpoint lists to notice) no new connection is accepted. A
-        second signal while waiting closes at once."""
-        nonlocal stopping, draining
-        if runtime.state is not None:
-            runtime.state.draining = True
-        if stopping:
-            if draining is not None:
-                draining.cancel()
-                draining = None
-                signal_workers(children, signal.SIGINT)
-                close()
-            return
-        stopping = True
-        # SIGUSR1 asks a worker to drain: it may have had the same SIGTERM already (systemd
-        # and `kill -TERM -PGID` signal the whole group), which must not count as a second one
-        signal_workers(children, signal.SIGUSR1 if delay > 0 else signal.SIGINT)
-        if delay > 0:
-            log.info("draining: readiness is 503; closing in %.1f s", delay)
-            draining = loop.call_later(delay, close)
-        else:
-            close()
-
-    def fail(why: str) -> None:
-        """Something this instance needs is gone: stop all of it, exit 1 (see the module)."""
-        nonlocal status
-        if stopping:
-            return
-        log.error("%s; stopping this instance so its supervisor can start a fresh one", why)
-        status = 1
-        stop()
-
-    def drain_from_parent() -> None:
-        if not stopping:
-            stop(options.drain_delay)
-
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        loop.add_signal_handler(signal.SIGINT, stop)  # at a terminal: no delay
-        loop.add_signal_handler(signal.SIGTERM, stop, options.drain_delay)
-        if parent_sentinel is not None:
-            loop.add_signal_handler(signal.SIGUSR1, drain_from_parent)
-
-    def child_exited(child: BaseProcess) -> None:
-        loop.remove_reader(child.sentinel)
-        child.join(1)  # gone already (its sentinel closed): this only reaps it
-        fail(f"worker {child.name} (pid {child.pid}) exited with status {child.exitcode}")
-
-    for child in children:
-        loop.add_reader(child.sentinel, child_exited, child)
-
-    def parent_gone() -> None:
-        assert parent_sentinel is not None
-        loop.remove_reader(parent_sentinel)  # at EOF it stays readable: once is enough
-        fail("the parent process is gone")
-
-    if parent_sentinel is not None:
-        loop.add_reader(parent_sentinel, parent_gone)
-
-    reloading: asyncio.Task[None] | None = None
-    reload_again = False
-    frozen_reloads = [0]
-
-    def freeze_reloaded() -> None:
-        """Freeze what a reload built, as the start-up objects were. Frozen objects are only
-        freed by reference counting, so whatever cyclic garbage was frozen with them (a
-        request's traceback during the reload, say) stays: every RELOADS_PER_COLLECTION
-        reloads the frozen heap is collected once (one pause) before freezing again. (The
-        frozen heap's size is not asked: `gc.get_freeze_count` walks all of it.)"""
-        frozen_reloads[0] += 1
-        if frozen_reloads[0] >= RELOADS_PER_COLLECTION:
-            frozen_reloads[0] = 0
-            gc.unfreeze()
-            gc.collect()
-        gc.freeze()
-        give_back_memory()  # what the previous configuration held
-
-    async def reload_off_loop() -> None:
-        nonlocal reload_again
-        assert reloader is not None
-        while True:
-            reload_again = False
-            # A collection while the new configuration is built would scan all of it with
-            # the GIL held (a 100+ ms stall at 5,000 operations); instead what the reload
-            # made is frozen like the start-up objects were, before collection resumes.
-            gc.disable()
-            applied = False
-            try:
-                prepared = await asyncio.to_thread(reloader.prepare)  # validate and compile
-                applied = prepared is not None and reloader.apply(*prepared)
-                prepared = None
-            finally:
-                if applied:
-                    freeze_reloaded()
-                gc.enable()  # a rejected reload's garbage is left to the collector
-            if applied:
-                signal_workers(children, signal.SIGHUP)
-            if not reload_again:
-                return
-
-    def reload() -> None:
-        """Reload here (prepared off the event loop, swapped in at once); workers reload too,
-        but only a configuration this process accepted. A signal during a reload runs one
-        more afterwards, so the last edit always wins."""
-        nonlocal reloading, reload_again
-        if reloading is not None and not reloading.done():
-            reload_again = True
-            return
-        reloading = asyncio.ensure_future(reload_off_loop())
-
+    instance = _Instance(runtime, options, served, children, parent_sentinel)
+    instance.watch_signals_and_peers()
+    reloads = None
     if reloader is not None:
+        reloads = Reloads(reloader, lambda: signal_workers(children, signal.SIGHUP))
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signal.SIGHUP, reload)
-    tasks = [asyncio.create_task(server.serve(sockets=socks)) for server, socks in servers]
-
-    def server_ended(task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            log.error("a server failed: %s", runtime.redactor(repr(task.exception())))
-        fail("a server stopped while the others were serving")
-
-    for task in tasks:
-        task.add_done_callback(server_ended)
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reloads)
     watched = [*reloader.paths] if reloader is not None else []
     if options.policy_file is not None:  # `--policies`: reloaded with the specs
         watched.append(options.policy_file)
-    watcher = (
-        asyncio.create_task(watch_specs(watched, reload))
-        if watch and reloader is not None and worker == 0
-        else None
-    )
-    ready: asyncio.Future[Any] = asyncio.gather(*(s.ready.wait() for s, _ in servers))
-    waiting: list[asyncio.Future[Any]] = [ready, *tasks]
-    await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-    if ready.done() and not stopping:
-        if runtime.state is not None:
-            runtime.state.serving = True  # /health/ready turns 200
-        gc.collect()
-        gc.freeze()  # start-up objects never need scanning again: shorter GC pauses under load
-        give_back_memory()
-        gc.enable()  # off while the specs were loaded and compiled (cli._no_collection)
-        if worker == 0:
-            for line in listening:
-                stderr.write(f"naftiko-runtime: serving {line}\n")
-            stderr.flush()
-    else:
-        ready.cancel()
-        gc.enable()  # stopped before ready: still serving (drain), with the collector on
-    try:
-        await asyncio.gather(*tasks, return_exceptions=True)
-    finally:
+    watching = watched if watch and reloads is not None and worker == 0 else None
+    return await instance.run(stderr, worker, reloads, watching)
+
+
+def _meter_sessions(runtime: Runtime) -> None:
+    """MCP session counts on the control plane's metrics (read at scrape time)."""
+    assert runtime.state is not None
+    metrics = runtime.state.metrics
+    for port, server in runtime.mcp_servers.items():
+        bound = server.sessions
+        if bound is None:
+            continue
+        metrics.mcp_sessions.labels(str(port)).set_function(bound.open_sessions)
+        bound.on_refuse = metrics.mcp_sessions_refused.labels(str(port)).inc
+
+
+class _Instance:
+    """One process's servers from start to exit: signals and drain, a worker, the parent or
+    a server that dies, and the exit status."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        options: ServeOptions,
+        served: list[ServedApp],
+        children: Sequence[BaseProcess],
+        parent_sentinel: int | None,
+    ) -> None:
+        self.runtime, self.options, self.served = runtime, options, served
+        self.children, self.parent_sentinel = children, parent_sentinel
+        self.loop = asyncio.get_running_loop()
+        self.stopping = False
+        self.status = 0
+        self.draining: asyncio.TimerHandle | None = None
+
+    def watch_signals_and_peers(self) -> None:
+        """SIGINT stops at once (at a terminal), SIGTERM after `--drain-delay`, SIGUSR1 is a
+        worker's drain; a worker's exit, or its parent's, stops the instance."""
+        loop = self.loop
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGINT, self.stop)
+            loop.add_signal_handler(signal.SIGTERM, self.stop, self.options.drain_delay)
+            if self.parent_sentinel is not None:
+                loop.add_signal_handler(signal.SIGUSR1, self._drain_from_parent)
+        for child in self.children:
+            loop.add_reader(child.sentinel, self._child_exited, child)
+        if self.parent_sentinel is not None:
+            loop.add_reader(self.parent_sentinel, self._parent_gone)
+
+    def close(self) -> None:
+        """Stop accepting; uvicorn then gives what is in flight `--grace` seconds."""
+        for served in self.served:
+            served.server.should_exit = True
+
+    def stop(self, delay: float = 0.0) -> None:
+        """Drain: `/health/ready` turns 503 at once; after `delay` seconds (`--drain-delay`,
+        time for balancers and endpoint lists to notice) no new connection is accepted. A
+        second signal while waiting closes at once."""
+        if self.runtime.state is not None:
+            self.runtime.state.draining = True
+        if self.stopping:
+            if self.draining is not None:
+                self.draining.cancel()
+                self.draining = None
+                signal_workers(self.children, signal.SIGINT)
+                self.close()
+            return
+        self.stopping = True
+        # SIGUSR1 asks a worker to drain: it may have had the same SIGTERM already (systemd
+        # and `kill -TERM -PGID` signal the whole group), which must not count as a second one
+        signal_workers(self.children, signal.SIGUSR1 if delay > 0 else signal.SIGINT)
+        if delay > 0:
+            log.info("draining: readiness is 503; closing in %.1f s", delay)
+            self.draining = self.loop.call_later(delay, self.close)
+        else:
+            self.close()
+
+    def fail(self, why: str) -> None:
+        """Something this instance needs is gone: stop all of it, exit 1 (see the module)."""
+        if self.stopping:
+            return
+        log.error("%s; stopping this instance so its supervisor can start a fresh one", why)
+        self.status = 1
+        self.stop()
+
+    def _drain_from_parent(self) -> None:
+        if not self.stopping:
+            self.stop(self.options.drain_delay)
+
+    def _child_exited(self, child: BaseProcess) -> None:
+        self.loop.remove_reader(child.sentinel)
+        child.join(1)  # gone already (its sentinel closed): this only reaps it
+        self.fail(f"worker {child.name} (pid {child.pid}) exited with status {child.exitcode}")
+
+    def _parent_gone(self) -> None:
+        assert self.parent_sentinel is not None
+        self.loop.remove_reader(self.parent_sentinel)  # at EOF it stays readable: once is enough
+        self.fail("the parent process is gone")
+
+    def _server_ended(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a server failed: %s", self.runtime.redactor(repr(task.exception())))
+        self.fail("a server stopped while the others were serving")
+
+    async def run(
+        self, stderr: TextIO, worker: int, reloads: Reloads | None, watched: list[str] | None
+    ) -> int:
+        """Serve until stopped; once every server listens, worker 0 says what is served;
+        reload when a file of `watched` changes."""
+        tasks = [
+            asyncio.create_task(served.server.serve(sockets=served.sockets))
+            for served in self.served
+        ]
+        for task in tasks:
+            task.add_done_callback(self._server_ended)
+        watcher = None
+        if reloads is not None and watched is not None:
+            watcher = asyncio.create_task(watch_specs(watched, reloads))
+        ready: asyncio.Future[Any] = asyncio.gather(
+            *(served.server.ready.wait() for served in self.served)
+        )
+        waiting: list[asyncio.Future[Any]] = [ready, *tasks]
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        if ready.done() and not self.stopping:
+            if self.runtime.state is not None:
+                self.runtime.state.serving = True  # /health/ready turns 200
+            freeze_started()
+            if worker == 0:
+                for served in self.served:
+                    stderr.write(f"naftiko-runtime: serving {served.line}\n")
+                stderr.flush()
+        else:
+            ready.cancel()
+            gc.enable()  # stopped before ready: still serving (drain), with the collector on
+        try:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            await self._shut_down(watcher)
+        return self.status
+
+    async def _shut_down(self, watcher: asyncio.Task[None] | None) -> None:
+        """After the servers: the watcher, the upstream clients, the traces still batched,
+        and the workers (killed when they outlast their grace)."""
         if watcher is not None:
             watcher.cancel()
-        await runtime.upstream.close()
-        if runtime.tracing is not None:  # export what is still batched
-            await asyncio.to_thread(runtime.tracing.shutdown)
-        for child in children:
-            child.join(options.grace_seconds + 5)
+        await self.runtime.upstream.close()
+        if self.runtime.tracing is not None:  # export what is still batched
+            await asyncio.to_thread(self.runtime.tracing.shutdown)
+        for child in self.children:
+            child.join(self.options.grace_seconds + 5)
             if child.is_alive():
                 child.kill()
                 child.join(5)
-    return status

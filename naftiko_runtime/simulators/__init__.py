@@ -14,8 +14,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 from naftiko_runtime.capability.model import Capability
-from naftiko_runtime.serving.process import bind
-from naftiko_runtime.serving.runtime import ServeOptions
+from naftiko_runtime.serving.options import ServeOptions
+from naftiko_runtime.serving.sockets import bind
 
 LETTA_HOSTS = ("api.letta.com",)
 

@@ -17,7 +17,9 @@ from mcp_types import methods as _methods
 from naftiko_runtime.adapters.mcp import fast as mcp_fast
 from naftiko_runtime.adapters.mcp.fast import FastCalls
 from naftiko_runtime.capability.load import load_paths
-from naftiko_runtime.serving.runtime import Runtime, ServeOptions, compile_runtime
+from naftiko_runtime.serving.assemble import compile_runtime
+from naftiko_runtime.serving.options import ServeOptions
+from naftiko_runtime.serving.runtime import Runtime
 from tests.conftest import CAPABILITIES
 from tests.fixtures.upstream import RecordingUpstream, Reply, running
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from naftiko_runtime.adapters.mcp.server import McpServerSet
 from naftiko_runtime.capability.load import load_paths
-from naftiko_runtime.serving.runtime import ServeOptions, compile_runtime
+from naftiko_runtime.serving.assemble import compile_runtime
+from naftiko_runtime.serving.options import ServeOptions
 from tests.conftest import CAPABILITIES
 
 

@@ -16,9 +16,10 @@ import yaml
 from naftiko_runtime.capability.load import load_paths
 from naftiko_runtime.capability.schema import schema_verdicts_agree
 from naftiko_runtime.capability.source import load_source
-from naftiko_runtime.cli import _AnyValue
 from naftiko_runtime.errors import StartupError
-from naftiko_runtime.serving.runtime import ServeOptions, compile_runtime
+from naftiko_runtime.serving.assemble import compile_runtime
+from naftiko_runtime.serving.offline import AnyValue
+from naftiko_runtime.serving.options import ServeOptions
 from tests.capability.test_flow_rules import BASE as FLOW
 from tests.capability.test_flow_rules import SCRIPTED
 from tests.capability.test_validate_rules import BASE
@@ -92,7 +93,7 @@ def _check(path: Path) -> bool:
         try:
             compile_runtime(
                 result.capabilities,
-                _AnyValue(),
+                AnyValue(),
                 ServeOptions(upstreams={"*": "http://upstream.invalid"}),
                 tracing=None,
             )

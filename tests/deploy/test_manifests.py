@@ -19,7 +19,7 @@ import httpx
 import pytest
 import yaml
 
-from naftiko_runtime.cli import build_parser
+from naftiko_runtime.cli.parser import build_parser
 from tests.conftest import CAPABILITIES, REPO
 from tests.fixtures.process import ServeProcess
 from tests.fixtures.upstream import free_port

@@ -166,7 +166,8 @@ def test_without_a_policy_file_nothing_of_the_policies_is_loaded(tmp_path: Path)
         f"""
         import asyncio, sys
         import httpx
-        from naftiko_runtime.serving.runtime import ServeOptions, compile_runtime
+        from naftiko_runtime.serving.assemble import compile_runtime
+        from naftiko_runtime.serving.options import ServeOptions
         from naftiko_runtime.capability.load import load_paths
 
         capabilities = load_paths([{str(tmp_path / "shop.yaml")!r}]).capabilities

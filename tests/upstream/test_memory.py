@@ -12,7 +12,9 @@ import pytest
 
 from naftiko_runtime.capability.load import load_paths
 from naftiko_runtime.errors import UpstreamTimeoutError
-from naftiko_runtime.serving.runtime import Runtime, ServeOptions, compile_runtime
+from naftiko_runtime.serving.assemble import compile_runtime
+from naftiko_runtime.serving.options import ServeOptions
+from naftiko_runtime.serving.runtime import Runtime
 from naftiko_runtime.upstream.base import Upstream, UpstreamReply, UpstreamRequest
 from naftiko_runtime.upstream.memory import Handler, MemoryUpstream
 from tests.conftest import CAPABILITIES
