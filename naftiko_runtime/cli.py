@@ -1100,7 +1100,7 @@ def _serve(
     del positions
     configure_logging(runtime.redactor, stderr, args.log_format)
     if args.stdio:
-        from naftiko_runtime.adapters.mcp.server import serve_stdio
+        from naftiko_runtime.adapters.mcp.stdio import serve_stdio
         from naftiko_runtime.serving.process import background_servers
 
         return serve_stdio(
@@ -1266,7 +1266,7 @@ def _warm_imports(files: Sequence[Path]) -> None:
     for path in files:
         with contextlib.suppress(OSError):
             if _MCP_ADAPTER.search(path.read_bytes()):
-                import naftiko_runtime.adapters.mcp.server  # noqa: F401
+                import naftiko_runtime.adapters.mcp.build  # noqa: F401
 
                 return
 

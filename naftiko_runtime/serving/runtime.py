@@ -32,7 +32,8 @@ from naftiko_runtime.secrets.bindings import Redactor, resolve_bindings
 from naftiko_runtime.upstream.base import Timeouts, Upstream, UpstreamClients
 
 if TYPE_CHECKING:
-    from naftiko_runtime.adapters.mcp.server import McpHttpServer, McpServerSet
+    from naftiko_runtime.adapters.mcp.endpoint import McpServerSet
+    from naftiko_runtime.adapters.mcp.http import McpHttpServer
     from naftiko_runtime.policies.model import PolicySet
 
 log = logging.getLogger("naftiko_runtime")
@@ -525,7 +526,7 @@ def _compile_mcp(
 ) -> tuple[dict[int, McpHttpServer], list[McpServerSet]]:
     if not any(c.mcp for c in capabilities):
         return {}, []  # the MCP SDK is only imported when some spec exposes MCP (start-up, RSS)
-    from naftiko_runtime.adapters.mcp.server import build_mcp_servers
+    from naftiko_runtime.adapters.mcp.build import build_mcp_servers
 
     return build_mcp_servers(
         capabilities, options, compiled, hosts, redactor, guard_for, tool_limits

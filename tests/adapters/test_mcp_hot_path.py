@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from naftiko_runtime.adapters.mcp.server import McpServerSet
+from naftiko_runtime.adapters.mcp.endpoint import McpServerSet
 from naftiko_runtime.capability.load import load_paths
 from naftiko_runtime.serving.runtime import ServeOptions, compile_runtime
 from tests.conftest import CAPABILITIES
@@ -20,7 +20,7 @@ def _server() -> tuple[McpServerSet, Any]:
 
 def test_tool_input_schemas_come_from_the_compiled_tools_not_a_tools_list() -> None:
     server_set, server = _server()
-    listed = {tool.name: tool.input_schema for tool in server_set.lists()[0].tools}
+    listed = {tool.name: tool.input_schema for tool in server_set.tools.list().tools}
     assert server.get_tool_input_schema is not None
     assert {name: server.get_tool_input_schema(name) for name in listed} == listed
     assert server.get_tool_input_schema("no-such-tool") is None
