@@ -15,6 +15,7 @@ from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 
 from naftiko_runtime.adapters.auth.base import Guard
 from naftiko_runtime.adapters.files import MAX_FILE_BYTES
+from naftiko_runtime.adapters.mcp import sdk_surface
 from naftiko_runtime.adapters.mcp.endpoint import McpServerSet
 from naftiko_runtime.adapters.mcp.fast import FastCalls
 from naftiko_runtime.adapters.mcp.http import MCP_PATH, LimitedMcpHttpServer, McpHttpServer
@@ -229,9 +230,5 @@ def _fast_calls(server: Server[Any], server_set: McpServerSet) -> FastCalls:
 
 def _live_sessions(server: Server[Any]) -> Callable[[], Collection[str]]:
     """The ids of the sessions the SDK's manager still holds (it drops expired ones)."""
-
-    def live() -> Collection[str]:
-        instances = getattr(server.session_manager, "_server_instances", None)
-        return instances.keys() if isinstance(instances, dict) else ()
-
-    return live
+    manager = server.session_manager
+    return lambda: sdk_surface.live_session_ids(manager)

@@ -35,6 +35,7 @@ from mcp_types import CallToolResult, TextContent
 from mcp_types import methods as _methods
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
+from starlette.requests import Request
 
 from naftiko_runtime import jsoncodec
 
@@ -107,7 +108,7 @@ class FastCalls:
             return False
         if not _accepts_both(headers.get("accept", "")):
             return False
-        if not self._secure(scope, headers):
+        if not await self._secure(scope):
             return False
         try:
             decoded = jsoncodec.loads(body)
@@ -123,18 +124,10 @@ class FastCalls:
         )
         return True
 
-    def _secure(self, scope: dict[str, Any], headers: dict[str, str]) -> bool:
-        """The SDK's transport checks (content type; Host and Origin when DNS-rebinding
-        protection is on) pass."""
-        content_type = headers.get("content-type")
-        if content_type is None or not content_type.lower().startswith("application/json"):
-            return False
-        settings = self.security.settings
-        if not settings.enable_dns_rebinding_protection:
-            return True
-        return self.security._validate_host(headers.get("host")) and (
-            self.security._validate_origin(headers.get("origin"))
-        )
+    async def _secure(self, scope: dict[str, Any]) -> bool:
+        """The SDK's own transport checks pass (content type; Host and Origin when
+        DNS-rebinding protection is on)."""
+        return await self.security.validate_request(Request(scope), is_post=True) is None
 
     def _prepared(
         self, decoded: Any, pairs: list[tuple[str, str]], headers: dict[str, str]
