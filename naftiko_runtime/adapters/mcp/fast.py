@@ -18,6 +18,7 @@ import contextlib
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
+import orjson
 from mcp.server.runner import modern_error_data
 from mcp.server.transport_security import (
     DEFAULT_MAX_REQUEST_BODY_SIZE,
@@ -38,6 +39,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 
 from naftiko_runtime import jsoncodec
+from naftiko_runtime.adapters.mcp.results import ToolResult
 
 MODERN = frozenset(v.encode() for v in MODERN_PROTOCOL_VERSIONS)
 PARAM_PREFIX_TEXT = "mcp-param-"
@@ -188,7 +190,10 @@ class FastCalls:
                 "resultType": "complete",
             }
             if result.structured_content is not None:
-                dumped["structuredContent"] = result.structured_content
+                written = result.structured_json if isinstance(result, ToolResult) else None
+                dumped["structuredContent"] = (
+                    result.structured_content if written is None else orjson.Fragment(written)
+                )
         else:  # images, resources, audio: the SDK's own dump and per-version sieve
             dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
             dumped = _methods.serialize_server_result("tools/call", version, dumped)
@@ -198,7 +203,13 @@ class FastCalls:
             dumped["_meta"] = {SERVER_INFO: self.server_info()}
         elif isinstance(meta, dict) and meta.get(SERVER_INFO) is None:  # the handler's own wins
             dumped["_meta"] = {**meta, SERVER_INFO: self.server_info()}
-        return jsoncodec.dumps({"jsonrpc": "2.0", "id": request_id, "result": dumped})
+        reply = {"jsonrpc": "2.0", "id": request_id, "result": dumped}
+        if type(dumped.get("structuredContent")) is orjson.Fragment:
+            try:  # the tool's JSON as it was written once (results.tool_result)
+                return orjson.dumps(reply)
+            except TypeError:  # an id orjson cannot write (an integer past 64 bits)
+                dumped["structuredContent"] = result.structured_content
+        return jsoncodec.dumps(reply)
 
 
 class _Exchange:

@@ -1,5 +1,9 @@
 """An operation's result as MCP content: text plus `structuredContent`, binary blocks, and
 tool errors (a failed call is a result with `isError`, never a protocol crash).
+
+The JSON value of a call is serialized once here: the text content is those bytes, and a
+`ToolResult` keeps the bytes of its `structuredContent` so the fast path writes them into
+the reply as they are instead of walking the value a second time.
 """
 
 from __future__ import annotations
@@ -7,7 +11,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp import types
 
@@ -24,6 +28,20 @@ log = logging.getLogger("naftiko_runtime.mcp")
 
 MAX_STREAM_BYTES = 4 * 1024 * 1024
 MAX_BINARY_BYTES = 16 * 1024 * 1024
+
+
+class ToolResult(types.CallToolResult):
+    """A tool's answer that carries the JSON its `structuredContent` was written as (None
+    when it was not written in one piece: a redacted or paged answer). A slot, not a
+    pydantic private attribute: those double the cost of building the result."""
+
+    __slots__ = ("structured_json",)
+    if TYPE_CHECKING:
+        structured_json: bytes | None
+
+    def __init__(self, structured_json: bytes | None = None, **fields: Any) -> None:
+        super().__init__(**fields)
+        object.__setattr__(self, "structured_json", structured_json)
 
 
 def error(message: str) -> types.CallToolResult:
@@ -61,14 +79,16 @@ def tool_result(
     wrap: bool,
     typed: bool,
     after: dict[str, Any] | None,
-) -> types.CallToolResult:
+) -> ToolResult:
     """`data` as one text block (its JSON) and as `structuredContent`: itself when it is an
     object the output schema does not wrap, else `{"result": data}`. `after`: the next
     page's arguments, added as `_meta`, a hint for the model and (untyped) `next`."""
-    text = jsoncodec.dumps(data).decode()
+    dumped = jsoncodec.dumps(data)
+    written: bytes | None = dumped  # the JSON of `data`, while it is still that
+    text = dumped.decode()
     redacted = redact.bodies(text)
     if redacted != text:  # an upstream 2xx echoing a secret
-        text = redacted
+        text, written = redacted, None
         try:
             data = jsoncodec.loads(redacted)
         except ValueError:  # a match spanned JSON syntax: keep the text only
@@ -78,13 +98,16 @@ def tool_result(
     content: list[types.ContentBlock] = [types.TextContent(type="text", text=text)]
     meta = None
     if after is not None:  # what an agent needs to page: the next call's arguments
+        written = None
         meta = {PAGING_META: {"next": after}}
         if "next" not in structured and (wrap or not typed):
             structured = {**structured, "next": after}
         hint = f"More results: call {tool} with {jsoncodec.dumps(after).decode()}"
         content.append(types.TextContent(type="text", text=hint))
-    return types.CallToolResult(
-        content=content, structured_content=structured, is_error=False, _meta=meta
+    if written is not None and wrapped:
+        written = b'{"result":' + written + b"}"
+    return ToolResult(
+        written, content=content, structured_content=structured, is_error=False, _meta=meta
     )
 
 
