@@ -36,9 +36,9 @@ from mcp_types import CallToolResult, TextContent
 from mcp_types import methods as _methods
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
-from starlette.requests import Request
 
 from naftiko_runtime import jsoncodec
+from naftiko_runtime.adapters.mcp import sdk_surface
 from naftiko_runtime.adapters.mcp.results import ToolResult
 
 MODERN = frozenset(v.encode() for v in MODERN_PROTOCOL_VERSIONS)
@@ -110,7 +110,7 @@ class FastCalls:
             return False
         if not _accepts_both(headers.get("accept", "")):
             return False
-        if not await self._secure(scope):
+        if not self._secure(headers):
             return False
         try:
             decoded = jsoncodec.loads(body)
@@ -126,10 +126,15 @@ class FastCalls:
         )
         return True
 
-    async def _secure(self, scope: dict[str, Any]) -> bool:
-        """The SDK's own transport checks pass (content type; Host and Origin when
-        DNS-rebinding protection is on)."""
-        return await self.security.validate_request(Request(scope), is_post=True) is None
+    def _secure(self, headers: dict[str, str]) -> bool:
+        """The SDK's transport checks (content type; Host and Origin when DNS-rebinding
+        protection is on) pass."""
+        content_type = headers.get("content-type")
+        if content_type is None or not content_type.lower().startswith("application/json"):
+            return False
+        if not self.security.settings.enable_dns_rebinding_protection:
+            return True
+        return sdk_surface.host_and_origin_allowed(self.security, headers)
 
     def _prepared(
         self, decoded: Any, pairs: list[tuple[str, str]], headers: dict[str, str]
