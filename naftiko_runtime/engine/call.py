@@ -130,9 +130,9 @@ class CallOperation:
             document = decode(reply, self._format, self.name, self.call.operation.output_schema)
             shaped = self._shape(document) if self._shape is not None else document
             return CallResult(reply.status, "application/json", shaped=shaped)
-        if self._shape is None:
-            parse_json(reply.body, self.name, reply.status)  # never forward a broken body
-            return CallResult(reply.status, "application/json", raw=reply.body)
+        if self._shape is None:  # the bytes pass through; the value is kept for MCP
+            document = parse_json(reply.body, self.name, reply.status)  # never a broken body
+            return CallResult(reply.status, "application/json", raw=reply.body, shaped=document)
         document = parse_json(reply.body, self.name, reply.status)
         return CallResult(reply.status, "application/json", shaped=self._shape(document))
 

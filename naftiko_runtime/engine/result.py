@@ -12,7 +12,8 @@ from naftiko_runtime.capability.model import Input
 
 @dataclass(slots=True)
 class CallResult:
-    """What an operation produced: raw JSON bytes, shaped data, or a stream."""
+    """What an operation produced: raw JSON bytes, shaped data, or a stream. Bytes passed
+    through come with their parsed value in `shaped` when it was read (never twice)."""
 
     status: int
     content_type: str
@@ -28,10 +29,10 @@ class CallResult:
 
     @property
     def data(self) -> Any:
-        """The result as a JSON value (parses raw bytes when the body was passed through)."""
-        if self.raw is not None:
-            return jsoncodec.loads(self.raw) if self.raw else None
-        return self.shaped
+        """The result as a JSON value (parses raw bytes when no value came with them)."""
+        if self.shaped is not None or not self.raw:
+            return self.shaped
+        return jsoncodec.loads(self.raw)
 
     def body(self) -> bytes:
         if self.raw is not None:

@@ -42,7 +42,8 @@ from naftiko_runtime.upstream.base import Upstream
 from naftiko_runtime.upstream.pool import UpstreamClients, Wrap
 
 if TYPE_CHECKING:
-    from naftiko_runtime.adapters.mcp.server import McpHttpServer, McpServerSet
+    from naftiko_runtime.adapters.mcp.endpoint import McpServerSet
+    from naftiko_runtime.adapters.mcp.http import McpHttpServer
     from naftiko_runtime.policies.model import PolicySet
 
 Controls = list[tuple[Capability, ControlAdapter]]
@@ -379,7 +380,7 @@ def _mcp_servers(
 ) -> tuple[dict[int, McpHttpServer], list[McpServerSet]]:
     if not any(c.mcp for c in capabilities):
         return {}, []  # the MCP SDK is only imported when some spec exposes MCP (start-up, RSS)
-    from naftiko_runtime.adapters.mcp.server import build_mcp_servers
+    from naftiko_runtime.adapters.mcp.build import build_mcp_servers
 
     return build_mcp_servers(
         capabilities,

@@ -88,7 +88,7 @@ def warm_up(files: Sequence[Path]) -> None:
     for path in files:
         with contextlib.suppress(OSError):
             if _MCP_ADAPTER.search(path.read_bytes()):
-                import naftiko_runtime.adapters.mcp.server  # noqa: F401
+                import naftiko_runtime.adapters.mcp.build  # noqa: F401
 
                 return
 

@@ -13,7 +13,8 @@ from naftiko_runtime.secrets.bindings import Redactor
 from naftiko_runtime.upstream.pool import UpstreamClients
 
 if TYPE_CHECKING:
-    from naftiko_runtime.adapters.mcp.server import McpHttpServer, McpServerSet
+    from naftiko_runtime.adapters.mcp.endpoint import McpServerSet
+    from naftiko_runtime.adapters.mcp.http import McpHttpServer
     from naftiko_runtime.policies.model import PolicySet
 
 

@@ -72,7 +72,7 @@ def start(loaded: Loaded, request: Launch, environ: Mapping[str, str], stderr: T
         return 1
     configure_logging(runtime.redactor, stderr, request.log_format)
     if request.stdio:
-        from naftiko_runtime.adapters.mcp.server import serve_stdio  # the MCP SDK: only then
+        from naftiko_runtime.adapters.mcp.stdio import serve_stdio  # the MCP SDK: only then
 
         return serve_stdio(
             runtime, stderr, background_servers(extra, options), options.grace_seconds

@@ -186,6 +186,25 @@ def test_answers_match_the_sdk_only_endpoint(case: str, endpoints: tuple[str, st
         assert status == 200 and reply["result"]["structuredContent"]["title"] == 'say "hi"'
 
 
+@pytest.mark.parametrize(
+    ("header", "status"),
+    [(("host", "evil.example"), 421), (("origin", "http://evil.example"), 403)],
+)
+def test_a_foreign_host_or_origin_is_left_to_the_sdk(
+    header: tuple[str, str], status: int, endpoints: tuple[str, str]
+) -> None:
+    """DNS-rebinding protection (on for a loopback endpoint): the SDK's own checks decide."""
+    body, _ = CASES["a call"]
+    HANDLED.clear()
+    answers = []
+    for url in endpoints:
+        sent = {**HEADERS, "mcp-name": "retrieve-job", header[0]: header[1]}
+        response = httpx.post(url, content=orjson.dumps(body), headers=sent)
+        answers.append((response.status_code, response.text))
+    assert answers[0] == answers[1] and answers[0][0] == status
+    assert HANDLED == [False]
+
+
 def test_only_json_accepted_is_left_to_the_sdk(endpoints: tuple[str, str]) -> None:
     body, _ = CASES["a call"]
     statuses = [

@@ -18,6 +18,7 @@ import contextlib
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
+import orjson
 from mcp.server.runner import modern_error_data
 from mcp.server.transport_security import (
     DEFAULT_MAX_REQUEST_BODY_SIZE,
@@ -37,6 +38,8 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 
 from naftiko_runtime import jsoncodec
+from naftiko_runtime.adapters.mcp import sdk_surface
+from naftiko_runtime.adapters.mcp.results import ToolResult
 
 MODERN = frozenset(v.encode() for v in MODERN_PROTOCOL_VERSIONS)
 PARAM_PREFIX_TEXT = "mcp-param-"
@@ -107,7 +110,7 @@ class FastCalls:
             return False
         if not _accepts_both(headers.get("accept", "")):
             return False
-        if not self._secure(scope, headers):
+        if not self._secure(headers):
             return False
         try:
             decoded = jsoncodec.loads(body)
@@ -123,18 +126,15 @@ class FastCalls:
         )
         return True
 
-    def _secure(self, scope: dict[str, Any], headers: dict[str, str]) -> bool:
+    def _secure(self, headers: dict[str, str]) -> bool:
         """The SDK's transport checks (content type; Host and Origin when DNS-rebinding
         protection is on) pass."""
         content_type = headers.get("content-type")
         if content_type is None or not content_type.lower().startswith("application/json"):
             return False
-        settings = self.security.settings
-        if not settings.enable_dns_rebinding_protection:
+        if not self.security.settings.enable_dns_rebinding_protection:
             return True
-        return self.security._validate_host(headers.get("host")) and (
-            self.security._validate_origin(headers.get("origin"))
-        )
+        return sdk_surface.host_and_origin_allowed(self.security, headers)
 
     def _prepared(
         self, decoded: Any, pairs: list[tuple[str, str]], headers: dict[str, str]
@@ -195,7 +195,10 @@ class FastCalls:
                 "resultType": "complete",
             }
             if result.structured_content is not None:
-                dumped["structuredContent"] = result.structured_content
+                written = result.structured_json if isinstance(result, ToolResult) else None
+                dumped["structuredContent"] = (
+                    result.structured_content if written is None else orjson.Fragment(written)
+                )
         else:  # images, resources, audio: the SDK's own dump and per-version sieve
             dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
             dumped = _methods.serialize_server_result("tools/call", version, dumped)
@@ -205,7 +208,13 @@ class FastCalls:
             dumped["_meta"] = {SERVER_INFO: self.server_info()}
         elif isinstance(meta, dict) and meta.get(SERVER_INFO) is None:  # the handler's own wins
             dumped["_meta"] = {**meta, SERVER_INFO: self.server_info()}
-        return jsoncodec.dumps({"jsonrpc": "2.0", "id": request_id, "result": dumped})
+        reply = {"jsonrpc": "2.0", "id": request_id, "result": dumped}
+        if type(dumped.get("structuredContent")) is orjson.Fragment:
+            try:  # the tool's JSON as it was written once (results.tool_result)
+                return orjson.dumps(reply)
+            except TypeError:  # an id orjson cannot write (an integer past 64 bits)
+                dumped["structuredContent"] = result.structured_content
+        return jsoncodec.dumps(reply)
 
 
 class _Exchange:
