@@ -152,7 +152,7 @@ async def _stream(send: Send, read: Any, size: int, kind: str) -> None:
 
 
 class SkillApp:
-    """One skill adapter's ASGI app."""
+    """One skill adapter's ASGI app: its catalogue behind its guard."""
 
     openapi = None
 
@@ -164,7 +164,19 @@ class SkillApp:
     ) -> None:
         self.adapter = adapter
         self.guard = guard
-        self._app = http_only(guarded(self._route, guard))
+        catalogue = Catalogue(adapter, max_file_bytes)
+        self.skills = catalogue.skills
+        # the catalogue apart from this app: no cycle, so a reload frees it without a collection
+        self._app = http_only(guarded(catalogue, guard))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
+
+
+class Catalogue:
+    """What a skill adapter serves: its skills, their details and their files."""
+
+    def __init__(self, adapter: SkillAdapter, max_file_bytes: int) -> None:
         self.max_file_bytes = max_file_bytes  # `--max-file-size`
         self.skills = {skill.name: skill for skill in adapter.skills}
         self.modes = dict(adapter.modes)
@@ -204,9 +216,6 @@ class SkillApp:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._app(scope, receive, send)
-
-    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1").split("?")[0]
         match = _ROUTE.match(raw)
         if match is None:

@@ -59,7 +59,7 @@ def observed(
     metrics: Metrics | None,
     tracing: Tracing | None,
     span: str,
-    attributes: Mapping[str, Any],
+    attributes: dict[str, Any],
     headers: Iterable[tuple[bytes, bytes]] = (),
     meta: Mapping[str, Any] | None = None,
     route: str | None = None,
@@ -80,7 +80,7 @@ def observed(
                 context = tracing.extract_meta(meta)
             else:
                 context = tracing.extract_headers(headers)
-            with tracing.server_span(span, context, dict(attributes)) as seen.span:
+            with tracing.server_span(span, context, attributes) as seen.span:
                 yield seen
     finally:
         if metrics is not None:

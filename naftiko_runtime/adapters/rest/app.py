@@ -44,6 +44,48 @@ def _routable_path(raw: bytes) -> str:
     return "/".join(segments)
 
 
+class RouteMap:
+    """The routes of a port, each method's app: static paths by dict lookup, parameter paths
+    by a segment tree."""
+
+    def __init__(self) -> None:
+        self.static: dict[str, dict[str, ASGIApp]] = {}
+        self.dynamic: RouteTable[dict[str, ASGIApp]] = RouteTable()
+
+    def add(self, path: str, method: str, app: ASGIApp, *, replace: bool = True) -> None:
+        """`app` for `method` on `path`; with `replace` false, a route already there wins."""
+        if "{" not in path:
+            methods = self.static.setdefault(path, {})
+        else:
+            found = self.dynamic.get(path)
+            if found is None:
+                found = {}
+                self.dynamic.add(path, found)
+            methods = found
+        if replace or method not in methods:
+            methods[method] = app
+
+    def match(self, path: str) -> tuple[dict[str, ASGIApp], dict[str, str]] | None:
+        """The apps of `path` by method, and its parameters' values."""
+        methods = self.static.get(path)
+        if methods is not None:
+            return methods, {}
+        found = self.dynamic.match(path)
+        if found is None:
+            return None
+        _, apps, params = found
+        if SLASH_IN_SEGMENT in path:
+            params = {k: v.replace(SLASH_IN_SEGMENT, "/") for k, v in params.items()}
+        return apps, params
+
+    def template(self, path: str) -> str | None:
+        """The route template serving `path`, if any."""
+        if path in self.static:
+            return path
+        found = self.dynamic.match(path)
+        return found[0] if found is not None else None
+
+
 class RestApp:
     """A raw ASGI app: static routes by dict lookup, parameter routes by a segment tree.
 
@@ -74,20 +116,13 @@ class RestApp:
         # an authenticated port: what is not routed is answered 401 unless some adapter's
         # credentials pass, so 404/405/redirects never reveal which routes exist
         gate = AnyOf(distinct) if guards and all(g is not None for g in guards) else None
-        self._unrouted = guarded(self._answer_unrouted, gate)
-        self.static: dict[str, dict[str, ASGIApp]] = {}
-        self.dynamic: RouteTable[dict[str, ASGIApp]] = RouteTable()
-        routes = upstream_routes(endpoints)
+        self.routes = RouteMap()
+        # held apart from this app (no cycle back to it: a reload frees it without a collection)
+        self._unrouted = guarded(_unrouted(self.routes), gate)
+        links = upstream_routes(endpoints)
         for endpoint in sorted(endpoints, key=_sort_key):
-            app = _route_app(endpoint, redact, routes, metrics, tracing)
-            if "{" not in endpoint.path:
-                self.static.setdefault(endpoint.path, {})[endpoint.method] = app
-            else:
-                methods = self.dynamic.get(endpoint.path)
-                if methods is None:
-                    methods = {}
-                    self.dynamic.add(endpoint.path, methods)
-                methods[endpoint.method] = app
+            app = _route_app(endpoint, redact, links, metrics, tracing)
+            self.routes.add(endpoint.path, endpoint.method, app)
         for guard in distinct:
             self._add_metadata(guard)
         if openapi is not None:
@@ -101,41 +136,27 @@ class RestApp:
         serve = _document(orjson.dumps(metadata))
         suffix = urlparse(str(metadata.get("resource", ""))).path.rstrip("/")
         for path in {METADATA_PATH, METADATA_PATH + suffix}:
-            self.static.setdefault(path, {}).setdefault("GET", serve)
+            self.routes.add(path, "GET", serve, replace=False)
 
     def _add_openapi(self, openapi: dict[str, Any]) -> None:
         document = self._openapi = orjson.dumps(openapi)
-        self.static.setdefault("/openapi.json", {})["GET"] = _document(document)
+        self.routes.add("/openapi.json", "GET", _document(document))
         from naftiko_runtime.adapters.rest.docs import docs_routes
 
         title = str(openapi.get("info", {}).get("title") or "naftiko-runtime")
         for path, app in docs_routes(title).items():
-            self.static.setdefault(path, {}).setdefault("GET", app)  # a spec's own wins
+            self.routes.add(path, "GET", app, replace=False)  # a spec's own wins
 
     @property
     def openapi(self) -> dict[str, Any] | None:
         """The OpenAPI document served at `/openapi.json` (decoded afresh: for `export`)."""
         return orjson.loads(self._openapi) if self._openapi is not None else None
 
-    def match(self, path: str) -> tuple[dict[str, ASGIApp], dict[str, str]] | None:
-        methods = self.static.get(path)
-        if methods is not None:
-            return methods, {}
-        found = self.dynamic.match(path)
-        if found is None:
-            return None
-        _, apps, params = found
-        if SLASH_IN_SEGMENT in path:
-            params = {k: v.replace(SLASH_IN_SEGMENT, "/") for k, v in params.items()}
-        return apps, params
-
     def route_of(self, method: str, path: str) -> str:
         """The route template a path is served by (for access lines), `-` when none."""
-        if path in self.static:
-            return path
-        found = self.dynamic.match(path)
-        if found is not None:
-            return found[0]
+        template = self.routes.template(path)
+        if template is not None:
+            return template
         for forward, _ in self.forwards:
             if forward.forwarder.matches(path):
                 return forward.forwarder.prefix + "*"
@@ -152,7 +173,7 @@ class RestApp:
         if path is None:
             await respond(send, *_NOT_UTF8)
             return
-        found = self.match(path)
+        found = self.routes.match(path)
         if found is None:
             if self.forwards:
                 raw = (scope.get("raw_path") or path.encode()).decode("latin-1")
@@ -171,12 +192,14 @@ class RestApp:
         scope[PATH_PARAMS] = params
         await served(scope, receive, send)
 
-    async def _answer_unrouted(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """No route takes the request: 405 when its path has others, a 307 when the path
-        with (or without) a trailing slash has a route, else 404 (all behind the port's
-        gate)."""
+
+def _unrouted(routes: RouteMap) -> ASGIApp:
+    """What answers a request no route takes: 405 when its path has other methods, a 307 when
+    the path with (or without) a trailing slash has a route, else 404."""
+
+    async def answer(scope: Scope, receive: Receive, send: Send) -> None:
         path = _path(scope) or scope["path"]
-        found = self.match(path)
+        found = routes.match(path)
         if found is not None:
             method = scope["method"]
             allow = ", ".join(sorted(found[0])).encode()
@@ -184,7 +207,7 @@ class RestApp:
             await respond(send, *refusal, headers=[(b"allow", allow)])
             return
         other = path[:-1] if path.endswith("/") else path + "/"
-        if len(path) > 1 and self.match(other) is not None:
+        if len(path) > 1 and routes.match(other) is not None:
             query = scope["query_string"]
             raw = scope.get("raw_path") or other.encode()
             target = raw[:-1] if raw.endswith(b"/") else raw + b"/"
@@ -195,6 +218,8 @@ class RestApp:
             return
         message = f"no route for {scope['method']} {scope['path']}"
         await respond(send, *problem(404, "not_found", message))
+
+    return answer
 
 
 def _path(scope: Scope) -> str | None:
