@@ -99,12 +99,6 @@ class UpstreamError(NaftikoError):
         self.policy: Any = None  # engine.headers.HeaderPolicy: which of `headers` pass back
         super().__init__(message)
 
-    def to_json(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"type": f"upstream_{self.kind}", "message": self.message}
-        if self.upstream_status is not None:
-            error["upstream_status"] = self.upstream_status
-        return {"error": error}
-
 
 class UpstreamStatusError(UpstreamError):
     """The upstream answered 4xx (passed through) or 5xx (a 502)."""

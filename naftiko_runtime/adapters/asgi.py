@@ -1,18 +1,27 @@
-"""What the small raw-ASGI adapters share: the lifespan handshake and JSON answers."""
+"""The ASGI vocabulary every adapter speaks, declared once, and the answers they all send.
+
+The adapters are raw ASGI apps (a framework's request and response objects cost a proxy a
+large share of its throughput), so the types a framework would give live here, with the
+lifespan handshake and the one way a whole body is answered.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import orjson
 
-from naftiko_runtime.adapters.auth.base import Guard
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+JSON = b"application/json"
 
 
-async def lifespan(receive: Any, send: Send) -> None:
+async def lifespan(receive: Receive, send: Send) -> None:
     """Answer the server's start-up and shut-down messages (nothing to prepare)."""
     while True:
         message = await receive()
@@ -23,24 +32,35 @@ async def lifespan(receive: Any, send: Send) -> None:
             return
 
 
-async def admit(scope: dict[str, Any], receive: Any, send: Send, guard: Guard | None) -> bool:
-    """The preamble of every small adapter: lifespan answered, non-HTTP ignored, the adapter's
-    authentication enforced (401 sent). True when the request is to be served."""
-    if scope["type"] == "lifespan":
-        await lifespan(receive, send)
-        return False
-    if scope["type"] != "http":
-        return False
-    if guard is not None and not await guard.admit(scope, send):
-        return False
-    return True
+def http_only(app: ASGIApp) -> ASGIApp:
+    """`app` for HTTP requests; the lifespan answered here, any other scope ignored."""
+
+    async def serve(scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await app(scope, receive, send)
+        elif kind == "lifespan":
+            await lifespan(receive, send)
+
+    return serve
 
 
-async def respond(send: Send, status: int, body: bytes, kind: str) -> None:
-    headers = [(b"content-type", kind.encode()), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+async def respond(
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: bytes = JSON,
+    headers: Sequence[tuple[bytes, bytes]] = (),
+) -> None:
+    """A whole answer: status, type, length and `headers`, then the body."""
+    start = [
+        (b"content-type", content_type),
+        (b"content-length", str(len(body)).encode()),
+        *headers,
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": start})
     await send({"type": "http.response.body", "body": body})
 
 
 async def respond_json(send: Send, status: int, payload: Any) -> None:
-    await respond(send, status, orjson.dumps(payload), "application/json")
+    await respond(send, status, orjson.dumps(payload))

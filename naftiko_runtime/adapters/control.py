@@ -5,21 +5,31 @@ instance, on a port of their own (loopback by default), as the reference serves 
 when every adapter serves and the instance is not draining (503 otherwise); `/status`
 describes the capabilities, adapters and the last reload; `/metrics` is the Prometheus text;
 `/scripting` reads the script steps' settings and, with the adapter's authentication, changes
-them with the reference's validation of each field.
+them with the reference's validation of each field. Refusals are the runtime's one error
+envelope (`adapters.errors`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
 
 from naftiko_runtime import __version__
-from naftiko_runtime.adapters.asgi import Send, admit, respond, respond_json
+from naftiko_runtime.adapters.asgi import (
+    ASGIApp,
+    Receive,
+    Scope,
+    Send,
+    http_only,
+    respond,
+    respond_json,
+)
 from naftiko_runtime.adapters.auth.base import Guard
+from naftiko_runtime.adapters.auth.middleware import guarded
+from naftiko_runtime.adapters.errors import problem
 from naftiko_runtime.engine.scripting import ScriptSettings
 from naftiko_runtime.observability.state import ControlState
 
@@ -43,7 +53,7 @@ class ControlApp:
         self.traces = traces  # observability.tracing.TraceBuffer
         self.scripting = scripting
         self.guard = guard
-        self.routes: dict[str, Callable[[dict[str, Any], Any, Send], Awaitable[None]]] = {}
+        self.routes: dict[str, ASGIApp] = {}
         if health:
             self.routes["/health/live"] = self._live
             self.routes["/health/ready"] = self._ready
@@ -55,33 +65,33 @@ class ControlApp:
             self.routes["/scripting"] = self._scripting
         if traces is not None:
             self.routes["/traces"] = self._traces
+        self._app = http_only(guarded(self._route, guard))
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
-        if not await admit(scope, receive, send, self.guard):
-            return
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"].rstrip("/") or "/"
         route = self.routes.get(path)
         if route is None and self.traces is not None and path.startswith("/traces/"):
             await self._trace(path.removeprefix("/traces/"), send)
             return
         if route is None:
-            await respond_json(
-                send, 404, {"error": {"type": "not_found", "message": "no such endpoint"}}
-            )
+            await respond(send, *problem(404, "not_found", "no such endpoint"))
             return
         await route(scope, receive, send)
 
-    async def _live(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
+    async def _live(self, scope: Scope, receive: Receive, send: Send) -> None:
         await respond_json(send, 200, {"status": "UP"})
 
-    async def _ready(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
+    async def _ready(self, scope: Scope, receive: Receive, send: Send) -> None:
         ready = self.state.serving and not self.state.draining
         status = "UP" if ready else ("DRAINING" if self.state.draining else "DEGRADED")
         state = "started" if self.state.serving else "stopped"
         adapters = [{**a, "state": state} for a in self.state.adapters]
         await respond_json(send, 200 if ready else 503, {"status": status, "adapters": adapters})
 
-    async def _status(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
+    async def _status(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = self.state
         await respond_json(
             send,
@@ -96,7 +106,7 @@ class ControlApp:
             },
         )
 
-    async def _traces(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
+    async def _traces(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Recent trace summaries, newest first, filtered by `operation` (a substring of the
         root span's name) and `status` (OK or ERROR), as the reference lists them."""
         query = dict(parse_qsl(scope["query_string"].decode("latin-1")))
@@ -106,33 +116,27 @@ class ControlApp:
     async def _trace(self, trace_id: str, send: Send) -> None:
         found = self.traces.trace(trace_id)
         if found is None:
-            await respond_json(send, 404, {"error": f"Trace not found: {trace_id}"})
+            await respond(send, *problem(404, "not_found", f"Trace not found: {trace_id}"))
             return
         await respond_json(send, 200, found)
 
-    async def _metrics(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
+    async def _metrics(self, scope: Scope, receive: Receive, send: Send) -> None:
         body, kind = self.state.metrics.exposition()
-        await respond(send, 200, body, kind)
+        await respond(send, 200, body, kind.encode())
 
-    async def _scripting(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
+    async def _scripting(self, scope: Scope, receive: Receive, send: Send) -> None:
         settings = self.scripting
         assert settings is not None
         if scope["method"] == "PUT":
             if self.guard is None:
-                await respond_json(
-                    send,
-                    403,
-                    {
-                        "error": "changing script settings needs authentication on the control "
-                        "adapter"
-                    },
-                )
+                message = "changing script settings needs authentication on the control adapter"
+                await respond(send, *problem(403, "forbidden", message))
                 return
             body = b""
             while True:
-                message = await receive()
-                body += message.get("body", b"")
-                if not message.get("more_body"):
+                chunk = await receive()
+                body += chunk.get("body", b"")
+                if not chunk.get("more_body"):
                     break
             try:
                 update = orjson.loads(body or b"{}")
@@ -140,10 +144,11 @@ class ControlApp:
                     raise ValueError("the body must be a JSON object")
                 apply_update(settings, update)
             except (ValueError, orjson.JSONDecodeError) as exc:
-                await respond_json(send, 400, {"error": str(exc)})
+                await respond(send, *problem(400, "invalid_request", str(exc)))
                 return
         elif scope["method"] not in ("GET", "HEAD"):
-            await respond_json(send, 405, {"error": "GET or PUT"})
+            refusal = problem(405, "method_not_allowed", "GET or PUT")
+            await respond(send, *refusal, headers=[(b"allow", b"GET, HEAD, PUT")])
             return
         await respond_json(send, 200, describe(settings))
 

@@ -23,8 +23,17 @@ from urllib.parse import unquote
 import anyio.to_thread
 import orjson
 
-from naftiko_runtime.adapters.asgi import Send, admit, respond, respond_json
+from naftiko_runtime.adapters.asgi import (
+    Receive,
+    Scope,
+    Send,
+    http_only,
+    respond,
+    respond_json,
+)
 from naftiko_runtime.adapters.auth.base import Guard
+from naftiko_runtime.adapters.auth.middleware import guarded
+from naftiko_runtime.adapters.errors import Problem, problem
 from naftiko_runtime.adapters.files import (
     CHUNK_BYTES,
     MAX_FILE_BYTES,
@@ -143,7 +152,7 @@ async def _stream(send: Send, read: Any, size: int, kind: str) -> None:
 
 
 class SkillApp:
-    """One skill adapter's ASGI app."""
+    """One skill adapter's ASGI app: its catalogue behind its guard."""
 
     openapi = None
 
@@ -155,6 +164,19 @@ class SkillApp:
     ) -> None:
         self.adapter = adapter
         self.guard = guard
+        catalogue = Catalogue(adapter, max_file_bytes)
+        self.skills = catalogue.skills
+        # the catalogue apart from this app: no cycle, so a reload frees it without a collection
+        self._app = http_only(guarded(catalogue, guard))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
+
+
+class Catalogue:
+    """What a skill adapter serves: its skills, their details and their files."""
+
+    def __init__(self, adapter: SkillAdapter, max_file_bytes: int) -> None:
         self.max_file_bytes = max_file_bytes  # `--max-file-size`
         self.skills = {skill.name: skill for skill in adapter.skills}
         self.modes = dict(adapter.modes)
@@ -193,37 +215,29 @@ class SkillApp:
             {"name": skill.name, "description": skill.description, **fields, "tools": tools}
         )
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
-        if not await admit(scope, receive, send, self.guard):
-            return
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1").split("?")[0]
         match = _ROUTE.match(raw)
         if match is None:
-            await respond_json(
-                send, 404, {"error": {"type": "not_found", "message": f"no route for {raw}"}}
-            )
+            await respond(send, *_not_found(f"no route for {raw}"))
             return
         if scope["method"] not in ("GET", "HEAD"):
-            await respond_json(
-                send, 405, {"error": {"type": "method_not_allowed", "message": "GET only"}}
-            )
+            await respond(send, *problem(405, "method_not_allowed", "GET only"))
             return
         name, rest, file = match.group("name"), match.group("rest"), match.group("file")
         if name is None:
-            await respond(send, 200, self.catalog, "application/json")
+            await respond(send, 200, self.catalog)
             return
         skill = self.skills.get(unquote(name))
         if skill is None:
-            await respond_json(send, 404, _not_found(f"Skill not found: {unquote(name)}"))
+            await respond(send, *_not_found(f"Skill not found: {unquote(name)}"))
             return
         if rest is None:
-            await respond(send, 200, self.detail(skill), "application/json")
+            await respond(send, 200, self.detail(skill))
             return
         root = await anyio.to_thread.run_sync(_folder, skill)
         if root is None:
-            await respond_json(
-                send, 404, _not_found(f"No location configured for skill: {skill.name}")
-            )
+            await respond(send, *_not_found(f"No location configured for skill: {skill.name}"))
             return
         if rest == "download":
             await self._download(send, skill, root)
@@ -238,7 +252,7 @@ class SkillApp:
             spool = await anyio.to_thread.run_sync(_zip, root, self.max_file_bytes)
         except Unservable as exc:
             message = f"skill {skill.name!r} cannot be downloaded: its files add up to"
-            await respond_json(send, 413, _too_large(f"{message} {exc.reason}"))
+            await respond(send, *_too_large(f"{message} {exc.reason}"))
             return
         try:
             size = spool.seek(0, os.SEEK_END)
@@ -255,17 +269,15 @@ class SkillApp:
                 _open_file, root, relative, self.max_file_bytes
             )
         except PathRefused as exc:
-            await respond_json(
-                send, 400, {"error": {"type": "invalid_request", "message": str(exc)}}
-            )
+            await respond(send, *problem(400, "invalid_request", str(exc)))
             return
         except Unservable as exc:
             if exc.too_large:
-                await respond_json(send, 413, _too_large(f"file {name!r} is {exc.reason}"))
+                await respond(send, *_too_large(f"file {name!r} is {exc.reason}"))
             elif exc.missing:
-                await respond_json(send, 404, _not_found(f"File not found: {name}"))
+                await respond(send, *_not_found(f"File not found: {name}"))
             else:
-                await respond_json(send, 404, _not_found(f"File not served: {name}: {exc.reason}"))
+                await respond(send, *_not_found(f"File not served: {name}: {exc.reason}"))
             return
         try:
             pieces = chunks(fd, size)
@@ -274,9 +286,9 @@ class SkillApp:
             os.close(fd)
 
 
-def _not_found(message: str) -> dict[str, Any]:
-    return {"error": {"type": "not_found", "message": message}}
+def _not_found(message: str) -> Problem:
+    return problem(404, "not_found", message)
 
 
-def _too_large(message: str) -> dict[str, Any]:
-    return {"error": {"type": "file_too_large", "message": f"{message} (--max-file-size)"}}
+def _too_large(message: str) -> Problem:
+    return problem(413, "file_too_large", f"{message} (--max-file-size)")

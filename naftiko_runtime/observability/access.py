@@ -1,10 +1,15 @@
 """One access line per request (`--access-log`): request id, method, route template, status,
 duration and the time spent waiting on upstreams; never a query string or a header value
 (either may hold a secret). The request id is the client's `X-Request-Id` when it is a
-plain token, else a new one, and is echoed in the response."""
+plain token, else a new one, and is echoed in the response.
+
+What the line needs from deeper down is handed over while the request runs: the upstream
+client adds its waiting time, an observed call (`middleware.observed`) names its route; a
+request no call names is named by the port's `route_of`."""
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
 import secrets
@@ -15,7 +20,17 @@ from typing import Any
 from naftiko_runtime.upstream.base import UPSTREAM_SECONDS
 
 log = logging.getLogger("naftiko_runtime.access")
+_ROUTE: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "naftiko_access_route", default=None
+)
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
+
+
+def note_route(route: str) -> None:
+    """Called by an observed call: the route template the current access line names."""
+    named = _ROUTE.get()
+    if named is not None:
+        named.append(route)
 
 
 class AccessLog:
@@ -45,13 +60,18 @@ class AccessLog:
             await send(message)
 
         upstream = [0.0]
-        token = UPSTREAM_SECONDS.set(upstream)
+        named: list[str] = []
+        token, naming = UPSTREAM_SECONDS.set(upstream), _ROUTE.set(named)
         try:
             await self.app(scope, receive, tagged)
         finally:
             UPSTREAM_SECONDS.reset(token)
+            _ROUTE.reset(naming)
             method, path = scope["method"], scope["path"]
-            route = self.route_of(method, path) if self.route_of is not None else path
+            if named:
+                route = named[0]
+            else:
+                route = self.route_of(method, path) if self.route_of is not None else path
             duration = (time.perf_counter() - started) * 1000
             log.info(
                 "%s %s %s %d %.1fms upstream %.1fms",

@@ -6,27 +6,13 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from naftiko_runtime.adapters.rest.app import RestEndpoint, member_of
+from naftiko_runtime.adapters.errors import error_schema
+from naftiko_runtime.adapters.rest.endpoint import RestEndpoint
+from naftiko_runtime.adapters.rest.inputs import member_of
 from naftiko_runtime.capability.model import Input
 from naftiko_runtime.engine.inputs import value_schema
 from naftiko_runtime.text.placeholders import norm, path_variables
 
-_ERROR = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["type", "message"],
-            "properties": {
-                "type": {"type": "string"},
-                "message": {"type": "string"},
-                "upstream_status": {"type": "integer"},
-                "problems": {"type": "array", "items": {"type": "object"}},
-            },
-        }
-    },
-}
 _PASSED_THROUGH = {
     "401": "Unauthorized (passed through from the upstream)",
     "404": "Not found (passed through from the upstream)",
@@ -147,7 +133,7 @@ def build_openapi(
         "openapi": "3.1.0",
         "info": {"title": title, "version": "1.0.0", "description": description or ""},
         "paths": paths,
-        "components": {"schemas": {"Error": _ERROR}, "responses": _SHARED_RESPONSES},
+        "components": {"schemas": {"Error": error_schema()}, "responses": _SHARED_RESPONSES},
     }
 
 

@@ -219,7 +219,7 @@ def _published(openapi: dict[str, Any] | None) -> Any:
 
 def _guard_problem(guard: Any) -> str | None:
     """Why the exercise cannot present the adapter's inbound credential, if it cannot."""
-    from naftiko_runtime.adapters.auth.base import CredentialGuard
+    from naftiko_runtime.adapters.auth.credential import CredentialGuard
 
     if guard is None or isinstance(guard, CredentialGuard):
         return None
@@ -228,7 +228,7 @@ def _guard_problem(guard: Any) -> str | None:
 
 def _credential(guard: Any) -> tuple[dict[str, str], dict[str, str]]:
     """Headers and query a CredentialGuard admits (the placeholder values it expects)."""
-    from naftiko_runtime.adapters.auth.base import CredentialGuard
+    from naftiko_runtime.adapters.auth.credential import CredentialGuard
 
     if not isinstance(guard, CredentialGuard):
         return {}, {}

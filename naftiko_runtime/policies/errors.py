@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from naftiko_runtime.errors import UpstreamError
 
@@ -25,8 +24,3 @@ class CircuitOpen(UpstreamError):
     @property
     def reply_headers(self) -> list[tuple[bytes, bytes]]:
         return [(b"retry-after", str(self.retry_after).encode())]
-
-    def to_json(self) -> dict[str, Any]:
-        payload = super().to_json()
-        payload["error"]["retry_after"] = self.retry_after
-        return payload

@@ -14,13 +14,15 @@ import binascii
 import hashlib
 import math
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from typing import Any, NamedTuple
 
 import orjson
 
+from naftiko_runtime.adapters.asgi import ASGIApp, Message, Receive, Scope, Send, respond
 from naftiko_runtime.adapters.auth.base import Guard
+from naftiko_runtime.adapters.errors import problem
 from naftiko_runtime.policies.model import RateLimitRule
 
 MAX_CALLERS = 100_000  # buckets one rule keeps; the least recently seen caller goes first
@@ -192,17 +194,17 @@ class Limits:
     def guarding(self, guard: Guard | None) -> LimitedGuard:
         return LimitedGuard(guard, self)
 
-    def stamping(self, handler: Handler) -> Handler:
+    def stamping(self, handler: ASGIApp) -> ASGIApp:
         """`handler` whose answers carry the rate-limit fields its admission found."""
 
-        async def handle(scope: dict[str, Any], receive: Any, send: Any, params: Any) -> None:
-            async def stamped(message: dict[str, Any]) -> None:
+        async def handle(scope: Scope, receive: Receive, send: Send) -> None:
+            async def stamped(message: Message) -> None:
                 fields = scope.get(SCOPE_KEY)
                 if fields and message["type"] == "http.response.start":
                     message = {**message, "headers": [*message.get("headers", ()), *fields]}
                 await send(message)
 
-            await handler(scope, receive, stamped, params)
+            await handler(scope, receive, stamped)
 
         return handle
 
@@ -231,9 +233,6 @@ class Limits:
         )
 
 
-Handler = Callable[[dict[str, Any], Any, Any, Any], Awaitable[None]]
-
-
 class LimitedGuard(Guard):
     """An adapter's guard, then the route's limits: only an authenticated request is
     counted, and a refused one gets the 429 here."""
@@ -241,14 +240,14 @@ class LimitedGuard(Guard):
     def __init__(self, inner: Guard | None, limits: Limits) -> None:
         self.inner, self.limits = inner, limits
 
-    async def passes(self, scope: dict[str, Any]) -> bool:
+    async def passes(self, scope: Scope) -> bool:
         return self.inner is None or await self.inner.passes(scope)
 
-    async def reject(self, send: Any, scope: dict[str, Any] | None = None) -> None:
+    async def reject(self, send: Send, scope: Scope | None = None) -> None:
         if self.inner is not None:
             await self.inner.reject(send, scope)
 
-    async def admit(self, scope: dict[str, Any], send: Any) -> bool:
+    async def admit(self, scope: Scope, send: Send) -> bool:
         if self.inner is not None and not await self.inner.admit(scope, send):
             return False
         refused, outcomes = self.limits.take(scope["headers"], scope.get("client"))
@@ -258,24 +257,14 @@ class LimitedGuard(Guard):
             return True
         wait = _seconds(refused.retry_after) or 1
         rule = refused.rule
-        body = orjson.dumps(
-            {
-                "error": {
-                    "type": "rate_limited",
-                    "message": self.limits.message(refused),
-                    "policy": rule.name,
-                    "limit": rule.limit,
-                    "window": rule.window,
-                    "retry_after": wait,
-                }
-            }
+        refusal = problem(
+            429,
+            "rate_limited",
+            self.limits.message(refused),
+            policy=rule.name,
+            limit=rule.limit,
+            window=rule.window,
+            retry_after=wait,
         )
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"retry-after", str(wait).encode()),
-            *fields,
-        ]
-        await send({"type": "http.response.start", "status": 429, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await respond(send, *refusal, headers=[(b"retry-after", str(wait).encode()), *fields])
         return False

@@ -12,9 +12,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from naftiko_runtime.adapters.auth.base import Guard, build_guard
+from naftiko_runtime.adapters.auth.base import Guard
+from naftiko_runtime.adapters.auth.build import build_guard
 from naftiko_runtime.adapters.control import ControlApp
-from naftiko_runtime.adapters.rest.app import ForwardEndpoint, RestEndpoint, build_rest_app
+from naftiko_runtime.adapters.rest.app import build_rest_app
+from naftiko_runtime.adapters.rest.endpoint import RestEndpoint
+from naftiko_runtime.adapters.rest.forward import ForwardEndpoint
 from naftiko_runtime.adapters.skill import SkillApp
 from naftiko_runtime.capability.model import (
     Auth,

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from naftiko_runtime.adapters.control import ControlApp
-from naftiko_runtime.adapters.rest.app import RestApp, RestEndpoint
+from naftiko_runtime.adapters.rest.app import RestApp
+from naftiko_runtime.adapters.rest.endpoint import RestEndpoint
 from naftiko_runtime.adapters.skill import SkillApp
 from naftiko_runtime.observability.state import ControlState
 from naftiko_runtime.secrets.bindings import Redactor

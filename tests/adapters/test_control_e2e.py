@@ -148,7 +148,11 @@ def test_scripting_settings_read_and_change_with_validation(controlled: str) -> 
         ({"allowedLanguages": "js"}, "must be an array"),
     ):
         reply = httpx.put(controlled + "/scripting", headers=AUTH, json=bad, timeout=10)
-        assert reply.status_code == 400 and message in reply.json()["error"]
+        assert reply.status_code == 400 and reply.json()["error"]["type"] == "invalid_request"
+        assert message in reply.json()["error"]["message"]
+    refused = httpx.delete(controlled + "/scripting", headers=AUTH, timeout=10)
+    assert refused.status_code == 405 and refused.headers["allow"] == "GET, HEAD, PUT"
+    assert refused.json()["error"] == {"type": "method_not_allowed", "message": "GET or PUT"}
     after = httpx.get(controlled + "/scripting", headers=AUTH, timeout=10).json()
     assert after["timeout"] == 7000 and after["defaultLanguage"] == "javascript"
     assert httpx.get(controlled + "/status", headers=AUTH, timeout=10).status_code == 200

@@ -17,9 +17,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from naftiko_runtime.adapters.auth import oauth
-from naftiko_runtime.adapters.auth.base import build_guard
-from naftiko_runtime.adapters.auth.oauth import OAuthGuard, OAuthSettings
+from naftiko_runtime.adapters.auth import oauth_server
+from naftiko_runtime.adapters.auth.build import build_guard
+from naftiko_runtime.adapters.auth.oauth import OAuthGuard
+from naftiko_runtime.adapters.auth.oauth_server import OAuthSettings
 from naftiko_runtime.capability.model import Auth
 from naftiko_runtime.errors import StartupError
 
@@ -98,7 +99,7 @@ def test_expired_keys_are_refreshed_in_the_background_while_known_keys_serve(
 ) -> None:
     """Past `KEYS_TTL` a token whose key is known is checked at once with it while the key
     set is fetched again behind it, so a slow server delays nobody."""
-    monkeypatch.setattr(oauth, "KEYS_TTL", 0.2)
+    monkeypatch.setattr(oauth_server, "KEYS_TTL", 0.2)
     private, public = keys()
     calls: list[str] = []
     plain = server(public, calls)

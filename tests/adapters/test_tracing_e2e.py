@@ -216,7 +216,7 @@ def test_the_control_port_lists_recent_traces(traced: dict[str, Any]) -> None:
     detail = httpx.get(traced["control"] + f"/traces/{latest['traceId']}").json()
     assert {s["name"] for s in detail["spans"]} >= {"rest.request", "http.client.GET"}
     missing = httpx.get(traced["control"] + "/traces/" + "0" * 32)
-    assert missing.status_code == 404
+    assert missing.status_code == 404 and missing.json()["error"]["type"] == "not_found"
     assert httpx.get(traced["control"] + "/traces", params={"status": "error"}).json()[
         "traces"
     ] == [t for t in listing["traces"] if t["status"] == "ERROR"]

@@ -10,9 +10,11 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 from pyreqwest import exceptions as reqwest
 
+from naftiko_runtime.adapters.errors import error_reply
 from naftiko_runtime.errors import (
     NaftikoError,
     UpstreamBadResponseError,
@@ -24,6 +26,7 @@ from naftiko_runtime.errors import (
     UpstreamTimeoutError,
 )
 from naftiko_runtime.policies.errors import CircuitOpen
+from naftiko_runtime.secrets.redactor import Redactor
 from naftiko_runtime.upstream import aiohttp as aiohttp_client
 from naftiko_runtime.upstream import h1, pyreqwest
 from naftiko_runtime.upstream.base import UpstreamRequest
@@ -45,7 +48,9 @@ def test_each_kind_is_a_subclass_of_upstream_error() -> None:
         assert issubclass(cls, UpstreamError) and issubclass(cls, NaftikoError)
         assert cls.kind == kind
     error = UpstreamStatusError("upstream failed", operation="api.get", upstream_status=503)
-    assert error.to_json() == {
+    reply = error_reply(error, Redactor())
+    assert reply.status == 502
+    assert orjson.loads(reply.body) == {
         "error": {"type": "upstream_status", "message": "upstream failed", "upstream_status": 503}
     }
 

@@ -22,9 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
-from naftiko_runtime.adapters.auth.base import NONCE_KEY, Guard
+from naftiko_runtime.adapters.asgi import Scope, Send, respond
+from naftiko_runtime.adapters.auth.base import NONCE_KEY, UNAUTHORIZED, Guard
 
 NONCE_SECONDS = 300.0
 REALM = "naftiko"
@@ -34,9 +33,6 @@ _KEY = NONCE_KEY
 _COUNTS: OrderedDict[str, int] = OrderedDict()
 _HASHES: dict[str, Callable[[bytes], Any]] = {"SHA-256": hashlib.sha256, "MD5": hashlib.md5}
 _SEEN_LIMIT = 10_000
-_UNAUTHORIZED = orjson.dumps(
-    {"error": {"type": "unauthorized", "message": "missing or invalid credentials"}}
-)
 
 
 def _nonce(now: float) -> str:
@@ -81,20 +77,20 @@ class DigestGuard(Guard):
     def secrets(self) -> list[str]:
         return [self.password]
 
-    async def passes(self, scope: dict[str, Any]) -> bool:
+    async def passes(self, scope: Scope) -> bool:
         return self.check(scope) == "ok"
 
-    async def admit(self, scope: dict[str, Any], send: Any) -> bool:
+    async def admit(self, scope: Scope, send: Send) -> bool:
         verdict = self.check(scope)
         if verdict == "ok":
             return True
         await self._challenge(send, stale=verdict == "stale")
         return False
 
-    async def reject(self, send: Any, scope: dict[str, Any] | None = None) -> None:
+    async def reject(self, send: Send, scope: Scope | None = None) -> None:
         await self._challenge(send, stale=False)
 
-    def check(self, scope: dict[str, Any]) -> str:
+    def check(self, scope: Scope) -> str:
         """ "ok", "stale" (a good answer to an expired nonce) or "no"."""
         header = next((v for k, v in scope["headers"] if k == b"authorization"), None)
         if header is None:
@@ -146,18 +142,15 @@ class DigestGuard(Guard):
             _COUNTS.popitem(last=False)
         return "ok"
 
-    async def _challenge(self, send: Any, stale: bool) -> None:
+    async def _challenge(self, send: Send, stale: bool) -> None:
         nonce, opaque = _nonce(self.clock()), secrets.token_hex(8)
         extra = ", stale=true" if stale else ""
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(_UNAUTHORIZED)).encode()),
-        ]
-        for algorithm in _HASHES:  # preferred first (RFC 7616 §3.7)
-            value = (
+        challenges = [  # preferred first (RFC 7616 §3.7)
+            (
+                b"www-authenticate",
                 f'Digest realm="{REALM}", qop="auth", algorithm={algorithm}, '
-                f'nonce="{nonce}", opaque="{opaque}"{extra}'
+                f'nonce="{nonce}", opaque="{opaque}"{extra}'.encode(),
             )
-            headers.append((b"www-authenticate", value.encode()))
-        await send({"type": "http.response.start", "status": 401, "headers": headers})
-        await send({"type": "http.response.body", "body": _UNAUTHORIZED})
+            for algorithm in _HASHES
+        ]
+        await respond(send, *UNAUTHORIZED, headers=challenges)

@@ -6,13 +6,9 @@ from __future__ import annotations
 
 import functools
 import html
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
-from naftiko_runtime.adapters.asgi import Send
-
-Handler = Callable[[dict[str, Any], Any, Send, dict[str, str]], Awaitable[None]]
+from naftiko_runtime.adapters.asgi import ASGIApp, Receive, Scope, Send, respond
 
 ASSETS = {
     "/docs/swagger-ui.css": ("swagger-ui.css", b"text/css; charset=utf-8"),
@@ -59,35 +55,31 @@ def _page(title: str) -> bytes:
 
 async def _send(send: Send, body: bytes, content_type: bytes, cache: bool) -> None:
     headers = [
-        (b"content-type", content_type),
-        (b"content-length", str(len(body)).encode()),
         (b"x-content-type-options", b"nosniff"),
         (b"cache-control", b"public, max-age=86400" if cache else b"no-cache"),
     ]
     if content_type.startswith(b"text/html"):
         headers.append((b"content-security-policy", POLICY))
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await respond(send, 200, body, content_type, headers)
 
 
-def docs_routes(title: str) -> dict[str, Handler]:
-    """GET handlers by path: the page, its start script and Swagger UI's assets."""
+def docs_routes(title: str) -> dict[str, ASGIApp]:
+    """GET apps by path: the page, its start script and Swagger UI's assets."""
     page = _page(title)
 
-    async def serve_page(scope: dict[str, Any], receive: Any, send: Send, params: Any) -> None:
+    async def serve_page(scope: Scope, receive: Receive, send: Send) -> None:
         await _send(send, page, b"text/html; charset=utf-8", cache=False)
 
-    async def serve_init(scope: dict[str, Any], receive: Any, send: Send, params: Any) -> None:
+    async def serve_init(scope: Scope, receive: Receive, send: Send) -> None:
         await _send(send, INIT, b"text/javascript; charset=utf-8", cache=False)
 
-    routes: dict[str, Handler] = {"/docs": serve_page, "/docs/init.js": serve_init}
+    routes: dict[str, ASGIApp] = {"/docs": serve_page, "/docs/init.js": serve_init}
     for path, (name, content_type) in ASSETS.items():
 
         async def serve_asset(
-            scope: dict[str, Any],
-            receive: Any,
+            scope: Scope,
+            receive: Receive,
             send: Send,
-            params: Any,
             name: str = name,
             content_type: bytes = content_type,
         ) -> None:
