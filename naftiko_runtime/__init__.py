@@ -11,8 +11,7 @@ from naftiko_runtime.errors import (
     SpecError,
     UpstreamError,
 )
-
-__version__ = "0.1.0"
+from naftiko_runtime.version import __version__
 
 __all__ = [
     "BindingError",

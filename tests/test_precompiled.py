@@ -15,7 +15,7 @@ import httpx
 
 from bench.scale import generate
 from naftiko_runtime.capability.load import ASIDE_MIN_BYTES, load_paths
-from naftiko_runtime.capability.model import Capability, ControlAdapter
+from naftiko_runtime.model import Capability, ControlAdapter
 from naftiko_runtime.serving.assemble import compile_runtime
 from naftiko_runtime.serving.options import ServeOptions
 from naftiko_runtime.serving.precompiled import Precompiled

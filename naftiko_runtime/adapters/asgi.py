@@ -8,6 +8,7 @@ lifespan handshake and the one way a whole body is answered.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 import orjson
@@ -19,6 +20,9 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 JSON = b"application/json"
+# the client address of the MCP request being served (its fast path passes only headers): set
+# by the MCP adapter, read by a rate limit per caller (policies.ratelimit)
+CALLER_ADDRESS: ContextVar[Any] = ContextVar("naftiko_caller_address", default=None)
 
 
 async def lifespan(receive: Receive, send: Send) -> None:

@@ -17,7 +17,6 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from naftiko_runtime import __version__
 from naftiko_runtime.adapters.asgi import (
     ASGIApp,
     Receive,
@@ -30,8 +29,9 @@ from naftiko_runtime.adapters.asgi import (
 from naftiko_runtime.adapters.auth.base import Guard
 from naftiko_runtime.adapters.auth.middleware import guarded
 from naftiko_runtime.adapters.errors import problem
-from naftiko_runtime.engine.scripting import ScriptSettings
+from naftiko_runtime.engine.scripting.base import ScriptSettings
 from naftiko_runtime.observability.state import ControlState
+from naftiko_runtime.version import __version__
 
 LANGUAGES = ("javascript", "python", "groovy")
 

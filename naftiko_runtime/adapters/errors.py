@@ -16,7 +16,7 @@ import orjson
 
 from naftiko_runtime.adapters.asgi import JSON
 from naftiko_runtime.engine.response import MAX_ERROR_BODY
-from naftiko_runtime.engine.scripting import ScriptError
+from naftiko_runtime.engine.scripting.base import ScriptError
 from naftiko_runtime.errors import InvocationError, UpstreamError
 from naftiko_runtime.secrets.redactor import Redactor, is_text
 

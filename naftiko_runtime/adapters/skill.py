@@ -43,7 +43,7 @@ from naftiko_runtime.adapters.files import (
     over_cap,
     regular_files,
 )
-from naftiko_runtime.capability.model import Skill, SkillAdapter
+from naftiko_runtime.model import Skill, SkillAdapter
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9._-]+$")
 _ROUTE = re.compile(

@@ -14,7 +14,8 @@ from typing import Any
 
 from naftiko_runtime.capability.callers import Caller, iter_callers, reference_name
 from naftiko_runtime.capability.index import OperationEntry, SpecIndex
-from naftiko_runtime.capability.model import (
+from naftiko_runtime.capability.source import DataPath
+from naftiko_runtime.model import (
     FORWARD_METHODS,
     Argument,
     Auth,
@@ -53,7 +54,6 @@ from naftiko_runtime.capability.model import (
     TracingSpec,
     Unsupported,
 )
-from naftiko_runtime.capability.source import DataPath
 from naftiko_runtime.text.placeholders import norm, path_variables, prefix, route
 
 

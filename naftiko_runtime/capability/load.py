@@ -21,7 +21,6 @@ from naftiko_runtime.capability.build import build_capability
 from naftiko_runtime.capability.dialects.ikanos import IKANOS
 from naftiko_runtime.capability.dialects.ikanos_checks import check_native, in_model_shape
 from naftiko_runtime.capability.index import Importer, SpecIndex, build_index
-from naftiko_runtime.capability.model import Capability
 from naftiko_runtime.capability.rules import (
     DEFAULT,
     Selection,
@@ -36,6 +35,7 @@ from naftiko_runtime.capability.source import SourceDocument, SourceMap, display
 from naftiko_runtime.capability.walk import walk_document
 from naftiko_runtime.diagnostics import Diagnostic
 from naftiko_runtime.errors import SpecError, UsageError
+from naftiko_runtime.model import Capability
 
 _NAFTIKO_KEY = re.compile(r"^(?:naftiko|ikanos)\s*:", re.MULTILINE)
 YAML_SUFFIXES = (".yaml", ".yml")

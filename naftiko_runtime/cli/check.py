@@ -8,7 +8,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from naftiko_runtime import __version__
 from naftiko_runtime.capability.load import LoadResult, load_paths
 from naftiko_runtime.cli.commands import EXIT_INVALID, EXIT_OK
 from naftiko_runtime.diagnostics import Diagnostic
@@ -16,6 +15,7 @@ from naftiko_runtime.errors import UsageError
 from naftiko_runtime.openapi.documents import OpenApiError, load_document
 from naftiko_runtime.openapi.drift import check as drift
 from naftiko_runtime.report import FORMATS, render
+from naftiko_runtime.version import __version__
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -89,7 +89,7 @@ def _exercise(
     args: argparse.Namespace, result: LoadResult, specs: Sequence[Any], environ: Mapping[str, str]
 ) -> list[Diagnostic]:
     # only with `--exercise`: the mocks, the proxy and what serves (~0.2 s of imports)
-    from naftiko_runtime.openapi.exercise import ExerciseError, ExerciseOptions, exercise
+    from naftiko_runtime.serving.exercise import ExerciseError, ExerciseOptions, exercise
 
     options = ExerciseOptions(
         args.exercise_budget, args.exercise_call_timeout, args.mock, args.prism

@@ -7,9 +7,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterable, Sequence
 
-from naftiko_runtime import __version__
 from naftiko_runtime.cli.commands import COMMANDS
 from naftiko_runtime.errors import UsageError
+from naftiko_runtime.version import __version__
 
 
 class _Parser(argparse.ArgumentParser):

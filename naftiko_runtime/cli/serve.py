@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Mapping
 from typing import TextIO
 
-from naftiko_runtime.engine.scripting import ScriptSettings
+from naftiko_runtime.engine.scripting.base import ScriptSettings
 from naftiko_runtime.errors import UsageError
 from naftiko_runtime.extras import ExtraMissing, require
 from naftiko_runtime.secrets.bindings import parse_mapping

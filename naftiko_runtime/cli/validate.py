@@ -8,14 +8,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from naftiko_runtime import __version__
 from naftiko_runtime.capability.load import LoadResult, load_paths
-from naftiko_runtime.capability.model import Capability
 from naftiko_runtime.capability.rules import Selection
 from naftiko_runtime.cli.commands import EXIT_INVALID, EXIT_OK
 from naftiko_runtime.diagnostics import Diagnostic, Severity
 from naftiko_runtime.errors import StartupError
+from naftiko_runtime.model import Capability
 from naftiko_runtime.report import FORMATS, render
+from naftiko_runtime.version import __version__
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

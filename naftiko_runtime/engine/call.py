@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from naftiko_runtime.capability.model import Input
 from naftiko_runtime.engine.coercion import InputSpec, coerce_all
 from naftiko_runtime.engine.headers import CLIENT_HEADERS, compile_policy, merge_up, passed_up
 from naftiko_runtime.engine.inputs import named_scope
@@ -24,6 +23,7 @@ from naftiko_runtime.engine.response import (
 )
 from naftiko_runtime.engine.result import CallResult
 from naftiko_runtime.errors import UpstreamError
+from naftiko_runtime.model import Input
 from naftiko_runtime.upstream.base import UpstreamReply
 
 

@@ -6,17 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from naftiko_runtime.capability.model import (
-    AnyInvocation,
-    Argument,
-    CallStep,
-    ConsumedOperation,
-    Invocation,
-    LookupStep,
-    Orchestration,
-    ScriptStep,
-    StaticInvocation,
-)
 from naftiko_runtime.engine.call import CallOperation
 from naftiko_runtime.engine.credentials import compile_auth
 from naftiko_runtime.engine.inputs import compile_inputs
@@ -39,6 +28,17 @@ from naftiko_runtime.engine.steps import (
     project_output,
 )
 from naftiko_runtime.engine.values import Value, compile_value
+from naftiko_runtime.model import (
+    AnyInvocation,
+    Argument,
+    CallStep,
+    ConsumedOperation,
+    Invocation,
+    LookupStep,
+    Orchestration,
+    ScriptStep,
+    StaticInvocation,
+)
 from naftiko_runtime.text.jsonpath import path_root, template_roots
 from naftiko_runtime.text.placeholders import norm, path_variables
 from naftiko_runtime.text.templating import Template

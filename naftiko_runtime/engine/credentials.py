@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from naftiko_runtime.capability.model import (
+from naftiko_runtime.model import (
     Argument,
     Auth,
     Body,

@@ -12,10 +12,10 @@ import unicodedata
 from collections.abc import AsyncIterator, Mapping, Sequence
 from urllib.parse import quote, unquote
 
-from naftiko_runtime.capability.model import ForwardRoute
 from naftiko_runtime.engine.credentials import compile_auth
 from naftiko_runtime.engine.request import join_base
 from naftiko_runtime.errors import InvocationError, StartupError
+from naftiko_runtime.model import ForwardRoute
 from naftiko_runtime.text.templating import Template
 from naftiko_runtime.upstream.base import Upstream, UpstreamReply, UpstreamRequest
 

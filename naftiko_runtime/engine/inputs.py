@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from naftiko_runtime.capability.model import Input
 from naftiko_runtime.engine.coercion import InputSpec, for_input
+from naftiko_runtime.model import Input
 from naftiko_runtime.text.placeholders import norm
 
 

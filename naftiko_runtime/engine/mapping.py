@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 from types import CodeType
 from typing import Any
 
-from naftiko_runtime.capability.model import MAX_OUTPUT_DEPTH, MappedOutput, OutputField
 from naftiko_runtime.engine.coercion import ALREADY, OUTPUTS
+from naftiko_runtime.model import MAX_OUTPUT_DEPTH, MappedOutput, OutputField
 from naftiko_runtime.text.jsonpath import compile_path, simple_steps
 from naftiko_runtime.text.templating import Template
 

@@ -6,11 +6,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from naftiko_runtime.capability.model import Input, StaticInvocation
 from naftiko_runtime.engine.coercion import MOCKS, InputSpec, coerce_all
 from naftiko_runtime.engine.inputs import compile_inputs, named_scope
 from naftiko_runtime.engine.mapping import Shaper, compile_result
 from naftiko_runtime.engine.result import CallResult
+from naftiko_runtime.model import Input, StaticInvocation
 from naftiko_runtime.text.templating import Template
 
 

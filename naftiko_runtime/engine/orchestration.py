@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from naftiko_runtime.capability.model import Input, OrchestratedOutput, StepMapping
 from naftiko_runtime.engine.coercion import OUTPUTS, InputSpec, coerce_all
 from naftiko_runtime.engine.inputs import named_scope
 from naftiko_runtime.engine.mapping import Shaper
@@ -18,6 +17,7 @@ from naftiko_runtime.engine.response import decode_async
 from naftiko_runtime.engine.result import CallResult
 from naftiko_runtime.engine.steps import CallStepRunner, Runner, RunState, run_stages
 from naftiko_runtime.engine.values import Value
+from naftiko_runtime.model import Input, OrchestratedOutput, StepMapping
 from naftiko_runtime.text.jsonpath import step_path
 
 Conform = Callable[[Any], Any]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from naftiko_runtime.capability.model import (
+from naftiko_runtime.model import (
     AnyInvocation,
     Invocation,
     MappedOutput,

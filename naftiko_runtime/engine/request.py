@@ -14,13 +14,13 @@ from typing import Any
 from urllib.parse import quote
 
 from naftiko_runtime import jsoncodec
-from naftiko_runtime.capability.model import Argument, ConsumedOperation, Param
 from naftiko_runtime.engine.coercion import BadValue, for_input, invalid
 from naftiko_runtime.engine.credentials import OutboundAuth
 from naftiko_runtime.engine.formats import load_schema
 from naftiko_runtime.engine.uploads import Upload
 from naftiko_runtime.engine.values import Value, compile_value
 from naftiko_runtime.errors import InvocationError, StartupError
+from naftiko_runtime.model import Argument, ConsumedOperation, Param
 from naftiko_runtime.text.placeholders import Slot, norm, parameters, split
 from naftiko_runtime.text.templating import Template
 from naftiko_runtime.text.values import lookup_either, to_text

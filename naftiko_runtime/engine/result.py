@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from naftiko_runtime import jsoncodec
-from naftiko_runtime.capability.model import Input
+from naftiko_runtime.model import Input
 
 
 @dataclass(slots=True)

@@ -15,12 +15,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from naftiko_runtime.capability.model import OutputField
 from naftiko_runtime.engine.lookup import lookup
 from naftiko_runtime.engine.request import HttpCall
 from naftiko_runtime.engine.response import decode_async, failed, status_error
 from naftiko_runtime.engine.values import Value
 from naftiko_runtime.errors import InvocationError, UpstreamError
+from naftiko_runtime.model import OutputField
 from naftiko_runtime.observability import current
 from naftiko_runtime.text.jsonpath import compile_path, path_root, step_path, template_roots
 from naftiko_runtime.text.placeholders import norm

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from naftiko_runtime.capability.model import Argument
+from naftiko_runtime.model import Argument
 from naftiko_runtime.text.jsonpath import path_root, step_path
 from naftiko_runtime.text.placeholders import norm
 from naftiko_runtime.text.templating import Template

@@ -26,13 +26,13 @@ from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.trace import SpanKind, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from naftiko_runtime import __version__
-from naftiko_runtime.capability.model import TracingSpec
 from naftiko_runtime.errors import UpstreamError
+from naftiko_runtime.model import TracingSpec
 from naftiko_runtime.observability import current
 from naftiko_runtime.observability.current import ENDPOINT_VARIABLES
 from naftiko_runtime.text.templating import Template
 from naftiko_runtime.upstream.base import Upstream, UpstreamReply, UpstreamRequest
+from naftiko_runtime.version import __version__
 
 
 class TraceBuffer(SpanProcessor):

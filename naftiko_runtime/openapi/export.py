@@ -9,8 +9,8 @@ from typing import Any
 from naftiko_runtime.adapters.errors import error_schema
 from naftiko_runtime.adapters.rest.endpoint import RestEndpoint
 from naftiko_runtime.adapters.rest.inputs import member_of
-from naftiko_runtime.capability.model import Input
 from naftiko_runtime.engine.inputs import value_schema
+from naftiko_runtime.model import Input
 from naftiko_runtime.text.placeholders import norm, path_variables
 
 _PASSED_THROUGH = {

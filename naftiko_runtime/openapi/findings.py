@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from naftiko_runtime.capability.model import ConsumedOperation, Invocation, MappedOutput
 from naftiko_runtime.capability.source import DataPath, SourceDocument
 from naftiko_runtime.diagnostics import Severity
+from naftiko_runtime.model import ConsumedOperation, Invocation, MappedOutput
 from naftiko_runtime.openapi.mock import Exchange
 from naftiko_runtime.openapi.targets import (
     MESSAGE_CHARS,

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlparse
 
-from naftiko_runtime.capability.model import (
+from naftiko_runtime.capability.source import DataPath, SourceDocument
+from naftiko_runtime.engine.inputs import value_schema
+from naftiko_runtime.model import (
     AnyInvocation,
     Argument,
     Capability,
@@ -22,8 +24,6 @@ from naftiko_runtime.capability.model import (
     Invocation,
     Orchestration,
 )
-from naftiko_runtime.capability.source import DataPath, SourceDocument
-from naftiko_runtime.engine.inputs import value_schema
 from naftiko_runtime.openapi.documents import OpenApiDocument, OpenApiError
 from naftiko_runtime.openapi.documents import Operation as UpstreamOperation
 from naftiko_runtime.openapi.drift import WIRE, _documents_for, _find

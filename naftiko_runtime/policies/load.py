@@ -25,7 +25,7 @@ from naftiko_runtime.policies.schema import SCHEMA
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
 
-    from naftiko_runtime.capability.model import Capability
+    from naftiko_runtime.model import Capability
 
 
 @functools.cache

@@ -15,12 +15,18 @@ import hashlib
 import math
 import time
 from collections.abc import Callable, Sequence
-from contextvars import ContextVar
 from typing import Any, NamedTuple
 
 import orjson
 
-from naftiko_runtime.adapters.asgi import ASGIApp, Message, Receive, Scope, Send, respond
+from naftiko_runtime.adapters.asgi import (
+    ASGIApp,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    respond,
+)
 from naftiko_runtime.adapters.auth.base import Guard
 from naftiko_runtime.adapters.errors import problem
 from naftiko_runtime.policies.model import RateLimitRule
@@ -29,8 +35,6 @@ MAX_CALLERS = 100_000  # buckets one rule keeps; the least recently seen caller 
 RATE_LIMITED = -32029  # the JSON-RPC code of a refused MCP call (server-defined range)
 SCOPE_KEY = "naftiko.ratelimit"  # where an admitted REST request keeps its header fields
 Headers = Sequence[tuple[bytes, bytes]]
-# the client address of the MCP request being served (its fast path passes only headers)
-CALLER_ADDRESS: ContextVar[Any] = ContextVar("naftiko_caller_address", default=None)
 
 
 class Outcome(NamedTuple):  # a tuple: built per request, cheaper than a frozen dataclass

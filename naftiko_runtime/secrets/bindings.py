@@ -12,8 +12,8 @@ from pathlib import Path
 
 import yaml
 
-from naftiko_runtime.capability.model import Binding, Capability
 from naftiko_runtime.errors import BindingError
+from naftiko_runtime.model import Binding, Capability
 from naftiko_runtime.secrets.redactor import MIN_SECRET_LENGTH, Redactor
 
 __all__ = ["MIN_SECRET_LENGTH", "Redactor", "Secret"]

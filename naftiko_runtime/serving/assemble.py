@@ -19,7 +19,12 @@ from naftiko_runtime.adapters.rest.app import build_rest_app
 from naftiko_runtime.adapters.rest.endpoint import RestEndpoint
 from naftiko_runtime.adapters.rest.forward import ForwardEndpoint
 from naftiko_runtime.adapters.skill import SkillApp
-from naftiko_runtime.capability.model import (
+from naftiko_runtime.engine.credentials import request_secrets
+from naftiko_runtime.engine.forward import Forwarder
+from naftiko_runtime.engine.response import configure_decoding
+from naftiko_runtime.engine.scripting import ScriptEngines
+from naftiko_runtime.extras import missing_extra
+from naftiko_runtime.model import (
     Auth,
     Capability,
     ControlAdapter,
@@ -27,11 +32,6 @@ from naftiko_runtime.capability.model import (
     McpAdapter,
     RestAdapter,
 )
-from naftiko_runtime.engine.credentials import request_secrets
-from naftiko_runtime.engine.forward import Forwarder
-from naftiko_runtime.engine.response import configure_decoding
-from naftiko_runtime.engine.scripting import ScriptEngines
-from naftiko_runtime.extras import missing_extra
 from naftiko_runtime.observability.metrics import MeteredUpstream, Metrics
 from naftiko_runtime.observability.state import ControlState
 from naftiko_runtime.openapi.export import build_openapi

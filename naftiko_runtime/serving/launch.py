@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from naftiko_runtime.capability.load import LoadResult, load_detached, load_paths
-from naftiko_runtime.capability.model import Capability
 from naftiko_runtime.errors import UsageError
+from naftiko_runtime.model import Capability
 from naftiko_runtime.report import render_text
 from naftiko_runtime.secrets.bindings import read_env_file
 from naftiko_runtime.serving.options import Launch, ServeOptions

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 
-from naftiko_runtime.capability.model import Capability
+from naftiko_runtime.model import Capability
 from naftiko_runtime.serving.assemble import compile_runtime
 from naftiko_runtime.serving.options import ServeOptions
 from naftiko_runtime.serving.runtime import Runtime

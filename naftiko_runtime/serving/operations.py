@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from naftiko_runtime.capability.model import AnyInvocation, Capability
 from naftiko_runtime.engine.compile import CallFactory, compile_operation, http_call_factory
 from naftiko_runtime.engine.result import Operation
 from naftiko_runtime.engine.scripting import ScriptEngines
+from naftiko_runtime.model import AnyInvocation, Capability
 from naftiko_runtime.secrets.bindings import Redactor
 from naftiko_runtime.serving.options import ServeOptions
 from naftiko_runtime.upstream.pool import UpstreamClients

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from naftiko_runtime.engine.scripting import ScriptSettings
+from naftiko_runtime.engine.scripting.base import ScriptSettings
 from naftiko_runtime.upstream.base import Timeouts
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from naftiko_runtime.capability.model import AnyInvocation, Capability
 from naftiko_runtime.engine.compile import CallFactory, compile_operation
 from naftiko_runtime.engine.credentials import request_secrets
 from naftiko_runtime.engine.result import Operation
 from naftiko_runtime.engine.scripting import ScriptEngines
+from naftiko_runtime.model import AnyInvocation, Capability
 from naftiko_runtime.secrets.bindings import Redactor, resolve_bindings
 from naftiko_runtime.serving.operations import call_factory
 from naftiko_runtime.serving.options import ServeOptions

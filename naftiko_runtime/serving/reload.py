@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from naftiko_runtime.capability.load import load_paths
-from naftiko_runtime.capability.model import Capability
 from naftiko_runtime.errors import BindingError, StartupError, UsageError
+from naftiko_runtime.model import Capability
 from naftiko_runtime.report import render_text
 from naftiko_runtime.serving.assemble import compile_runtime
 from naftiko_runtime.serving.memory import ReloadFreezer

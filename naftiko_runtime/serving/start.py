@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from naftiko_runtime.capability.model import Capability
 from naftiko_runtime.capability.source import SourceMap
 from naftiko_runtime.errors import BindingError, StartupError, UsageError
+from naftiko_runtime.model import Capability
 from naftiko_runtime.observability.logs import configure_logging
 from naftiko_runtime.secrets.bindings import read_env_file
 from naftiko_runtime.serving.assemble import compile_runtime
@@ -22,8 +22,8 @@ from naftiko_runtime.serving.process import serve
 from naftiko_runtime.serving.reload import Reloader
 from naftiko_runtime.serving.runtime import Runtime
 from naftiko_runtime.serving.servers import ExtraApp, background_servers
+from naftiko_runtime.serving.simulated import letta_namespaces, simulator_plan, simulator_wanted
 from naftiko_runtime.serving.sockets import bind_sockets
-from naftiko_runtime.simulators import letta_namespaces, simulator_plan, simulator_wanted
 
 if TYPE_CHECKING:
     from naftiko_runtime.policies.model import PolicySet

@@ -9,8 +9,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from naftiko_runtime.capability.model import Capability, TracingSpec
 from naftiko_runtime.extras import install_hint, missing_extra
+from naftiko_runtime.model import Capability, TracingSpec
 from naftiko_runtime.observability.current import ENDPOINT_VARIABLES
 from naftiko_runtime.serving.options import ServeOptions
 

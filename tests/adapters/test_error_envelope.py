@@ -19,7 +19,7 @@ from naftiko_runtime.adapters.errors import (
     problem,
     status_of,
 )
-from naftiko_runtime.engine.scripting import ScriptError
+from naftiko_runtime.engine.scripting.base import ScriptError
 from naftiko_runtime.errors import (
     InvocationError,
     UpstreamBusyError,

@@ -21,8 +21,8 @@ from naftiko_runtime.adapters.auth import oauth_server
 from naftiko_runtime.adapters.auth.build import build_guard
 from naftiko_runtime.adapters.auth.oauth import OAuthGuard
 from naftiko_runtime.adapters.auth.oauth_server import OAuthSettings
-from naftiko_runtime.capability.model import Auth
 from naftiko_runtime.errors import StartupError
+from naftiko_runtime.model import Auth
 
 ISSUER = "https://auth.example/"  # with its trailing slash, as some servers name themselves
 RESOURCE = "https://api.example"

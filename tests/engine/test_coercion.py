@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from naftiko_runtime.capability.model import Input, StaticInvocation, StaticOutput
 from naftiko_runtime.engine.coercion import (
     INPUTS,
     MOCKS,
@@ -23,6 +22,7 @@ from naftiko_runtime.engine.coercion import (
 )
 from naftiko_runtime.engine.mock import compile_static
 from naftiko_runtime.errors import InvocationError
+from naftiko_runtime.model import Input, StaticInvocation, StaticOutput
 
 pytestmark = pytest.mark.anyio
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from naftiko_runtime.capability.model import MappedOutput, OutputField
 from naftiko_runtime.engine.mapping import compile_result
+from naftiko_runtime.model import MappedOutput, OutputField
 from naftiko_runtime.text.jsonpath import compile_path
 
 SHIP = {

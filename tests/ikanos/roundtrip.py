@@ -13,8 +13,8 @@ from naftiko_runtime.capability.build import build_capability
 from naftiko_runtime.capability.dialects.ikanos_checks import in_model_shape
 from naftiko_runtime.capability.dialects.migrate import migrate_file
 from naftiko_runtime.capability.index import Importer, build_index
-from naftiko_runtime.capability.model import Location
 from naftiko_runtime.capability.source import load_source
+from naftiko_runtime.model import Location
 
 IKANOS_GIT = Path(os.environ.get("NAFTIKO_IKANOS_GIT", "/nonexistent/ikanos.git"))
 """The Ikanos repository's git directory (a clone or mirror of github.com/naftiko/ikanos,

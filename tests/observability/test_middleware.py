@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from naftiko_runtime.capability.model import TracingSpec
+from naftiko_runtime.model import TracingSpec
 from naftiko_runtime.observability.access import AccessLog
 from naftiko_runtime.observability.metrics import Metrics
 from naftiko_runtime.observability.middleware import observed

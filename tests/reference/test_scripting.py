@@ -14,10 +14,11 @@ import httpx
 import orjson
 import pytest
 
-from naftiko_runtime.capability.model import Argument, Location, ScriptStep
-from naftiko_runtime.engine.scripting import CompiledScript, ScriptError, ScriptSettings
+from naftiko_runtime.engine.scripting import CompiledScript
+from naftiko_runtime.engine.scripting.base import ScriptError, ScriptSettings
 from naftiko_runtime.engine.steps import RunState, ScriptStepRunner
 from naftiko_runtime.engine.values import compile_value
+from naftiko_runtime.model import Argument, Location, ScriptStep
 from tests.fixtures.process import ServeProcess
 from tests.fixtures.upstream import RecordingUpstream, Reply, free_port, running
 

@@ -9,8 +9,8 @@ from collections.abc import Mapping
 
 from naftiko_runtime.adapters.auth.base import Guard
 from naftiko_runtime.adapters.auth.credential import CredentialGuard
-from naftiko_runtime.capability.model import Auth
 from naftiko_runtime.errors import StartupError
+from naftiko_runtime.model import Auth
 from naftiko_runtime.text.templating import Template
 
 

@@ -23,11 +23,11 @@ from naftiko_runtime.adapters.mcp.prompts import PromptEntry, PromptRegistry
 from naftiko_runtime.adapters.mcp.resources import ResourceEntry, ResourceRegistry, TemplateEntry
 from naftiko_runtime.adapters.mcp.sessions import SessionBound
 from naftiko_runtime.adapters.mcp.tools import ToolEntry
-from naftiko_runtime.capability.model import AnyInvocation, Capability, McpAdapter
 from naftiko_runtime.engine.inputs import input_schema
 from naftiko_runtime.engine.outputs import tool_output_schema
 from naftiko_runtime.engine.result import Operation
 from naftiko_runtime.errors import StartupError
+from naftiko_runtime.model import AnyInvocation, Capability, McpAdapter
 from naftiko_runtime.secrets.bindings import Redactor
 from naftiko_runtime.text.placeholders import PLACEHOLDER, uri_pattern
 

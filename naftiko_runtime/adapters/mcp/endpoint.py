@@ -14,11 +14,11 @@ from typing import Any, Literal
 from mcp import types
 from mcp.server.lowlevel import Server
 
-from naftiko_runtime import __version__
 from naftiko_runtime.adapters.mcp.prompts import PromptRegistry
 from naftiko_runtime.adapters.mcp.resources import ResourceRegistry
 from naftiko_runtime.adapters.mcp.tools import ToolRegistry
 from naftiko_runtime.secrets.bindings import Redactor
+from naftiko_runtime.version import __version__
 
 LIST_TTL_MS = 10_000  # a reload reaches a 2026-07-28 client within this
 
@@ -158,7 +158,7 @@ class McpServerSet:
     ) -> types.CallToolResult:
         """The fast path's call under the tool's rate limits (`--policies`), its client's
         address set by `LimitedMcpHttpServer`."""
-        from naftiko_runtime.policies.ratelimit import CALLER_ADDRESS
+        from naftiko_runtime.adapters.asgi import CALLER_ADDRESS
 
         limits = (self.limits or {}).get(name)
         if limits is not None:

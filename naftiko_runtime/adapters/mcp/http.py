@@ -128,7 +128,7 @@ class LimitedMcpHttpServer(McpHttpServer):
     client address here (the SDK's path reads it from the request itself)."""
 
     async def app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        from naftiko_runtime.policies.ratelimit import CALLER_ADDRESS
+        from naftiko_runtime.adapters.asgi import CALLER_ADDRESS
 
         token = CALLER_ADDRESS.set(scope.get("client"))
         try:

@@ -13,7 +13,7 @@ from mcp import types
 from mcp.shared.exceptions import MCPError
 
 from naftiko_runtime.adapters.files import MAX_FILE_BYTES, Unservable, read_capped
-from naftiko_runtime.capability.model import McpPrompt
+from naftiko_runtime.model import McpPrompt
 from naftiko_runtime.text.placeholders import VARIABLE
 
 

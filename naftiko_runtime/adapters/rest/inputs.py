@@ -14,9 +14,9 @@ from urllib.parse import parse_qsl, unquote
 from naftiko_runtime import jsoncodec
 from naftiko_runtime.adapters.asgi import Receive, Scope
 from naftiko_runtime.adapters.errors import PayloadTooLarge
-from naftiko_runtime.capability.model import Input
 from naftiko_runtime.engine.uploads import Upload
 from naftiko_runtime.errors import InvocationError
+from naftiko_runtime.model import Input
 from naftiko_runtime.text.jsonpath import compile_path, simple_steps
 from naftiko_runtime.text.placeholders import norm
 

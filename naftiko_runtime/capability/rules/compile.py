@@ -154,7 +154,7 @@ def _allowed_languages(walk: Walk) -> tuple[str, ...] | None:
 def _script(
     doc: SourceDocument, pointer: DataPath, step: dict[str, Any], allowed: tuple[str, ...] | None
 ) -> Iterator[Diagnostic]:
-    from naftiko_runtime.engine.scripting import ScriptError, safe_file
+    from naftiko_runtime.engine.scripting.base import ScriptError, safe_file
 
     language = step.get("language")
     if allowed and isinstance(language, str) and language not in allowed:

@@ -25,12 +25,12 @@ from typing import Any
 
 from naftiko_runtime.capability.callers import Caller
 from naftiko_runtime.capability.index import SpecIndex
-from naftiko_runtime.capability.model import MAX_OUTPUT_DEPTH as MAX_DEPTH
 from naftiko_runtime.capability.rules.rule import ERR, WARN, ours
 from naftiko_runtime.capability.source import DataPath, SourceDocument, as_dict, as_list
 from naftiko_runtime.capability.walk import Node, Walk
 from naftiko_runtime.diagnostics import Diagnostic, Severity
 from naftiko_runtime.extras import missing_extra
+from naftiko_runtime.model import MAX_OUTPUT_DEPTH as MAX_DEPTH
 from naftiko_runtime.text.jsonpath import path_root, template_roots
 from naftiko_runtime.text.templating import Template, TemplateSyntaxError
 

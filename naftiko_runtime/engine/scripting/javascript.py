@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from naftiko_runtime import jsoncodec
-from naftiko_runtime.engine.scripting import ScriptError
+from naftiko_runtime.engine.scripting.base import ScriptError
 from naftiko_runtime.engine.scripting.workers import run_worker
 
 if TYPE_CHECKING:
-    from naftiko_runtime.engine.scripting import ScriptSettings
+    from naftiko_runtime.engine.scripting.base import ScriptSettings
 
 
 async def run_javascript(

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from naftiko_runtime import jsoncodec
-from naftiko_runtime.engine.scripting import ScriptError
+from naftiko_runtime.engine.scripting.base import ScriptError
 
 if TYPE_CHECKING:
-    from naftiko_runtime.engine.scripting import ScriptSettings
+    from naftiko_runtime.engine.scripting.base import ScriptSettings
 
 HERE = Path(__file__).resolve().parent
 MAX_OUTPUT = 16 * 1024 * 1024

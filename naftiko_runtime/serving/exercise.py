@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from naftiko_runtime.capability.model import AnyInvocation, Capability, Input
 from naftiko_runtime.capability.source import SourceDocument
 from naftiko_runtime.diagnostics import Diagnostic, Severity
+from naftiko_runtime.model import AnyInvocation, Capability, Input
 from naftiko_runtime.openapi.documents import OpenApiDocument
 from naftiko_runtime.openapi.documents import Operation as UpstreamOperation
 from naftiko_runtime.openapi.drift import _find
