@@ -8,7 +8,7 @@ arguments are read from the scope, coerced and encoded.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -39,6 +39,19 @@ _HEADER_SAFE_VALUE = re.compile(r"[\x00-\x1f\x7f]")  # what a part header may no
 _HEADER_SAFE = re.compile(r"^[^\x00-\x08\x0a-\x1f\x7f]*$")
 
 
+class _Parts:
+    """What one request's parameters are encoded into, before the URL and body are built."""
+
+    __slots__ = ("path", "query", "headers", "cookies", "body")
+
+    def __init__(self, auth: OutboundAuth) -> None:
+        self.path: dict[str, str] = {}
+        self.query = list(auth.query)
+        self.headers = list(auth.headers)
+        self.cookies: list[str] = []
+        self.body: dict[str, Any] = {}
+
+
 @dataclass(frozen=True, slots=True)
 class _ParamSpec:
     name: str
@@ -47,6 +60,46 @@ class _ParamSpec:
     coerce: Any
     required: bool
     fixed: Template | None
+    encode: Callable[[_Parts, _ParamSpec, Any], None]  # by location, chosen at compile time
+
+
+def _to_path(parts: _Parts, spec: _ParamSpec, value: Any) -> None:
+    parts.path[spec.key] = segment(value)
+
+
+def _to_query(parts: _Parts, spec: _ParamSpec, value: Any) -> None:
+    if isinstance(value, list):  # a list is its key repeated, as query strings carry arrays
+        parts.query.extend((spec.name, to_text(v)) for v in value)
+    else:
+        parts.query.append((spec.name, to_text(value)))
+
+
+def _to_header(parts: _Parts, spec: _ParamSpec, value: Any) -> None:
+    text = to_text(value)
+    if not _HEADER_SAFE.match(text):
+        raise BadValue("control character in value")
+    parts.headers.append((spec.name, text))
+
+
+def _to_cookie(parts: _Parts, spec: _ParamSpec, value: Any) -> None:
+    parts.cookies.append(f"{spec.name}={quote(to_text(value), safe='')}")
+
+
+def _to_body(parts: _Parts, spec: _ParamSpec, value: Any) -> None:
+    parts.body[spec.name] = value
+
+
+def _nowhere(parts: _Parts, spec: _ParamSpec, value: Any) -> None:
+    """A location the model does not send (the schema admits none such): nothing is sent."""
+
+
+_ENCODERS: dict[str, Callable[[_Parts, _ParamSpec, Any], None]] = {
+    "path": _to_path,
+    "query": _to_query,
+    "header": _to_header,
+    "cookie": _to_cookie,
+    "body": _to_body,
+}
 
 
 def segment(value: Any) -> str:
@@ -165,7 +218,6 @@ class HttpCall:
         "_single_body",
         "_needs_scope",
         "_binary",
-        "_boundary",
     )
 
     def __init__(
@@ -214,7 +266,6 @@ class HttpCall:
                 self._body_template = _compile_data(body.data, context)
         self._needs_scope = needs_scope
         self._binary = operation.output_format == "binary"  # streamed through, never decoded
-        self._boundary = ""
         _preload_schema(operation)
 
     @property
@@ -222,11 +273,7 @@ class HttpCall:
         return self._needs_scope
 
     def request(self, args: Mapping[str, Any], scope: Mapping[str, Any] | None) -> UpstreamRequest:
-        path_values: dict[str, str] = {}
-        query = list(self._auth.query)
-        headers = list(self._auth.headers)
-        cookies: list[str] = []
-        body_values: dict[str, Any] = {}
+        parts = _Parts(self._auth)
         problems: list[dict[str, str]] = []
         for spec in self._params:
             if spec.fixed is not None:
@@ -238,31 +285,10 @@ class HttpCall:
                     problems.append({"name": spec.name, "problem": "required"})
                 continue
             try:
-                value = spec.coerce(value)
+                spec.encode(parts, spec, spec.coerce(value))
             except BadValue as exc:
                 problems.append({"name": spec.name, "problem": str(exc)})
-                continue
-            location = spec.location
-            if location == "path":
-                try:
-                    path_values[spec.key] = segment(value)
-                except BadValue as exc:
-                    problems.append({"name": spec.name, "problem": str(exc)})
-            elif location == "query":
-                if isinstance(value, list):
-                    query.extend((spec.name, to_text(v)) for v in value)
-                else:
-                    query.append((spec.name, to_text(value)))
-            elif location == "header":
-                text = to_text(value)
-                if not _HEADER_SAFE.match(text):
-                    problems.append({"name": spec.name, "problem": "control character in value"})
-                    continue
-                headers.append((spec.name, text))
-            elif location == "cookie":
-                cookies.append(f"{spec.name}={quote(to_text(value), safe='')}")
-            elif location == "body":
-                body_values[spec.name] = value
+        path_values, query, headers = parts.path, parts.query, parts.headers
         reported = {norm(p["name"]) for p in problems}
         for part in self._path_parts:
             if isinstance(part, tuple) and part[0] not in path_values and part[0] not in reported:
@@ -282,13 +308,10 @@ class HttpCall:
             url += ("&" if "?" in url else "?") + "&".join(
                 f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in query
             )
-        if cookies:
-            headers.append(("Cookie", "; ".join(cookies)))
-        body = self._body(body_values, args, scope)
+        if parts.cookies:
+            headers.append(("Cookie", "; ".join(parts.cookies)))
+        body, content_type = self._body(parts.body, args, scope)
         if body is not None:
-            content_type = self._content_type
-            if self._body_kind == "multipartForm":
-                content_type = f"multipart/form-data; boundary={self._boundary}"
             headers.append(("Content-Type", content_type))
         return UpstreamRequest(
             self.operation.method,
@@ -302,29 +325,31 @@ class HttpCall:
 
     def _body(
         self, body_values: dict[str, Any], args: Mapping[str, Any], scope: Mapping[str, Any] | None
-    ) -> bytes | None:
+    ) -> tuple[bytes | None, str]:
+        """The body and its content type (a multipart boundary is this request's own)."""
+        kind = self._content_type
         if self._body_text is not None or self._body_template is not None:
             render_scope = {**(scope or {}), **args}
             if self._body_text is not None:
-                return self._body_text.render(render_scope).encode()
+                return self._body_text.render(render_scope).encode(), kind
             data = _render_data(self._body_template, render_scope)
             if self._body_kind == "multipartForm" and isinstance(data, list):
-                self._boundary, encoded = multipart(data)
-                return encoded
+                boundary, encoded = multipart(data)
+                return encoded, f"multipart/form-data; boundary={boundary}"
             if self._body_kind == "formUrlEncoded" and isinstance(data, dict):
                 return "&".join(  # a list is its key repeated, as form APIs read arrays
                     f"{quote(k, safe='')}={quote(to_text(item), safe='')}"
                     for k, v in data.items()
                     for item in (v if isinstance(v, list) else [v])
-                ).encode()
+                ).encode(), kind
             if isinstance(data, str) and self._body_kind != "json":
-                return data.encode()
-            return _dumps(data)
+                return data.encode(), kind
+            return _dumps(data), kind
         if not body_values:
-            return None
+            return None, kind
         if self._single_body:
-            return _dumps(next(iter(body_values.values())))
-        return _dumps(body_values)
+            return _dumps(next(iter(body_values.values()))), kind
+        return _dumps(body_values), kind
 
     async def send(self, request: UpstreamRequest) -> UpstreamReply:
         return await self.upstream.send(request)
@@ -422,6 +447,7 @@ def _param_spec(param: Param, fixed: Template | None) -> _ParamSpec:
         for_input(param.type),
         required and fixed is None,
         fixed,
+        _ENCODERS.get(param.location, _nowhere),
     )
 
 
