@@ -12,7 +12,7 @@ from naftiko_runtime.adapters.asgi import Scope
 from naftiko_runtime.engine.headers import DEFAULT, link_rewriter, location_rewriter, passed_back
 from naftiko_runtime.engine.result import CallResult, Operation
 from naftiko_runtime.secrets.redactor import Redactor
-from naftiko_runtime.text.placeholders import norm
+from naftiko_runtime.text.placeholders import norm, split
 
 RouteFor = Callable[[str, str], "tuple[str, frozenset[str]] | None"]
 
@@ -40,10 +40,8 @@ def upstream_routes(endpoints: Sequence[Route]) -> RouteFor:
         if call is None or consumed is None:
             continue
         pattern = "".join(
-            f"(?P<{_group(m.group(1) or m.group(2))}>[^/\\\\]+)"
-            if m.group(0).startswith("{")
-            else re.escape(m.group(0))
-            for m in re.finditer(r"\{\{([^}]+)\}\}|\{([^}]+)\}|[^{]+", consumed.path)
+            re.escape(part) if isinstance(part, str) else f"(?P<{_group(part.name)}>[^/\\\\]+)"
+            for part in split(consumed.path)
         )
         accepted = frozenset(
             norm(i.name) for i in endpoint.operation.inputs if i.location == "query"
@@ -58,13 +56,12 @@ def upstream_routes(endpoints: Sequence[Route]) -> RouteFor:
             if found is None:
                 continue
             values = found.groupdict()
-            names = [_group(n) for n in re.findall(r"\{([^}]+)\}", route)]
+            parts = split(route)
+            names = [_group(part.name) for part in parts if not isinstance(part, str)]
             if any(n not in values for n in names):  # a variable the upstream path lacks
                 continue
-            pieces = re.split(r"\{[^}]+\}", route)  # literal parts around the variables
             filled = "".join(
-                p + (values[n] if i < len(names) else "")
-                for i, (p, n) in enumerate(zip(pieces, [*names, ""], strict=True))
+                part if isinstance(part, str) else values[_group(part.name)] for part in parts
             )
             return filled, accepted
         return None
