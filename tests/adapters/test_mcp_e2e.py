@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import subprocess
 import sys
@@ -178,6 +179,38 @@ async def test_stdio_transport() -> None:
         assert {t.name for t in tools} == TOOLS
         result = await client.call_tool("list-runs", {"limit": "2"})
         assert result.is_error is False and len(result.structured_content["result"]) == 2
+
+
+async def test_stdio_serves_resource_templates_and_prompt_files_as_http_does() -> None:
+    """Over stdio every MCP endpoint is merged into one server: its resource templates and
+    its prompts' `location` files come along (they were dropped once)."""
+    upstream = RecordingUpstream()
+    upstream.script["/ships/"] = Reply(body=json.dumps({"vessel_name": "Aurora"}).encode())
+    with running(upstream) as url:
+        params = StdioServerParameters(
+            command=sys.executable,
+            args=[
+                "-m",
+                "naftiko_runtime",
+                "serve",
+                "--stdio",
+                "--upstream",
+                f"registry={url}",
+                str(FIXTURES / "mcp-extras.yaml"),
+            ],
+            cwd=str(REPO),
+            env={**os.environ, "REGISTRY_TOKEN": "reg-secret-1"},
+        )
+        async with Client(params) as client:
+            templates = (await client.list_resource_templates()).resource_templates
+            assert {t.uri_template for t in templates} == {
+                "registry://ships/{imo_number}",
+                "registry://vessels/{imo}/summary",
+            }
+            ship = await client.read_resource("registry://ships/IMO7")
+            assert json.loads(ship.contents[0].text) == {"name": "Aurora"}
+            report = await client.get_prompt("report", {"imo": "IMO9", "format": "short"})
+            assert report.messages[0].content.text.strip() == "Write a short report on ship IMO9."
 
 
 @pytest.fixture(scope="module")

@@ -76,6 +76,10 @@ class ResourceRegistry(Mapping[str, ResourceEntry]):
         self._resources[entry.resource.uri] = entry
         self._listed = None
 
+    @property
+    def templates(self) -> tuple[TemplateEntry, ...]:
+        return tuple(self._templates)
+
     def add_template(self, entry: TemplateEntry) -> None:
         self._templates.append(entry)
         self._templates_listed = None

@@ -58,9 +58,8 @@ def serve_stdio(
 
 
 def _merged(runtime: Any) -> McpServerSet:
-    """Every HTTP endpoint's tools, exact resources and prompts in one set (files capped as
-    the last endpoint caps them). TODO: resource templates and prompt `location` files are
-    not carried over, as before the registries; carrying them changes what it answers."""
+    """Every HTTP endpoint's tools, resources (exact, `location` and templates) and prompts
+    (with their files) in one set, files capped as the last endpoint caps them."""
     endpoints = [http_server.server_set for http_server in runtime.mcp_servers.values()]
     cap = endpoints[-1].resources.max_file_bytes if endpoints else MAX_FILE_BYTES
     merged = McpServerSet(
@@ -74,8 +73,10 @@ def _merged(runtime: Any) -> McpServerSet:
             merged.tools.add(tool)
         for resource in served.resources.values():
             merged.resources.add(resource)
+        for template in served.resources.templates:
+            merged.resources.add_template(template)
         for prompt in served.prompts.values():
-            merged.prompts.add(PromptEntry(prompt.prompt))
+            merged.prompts.add(PromptEntry(prompt.prompt, prompt.file))
         merged.descriptions.extend(served.descriptions)
     return merged
 
