@@ -221,7 +221,7 @@ def _fast_calls(server: Server[Any], server_set: McpServerSet) -> FastCalls:
     return FastCalls(
         lambda name: name in server_set.tools,
         server.get_tool_input_schema or (lambda name: None),
-        server_set.call_traced if server_set.limits is None else server_set.call_limited,
+        server_set.call if server_set.limits is None else server_set.call_limited,
         lambda: dict(stamp),
         server.session_manager.security_settings,
     )
