@@ -109,15 +109,15 @@ def endpoints() -> Iterator[tuple[str, str]]:
         fast_runtime = compile_runtime(capabilities, {"LETTA_API_KEY": "k-1"}, options)
         plain_runtime = compile_runtime(capabilities, {"LETTA_API_KEY": "k-1"}, options)
         fast, plain = fast_runtime.mcp_servers[9090], plain_runtime.mcp_servers[9090]
-        assert fast.fast is not None
-        plain.fast = None
-        handle = fast.fast.handle
+        assert fast.routes.fast is not None
+        plain.routes.fast = None
+        handle = fast.routes.fast.handle
 
         async def counted(scope: dict[str, Any], body: bytes, receive: Any, send: Any) -> bool:
             HANDLED.append(await handle(scope, body, receive, send))
             return HANDLED[-1]
 
-        fast.fast.handle = counted  # type: ignore[method-assign]
+        fast.routes.fast.handle = counted  # type: ignore[method-assign]
         with (
             running(_closing(fast.app, fast_runtime), "on") as with_fast,
             running(_closing(plain.app, plain_runtime), "on") as sdk_only,

@@ -18,7 +18,12 @@ from naftiko_runtime.adapters.files import MAX_FILE_BYTES
 from naftiko_runtime.adapters.mcp import sdk_surface
 from naftiko_runtime.adapters.mcp.endpoint import McpServerSet
 from naftiko_runtime.adapters.mcp.fast import FastCalls
-from naftiko_runtime.adapters.mcp.http import MCP_PATH, LimitedMcpHttpServer, McpHttpServer
+from naftiko_runtime.adapters.mcp.http import (
+    MCP_PATH,
+    LimitedMcpHttpServer,
+    McpHttpServer,
+    McpRoutes,
+)
 from naftiko_runtime.adapters.mcp.prompts import PromptEntry, PromptRegistry
 from naftiko_runtime.adapters.mcp.resources import ResourceEntry, ResourceRegistry, TemplateEntry
 from naftiko_runtime.adapters.mcp.sessions import SessionBound
@@ -97,16 +102,15 @@ def build_mcp_servers(
             )
         )
         kind = McpHttpServer if tool_limits is None else LimitedMcpHttpServer
-        servers[port] = kind(
+        routes = McpRoutes(
             app,
             MCP_PATH,
-            server_set,
-            guards[port][0],
             bound,
             stateless=stateless,
             sessionless=sessionless,
             fast=_fast_calls(server, server_set),
         )
+        servers[port] = kind(routes, server_set, guards[port][0])
     return servers, stdio
 
 
@@ -217,7 +221,7 @@ def _fast_calls(server: Server[Any], server_set: McpServerSet) -> FastCalls:
     return FastCalls(
         lambda name: name in server_set.tools,
         server.get_tool_input_schema or (lambda name: None),
-        server_set.call_traced if server_set.limits is None else server_set.call_limited,
+        server_set.call if server_set.limits is None else server_set.call_limited,
         lambda: dict(stamp),
         server.session_manager.security_settings,
     )

@@ -1,5 +1,6 @@
 """What one MCP endpoint serves: its three registries (tools, resources, prompts), the SDK
-server over them, and a tool call measured, traced and rate-limited as configured.
+server over them, and a tool call observed (`observability.middleware`) and rate-limited
+as configured.
 
 A reload swaps the registries of the live endpoint (`replace_from`); each keeps its own
 cached list, so a list built before a reload dies with the registries it listed.
@@ -7,16 +8,18 @@ cached list, so a list built before a reload dies with the registries it listed.
 
 from __future__ import annotations
 
-import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from mcp import types
 from mcp.server.lowlevel import Server
 
+from naftiko_runtime.adapters.mcp import results
 from naftiko_runtime.adapters.mcp.prompts import PromptRegistry
 from naftiko_runtime.adapters.mcp.resources import ResourceRegistry
 from naftiko_runtime.adapters.mcp.tools import ToolRegistry
+from naftiko_runtime.observability.middleware import observed
 from naftiko_runtime.secrets.bindings import Redactor
 from naftiko_runtime.version import __version__
 
@@ -59,12 +62,12 @@ class McpServerSet:
             return self.tools.list()
 
         async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
-            if self.tracing is None:
+            if self.tracing is None:  # the headers and `_meta` are for the trace only
                 return await self.call(params.name, params.arguments or {})
             request = getattr(ctx, "request", None)
             headers = getattr(getattr(request, "headers", None), "raw", None) or []
             meta = getattr(ctx, "meta", None)
-            return await self._traced(params.name, params.arguments or {}, meta, headers)
+            return await self.call(params.name, params.arguments or {}, meta, headers)
 
         async def limited_call_tool(
             ctx: Any, params: types.CallToolRequestParams
@@ -135,26 +138,40 @@ class McpServerSet:
             "resources/read": CacheHint(ttl_ms=0, scope="private"),
         }
 
-    async def call(self, name: str, arguments: dict[str, Any]) -> types.CallToolResult:
-        """A tool call, its duration and outcome on the metrics when they are served."""
-        if self.metrics is None or name not in self.tools:
-            return await self.tools.call(name, arguments, self.redact)
-        started = time.perf_counter()
-        result = await self.tools.call(name, arguments, self.redact)
-        status = 500 if result.is_error else 200
-        self.metrics.observe("mcp", name, status, time.perf_counter() - started)
-        return result
-
-    async def call_traced(
-        self, name: str, arguments: dict[str, Any], meta: Any, headers: list[tuple[bytes, bytes]]
+    async def call(
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        meta: Any = None,
+        headers: Sequence[tuple[bytes, bytes]] = (),
     ) -> types.CallToolResult:
-        """A call, in an `mcp.tool` span when tracing is on (the fast path's entry)."""
-        if self.tracing is None:
-            return await self.call(name, arguments)
-        return await self._traced(name, arguments, meta, headers)
+        """A tool call, observed as every adapter's calls are when metrics or tracing are
+        on: an `mcp.tool` span continuing the client's trace (from the request's `_meta`
+        `traceparent`, else its HTTP `headers`), and its time and outcome on the metrics
+        (of a known tool only: a name the client made up is no label)."""
+        metrics, tracing = self.metrics, self.tracing
+        if metrics is None and tracing is None:  # the fast path's usual case: nothing to do
+            return await self.tools.call(name, arguments, self.redact)
+        with observed(
+            "mcp",
+            name,
+            metrics=metrics if name in self.tools else None,
+            tracing=tracing,
+            span="mcp.tool",
+            attributes={"naftiko.adapter.type": "mcp", "naftiko.operation.id": name},
+            headers=headers,
+            meta=meta if isinstance(meta, dict) else None,
+        ) as seen:
+            result = await self.tools.call(name, arguments, self.redact)
+            seen.finished(results.status_class(result), error=result.is_error)
+            return result
 
     async def call_limited(
-        self, name: str, arguments: dict[str, Any], meta: Any, headers: list[tuple[bytes, bytes]]
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        meta: Any,
+        headers: Sequence[tuple[bytes, bytes]],
     ) -> types.CallToolResult:
         """The fast path's call under the tool's rate limits (`--policies`), its client's
         address set by `LimitedMcpHttpServer`."""
@@ -163,23 +180,4 @@ class McpServerSet:
         limits = (self.limits or {}).get(name)
         if limits is not None:
             limits.check_call(headers, CALLER_ADDRESS.get())
-        return await self.call_traced(name, arguments, meta, headers)
-
-    async def _traced(
-        self, name: str, arguments: dict[str, Any], meta: Any, headers: list[tuple[bytes, bytes]]
-    ) -> types.CallToolResult:
-        """An `mcp.tool` span continuing the client's trace: from the request's `_meta`
-        (`traceparent`), else from the HTTP request's headers."""
-        from opentelemetry.trace import StatusCode
-
-        tracing = self.tracing
-        if isinstance(meta, dict) and "traceparent" in meta:
-            context = tracing.extract_meta(meta)
-        else:
-            context = tracing.extract_headers(headers)
-        attributes = {"naftiko.adapter.type": "mcp", "naftiko.operation.id": name}
-        with tracing.server_span("mcp.tool", context, attributes) as span:
-            result = await self.call(name, arguments)
-            if result.is_error:
-                span.set_status(StatusCode.ERROR)
-            return result
+        return await self.call(name, arguments, meta, headers)

@@ -1,6 +1,7 @@
-"""The Streamable HTTP endpoint: the guard, then the fast path for a 2026-07-28
-`tools/call`, per-client session bounds for handshake-era `initialize`s, and the SDK's
-app for the rest. A defect is answered as a JSON-RPC error, never uvicorn's plain 500."""
+"""The Streamable HTTP endpoint: the guard (the adapters' one middleware), then the fast
+path for a 2026-07-28 `tools/call`, per-client session bounds for handshake-era
+`initialize`s, and the SDK's app for the rest. A defect is answered as a JSON-RPC error,
+never uvicorn's plain 500."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from starlette.applications import Starlette
 
 from naftiko_runtime import jsoncodec
 from naftiko_runtime.adapters.asgi import respond_json
-from naftiko_runtime.adapters.auth.base import METADATA_PATH, Guard
+from naftiko_runtime.adapters.auth.base import Guard
+from naftiko_runtime.adapters.auth.middleware import Guarded
 from naftiko_runtime.adapters.mcp.endpoint import McpServerSet
 from naftiko_runtime.adapters.mcp.fast import FastCalls, fast_candidate
 from naftiko_runtime.adapters.mcp.sessions import SESSION_HEADER, SessionBound
@@ -27,30 +29,55 @@ HANDSHAKE_DEFAULTS = {
 }
 
 
-@dataclass
 class McpHttpServer:
-    """One MCP endpoint; `app` checks `guard` (replaceable on reload) before the SDK's app."""
+    """One MCP endpoint: `app` answers a defect as a JSON-RPC error around the endpoint's
+    guard (`guarded.guard`, replaced on a reload), which passes requests to `routes`.
 
-    sdk_app: Starlette
-    path: str
-    server_set: McpServerSet
-    guard: Guard | None = None
-    sessions: SessionBound | None = None  # None when stateless: there are none to bound
-    stateless: bool = False
-    # handshake-era requests that name no session, answered statelessly as the reference
-    # does (it keeps no session state); its manager runs during the app's lifespan
-    sessionless: Any = None
-    fast: FastCalls | None = None  # 2026-07-28 `tools/call` without the SDK's machinery
+    The routes are an object of their own, not a method of this one: the guard holding a
+    bound method would be a reference cycle, which keeps a configuration a reload built
+    alive until a collection (and the serving process freezes its objects out of those)."""
+
+    def __init__(self, routes: McpRoutes, server_set: McpServerSet, guard: Guard | None) -> None:
+        self.routes = routes
+        self.server_set = server_set
+        # RFC 9728 metadata is served unauthenticated: how a client finds the server
+        self.guarded = Guarded(routes, guard, metadata=True)
+
+    @property
+    def guard(self) -> Guard | None:
+        """What a request must pass; a reload assigns the new configuration's."""
+        return self.guarded.guard
+
+    @guard.setter
+    def guard(self, guard: Guard | None) -> None:
+        self.guarded.guard = guard
+
+    @property
+    def path(self) -> str:
+        return self.routes.path
+
+    @property
+    def stateless(self) -> bool:
+        return self.routes.stateless
+
+    @property
+    def sessions(self) -> SessionBound | None:
+        return self.routes.sessions
+
+    @property
+    def tool_count(self) -> int:
+        return len(self.server_set.tools)
 
     async def app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """The endpoint; a defect is logged (redacted) and answered as a JSON-RPC error,
         never uvicorn's plain-text 500."""
         if scope["type"] != "http":
-            if scope["type"] == "lifespan" and self.sessionless is not None:
-                async with self.sessionless.run():
-                    await self._app(scope, receive, send)
+            sessionless = self.routes.sessionless
+            if scope["type"] == "lifespan" and sessionless is not None:
+                async with sessionless.run():
+                    await self.guarded(scope, receive, send)
                 return
-            await self._app(scope, receive, send)
+            await self.guarded(scope, receive, send)
             return
         started = False
 
@@ -60,23 +87,29 @@ class McpHttpServer:
             await send(message)
 
         try:
-            await self._app(scope, receive, watch)
+            await self.guarded(scope, receive, watch)
         except Exception as exc:
             log.exception("MCP request failed: %s", self.server_set.redact(repr(exc)))
             if not started:
                 error = {"code": -32603, "message": "internal error; see the server log"}
                 await respond_json(send, 500, {"jsonrpc": "2.0", "id": None, "error": error})
 
-    async def _app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        guard = self.guard
-        if scope["type"] == "http" and guard is not None:
-            if scope["path"].startswith(METADATA_PATH) and scope["method"] in ("GET", "HEAD"):
-                metadata = guard.metadata()
-                if metadata is not None:  # RFC 9728: public, for clients to find the server
-                    await respond_json(send, 200, metadata)
-                    return
-            if not await guard.admit(scope, send):
-                return
+
+@dataclass
+class McpRoutes:
+    """Where an admitted request goes: the fast path for a 2026-07-28 `tools/call`,
+    per-client session bounds for a handshake-era `initialize`, the SDK's app for the rest."""
+
+    sdk_app: Starlette
+    path: str
+    sessions: SessionBound | None = None  # None when stateless: there are none to bound
+    stateless: bool = False
+    # handshake-era requests that name no session, answered statelessly as the reference
+    # does (it keeps no session state); its manager runs during the app's lifespan
+    sessionless: Any = None
+    fast: FastCalls | None = None  # 2026-07-28 `tools/call` without the SDK's machinery
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         bound = self.sessions
         if scope["type"] == "http" and _without_session(scope):
             first = await receive()  # is it an `initialize`? (stateless calls open nothing)
@@ -117,10 +150,6 @@ class McpHttpServer:
             # configurations use it
             scope = {**scope, "path": self.path, "raw_path": self.path.encode()}
         await self.sdk_app(scope, receive, send)
-
-    @property
-    def tool_count(self) -> int:
-        return len(self.server_set.tools)
 
 
 class LimitedMcpHttpServer(McpHttpServer):

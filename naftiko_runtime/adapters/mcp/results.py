@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from mcp import types
 
 from naftiko_runtime import jsoncodec
+from naftiko_runtime.adapters.errors import status_of
 from naftiko_runtime.adapters.mcp.sse import EventStreamDecoder
 from naftiko_runtime.engine.headers import PAGING_META
 from naftiko_runtime.engine.result import CallResult
@@ -49,23 +50,44 @@ class ToolResult(types.CallToolResult):
         object.__setattr__(self, "structured_json", structured_json)
 
 
-def error(message: str) -> types.CallToolResult:
-    return types.CallToolResult(
-        content=[types.TextContent(type="text", text=message)], is_error=True
-    )
+class ToolError(types.CallToolResult):
+    """A failed call's result (`isError`), with the HTTP status its error is
+    (`adapters.errors.status_of`): what the metrics count it under, 4xx for the caller's
+    mistake. A slot, as `ToolResult`'s: the client never sees it."""
+
+    __slots__ = ("status",)
+    if TYPE_CHECKING:
+        status: int
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(content=[types.TextContent(type="text", text=message)], is_error=True)
+        object.__setattr__(self, "status", status)
 
 
-def failure(tool: str, exc: Exception, redact: Redactor) -> types.CallToolResult:
+def error(message: str, status: int = 400) -> ToolError:
+    """A failed call in words; by default the caller's mistake (an argument it got wrong)."""
+    return ToolError(status, message)
+
+
+def failure(tool: str, exc: Exception, redact: Redactor) -> ToolError:
     """What the client sees of a failed call: the caller's mistake or the upstream's
     failure in words; a defect is logged (redacted) and never shown."""
+    status = status_of(exc)
     if isinstance(exc, InvocationError):
-        return error(exc.message)
+        return error(exc.message, status)
     if isinstance(exc, UpstreamError):
-        return error(upstream_message(exc, redact))
+        return error(upstream_message(exc, redact), status)
     if isinstance(exc, NaftikoError):
-        return error(redact(str(exc)))
+        return error(redact(str(exc)), status)
     log.exception("tool %s failed: %s", tool, redact(repr(exc)))
-    return error("internal error; see the server log")
+    return error("internal error; see the server log", status)
+
+
+def status_class(result: types.CallToolResult) -> int:
+    """The HTTP status a result counts as: 200, or its error's (500 when none is known)."""
+    if not result.is_error:
+        return 200
+    return result.status if isinstance(result, ToolError) else 500
 
 
 def upstream_message(exc: UpstreamError, redact: Callable[[str], str]) -> str:
