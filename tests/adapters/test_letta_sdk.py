@@ -18,7 +18,9 @@ import pytest
 from tests.conftest import REPO
 from tests.fixtures.process import serve_bundled
 
-DRIVER = Path(__file__).resolve().parent.parent / "fixtures" / "letta_sdk_driver.py"
+pytestmark = pytest.mark.contract
+
+DRIVER = REPO / "tests" / "fixtures" / "letta_sdk_driver.py"
 SDKS = {"0": "letta-client==0.1.324", "1": "letta-client>=1.12,<2"}
 
 
@@ -35,8 +37,8 @@ def sdk_python(major: str) -> Path:
 
 @pytest.fixture
 def letta_url() -> Iterator[str]:
-    with serve_bundled() as (_, urls):
-        yield urls["rest"]
+    with serve_bundled() as process:
+        yield process.rest
 
 
 def drive(major: str, base: str) -> dict[str, Any]:

@@ -167,6 +167,7 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, str] | list[tuple[str, str]]]] 
 }
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("case", list(CASES))
 def test_answers_match_the_sdk_only_endpoint(case: str, endpoints: tuple[str, str]) -> None:
     body, extra = CASES[case]
@@ -184,6 +185,7 @@ def test_answers_match_the_sdk_only_endpoint(case: str, endpoints: tuple[str, st
         assert status == 200 and reply["result"]["structuredContent"]["title"] == 'say "hi"'
 
 
+@pytest.mark.e2e
 def test_only_json_accepted_is_left_to_the_sdk(endpoints: tuple[str, str]) -> None:
     body, _ = CASES["a call"]
     statuses = [
@@ -197,6 +199,7 @@ def test_only_json_accepted_is_left_to_the_sdk(endpoints: tuple[str, str]) -> No
     assert statuses[0] == statuses[1] == 406
 
 
+@pytest.mark.e2e
 def test_a_slow_call_becomes_an_event_stream_with_pings_as_the_sdk_makes_it(
     endpoints: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -235,11 +238,6 @@ def _exchange(sent: list[dict[str, Any]], receive: Any = None) -> Any:
 
 
 RESULT = CallToolResult(content=[TextContent(type="text", text="ok")])
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.mark.anyio

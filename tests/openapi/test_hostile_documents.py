@@ -17,6 +17,8 @@ import yaml
 
 from tests.conftest import REPO, cli
 
+pytestmark = pytest.mark.e2e
+
 SECONDS = 10  # each command, start-up included, on a shared machine
 CAPABILITY = """\
 naftiko: "1.0.0-alpha2"

@@ -20,8 +20,8 @@ from mcp.client.streamable_http import create_mcp_http_client, streamable_http_c
 
 from tests.conftest import CORPUS
 from tests.fixtures.microcks import MicrocksReplay
-from tests.fixtures.process import ServeProcess
-from tests.fixtures.upstream import free_port, running
+from tests.fixtures.process import serve
+from tests.fixtures.upstream import running
 
 pytestmark = [
     pytest.mark.anyio,
@@ -69,11 +69,6 @@ MAPPED_VOYAGE = {
 }
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class Tutorial:
     """One step's spec served on free ports, its upstreams replayed."""
 
@@ -108,16 +103,11 @@ class Tutorial:
 def tutorial(step_file: str) -> Iterator[Tutorial]:
     registry = MicrocksReplay.load(MICROCKS / "naftiko-shipyard-maritime-registry-api.yaml")
     legacy = MicrocksReplay.load(MICROCKS / "naftiko-shipyard-legacy-dockyard-api.yaml")
-    ports = {3001: free_port(), 3002: free_port(), 3003: free_port()}
     with running(registry) as registry_url, running(legacy) as legacy_url:
-        args = [str(TUTORIAL / step_file), "--host", "127.0.0.1"]
+        args = [TUTORIAL / step_file, "--host", "127.0.0.1"]
         args += ["--upstream", f"registry={registry_url}", "--upstream", f"legacy={legacy_url}"]
-        for spec_port, port in ports.items():
-            args += ["--port", f"{spec_port}={port}"]
-        with ServeProcess(args) as process:
-            urls = {spec: f"http://127.0.0.1:{port}" for spec, port in ports.items()}
-            process.wait_ready(urls[3001] + "/mcp")
-            yield Tutorial(urls, registry)
+        with serve(*args, ports=[3001, 3002, 3003], ready="/mcp") as process:
+            yield Tutorial({port: process.url(port) for port in process.ports}, registry)
 
 
 def step_file(number: int) -> str:
