@@ -19,6 +19,7 @@ import pytest
 
 from tests.fixtures.process import serve
 from tests.fixtures.raw_upstream import http, raw_upstream
+from tests.fixtures.specs import api_header
 
 pytestmark = pytest.mark.e2e
 
@@ -69,20 +70,16 @@ BOMBS: dict[str, tuple[str, bytes, str]] = {  # path segment: format, body, cont
     "csv": ("csv", _wide_csv(), "text/csv"),
     "xml": ("xml", b"<r>" + b'<a x=""/>' * (15 * MB // 9) + b"</r>", "application/xml"),
 }
-SPEC_HEAD = """\
-naftiko: "1.0.0-alpha2"
-capability:
-  consumes:
-    - type: http
-      namespace: bombs
-      baseUri: "http://127.0.0.1:9"
-      resources:
+SPEC_HEAD = (
+    api_header("bombs")
+    + """\
         - name: ok
           path: "/ok"
           operations:
             - name: get-ok
               method: GET
 """
+)
 
 
 def _spec() -> str:

@@ -12,20 +12,16 @@ import pytest
 from mcp import Client
 
 from tests.fixtures.process import serve
+from tests.fixtures.specs import api_header
 from tests.fixtures.upstream import RecordingUpstream, Reply, running
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 BIG = 123456789012345678901234567890
 WIDE = 18446744073709551616  # 2**64: one past what orjson reads as an integer
 DOCUMENT = b'{"id": %d, "wide": %d, "small": 7, "ratio": 1.5, "label": "x"}' % (BIG, WIDE)
-SPEC = """\
-naftiko: "1.0.0-alpha2"
-capability:
-  consumes:
-    - type: http
-      namespace: api
-      baseUri: "http://127.0.0.1:9"
-      resources:
+SPEC = (
+    api_header()
+    + """\
         - name: big
           path: "/big"
           operations:
@@ -92,6 +88,7 @@ capability:
               description: "An amount"
           call: api.post-sink
 """
+)
 
 
 @pytest.fixture(scope="module")

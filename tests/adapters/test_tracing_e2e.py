@@ -19,20 +19,16 @@ from mcp import Client
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tests.fixtures.process import serve
+from tests.fixtures.specs import api_header
 from tests.fixtures.upstream import RecordingUpstream, read_body, running
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = "00f067aa0ba902b7"
 TRACEPARENT = f"00-{TRACE_ID}-{PARENT}-01"
-SPEC = """\
-naftiko: "1.0.0-alpha2"
-capability:
-  consumes:
-    - type: http
-      namespace: api
-      baseUri: "http://127.0.0.1:9"
-      resources:
+SPEC = (
+    api_header()
+    + """\
         - name: users
           path: "/users"
           operations:
@@ -91,6 +87,7 @@ capability:
           otlp:
             endpoint: "OTLP_URL"
 """
+)
 
 
 class OtlpReceiver:

@@ -19,12 +19,12 @@ from urllib.parse import parse_qs
 import orjson
 import pytest
 
-from tests.adapters.test_letta_sdk import sdk_python
 from tests.conftest import REPO
 from tests.fixtures.openapi_slice import slice_document
 from tests.fixtures.prism import PRISM, running_prism
 from tests.fixtures.process import serve
 from tests.fixtures.recording_proxy import RecordingProxy
+from tests.fixtures.sdk_venvs import sdk_python
 from tests.fixtures.upstream import running
 
 DESCRIPTION = REPO.parent / "shared" / "corpus" / "letta" / "openapi" / "letta-openapi-full.json"

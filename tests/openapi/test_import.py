@@ -22,10 +22,10 @@ import yaml
 from naftiko_runtime.cli import run
 from naftiko_runtime.openapi.documents import load_document
 from naftiko_runtime.openapi.importer import ImportOptions, import_openapi
-from tests.adapters.test_letta_sdk import sdk_python
 from tests.conftest import REPO
 from tests.fixtures.prism import PRISM, running_prism
 from tests.fixtures.process import serve
+from tests.fixtures.sdk_venvs import sdk_python
 
 CORPUS = REPO.parent / "shared" / "corpus"
 EXAMPLES = REPO / "node_modules" / "@readme" / "oas-examples"

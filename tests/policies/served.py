@@ -16,16 +16,12 @@ import orjson
 import uvicorn
 
 from tests.fixtures.process import ServeProcess, serve
+from tests.fixtures.specs import api_header
 from tests.fixtures.upstream import RecordingUpstream, Reply
 
-SPEC = """\
-naftiko: "1.0.0-alpha2"
-capability:
-  consumes:
-    - type: http
-      namespace: api
-      baseUri: "http://127.0.0.1:9"
-      resources:
+SPEC = (
+    api_header()
+    + """\
         - name: items
           path: "/items/{{id}}"
           operations:
@@ -98,6 +94,7 @@ capability:
               description: "Which item"
           call: api.get-item
 """
+)
 
 
 def write(tmp_path: Path, policies: str) -> tuple[Path, Path]:

@@ -16,18 +16,14 @@ import pytest
 from mcp import Client
 
 from tests.fixtures.process import serve
+from tests.fixtures.specs import api_header
 from tests.fixtures.upstream import RecordingUpstream, Reply, running
 
 pytestmark = pytest.mark.anyio
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
-SPEC = """\
-naftiko: "1.0.0-alpha2"
-capability:
-  consumes:
-    - type: http
-      namespace: api
-      baseUri: "http://127.0.0.1:9"
-      resources:
+SPEC = (
+    api_header()
+    + """\
         - name: json
           path: "/json"
           operations:
@@ -135,6 +131,7 @@ capability:
           description: "A document"
           call: api.get-pdf
 """
+)
 KINDS = ["json", "text", "xml", "sparql", "form", "form-text", "multipart", "raw"]
 ROUTE = """\
         - path: "/KIND"

@@ -22,6 +22,7 @@ from naftiko_runtime.engine.response import decode
 from naftiko_runtime.errors import UpstreamError
 from naftiko_runtime.upstream.base import UpstreamReply
 from tests.fixtures.process import serve
+from tests.fixtures.specs import api_header
 from tests.fixtures.upstream import RecordingUpstream, Reply, running
 
 pytestmark = pytest.mark.anyio
@@ -222,14 +223,9 @@ def test_hostile_xml_is_a_bad_response_naming_the_format(payload: bytes) -> None
 
 
 # ---------------------------------------------------------------- over loopback
-SPEC = """\
-naftiko: "1.0.0-alpha2"
-capability:
-  consumes:
-    - type: http
-      namespace: docs
-      baseUri: "http://127.0.0.1:9"
-      resources:
+SPEC = (
+    api_header("docs")
+    + """\
 {resources}
   exposes:
     - type: rest
@@ -243,6 +239,7 @@ capability:
       tools:
 {tools}
 """
+)
 AVRO_SCHEMA = {
     "type": "record",
     "name": "Item",

@@ -20,6 +20,7 @@ from naftiko_runtime.engine.steps import RunState, ScriptStepRunner
 from naftiko_runtime.engine.values import compile_value
 from tests.conftest import REPO
 from tests.fixtures.process import serve
+from tests.fixtures.specs import api_header
 from tests.fixtures.upstream import RecordingUpstream, Reply, running
 
 pytestmark = pytest.mark.anyio
@@ -227,14 +228,9 @@ async def test_execute_should_record_execution_stats() -> None:
 
 
 # ---------------------------------------------------------------- end to end
-SPEC = """\
-naftiko: "1.0.0-alpha2"
-capability:
-  consumes:
-    - type: http
-      namespace: api
-      baseUri: "http://127.0.0.1:9"
-      resources:
+SPEC = (
+    api_header()
+    + """\
         - name: orders
           path: "/orders"
           operations:
@@ -277,6 +273,7 @@ capability:
                 - targetName: never
                   value: "$.spin.x"
 """
+)
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.fixtures.process import serve
+from tests.fixtures.specs import api_header
 
 SCRIPTS = {
     # 1.5 GB of array buffers, touched so they are real memory, past a 64 MB limit
@@ -58,14 +59,9 @@ def _route(file: str, target: str) -> str:
 """
 
 
-SPEC = """\
-naftiko: "1.0.0-alpha2"
-capability:
-  consumes:
-    - type: http
-      namespace: api
-      baseUri: "http://127.0.0.1:9"
-      resources:
+SPEC = (
+    api_header()
+    + """\
         - name: unused
           path: "/unused"
           operations:
@@ -76,16 +72,18 @@ capability:
       namespace: bounded
       port: 8080
       resources:
-""" + "".join(
-    _route(file, target)
-    for file, target in (
-        ("buffers.js", "held"),
-        ("wasm.js", "held"),
-        ("hold.js", "held"),
-        ("ok.js", "ok"),
-        ("slow.py", "total"),
-        ("quick.py", "ok"),
-        ("big.py", "big"),
+"""
+    + "".join(
+        _route(file, target)
+        for file, target in (
+            ("buffers.js", "held"),
+            ("wasm.js", "held"),
+            ("hold.js", "held"),
+            ("ok.js", "ok"),
+            ("slow.py", "total"),
+            ("quick.py", "ok"),
+            ("big.py", "big"),
+        )
     )
 )
 
