@@ -67,6 +67,7 @@ LAYER = pytest.StashKey[str]()
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     mixed = []
+    grouped = config.pluginmanager.hasplugin("xdist")  # its marker exists only with it
     for item in items:
         layer = item.stash[LAYER] = layer_of(item, TESTS)
         named = {mark.name for mark in item.iter_markers() if mark.name in LAYERS}
@@ -74,7 +75,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             mixed.append(f"{item.nodeid}: {layer} by its folder, marked {', '.join(named)}")
         elif not named:
             item.add_marker(layer)
-        if module_scoped(item) and item.get_closest_marker("xdist_group") is None:
+        if grouped and module_scoped(item) and item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
     if mixed:
         raise pytest.UsageError("a test is in exactly one layer:\n" + "\n".join(mixed))
