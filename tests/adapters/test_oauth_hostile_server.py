@@ -334,6 +334,7 @@ def url(gateway: Gateway, name: str) -> str:
     return gateway.adapters[name]["resource"]
 
 
+@pytest.mark.slow
 def test_a_dripping_key_set_is_fetched_once_and_answered_within_the_deadline(
     hostile: dict[str, Any],
 ) -> None:

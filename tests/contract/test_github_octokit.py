@@ -273,6 +273,7 @@ async def test_mcp_tools_send_every_argument_as_its_body_member(gateway: dict[st
     assert orjson.loads(comment_sent.body) == {"body": "ok"}
 
 
+@pytest.mark.slow
 def test_the_whole_description_imports_validates_and_serves(tmp_path: Path) -> None:
     """All of GitHub's 1,223 operations: one capability that validates, serves REST and
     MCP, and publishes an OpenAPI document that openapi-spec-validator accepts."""

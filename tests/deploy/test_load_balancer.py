@@ -137,6 +137,7 @@ class Load:
         asyncio.run(calls())
 
 
+@pytest.mark.slow
 def test_sigterm_loses_nothing_and_sigkill_only_what_was_in_flight() -> None:
     with cluster(3) as front:
         with Load(front) as load:
@@ -165,6 +166,7 @@ def test_sigterm_loses_nothing_and_sigkill_only_what_was_in_flight() -> None:
     assert len(served_mcp) >= 2  # no stickiness: modern-era calls spread over instances
 
 
+@pytest.mark.slow
 def test_handshake_sessions_stay_on_the_instance_that_opened_them() -> None:
     with cluster(3) as front:
 

@@ -225,6 +225,7 @@ def _lossless(model: Any) -> Any:
     return model
 
 
+@pytest.mark.slow
 @pytest.mark.corpus
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="shared corpus absent")
 def test_round_trip_over_the_corpus(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
