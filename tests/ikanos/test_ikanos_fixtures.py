@@ -169,7 +169,7 @@ def step1(ikanos: Path) -> Iterator[str]:
         yield served.url(3001) + "/mcp"
 
 
-@pytest.mark.e2e
+@pytest.mark.contract  # the Ikanos repository's own tutorial file, served
 def test_Step1ShipyardMcpClientIntegrationTest_tools_and_mock_call(step1: str) -> None:
     """The tutorial's step 1 as its Java test drives it: one tool `get-ship` with its
     description, and a call answered from the mock outputs with the input templated in."""
