@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import jsonschema
+import pytest
 
 from naftiko_runtime.capability.rules import RULES
 from tests.capability.test_validate_rules import BASE
@@ -126,6 +127,7 @@ def test_schema_command_prints_our_schema() -> None:
     assert result.code == 0 and schema["$id"].startswith("urn:naftiko-runtime:schema")
 
 
+@pytest.mark.e2e
 def test_console_script_and_module_run_the_same_cli(write_spec: Callable[..., Path]) -> None:
     path = write_spec(TYPO)
     module = subprocess.run(
@@ -186,19 +188,16 @@ def test_serve_without_credentials_names_the_ways_out() -> None:
     ]
 
 
+@pytest.mark.e2e
 def test_demo_serves_the_bundled_capabilities_against_the_simulator() -> None:
-    from tests.fixtures.process import ServeProcess
-    from tests.fixtures.upstream import free_port
+    import httpx
 
-    rest, mcp = free_port(), free_port()
-    ports = ["--port", f"8080={rest}", "--port", f"9090={mcp}"]
-    with ServeProcess(ports, command=("-m", "naftiko_runtime", "demo")) as demo:
-        demo.wait_ready(f"http://127.0.0.1:{rest}/openapi.json")
-        import httpx
+    from tests.fixtures.process import serve
 
-        jobs = httpx.get(f"http://127.0.0.1:{rest}/v1/jobs/?limit=2&order=asc", timeout=10)
+    with serve(command=("-m", "naftiko_runtime", "demo")) as demo:
+        jobs = httpx.get(demo.rest + "/v1/jobs/?limit=2&order=asc", timeout=10)
         assert jobs.status_code == 200 and len(jobs.json()) == 2
         told = demo.output()
-    assert f"curl 'http://127.0.0.1:{rest}/v1/jobs/?limit=2&order=asc'" in told
-    assert f"npx @modelcontextprotocol/inspector --cli http://127.0.0.1:{mcp}/mcp" in told
+    assert f"curl '{demo.rest}/v1/jobs/?limit=2&order=asc'" in told
+    assert f"npx @modelcontextprotocol/inspector --cli {demo.mcp}" in told
     assert "Letta simulator" in told

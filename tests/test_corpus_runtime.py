@@ -20,6 +20,7 @@ from naftiko_runtime.upstream.base import UpstreamReply, UpstreamRequest
 from tests.conftest import CAPABILITIES, CORPUS
 
 pytestmark = [
+    pytest.mark.corpus,
     pytest.mark.anyio,
     pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is absent"),
 ]
@@ -32,11 +33,6 @@ SAMPLES: dict[str | None, Any] = {
     "array": ["a", "b"],
     "object": {"k": "v"},
 }
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 BODIES = {

@@ -17,8 +17,11 @@ import httpx
 import pytest
 
 from tests.conftest import REPO
-from tests.fixtures.process import ServeProcess
-from tests.fixtures.upstream import RecordingUpstream, free_port, running
+from tests.fixtures.ports import free_port
+from tests.fixtures.process import serve
+from tests.fixtures.upstream import RecordingUpstream, running
+
+pytestmark = pytest.mark.e2e
 
 EXAMPLES = REPO / "docs" / "examples"
 WITHOUT = ("-m", "tests.fixtures.without_extras")
@@ -85,14 +88,12 @@ def test_the_core_serves_json_over_rest_and_the_control_plane_without_any_extra(
     and health, status and metrics are served."""
     upstream = RecordingUpstream()
     with running(upstream) as url:
-        rest, control = free_port(), free_port()
-        args = [str(EXAMPLES / "control.yaml"), "--upstream", f"*={url}"]
-        args += ["--port", f"8080={rest}", "--port", f"9191={control}"]
-        with ServeProcess(args, command=(*WITHOUT, "serve")) as process:
-            process.wait_ready(f"http://127.0.0.1:{rest}/")
-            reply = httpx.get(f"http://127.0.0.1:{rest}/items", timeout=10)
+        args = [EXAMPLES / "control.yaml", "--upstream", f"*={url}"]
+        ports, command = [8080, 9191], (*WITHOUT, "serve")
+        with serve(*args, ports=ports, ready="/", command=command) as process:
+            reply = httpx.get(process.rest + "/items", timeout=10)
             assert reply.json() == {"path": "/items", "method": "GET"}
-            ready = httpx.get(f"http://127.0.0.1:{control}/health/ready", timeout=10)
+            ready = httpx.get(process.url(9191) + "/health/ready", timeout=10)
             assert ready.json()["status"] == "UP"
             assert "traceparent" not in upstream.seen[0].headers  # not traced
             log = process.output()

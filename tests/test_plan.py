@@ -15,11 +15,6 @@ from tests.conftest import CAPABILITIES
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class MemoryUpstream:
     def __init__(self, reply: UpstreamReply) -> None:
         self.reply = reply

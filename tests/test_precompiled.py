@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from bench.scale import generate
 from naftiko_runtime.capability.load import ASIDE_MIN_BYTES, load_paths
@@ -20,8 +21,8 @@ from naftiko_runtime.serving.assemble import compile_runtime
 from naftiko_runtime.serving.options import ServeOptions
 from naftiko_runtime.serving.precompiled import Precompiled
 from tests.conftest import CAPABILITIES
-from tests.fixtures.process import ServeProcess
-from tests.fixtures.upstream import RecordingUpstream, Reply, free_port, running
+from tests.fixtures.process import serve
+from tests.fixtures.upstream import RecordingUpstream, Reply, running
 
 ENV = {"LETTA_API_KEY": "k-1234567890"}
 
@@ -78,6 +79,7 @@ def test_a_control_plane_or_other_settings_compile_everything_again() -> None:
         assert runtime.upstream is not early.clients
 
 
+@pytest.mark.e2e
 def test_a_large_spec_loaded_detached_serves_rest_and_mcp(tmp_path: Path) -> None:
     size = 0
     for part in range(2):
@@ -89,13 +91,12 @@ def test_a_large_spec_loaded_detached_serves_rest_and_mcp(tmp_path: Path) -> Non
         script={"/v1/jobs/": Reply(body=b'{"id": "item-1", "status": "done", "secret": 1}')}
     )
     with running(upstream) as base:
-        rest, mcp = free_port(), free_port()
-        args = [str(tmp_path), "--port", f"8080={rest}", "--port", f"9090={mcp}"]
+        args: list[str | Path] = [tmp_path]
         for part in range(2):
             args += ["--upstream", f"items-api-{part}={base}"]
-        with ServeProcess(args) as process:
-            process.wait_ready(f"http://127.0.0.1:{rest}/openapi.json", timeout=120)
-            reply = httpx.get(f"http://127.0.0.1:{rest}/items-299/abc", timeout=10)
+        with serve(*args, ready=None) as process:
+            process.wait_ready(process.rest + "/openapi.json", timeout=120)
+            reply = httpx.get(process.rest + "/items-299/abc", timeout=10)
             assert reply.status_code == 200, process.output()
             assert reply.json() == {"id": "item-1", "state": "done"}
             assert upstream.seen[-1].raw_path == "/v1/jobs/299/abc"
@@ -103,7 +104,7 @@ def test_a_large_spec_loaded_detached_serves_rest_and_mcp(tmp_path: Path) -> Non
             async def call() -> Any:
                 from mcp import Client
 
-                async with Client(f"http://127.0.0.1:{mcp}/mcp") as client:
+                async with Client(process.mcp) as client:
                     return await client.call_tool("get-item-7", {"item_id": "xyz"})
 
             result = asyncio.run(call())

@@ -11,6 +11,8 @@ import pytest
 
 from naftiko_runtime.serving.memory import _malloc_trim
 
+pytestmark = pytest.mark.e2e
+
 PROBE = """
 from naftiko_runtime.serving.memory import give_back_memory
 

@@ -7,8 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import CAPABILITIES, REPO
 from tests.fixtures.probe import probe
+
+pytestmark = pytest.mark.e2e
 
 PROBE = """
 import json, sys

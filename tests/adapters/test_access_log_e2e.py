@@ -8,22 +8,25 @@ import json
 import signal
 
 import httpx
+import pytest
 
 from tests.fixtures.process import serve_bundled
 
+pytestmark = pytest.mark.e2e
+
 
 def test_json_access_lines_name_the_route_and_echo_the_request_id() -> None:
-    with serve_bundled("--access-log", "--log-format", "json") as (process, urls):
+    with serve_bundled("--access-log", "--log-format", "json") as process:
         given = httpx.get(
-            urls["rest"] + "/v1/jobs/job-secretish-id",
+            process.rest + "/v1/jobs/job-secretish-id",
             params={"limit": "3", "token": "should-not-be-logged"},
             headers={"X-Request-Id": "req-42"},
             timeout=10,
         )
-        made = httpx.get(urls["rest"] + "/v1/jobs/", timeout=10)
+        made = httpx.get(process.rest + "/v1/jobs/", timeout=10)
         assert given.headers["x-request-id"] == "req-42"
         assert len(made.headers["x-request-id"]) == 16
-        bad = httpx.get(urls["rest"] + "/nowhere", headers={"X-Request-Id": "a b;c"})
+        bad = httpx.get(process.rest + "/nowhere", headers={"X-Request-Id": "a b;c"})
         assert bad.headers["x-request-id"] != "a b;c"  # not a plain token: replaced
         process.process.send_signal(signal.SIGTERM)
         process.process.wait(timeout=20)

@@ -9,11 +9,11 @@ import httpx
 import pytest
 from mcp import Client
 
-from tests.fixtures.process import ServeProcess
+from tests.fixtures.process import serve
 from tests.fixtures.specs import items_consumes
-from tests.fixtures.upstream import RecordingUpstream, free_port, running
+from tests.fixtures.upstream import RecordingUpstream, running
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 SPEC = """\
 naftiko: "1.0.0-alpha2"
 info:
@@ -57,11 +57,6 @@ capability:
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def served(tmp_path: object) -> Iterator[tuple[RecordingUpstream, dict[str, str]]]:
     from pathlib import Path
 
@@ -76,24 +71,9 @@ def served(tmp_path: object) -> Iterator[tuple[RecordingUpstream, dict[str, str]
     spec.write_text(SPEC.replace("{consumes}", consumes))
     upstream = RecordingUpstream()
     with running(upstream) as url:
-        rest, mcp = free_port(), free_port()
-        with ServeProcess(
-            [
-                str(spec),
-                "--upstream",
-                f"api={url}",
-                "--port",
-                f"8080={rest}",
-                "--port",
-                f"9090={mcp}",
-            ]
-        ) as process:
-            process.wait_ready(f"http://127.0.0.1:{rest}/openapi.json")
+        with serve(spec, "--upstream", f"api={url}") as process:
             assert "unsupported" not in process.output()
-            yield (
-                upstream,
-                {"rest": f"http://127.0.0.1:{rest}", "mcp": f"http://127.0.0.1:{mcp}/mcp"},
-            )
+            yield upstream, process.urls
 
 
 async def test_ref_serves_the_function_over_rest_and_mcp(

@@ -7,6 +7,7 @@ import hashlib
 import secrets
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,11 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from tests.conftest import CAPABILITIES, REPO
-from tests.fixtures.process import ServeProcess
+from tests.fixtures.process import ServeProcess, serve
 from tests.fixtures.specs import items_consumes
-from tests.fixtures.upstream import RecordingUpstream, free_port, running
+from tests.fixtures.upstream import RecordingUpstream, running
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 SPEC = """\
 naftiko: "1.0.0-alpha2"
 info:
@@ -51,11 +52,6 @@ AUTH = {
     '        password: "{{env.USER_PASS}}"',
 }
 USER, PASSWORD = "ada", "s3cret-pass"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 class DigestUpstream:
@@ -97,18 +93,14 @@ class DigestUpstream:
         await send({"type": "http.response.body", "body": body})
 
 
+@contextmanager
 def serve_spec(
     tmp_path: Path, kind: str, upstream: str, *extra: str, env: dict[str, str] | None = None
-) -> tuple[ServeProcess, str]:
+) -> Iterator[tuple[ServeProcess, str]]:
     spec = tmp_path / f"{kind}.yaml"
     spec.write_text(SPEC.replace("{kind}", kind).replace("{consumes}", items_consumes(AUTH[kind])))
-    port = free_port()
-    process = ServeProcess(
-        [str(spec), "--port", f"8080={port}", "--upstream", f"api={upstream}", *extra], env=env
-    )
-    base = f"http://127.0.0.1:{port}"
-    process.wait_ready(base + "/openapi.json")
-    return process, base
+    with serve(spec, "--upstream", f"api={upstream}", *extra, env=env, ports=[8080]) as process:
+        yield process, process.rest
 
 
 @pytest.fixture
@@ -123,18 +115,16 @@ def test_basic_auth_from_an_env_file(
 ) -> None:
     env_file = tmp_path / ".env"
     env_file.write_text(f"# secrets\nexport USER_NAME={USER}\nUSER_PASS='{PASSWORD}'\n")
-    process, base = serve_spec(tmp_path, "basic", recorder[1], "--env-file", str(env_file))
-    with process:
+    with serve_spec(tmp_path, "basic", recorder[1], "--env-file", str(env_file)) as (_, base):
         assert httpx.get(base + "/items", timeout=10).status_code == 200
     token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
     assert recorder[0].seen[-1].headers["authorization"] == f"Basic {token}"
 
 
 def test_apikey_in_the_query(tmp_path: Path, recorder: tuple[RecordingUpstream, str]) -> None:
-    process, base = serve_spec(
+    with serve_spec(
         tmp_path, "apikey-query", recorder[1], env={"USER_NAME": USER, "USER_PASS": PASSWORD}
-    )
-    with process:
+    ) as (process, base):
         assert httpx.get(base + "/items", timeout=10).status_code == 200
         assert PASSWORD not in process.output()
     seen = recorder[0].seen[-1]
@@ -145,29 +135,20 @@ def test_apikey_in_the_query(tmp_path: Path, recorder: tuple[RecordingUpstream, 
 def test_digest_auth_answers_the_challenge(tmp_path: Path) -> None:
     upstream = DigestUpstream()
     with running(upstream) as url:
-        process, base = serve_spec(
+        with serve_spec(
             tmp_path, "digest", url, env={"USER_NAME": USER, "USER_PASS": PASSWORD}
-        )
-        with process:
+        ) as (_, base):
             response = httpx.get(base + "/items", timeout=10)
     assert (response.status_code, response.json()) == (200, {"ok": "digest"})
     assert upstream.authorized == 1
 
 
 def test_upstream_override_from_the_environment(recorder: tuple[RecordingUpstream, str]) -> None:
-    port = free_port()
-    with ServeProcess(
-        [
-            str(CAPABILITIES / "letta-jobs.yaml"),
-            "--port",
-            f"8080={port}",
-            "--port",
-            f"9090={free_port()}",
-        ],
+    with serve(
+        CAPABILITIES / "letta-jobs.yaml",
         env={"LETTA_API_KEY": "k-env-1234", "NAFTIKO_UPSTREAM": f"letta-jobs={recorder[1]}"},
     ) as process:
-        process.wait_ready(f"http://127.0.0.1:{port}/openapi.json")
-        assert httpx.get(f"http://127.0.0.1:{port}/v1/jobs/active", timeout=10).status_code == 200
+        assert httpx.get(process.rest + "/v1/jobs/active", timeout=10).status_code == 200
     assert recorder[0].seen[-1].raw_path == "/v1/jobs/active"
     assert recorder[0].seen[-1].headers["authorization"] == "Bearer k-env-1234"
 
@@ -212,10 +193,9 @@ def test_templated_host_needs_an_override_and_mustache_host_is_rendered(
         .replace("{consumes}", items_consumes())
         .replace('baseUri: "http://127.0.0.1:9"', 'baseUri: "http://{tenant}.test"')
     )
-    refused = ServeProcess(
-        [str(spec), "--port", f"8080={free_port()}"], env={"USER_NAME": host, "USER_PASS": "x"}
-    )
-    with refused:
+    with serve(
+        spec, env={"USER_NAME": host, "USER_PASS": "x"}, ports=[8080], ready=None
+    ) as refused:
         assert refused.process.wait(timeout=20) == 1
         assert "serve with --upstream api=URL" in refused.output()
     spec.write_text(
@@ -223,10 +203,6 @@ def test_templated_host_needs_an_override_and_mustache_host_is_rendered(
             '"http://{tenant}.test"', '"http://{{env.USER_NAME}}:' + port + '"'
         )
     )
-    served = free_port()
-    with ServeProcess(
-        [str(spec), "--port", f"8080={served}"], env={"USER_NAME": host, "USER_PASS": "x"}
-    ) as process:
-        process.wait_ready(f"http://127.0.0.1:{served}/openapi.json")
-        assert httpx.get(f"http://127.0.0.1:{served}/items", timeout=10).status_code == 200
+    with serve(spec, env={"USER_NAME": host, "USER_PASS": "x"}, ports=[8080]) as process:
+        assert httpx.get(process.rest + "/items", timeout=10).status_code == 200
     assert recorder[0].seen[-1].raw_path == "/items"

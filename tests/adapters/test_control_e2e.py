@@ -13,17 +13,18 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import CAPABILITIES
-from tests.fixtures.process import ServeProcess, serve_bundled
-from tests.fixtures.upstream import free_port
+from tests.fixtures.ports import free_port
+from tests.fixtures.process import serve, serve_bundled
+
+pytestmark = pytest.mark.e2e
 
 JOB = "job-00000000-0000-4000-8000-000000000001"
 
 
 @pytest.fixture(scope="module")
 def letta() -> Iterator[dict[str, str]]:
-    control = free_port()
-    with serve_bundled("--control", str(control)) as (_, urls):
-        yield {**urls, "control": f"http://127.0.0.1:{control}"}
+    with serve_bundled(control=True) as process:
+        yield process.urls
 
 
 def test_health_ready_and_status(letta: dict[str, str]) -> None:
@@ -112,12 +113,10 @@ TOKEN = "control-secret-0123456789"
 def controlled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     spec = tmp_path_factory.mktemp("control") / "spec.yaml"
     spec.write_text(SPEC)
-    control, mcp = free_port(), free_port()
-    args = [str(spec), "--port", f"9191={control}", "--port", f"9090={mcp}"]
-    with ServeProcess(args, env={"CONTROL_TOKEN": TOKEN}) as process:
-        url = f"http://127.0.0.1:{control}"
-        process.wait_ready(url + "/health/live")
-        yield url
+    with serve(
+        spec, env={"CONTROL_TOKEN": TOKEN}, ports=[9191, 9090], ready="/health/live"
+    ) as process:
+        yield process.url(9191)
 
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -189,12 +188,9 @@ def test_trace_sampling_zero_serves_probes_without_tracing() -> None:
     `--trace-sampling 0` keeps health, status and metrics but turns tracing off, so a
     container's probes cost the hot path nothing for spans."""
     control = free_port()
-    with serve_bundled("--control", f"127.0.0.1:{control}", "--trace-sampling", "0") as (
-        _,
-        urls,
-    ):
+    with serve_bundled("--control", f"127.0.0.1:{control}", "--trace-sampling", "0") as process:
         base = f"http://127.0.0.1:{control}"
-        assert httpx.get(urls["rest"] + "/v1/jobs/?limit=1", timeout=10).status_code == 200
+        assert httpx.get(process.rest + "/v1/jobs/?limit=1", timeout=10).status_code == 200
         assert httpx.get(base + "/health/ready", timeout=10).status_code == 200
         assert httpx.get(base + "/traces", timeout=10).status_code == 404
         assert "naftiko_requests_total" in httpx.get(base + "/metrics", timeout=10).text

@@ -17,9 +17,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fixtures.process import ServeProcess
+from tests.fixtures.process import serve
 from tests.fixtures.raw_upstream import http, raw_upstream
-from tests.fixtures.upstream import free_port
+from tests.fixtures.specs import api_header
+
+pytestmark = pytest.mark.e2e
 
 MB = 1024 * 1024
 PEAK_RSS_MB = 600  # the served process, start-up included, across every bomb below
@@ -68,20 +70,16 @@ BOMBS: dict[str, tuple[str, bytes, str]] = {  # path segment: format, body, cont
     "csv": ("csv", _wide_csv(), "text/csv"),
     "xml": ("xml", b"<r>" + b'<a x=""/>' * (15 * MB // 9) + b"</r>", "application/xml"),
 }
-SPEC_HEAD = """\
-naftiko: "1.0.0-alpha2"
-capability:
-  consumes:
-    - type: http
-      namespace: bombs
-      baseUri: "http://127.0.0.1:9"
-      resources:
+SPEC_HEAD = (
+    api_header("bombs")
+    + """\
         - name: ok
           path: "/ok"
           operations:
             - name: get-ok
               method: GET
 """
+)
 
 
 def _spec() -> str:
@@ -126,14 +124,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     spec = folder / "bombs.yaml"
     spec.write_text(_spec())
     (folder / "item.avsc").write_text(json.dumps({"type": "array", "items": "long"}))
-    rest = free_port()
     with raw_upstream(_replies()) as base:
-        args = [str(spec), "--upstream", f"bombs={base}", "--port", f"8080={rest}"]
-        with ServeProcess([*args, "--timeout", "120"]) as process:
+        args = [spec, "--upstream", f"bombs={base}", "--timeout", "120"]
+        with serve(*args, ports=[8080], ready=None) as process:
             resource.prlimit(process.process.pid, resource.RLIMIT_AS, (GUARD_BYTES,) * 2)
-            url = f"http://127.0.0.1:{rest}"
-            process.wait_ready(url + "/openapi.json")
-            yield {"url": url, "process": process, "folder": folder}
+            process.wait_ready(process.rest + "/openapi.json")
+            yield {"url": process.rest, "process": process, "folder": folder}
 
 
 def _status_kb(pid: int, field: str) -> int:

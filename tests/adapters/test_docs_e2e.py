@@ -6,21 +6,23 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.conftest import REPO
 from tests.fixtures.process import serve_bundled
 
+pytestmark = pytest.mark.contract
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / ".cache" / "screenshots"
+SCREENSHOTS = REPO / ".cache" / "screenshots"
 
 
 @pytest.fixture(scope="module")
 def letta() -> Iterator[dict[str, str]]:
-    with serve_bundled() as (_, urls):
-        yield urls
+    with serve_bundled() as process:
+        yield process.urls
 
 
 def test_docs_page_and_its_assets_come_from_this_port(letta: dict[str, str]) -> None:

@@ -11,21 +11,17 @@ import httpx
 import pytest
 from mcp import Client
 
-from tests.fixtures.process import ServeProcess
-from tests.fixtures.upstream import RecordingUpstream, Reply, free_port, running
+from tests.fixtures.process import serve
+from tests.fixtures.specs import api_header
+from tests.fixtures.upstream import RecordingUpstream, Reply, running
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 BIG = 123456789012345678901234567890
 WIDE = 18446744073709551616  # 2**64: one past what orjson reads as an integer
 DOCUMENT = b'{"id": %d, "wide": %d, "small": 7, "ratio": 1.5, "label": "x"}' % (BIG, WIDE)
-SPEC = """\
-naftiko: "1.0.0-alpha2"
-capability:
-  consumes:
-    - type: http
-      namespace: api
-      baseUri: "http://127.0.0.1:9"
-      resources:
+SPEC = (
+    api_header()
+    + """\
         - name: big
           path: "/big"
           operations:
@@ -92,11 +88,7 @@ capability:
               description: "An amount"
           call: api.post-sink
 """
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
+)
 
 
 @pytest.fixture(scope="module")
@@ -106,13 +98,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     upstream = RecordingUpstream(
         script={"/big": Reply(body=DOCUMENT), "/raw": Reply(body=DOCUMENT)}
     )
-    rest, mcp = free_port(), free_port()
-    with running(upstream) as base:
-        args = [str(spec), "--upstream", f"api={base}", "--port", f"8080={rest}"]
-        with ServeProcess([*args, "--port", f"9090={mcp}"]) as process:
-            urls = {"rest": f"http://127.0.0.1:{rest}", "mcp": f"http://127.0.0.1:{mcp}/mcp"}
-            process.wait_ready(urls["rest"] + "/openapi.json")
-            yield {**urls, "upstream": upstream}
+    with running(upstream) as base, serve(spec, "--upstream", f"api={base}") as process:
+        yield {**process.urls, "upstream": upstream}
 
 
 def test_mapped_output_keeps_wide_integers(served: dict[str, Any]) -> None:

@@ -14,10 +14,10 @@ import orjson
 import pytest
 from mcp import Client
 
-from tests.fixtures.process import ServeProcess
-from tests.fixtures.upstream import RecordingUpstream, Reply, free_port, running
+from tests.fixtures.process import serve
+from tests.fixtures.upstream import RecordingUpstream, Reply, running
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 SPEC = """\
 naftiko: "1.0.0-alpha2"
 capability:
@@ -145,11 +145,6 @@ capability:
 """
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     spec = tmp_path_factory.mktemp("headers") / "hub.yaml"
@@ -191,17 +186,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
             body=b'{"message": "slow down"}',
             headers=[("Retry-After", "30"), ("X-RateLimit-Remaining", "0")],
         )
-        rest, mcp = free_port(), free_port()
-        args = [str(spec), "--upstream", f"hub={api}"]
-        args += ["--port", f"8080={rest}", "--port", f"9090={mcp}"]
-        with ServeProcess(args) as process:
-            process.wait_ready(f"http://127.0.0.1:{rest}/openapi.json")
-            yield {
-                "rest": f"http://127.0.0.1:{rest}",
-                "mcp": f"http://127.0.0.1:{mcp}/mcp",
-                "recorder": recorder,
-                "api": api,
-            }
+        with serve(spec, "--upstream", f"hub={api}") as process:
+            yield {**process.urls, "recorder": recorder, "api": api}
 
 
 def test_paging_links_lead_through_the_gateway(served: dict[str, Any]) -> None:
@@ -352,17 +338,14 @@ def test_a_capability_overrides_the_header_policy(tmp_path: Any) -> None:
         ]
     )
     with running(recorder) as base:
-        rest = free_port()
-        args = [str(spec), "--upstream", f"own={base}", "--port", f"8080={rest}"]
-        with ServeProcess(args) as process:
-            process.wait_ready(f"http://127.0.0.1:{rest}/openapi.json")
+        with serve(spec, "--upstream", f"own={base}", ports=[8080]) as process:
             headers = {
                 "X-Tenant": "acme",
                 "Authorization": "Bearer user-token",
                 "Idempotency-Key": "k-1",
                 "Cookie": "c=1",
             }
-            reply = httpx.get(f"http://127.0.0.1:{rest}/thing", headers=headers, timeout=10)
+            reply = httpx.get(process.rest + "/thing", headers=headers, timeout=10)
     assert reply.status_code == 200
     seen = recorder.seen[-1].headers
     assert seen["x-tenant"] == "acme" and seen["authorization"] == "Bearer user-token"

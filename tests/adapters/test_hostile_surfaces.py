@@ -17,11 +17,10 @@ import httpx
 import pytest
 from mcp import Client
 
-from tests.fixtures.process import ServeProcess
+from tests.fixtures.process import serve
 from tests.fixtures.raw_upstream import RESET, http, raw_upstream
-from tests.fixtures.upstream import free_port
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 TOKEN = "123456:AAH-bot/t0ken"  # a Telegram-style token: it goes in the path
 HEADER_KEY = "hk-9f2c1e7a5b"  # sent as a fixed header input, not as authentication
 BEARER = "fwd-bearer-8d7e6f5a4b3c"
@@ -201,26 +200,17 @@ def _leaks(text: str) -> list[str]:
     return [form for form in FORMS if form in text]
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module", params=["h1", "aiohttp", "pyreqwest"])
 def served(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Any]]:
     spec = tmp_path_factory.mktemp("surfaces") / "surfaces.yaml"
     spec.write_text(SPEC)
-    rest, mcp = free_port(), free_port()
     env = {"BOT_TOKEN": TOKEN, "HEADER_KEY": HEADER_KEY, "FWD_TOKEN": BEARER, "PAGE_SIZE": "1000"}
     with raw_upstream(REPLIES) as base:
-        args = [str(spec), "--upstream", f"*={base}", "--http-client", request.param]
-        args += ["--port", f"8080={rest}", "--port", f"9090={mcp}", "--timeout", "5"]
-        with ServeProcess(args, env=env) as process:
-            urls = {"rest": f"http://127.0.0.1:{rest}", "mcp": f"http://127.0.0.1:{mcp}/mcp"}
-            process.wait_ready(urls["rest"] + "/openapi.json")
-            yield {**urls, "process": process, "client": request.param}
+        args = [spec, "--upstream", f"*={base}", "--http-client", request.param, "--timeout", "5"]
+        with serve(*args, env=env) as process:
+            yield {**process.urls, "process": process, "client": request.param}
 
 
 @pytest.mark.parametrize("kind", ["json200", "json404", "octet404"])

@@ -14,11 +14,10 @@ import httpx
 import pytest
 from mcp import Client
 
-from tests.fixtures.process import ServeProcess
+from tests.fixtures.process import serve
 from tests.fixtures.raw_upstream import http, raw_upstream
-from tests.fixtures.upstream import free_port
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 KEY = "k3y/with+plus=eq uals&€"
 USER, PASSWORD = "ada", "pa ss/w0rd=="
 BASIC = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
@@ -182,11 +181,6 @@ FORMS = [
 ]
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module", params=["pyreqwest", "aiohttp", "h1"])
 def served(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -194,16 +188,12 @@ def served(
     spec = tmp_path_factory.mktemp("hostile") / "hostile.yaml"
     spec.write_text(SPEC)
     replies = {**ECHOES, **BASIC_ECHOES, **FAULTS, "page": lambda h: _json("200 OK", PAGE)}
-    rest, mcp = free_port(), free_port()
     env = {"API_KEY": KEY, "USER_NAME": USER, "USER_PASS": PASSWORD, "PAGE_SIZE": "1000"}
     with raw_upstream(replies) as base:
-        args = [str(spec), "--upstream", f"*={base}", "--http-client", request.param]
-        args += ["--port", f"8080={rest}", "--port", f"9090={mcp}", "--timeout", "5"]
-        args.append("--access-log")
-        with ServeProcess(args, env=env) as process:
-            urls = {"rest": f"http://127.0.0.1:{rest}", "mcp": f"http://127.0.0.1:{mcp}/mcp"}
-            process.wait_ready(urls["rest"] + "/openapi.json")
-            yield {**urls, "process": process}
+        args = [spec, "--upstream", f"*={base}", "--http-client", request.param]
+        args += ["--timeout", "5", "--access-log"]
+        with serve(*args, env=env) as process:
+            yield {**process.urls, "process": process}
 
 
 PAGE = '{"limit": 1000, "items": []}'

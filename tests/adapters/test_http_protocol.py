@@ -15,13 +15,15 @@ import pytest
 
 from tests.fixtures.process import serve_bundled
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[dict[str, Any]]:
     limits = ("--header-timeout", "1", "--max-header-size", "16", "--body-timeout", "1")
-    with serve_bundled(*limits) as (process, urls):
-        host, port = urls["rest"].removeprefix("http://").split(":")
-        yield {"process": process, "address": (host, int(port)), **urls}
+    with serve_bundled(*limits) as process:
+        host, port = process.rest.removeprefix("http://").split(":")
+        yield {"process": process, "address": (host, int(port)), **process.urls}
 
 
 def connect(server: dict[str, Any]) -> socket.socket:

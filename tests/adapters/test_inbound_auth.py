@@ -4,14 +4,15 @@ served with them; kinds we cannot verify refuse to start instead of serving unpr
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.fixtures.process import ServeProcess
+from tests.fixtures.process import ServeProcess, serve
 from tests.fixtures.specs import items_consumes
-from tests.fixtures.upstream import RecordingUpstream, free_port, running
+from tests.fixtures.upstream import RecordingUpstream, running
 
 SPEC = """\
 naftiko: "1.0.0-alpha2"
@@ -52,6 +53,8 @@ APIKEY_QUERY = (
     "        type: apikey\n        key: access_key\n        placement: query\n"
     '        value: "{{env.INBOUND_TOKEN}}"'
 )
+
+pytestmark = pytest.mark.e2e
 TOKEN = "in-7f3a9c2e"
 INITIALIZE = {
     "jsonrpc": "2.0",
@@ -71,30 +74,19 @@ def upstream() -> Iterator[str]:
         yield url
 
 
-def serve(tmp_path: Path, upstream: str, rest_auth: str) -> tuple[ServeProcess, dict[str, str]]:
+@contextmanager
+def guarded(
+    tmp_path: Path, upstream: str, rest_auth: str, ready: str | None = "/openapi.json"
+) -> Iterator[tuple[ServeProcess, dict[str, str]]]:
     spec = tmp_path / "guarded.yaml"
     spec.write_text(SPEC.replace("{rest_auth}", rest_auth))
-    rest, mcp = free_port(), free_port()
-    process = ServeProcess(
-        [
-            str(spec),
-            "--upstream",
-            f"api={upstream}",
-            "--port",
-            f"8080={rest}",
-            "--port",
-            f"9090={mcp}",
-        ],
-        env={"INBOUND_TOKEN": TOKEN},
-    )
-    urls = {"rest": f"http://127.0.0.1:{rest}", "mcp": f"http://127.0.0.1:{mcp}/mcp"}
-    return process, urls
+    env = {"INBOUND_TOKEN": TOKEN}
+    with serve(spec, "--upstream", f"api={upstream}", env=env, ready=ready) as process:
+        yield process, process.urls
 
 
 def test_bearer_protects_rest_and_mcp(tmp_path: Path, upstream: str) -> None:
-    process, urls = serve(tmp_path, upstream, BEARER)
-    with process:
-        process.wait_ready(urls["rest"] + "/openapi.json")
+    with guarded(tmp_path, upstream, BEARER) as (process, urls):
         anonymous = httpx.get(urls["rest"] + "/items", timeout=10)
         assert anonymous.status_code == 401
         assert anonymous.json()["error"]["type"] == "unauthorized"
@@ -135,9 +127,7 @@ def test_an_authenticated_port_reveals_no_route_without_credentials(
     """Unknown paths, wrong methods and trailing-slash redirects answer 401 to anonymous
     clients, exactly like real routes, so probing cannot map the API; with credentials they
     get their usual 404/405/307. `/openapi.json` stays public."""
-    process, urls = serve(tmp_path, upstream, BEARER)
-    with process:
-        process.wait_ready(urls["rest"] + "/openapi.json")
+    with guarded(tmp_path, upstream, BEARER) as (process, urls):
         auth = {"Authorization": f"Bearer {TOKEN}"}
         probes = [("GET", "/nope"), ("DELETE", "/items"), ("GET", "/items/")]
         for method, path in probes:
@@ -153,9 +143,7 @@ def test_an_authenticated_port_reveals_no_route_without_credentials(
 
 
 def test_apikey_in_the_query(tmp_path: Path, upstream: str) -> None:
-    process, urls = serve(tmp_path, upstream, APIKEY_QUERY)
-    with process:
-        process.wait_ready(urls["rest"] + "/openapi.json")
+    with guarded(tmp_path, upstream, APIKEY_QUERY) as (process, urls):
         assert httpx.get(urls["rest"] + "/items", timeout=10).status_code == 401
         ok = httpx.get(urls["rest"] + f"/items?access_key={TOKEN}", timeout=10)
         assert ok.status_code == 200
@@ -165,8 +153,7 @@ def test_basic_with_an_empty_user_or_password_refuses_to_start(
     tmp_path: Path, upstream: str
 ) -> None:
     auth = '        type: basic\n        username: "admin"\n        password: ""'
-    process, _ = serve(tmp_path, upstream, auth)
-    with process:
+    with guarded(tmp_path, upstream, auth, ready=None) as (process, _):
         assert process.process.wait(timeout=20) == 1
         assert "empty user or password" in process.output()
 
@@ -181,9 +168,7 @@ def test_digest_protects_rest_for_real_digest_clients(tmp_path: Path, upstream: 
     import shutil
     import subprocess
 
-    process, urls = serve(tmp_path, upstream, DIGEST)
-    with process:
-        process.wait_ready(urls["rest"] + "/openapi.json")
+    with guarded(tmp_path, upstream, DIGEST) as (process, urls):
         anonymous = httpx.get(urls["rest"] + "/items", timeout=10)
         assert anonymous.status_code == 401
         challenges = anonymous.headers.get_list("www-authenticate")
@@ -220,7 +205,6 @@ def test_digest_protects_rest_for_real_digest_clients(tmp_path: Path, upstream: 
 
 def test_digest_with_an_empty_password_refuses_to_start(tmp_path: Path, upstream: str) -> None:
     auth = '        type: digest\n        username: "ops"\n        password: ""'
-    process, _ = serve(tmp_path, upstream, auth)
-    with process:
+    with guarded(tmp_path, upstream, auth, ready=None) as (process, _):
         assert process.process.wait(timeout=20) == 1
         assert "digest authentication has an empty user or password" in process.output()

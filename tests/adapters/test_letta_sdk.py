@@ -8,35 +8,24 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import REPO
 from tests.fixtures.process import serve_bundled
+from tests.fixtures.sdk_venvs import sdk_python
 
-DRIVER = Path(__file__).resolve().parent.parent / "fixtures" / "letta_sdk_driver.py"
-SDKS = {"0": "letta-client==0.1.324", "1": "letta-client>=1.12,<2"}
+pytestmark = pytest.mark.contract
 
-
-def sdk_python(major: str) -> Path:
-    venv = REPO / ".cache" / ("letta-client-0.1.324" if major == "0" else "letta-client-1")
-    python = venv / "bin" / "python"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", SDKS[major]], check=True, timeout=600
-        )
-    return python
+DRIVER = REPO / "tests" / "fixtures" / "letta_sdk_driver.py"
 
 
 @pytest.fixture
 def letta_url() -> Iterator[str]:
-    with serve_bundled() as (_, urls):
-        yield urls["rest"]
+    with serve_bundled() as process:
+        yield process.rest
 
 
 def drive(major: str, base: str) -> dict[str, Any]:

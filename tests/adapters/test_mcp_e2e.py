@@ -18,10 +18,10 @@ from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
 
 from tests.conftest import CAPABILITIES, REPO
-from tests.fixtures.process import ServeProcess, serve_bundled
-from tests.fixtures.upstream import RecordingUpstream, Reply, free_port, running
+from tests.fixtures.process import serve, serve_bundled
+from tests.fixtures.upstream import RecordingUpstream, Reply, running
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 TOOLS = {
     "list-jobs",
     "list-active-jobs",
@@ -42,15 +42,10 @@ TOOLS = {
 FIXTURES = REPO / "tests" / "fixtures"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
 def letta() -> Iterator[dict[str, str]]:
-    with serve_bundled() as (_, urls):
-        yield urls
+    with serve_bundled() as process:
+        yield process.urls
 
 
 async def call(url: str, tool: str, args: dict[str, Any]) -> Any:
@@ -222,19 +217,15 @@ def registry() -> Iterator[tuple[RecordingUpstream, str]]:
     )
     upstream.script["/ships"] = Reply(body=b'[{"imo_number": "IMO9"}]')
     with running(upstream) as url:
-        port = free_port()
-        with ServeProcess(
-            [
-                str(FIXTURES / "mcp-extras.yaml"),
-                "--upstream",
-                f"registry={url}",
-                "--port",
-                f"9191={port}",
-            ],
+        with serve(
+            FIXTURES / "mcp-extras.yaml",
+            "--upstream",
+            f"registry={url}",
             env={"REGISTRY_TOKEN": "reg-secret-1"},
+            ports=[9191],
+            ready="/mcp",
         ) as p:
-            p.wait_ready(f"http://127.0.0.1:{port}/mcp")
-            yield upstream, f"http://127.0.0.1:{port}/mcp"
+            yield upstream, p.url(9191) + "/mcp"
 
 
 async def test_declared_inputs_output_mapping_and_concurrency(
@@ -382,13 +373,11 @@ async def test_stream_results_read_crlf_events_and_keep_an_unterminated_last_one
         content_type="text/event-stream", chunks=chunks
     )
     with running(upstream) as url:
-        port = free_port()
-        args = [str(CAPABILITIES), "--upstream", f"*={url}", "--port", f"9090={port}"]
-        args += ["--port", f"8080={free_port()}"]
-        with ServeProcess(args, env={"LETTA_API_KEY": "sk-stream"}) as p:
-            p.wait_ready(f"http://127.0.0.1:{port}/mcp")
+        args = [CAPABILITIES, "--upstream", f"*={url}"]
+        env = {"LETTA_API_KEY": "sk-stream"}
+        with serve(*args, env=env, ports=[9090, 8080], ready="/mcp") as p:
             result = await call(
-                f"http://127.0.0.1:{port}/mcp",
+                p.mcp,
                 "retrieve-stream-run",
                 {"run_id": "run-1", "body": {}},
             )

@@ -169,6 +169,7 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, str] | list[tuple[str, str]]]] 
 }
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("case", list(CASES))
 def test_answers_match_the_sdk_only_endpoint(case: str, endpoints: tuple[str, str]) -> None:
     body, extra = CASES[case]
@@ -190,6 +191,7 @@ def test_answers_match_the_sdk_only_endpoint(case: str, endpoints: tuple[str, st
     ("header", "status"),
     [(("host", "evil.example"), 421), (("origin", "http://evil.example"), 403)],
 )
+@pytest.mark.e2e
 def test_a_foreign_host_or_origin_is_left_to_the_sdk(
     header: tuple[str, str], status: int, endpoints: tuple[str, str]
 ) -> None:
@@ -205,6 +207,7 @@ def test_a_foreign_host_or_origin_is_left_to_the_sdk(
     assert HANDLED == [False]
 
 
+@pytest.mark.e2e
 def test_only_json_accepted_is_left_to_the_sdk(endpoints: tuple[str, str]) -> None:
     body, _ = CASES["a call"]
     statuses = [
@@ -218,6 +221,7 @@ def test_only_json_accepted_is_left_to_the_sdk(endpoints: tuple[str, str]) -> No
     assert statuses[0] == statuses[1] == 406
 
 
+@pytest.mark.e2e
 def test_a_slow_call_becomes_an_event_stream_with_pings_as_the_sdk_makes_it(
     endpoints: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -256,11 +260,6 @@ def _exchange(sent: list[dict[str, Any]], receive: Any = None) -> Any:
 
 
 RESULT = CallToolResult(content=[TextContent(type="text", text="ok")])
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.mark.anyio

@@ -19,7 +19,10 @@ from tests.fixtures.process import serve_bundled
 
 SDK = REPO / "node_modules" / "@modelcontextprotocol" / "sdk"
 CLIENT = REPO / "tests" / "fixtures" / "mcp_ts" / "client.mjs"
-pytestmark = pytest.mark.skipif(not SDK.exists(), reason="npm ci installs the TypeScript SDK")
+pytestmark = [
+    pytest.mark.contract,
+    pytest.mark.skipif(not SDK.exists(), reason="npm ci installs the TypeScript SDK"),
+]
 
 JOB, RUN = _id("job", 1), _id("run", 1)
 ARGUMENTS: dict[str, dict[str, Any]] = {
@@ -44,8 +47,8 @@ READS = {name for name in ARGUMENTS if name.startswith(("list-", "retrieve-"))}
 
 @pytest.fixture(scope="module")
 def letta() -> Iterator[dict[str, str]]:
-    with serve_bundled() as (_, urls):
-        yield urls
+    with serve_bundled() as process:
+        yield process.urls
 
 
 def drive(url: str) -> dict[str, Any]:

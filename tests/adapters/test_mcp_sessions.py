@@ -11,8 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fixtures.process import serve_bundled
-from tests.fixtures.upstream import free_port
+from tests.fixtures.process import ServeProcess, serve_bundled
+
+pytestmark = pytest.mark.e2e
 
 INITIALIZE = {
     "jsonrpc": "2.0",
@@ -27,20 +28,22 @@ INITIALIZE = {
 HEADERS = {"accept": "application/json, text/event-stream"}
 
 
-CONTROL = free_port()
+@pytest.fixture(scope="module")
+def letta() -> Iterator[ServeProcess]:
+    limits = ("--mcp-sessions-per-client", "3", "--mcp-session-idle", "1")
+    with serve_bundled(*limits, control=True) as process:
+        yield process
 
 
 @pytest.fixture(scope="module")
-def mcp_url() -> Iterator[str]:
-    limits = ("--mcp-sessions-per-client", "3", "--mcp-session-idle", "1")
-    with serve_bundled(*limits, "--control", str(CONTROL)) as (_, urls):
-        yield urls["mcp"]
+def mcp_url(letta: ServeProcess) -> str:
+    return letta.mcp
 
 
-def metric(name: str) -> float:
+def metric(letta: ServeProcess, name: str) -> float:
     from prometheus_client.parser import text_string_to_metric_families
 
-    text = httpx.get(f"http://127.0.0.1:{CONTROL}/metrics", timeout=10).text
+    text = httpx.get(letta.control + "/metrics", timeout=10).text
     return sum(
         s.value
         for family in text_string_to_metric_families(text)
@@ -57,7 +60,9 @@ def client_from(address: str) -> httpx.Client:
     return httpx.Client(transport=httpx.HTTPTransport(local_address=address))
 
 
-def test_one_client_at_its_bound_does_not_lock_others_out(mcp_url: str) -> None:
+def test_one_client_at_its_bound_does_not_lock_others_out(
+    letta: ServeProcess, mcp_url: str
+) -> None:
     with client_from("127.0.0.1") as greedy, client_from("127.0.0.2") as other:
         opened = [open_session(greedy, mcp_url) for _ in range(3)]
         assert all(r.status_code == 200 and r.headers.get("mcp-session-id") for r in opened), [
@@ -68,8 +73,8 @@ def test_one_client_at_its_bound_does_not_lock_others_out(mcp_url: str) -> None:
         assert "3 open MCP sessions" in refused.json()["error"]["message"]
         served = open_session(other, mcp_url)
         assert served.status_code == 200 and served.headers.get("mcp-session-id")
-        assert metric("naftiko_mcp_sessions") >= 4
-        assert metric("naftiko_mcp_sessions_refused_total") >= 1
+        assert metric(letta, "naftiko_mcp_sessions") >= 4
+        assert metric(letta, "naftiko_mcp_sessions_refused_total") >= 1
 
 
 def test_idle_sessions_expire_and_free_the_bound(mcp_url: str) -> None:

@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from tests.fixtures.process import ServeProcess
-from tests.fixtures.upstream import free_port
+from tests.fixtures.process import serve
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 SPEC = """\
 naftiko: "1.0.0-alpha2"
 info:
@@ -42,19 +41,12 @@ capability:
 """
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def test_mock_tool_and_operation(tmp_path: Path) -> None:
     spec = tmp_path / "mock.yaml"
     spec.write_text(SPEC)
-    mcp = free_port()
-    with ServeProcess([str(spec), "--port", f"9090={mcp}"]) as process:
-        process.wait_ready(f"http://127.0.0.1:{mcp}/mcp")
+    with serve(spec, ports=[9090], ready="/mcp") as process:
         assert "unsupported" not in process.output()
-        async with Client(f"http://127.0.0.1:{mcp}/mcp") as client:
+        async with Client(process.mcp) as client:
             result = await client.call_tool("get-ship", {"imo_number": "IMO-9"})
             assert result.structured_content == {"imo": "IMO-9", "length": 120.5, "active": True}
             missing = await client.call_tool("get-ship", {})
@@ -76,8 +68,6 @@ def test_rest_operation_without_call_maps_its_own_inputs(tmp_path: Path) -> None
         "                    fleet:\n                      type: string\n"
         '                      value: "north"\n'
     )
-    rest = free_port()
-    with ServeProcess([str(spec), "--port", f"8080={rest}"]) as process:
-        process.wait_ready(f"http://127.0.0.1:{rest}/openapi.json")
-        response = httpx.get(f"http://127.0.0.1:{rest}/ships/IMO-3", timeout=10)
+    with serve(spec, ports=[8080]) as process:
+        response = httpx.get(process.rest + "/ships/IMO-3", timeout=10)
     assert response.json() == {"id": "IMO-3", "fleet": "north"}

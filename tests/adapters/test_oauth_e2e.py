@@ -23,14 +23,18 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from tests.conftest import REPO
-from tests.fixtures.process import ServeProcess
-from tests.fixtures.upstream import RecordingUpstream, free_port, running
+from tests.fixtures.ports import free_port
+from tests.fixtures.process import serve
+from tests.fixtures.upstream import RecordingUpstream, running
 
 PROVIDER = REPO / "tests" / "fixtures" / "oidc" / "provider.mjs"
-pytestmark = pytest.mark.skipif(
-    not (REPO / "node_modules" / "oidc-provider").exists(),
-    reason="oidc-provider is not installed (npm ci)",
-)
+pytestmark = [
+    pytest.mark.contract,
+    pytest.mark.skipif(
+        not (REPO / "node_modules" / "oidc-provider").exists(),
+        reason="oidc-provider is not installed (npm ci)",
+    ),
+]
 CLIENT = ("agent", "agent-secret-0123456789")
 
 SPEC = """\
@@ -174,19 +178,16 @@ def protected(tmp_path_factory: Any) -> Iterator[dict[str, Any]]:
                 "opaque_resource": f"http://127.0.0.1:{opaque}/opaque",
             }
             spec.write_text(SPEC.format(upstream=url, issuer=server.issuer, **resources))
-            args = [str(spec), "--port", f"8080={rest}", "--port", f"9090={mcp}"]
-            args += ["--port", f"8081={opaque}", "--access-log"]
             secret = {"GATEWAY_SECRET": "gateway-secret-0123456789"}
-            with ServeProcess(args, env=secret) as process:
-                base = f"http://127.0.0.1:{rest}"
-                process.wait_ready(base + "/openapi.json")
+            ports = {8080: rest, 9090: mcp, 8081: opaque}
+            with serve(spec, "--access-log", env=secret, ports=ports) as process:
                 yield {
                     "server": server,
                     "process": process,
                     "upstream": upstream,
-                    "rest": base,
-                    "mcp": f"http://127.0.0.1:{mcp}/mcp",
-                    "introspected": f"http://127.0.0.1:{opaque}",
+                    "rest": process.rest,
+                    "mcp": process.mcp,
+                    "introspected": process.url(8081),
                     "key": first,
                     **resources,
                 }

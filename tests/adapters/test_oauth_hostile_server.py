@@ -26,9 +26,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from bench.ports import free_port
-from tests.fixtures.process import ServeProcess
+from tests.fixtures.ports import free_port
+from tests.fixtures.process import ServeProcess, serve
 from tests.fixtures.upstream import RecordingUpstream, running
+
+pytestmark = pytest.mark.e2e
 
 DEADLINE = 5.0  # the runtime's documented FETCH_DEADLINE
 BACKOFF = 5.0  # and FAILURE_BACKOFF
@@ -249,15 +251,13 @@ class Gateway:
     @contextmanager
     def serving(self, upstream: str) -> Iterator[ServeProcess]:
         text = SPEC_HEAD.format(upstream=upstream)
-        args: list[str] = []
+        ports: dict[int, int] = {}
         for nominal, (name, adapter) in enumerate(self.adapters.items(), start=8100):
             text += ADAPTER.format(name=name, nominal=nominal, **adapter)
-            args += ["--port", f"{nominal}={adapter['port']}"]
+            ports[nominal] = int(adapter["port"])
         spec = self.folder / "hostile.yaml"
         spec.write_text(text)
-        with ServeProcess([str(spec), *args]) as process:
-            first = next(iter(self.adapters.values()))
-            process.wait_ready(f"http://127.0.0.1:{first['port']}/openapi.json")
+        with serve(spec, ports=ports) as process:
             yield process
 
 
@@ -334,6 +334,7 @@ def url(gateway: Gateway, name: str) -> str:
     return gateway.adapters[name]["resource"]
 
 
+@pytest.mark.slow
 def test_a_dripping_key_set_is_fetched_once_and_answered_within_the_deadline(
     hostile: dict[str, Any],
 ) -> None:

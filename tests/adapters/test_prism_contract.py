@@ -14,24 +14,24 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import CAPABILITIES, CORPUS, REPO
+from tests.conftest import CAPABILITIES, CORPUS
 from tests.fixtures.prism import PRISM, running_prism
-from tests.fixtures.process import ServeProcess
-from tests.fixtures.upstream import free_port
+from tests.fixtures.process import serve
 
 OPENAPI = CORPUS / "letta" / "openapi" / "letta-openapi-jobs-runs.json"
 JOB_ID = "job-123e4567-e89b-42d3-8456-426614174000"
 RUN_ID = "run-123e4567-e89b-42d3-8456-426614174000"
 
 pytestmark = [
+    pytest.mark.contract,
     pytest.mark.skipif(not OPENAPI.is_file(), reason="../shared/corpus is not beside the repo"),
     pytest.mark.skipif(not PRISM.exists(), reason="Prism is not installed (run scripts/install)"),
 ]
 
 
 @pytest.fixture(scope="module")
-def prism() -> Iterator[str]:
-    with running_prism(OPENAPI, REPO / ".cache" / "prism.log") as url:
+def prism(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_prism(OPENAPI, tmp_path_factory.mktemp("prism") / "prism.log") as url:
         yield url
 
 
@@ -42,22 +42,10 @@ def _get_paths() -> list[str]:
 
 @pytest.fixture(scope="module")
 def adapter(prism: str) -> Iterator[str]:
-    port = free_port()
-    with ServeProcess(
-        [
-            str(CAPABILITIES),
-            "--upstream",
-            f"*={prism}",
-            "--port",
-            f"8080={port}",
-            "--port",
-            f"9090={free_port()}",
-        ],
-        env={"LETTA_API_KEY": "prism-token"},
+    with serve(
+        CAPABILITIES, "--upstream", f"*={prism}", env={"LETTA_API_KEY": "prism-token"}
     ) as process:
-        base = f"http://127.0.0.1:{port}"
-        process.wait_ready(base + "/openapi.json")
-        yield base
+        yield process.rest
 
 
 @pytest.mark.timeout(180)

@@ -15,10 +15,10 @@ import pytest
 from mcp import Client
 
 from naftiko_runtime.cli import run
-from tests.fixtures.process import ServeProcess
-from tests.fixtures.upstream import RecordingUpstream, Reply, free_port, running
+from tests.fixtures.process import serve
+from tests.fixtures.upstream import RecordingUpstream, Reply, running
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 ALBUMS = {
     "href": "https://api.spotify.example/v1/artists/1/albums",
     "items": [
@@ -145,11 +145,6 @@ capability:
 """
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     spec = tmp_path_factory.mktemp("shapes") / "music.yaml"
@@ -157,12 +152,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     recorder = RecordingUpstream()
     recorder.script["/artists/"] = Reply(body=orjson.dumps(ALBUMS))
     with running(recorder) as base:
-        rest, mcp = free_port(), free_port()
-        args = [str(spec), "--upstream", f"music={base}"]
-        args += ["--port", f"8080={rest}", "--port", f"9090={mcp}"]
-        with ServeProcess(args) as process:
-            process.wait_ready(f"http://127.0.0.1:{rest}/openapi.json")
-            yield {"rest": f"http://127.0.0.1:{rest}", "mcp": f"http://127.0.0.1:{mcp}/mcp"}
+        with serve(spec, "--upstream", f"music={base}") as process:
+            yield process.urls
     spec.unlink()
 
 

@@ -15,9 +15,9 @@ import pytest
 from mcp import Client
 
 from tests.conftest import CAPABILITIES
-from tests.fixtures.process import serve_bundled
+from tests.fixtures.process import serve, serve_bundled
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 REST_LIST_OUTPUT = '''              outputParameters:
                 - type: object
                   mapping: "$."'''
@@ -30,11 +30,6 @@ ONLY_IDS = '''              outputParameters:
                       id:
                         type: string
                         mapping: "$.id"'''
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 def wait_for(check: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
@@ -51,8 +46,8 @@ def live(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[dict[str, A
     spec = tmp_path / "letta-jobs.yaml"
     spec.write_text((CAPABILITIES / "letta-jobs.yaml").read_text())
     extra = ["--watch"] if request.param else []
-    with serve_bundled(*extra, path=tmp_path) as (process, urls):
-        yield {"spec": spec, "process": process, "watch": request.param, **urls}
+    with serve_bundled(*extra, path=tmp_path) as process:
+        yield {"spec": spec, "process": process, "watch": request.param, **process.urls}
 
 
 def change(live: dict[str, Any], old: str, new: str) -> None:
@@ -102,8 +97,8 @@ def test_signals_during_a_reload_are_not_lost(tmp_path: Path) -> None:
     text = (CAPABILITIES / "letta-jobs.yaml").read_text()
     spec.write_text(text)
     only_status = ONLY_IDS.replace("id:", "status:").replace("$.id", "$.status")
-    with serve_bundled(path=tmp_path) as (process, urls):
-        live = {"spec": spec, "process": process, "watch": False, **urls}
+    with serve_bundled(path=tmp_path) as process:
+        live = {"spec": spec, "process": process, "watch": False, **process.urls}
         spec.write_text(text.replace(REST_LIST_OUTPUT, ONLY_IDS, 1))
         process.process.send_signal(signal.SIGHUP)
         time.sleep(0.02)  # the first reload is now reading and compiling
@@ -128,15 +123,11 @@ def _rss_mib(pid: int) -> int:
 def test_memory_stays_flat_across_repeated_reloads(tmp_path: Path) -> None:
     """Each reload builds the new configuration beside the old one, so RSS rises once to
     about two configurations' worth; after that, more reloads must not add to it."""
-    from tests.fixtures.process import ServeProcess
     from tests.fixtures.specs import many_operations
-    from tests.fixtures.upstream import free_port
 
     (tmp_path / "many.yaml").write_text(many_operations(300))
-    rest, mcp = free_port(), free_port()
-    args = [str(tmp_path), "--port", f"8080={rest}", "--port", f"9090={mcp}"]
-    with ServeProcess(args) as process:
-        process.wait_ready(f"http://127.0.0.1:{rest}/openapi.json", 60)
+    with serve(tmp_path, ready=None) as process:
+        process.wait_ready(process.rest + "/openapi.json", 60)
         samples = {}
         for count in range(1, 31):
             done = process.output().count("reloaded ")
@@ -144,7 +135,7 @@ def test_memory_stays_flat_across_repeated_reloads(tmp_path: Path) -> None:
             wait_for(lambda done=done: process.output().count("reloaded ") > done, "reload", 30)
             if count in (10, 30):
                 samples[count] = _rss_mib(process.process.pid)
-        assert httpx.get(f"http://127.0.0.1:{rest}/items/7/x", timeout=10).status_code == 502
+        assert httpx.get(process.rest + "/items/7/x", timeout=10).status_code == 502
     growth = samples[30] - samples[10]
     assert growth < 20, f"RSS grew {growth} MiB over 20 reloads: {samples}"
 
@@ -155,8 +146,8 @@ def test_sighup_reloads_every_worker_rest_and_mcp(tmp_path: Path) -> None:
     lands on, sees the new mapping over REST and the new description over MCP."""
     spec = tmp_path / "letta-jobs.yaml"
     spec.write_text((CAPABILITIES / "letta-jobs.yaml").read_text())
-    with serve_bundled("--workers", "2", path=tmp_path) as (process, urls):
-        live = {"spec": spec, "process": process, "watch": False, **urls}
+    with serve_bundled("--workers", "2", path=tmp_path) as process:
+        live = {"spec": spec, "process": process, "watch": False, **process.urls}
         change(live, REST_LIST_OUTPUT, ONLY_IDS)
         change(
             live,

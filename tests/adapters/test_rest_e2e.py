@@ -13,8 +13,11 @@ import orjson
 import pytest
 
 from tests.conftest import CAPABILITIES, cli
-from tests.fixtures.process import ServeProcess
-from tests.fixtures.upstream import RecordingUpstream, Reply, free_port, running
+from tests.fixtures.ports import free_port
+from tests.fixtures.process import ServeProcess, serve
+from tests.fixtures.upstream import RecordingUpstream, Reply, running
+
+pytestmark = pytest.mark.e2e
 
 TOKEN = "tok-e2e-0123456789abcdef"
 
@@ -31,27 +34,10 @@ def served(
     upstream: tuple[RecordingUpstream, str], request: pytest.FixtureRequest
 ) -> Iterator[tuple[str, ServeProcess]]:
     _, url = upstream
-    port = free_port()
-    with ServeProcess(
-        [
-            str(CAPABILITIES),
-            "--http-client",
-            request.param,
-            "--upstream",
-            f"*={url}",
-            "--port",
-            f"8080={port}",
-            "--port",
-            f"9090={free_port()}",
-            "--timeout",
-            "1",
-            "--access-log",
-        ],
-        env={"LETTA_API_KEY": TOKEN},
-    ) as process:
-        base = f"http://127.0.0.1:{port}"
-        process.wait_ready(base + "/openapi.json")
-        yield base, process
+    args = [CAPABILITIES, "--http-client", request.param, "--upstream", f"*={url}"]
+    args += ["--timeout", "1", "--access-log"]
+    with serve(*args, env={"LETTA_API_KEY": TOKEN}) as process:
+        yield process.rest, process
 
 
 @pytest.fixture
@@ -240,21 +226,9 @@ def test_openapi_is_served_and_matches_the_command(served: tuple[str, ServeProce
 
 def test_upstream_down_is_502(tmp_path: Any) -> None:
     dead = free_port()
-    port = free_port()
-    with ServeProcess(
-        [
-            str(CAPABILITIES),
-            "--upstream",
-            f"*=http://127.0.0.1:{dead}",
-            "--port",
-            f"8080={port}",
-            "--port",
-            f"9090={free_port()}",
-        ],
-        env={"LETTA_API_KEY": TOKEN},
-    ) as process:
-        base = f"http://127.0.0.1:{port}"
-        process.wait_ready(base + "/openapi.json")
+    upstream = f"*=http://127.0.0.1:{dead}"
+    with serve(CAPABILITIES, "--upstream", upstream, env={"LETTA_API_KEY": TOKEN}) as process:
+        base = process.rest
         response = get(base + "/v1/jobs/")
         assert response.status_code == 502
         error = response.json()["error"]
@@ -266,11 +240,7 @@ def test_spec_typo_fails_before_binding_any_port(tmp_path: Any) -> None:
     text = (CAPABILITIES / "letta-jobs.yaml").read_text()
     bad = tmp_path / "letta-jobs.yaml"
     bad.write_text(text.replace('call: "letta-jobs.list_jobs"', 'call: "letta-jobs.list_jbos"', 1))
-    port = free_port()
-    with ServeProcess(
-        [str(bad), "--port", f"8080={port}", "--port", f"9090={free_port()}"],
-        env={"LETTA_API_KEY": TOKEN},
-    ) as process:
+    with serve(bad, env={"LETTA_API_KEY": TOKEN}, ready=None) as process:
         assert process.process.wait(timeout=20) == 1
         output = process.output()
     validate = cli("validate", str(bad))
@@ -279,10 +249,7 @@ def test_spec_typo_fails_before_binding_any_port(tmp_path: Any) -> None:
 
 
 def test_missing_secrets_are_all_reported_before_serving(tmp_path: Any) -> None:
-    port = free_port()
-    with ServeProcess(
-        [str(CAPABILITIES), "--port", f"8080={port}", "--port", f"9090={free_port()}"]
-    ) as process:
+    with serve(CAPABILITIES, ready=None) as process:
         assert process.process.wait(timeout=20) == 1
         output = process.output()
     assert (
@@ -294,10 +261,8 @@ def test_missing_secrets_are_all_reported_before_serving(tmp_path: Any) -> None:
 
 def test_port_in_use_is_a_clear_error(served: tuple[str, ServeProcess]) -> None:
     taken = int(served[0].rsplit(":", 1)[1])
-    with ServeProcess(
-        [str(CAPABILITIES), "--port", f"8080={taken}", "--port", f"9090={free_port()}"],
-        env={"LETTA_API_KEY": TOKEN},
-    ) as process:
+    ports = {8080: taken, 9090: free_port()}
+    with serve(CAPABILITIES, env={"LETTA_API_KEY": TOKEN}, ports=ports, ready=None) as process:
         assert process.process.wait(timeout=20) == 1
         assert f"cannot listen on 127.0.0.1:{taken}" in process.output()
 

@@ -21,10 +21,9 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp.types import TextResourceContents
 
-from tests.fixtures.process import ServeProcess
-from tests.fixtures.upstream import free_port
+from tests.fixtures.process import serve
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 BIG = 300 * 1024 * 1024
 LIMIT = "over the 10485760-byte limit"
 SPEC = """\
@@ -68,11 +67,6 @@ capability:
 """
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     folder = tmp_path_factory.mktemp("served")
@@ -93,14 +87,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
         os.truncate(big.fileno(), BIG)
     (folder / "medium").mkdir()
     (folder / "medium" / "data.bin").write_bytes(os.urandom(3 * 1024 * 1024))
-    rest, mcp = free_port(), free_port()
-    args = [str(folder / "spec.yaml"), "--port", f"8080={rest}", "--port", f"9090={mcp}"]
     try:
-        with ServeProcess(args) as process:
-            process.wait_ready(f"http://127.0.0.1:{rest}/skills")
+        with serve(folder / "spec.yaml", ready="/skills") as process:
             yield {
-                "rest": f"http://127.0.0.1:{rest}",
-                "mcp": f"http://127.0.0.1:{mcp}/mcp",
+                **process.urls,
                 "folder": str(folder),
                 "pid": str(process.process.pid),
             }
@@ -246,15 +236,12 @@ async def test_a_download_is_bounded_and_never_stalls_the_server(
 
 
 def test_the_limit_is_set_by_max_file_size(served: dict[str, str]) -> None:
-    rest = free_port()
-    spec = str(Path(served["folder"], "spec.yaml"))
-    args = [spec, "--port", f"8080={rest}", "--port", f"9090={free_port()}"]
-    with ServeProcess([*args, "--max-file-size", "1"]) as process:
-        base = f"http://127.0.0.1:{rest}/skills/medium"
-        process.wait_ready(base)
+    spec = Path(served["folder"], "spec.yaml")
+    with serve(spec, "--max-file-size", "1", ready="/skills/medium") as process:
+        base = process.rest + "/skills/medium"
         for path in ("/download", "/contents/data.bin"):
             answer = httpx.get(base + path, timeout=10)
             assert answer.status_code == 413
             assert "over the 1048576-byte limit" in answer.json()["error"]["message"]
-        ok = httpx.get(f"http://127.0.0.1:{rest}/skills/bulky/contents/SKILL.md", timeout=10)
+        ok = httpx.get(process.rest + "/skills/bulky/contents/SKILL.md", timeout=10)
         assert (ok.status_code, ok.text) == (200, "# Bulky\n")

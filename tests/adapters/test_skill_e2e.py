@@ -12,8 +12,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.fixtures.process import ServeProcess
-from tests.fixtures.upstream import free_port
+from tests.fixtures.process import serve
+
+pytestmark = pytest.mark.e2e
 
 SPEC = """\
 naftiko: "1.0.0-alpha2"
@@ -64,12 +65,8 @@ def skills(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (greeter / "SKILL.md").write_text("# Greeter\n")
     (greeter / "docs" / "guide.md").write_text("Say hello politely.\n")
     (greeter / "link.txt").symlink_to(folder / "secret.txt")
-    port, mcp = free_port(), free_port()
-    args = [str(folder / "spec.yaml"), "--port", f"8080={port}", "--port", f"9090={mcp}"]
-    with ServeProcess(args) as process:
-        url = f"http://127.0.0.1:{port}"
-        process.wait_ready(url + "/skills")
-        yield url
+    with serve(folder / "spec.yaml", ready="/skills") as process:
+        yield process.rest
 
 
 def test_catalog_and_detail(skills: str) -> None:

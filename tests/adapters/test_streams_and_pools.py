@@ -13,8 +13,10 @@ import httpx
 import pytest
 
 from tests.adapters.test_auth_and_config_e2e import PASSWORD, USER, DigestUpstream
-from tests.fixtures.process import ServeProcess
-from tests.fixtures.upstream import free_port, running
+from tests.fixtures.process import serve
+from tests.fixtures.upstream import running
+
+pytestmark = pytest.mark.e2e
 
 SPEC = """\
 naftiko: "1.0.0-alpha2"
@@ -126,17 +128,14 @@ def served(
     spec = tmp_path_factory.mktemp("streams") / "streams.yaml"
     spec.write_text(SPEC)
     upstream = StreamingUpstream()
-    port = free_port()
     with running(upstream) as base:
-        args = [str(spec), "--upstream", f"*={base}", "--port", f"8080={port}"]
+        args = [spec, "--upstream", f"*={base}"]
         args += ["--http-client", request.param, "--timeout", "1"]
         args += ["--stream-idle-timeout", "0.75", "--upstream-connections", "1"]
         args += ["--pool-wait", "0.2"]
         env = {"USER_NAME": USER, "USER_PASS": PASSWORD}
-        with ServeProcess(args, env=env) as process:
-            url = f"http://127.0.0.1:{port}"
-            process.wait_ready(url + "/openapi.json")
-            yield {"url": url, "upstream": upstream}
+        with serve(*args, env=env, ports=[8080]) as process:
+            yield {"url": process.rest, "upstream": upstream}
 
 
 def test_a_stream_that_keeps_sending_outlives_the_total_timeout(served: dict[str, Any]) -> None:

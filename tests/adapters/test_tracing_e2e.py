@@ -18,21 +18,17 @@ import pytest
 from mcp import Client
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from tests.fixtures.process import ServeProcess
-from tests.fixtures.upstream import RecordingUpstream, free_port, read_body, running
+from tests.fixtures.process import serve
+from tests.fixtures.specs import api_header
+from tests.fixtures.upstream import RecordingUpstream, read_body, running
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = "00f067aa0ba902b7"
 TRACEPARENT = f"00-{TRACE_ID}-{PARENT}-01"
-SPEC = """\
-naftiko: "1.0.0-alpha2"
-capability:
-  consumes:
-    - type: http
-      namespace: api
-      baseUri: "http://127.0.0.1:9"
-      resources:
+SPEC = (
+    api_header()
+    + """\
         - name: users
           path: "/users"
           operations:
@@ -91,6 +87,7 @@ capability:
           otlp:
             endpoint: "OTLP_URL"
 """
+)
 
 
 class OtlpReceiver:
@@ -135,27 +132,14 @@ class OtlpReceiver:
         return found
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
 def traced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     receiver, upstream = OtlpReceiver(), RecordingUpstream()
     with running(receiver) as otlp, running(upstream) as base:
         spec = tmp_path_factory.mktemp("traced") / "traced.yaml"
         spec.write_text(SPEC.replace("OTLP_URL", f"{otlp}/v1/traces"))
-        rest, mcp, control = free_port(), free_port(), free_port()
-        args = [str(spec), "--upstream", f"api={base}", "--port", f"8080={rest}"]
-        args += ["--port", f"9090={mcp}", "--port", f"9191={control}"]
-        with ServeProcess(args) as process:
-            urls = {
-                "rest": f"http://127.0.0.1:{rest}",
-                "mcp": f"http://127.0.0.1:{mcp}/mcp",
-                "control": f"http://127.0.0.1:{control}",
-            }
-            process.wait_ready(urls["rest"] + "/openapi.json")
+        with serve(spec, "--upstream", f"api={base}", ports=[8080, 9090, 9191]) as process:
+            urls = {**process.urls, "control": process.url(9191)}
             yield {**urls, "receiver": receiver, "upstream": upstream}
 
 
@@ -246,15 +230,11 @@ def test_the_standard_otel_variable_turns_tracing_on_without_a_control_adapter(
     with running(receiver) as otlp, running(upstream) as base:
         spec = tmp_path_factory.mktemp("otel-env") / "traced.yaml"
         spec.write_text(spec_text)
-        rest = free_port()
-        args = [str(spec), "--upstream", f"api={base}", "--port", f"8080={rest}"]
-        args += ["--port", f"9090={free_port()}"]
         env = {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"{otlp}/v1/traces"}
-        with ServeProcess(args, env=env) as process:
-            process.wait_ready(f"http://127.0.0.1:{rest}/openapi.json")
+        with serve(spec, "--upstream", f"api={base}", env=env) as process:
             trace_id = "2af7651916cd43dd8448eb211c80319e"
             traceparent = f"00-{trace_id}-d7ad6b7169203333-01"
-            httpx.get(f"http://127.0.0.1:{rest}/users", headers={"traceparent": traceparent})
+            httpx.get(process.rest + "/users", headers={"traceparent": traceparent})
             names = {s["name"] for s in receiver.of_trace(trace_id, 2)}
     assert names >= {"rest.request", "http.client.GET"}
 
@@ -268,12 +248,7 @@ def test_without_configuration_nothing_is_traced(
     with running(upstream) as base:
         spec = tmp_path_factory.mktemp("untraced") / "untraced.yaml"
         spec.write_text(SPEC.split("    - type: control")[0])
-        rest = free_port()
-        args = [str(spec), "--upstream", f"api={base}", "--port", f"8080={rest}"]
-        with ServeProcess([*args, "--port", f"9090={free_port()}"]) as process:
-            process.wait_ready(f"http://127.0.0.1:{rest}/openapi.json")
-            reply = httpx.get(
-                f"http://127.0.0.1:{rest}/users", headers={"traceparent": TRACEPARENT}
-            )
+        with serve(spec, "--upstream", f"api={base}") as process:
+            reply = httpx.get(process.rest + "/users", headers={"traceparent": TRACEPARENT})
             assert reply.status_code == 200
     assert "traceparent" not in upstream.seen[-1].headers

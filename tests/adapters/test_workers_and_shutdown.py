@@ -19,8 +19,11 @@ import pytest
 from mcp import Client
 
 from tests.conftest import CAPABILITIES
-from tests.fixtures.process import ServeProcess, serve_bundled
-from tests.fixtures.upstream import RecordingUpstream, Reply, free_port, running
+from tests.fixtures.ports import free_port
+from tests.fixtures.process import serve, serve_bundled
+from tests.fixtures.upstream import RecordingUpstream, Reply, running
+
+pytestmark = pytest.mark.e2e
 
 
 def children(pid: int) -> list[int]:
@@ -38,8 +41,8 @@ def alive(pid: int) -> bool:
 
 
 def test_two_workers_serve_and_stop_together() -> None:
-    with serve_bundled("--workers", "2") as (process, urls):
-        base = urls["rest"]
+    with serve_bundled("--workers", "2") as process:
+        base = process.rest
         workers = children(process.process.pid)
         assert len(workers) == 1  # the first process serves too
         with httpx.Client(timeout=10) as client:  # new connections spread over both sockets
@@ -66,7 +69,7 @@ def wait_gone(pids: list[int], timeout: float = 15.0) -> bool:
 
 
 def test_a_worker_that_dies_stops_the_instance_with_status_1() -> None:
-    with serve_bundled("--workers", "2") as (process, _):
+    with serve_bundled("--workers", "2") as process:
         (worker,) = children(process.process.pid)
         os.kill(worker, signal.SIGKILL)
         assert process.process.wait(timeout=20) == 1
@@ -75,7 +78,7 @@ def test_a_worker_that_dies_stops_the_instance_with_status_1() -> None:
 
 
 def test_workers_do_not_outlive_a_killed_parent() -> None:
-    with serve_bundled("--workers", "2") as (process, _):
+    with serve_bundled("--workers", "2") as process:
         workers = children(process.process.pid)
         process.process.kill()
         process.process.wait(timeout=10)
@@ -88,12 +91,9 @@ def request_during_sigterm(extra: list[str], delay: float, signal_after: float =
     upstream = RecordingUpstream()
     upstream.script["/v1/jobs/"] = Reply(body=b"[]", delay=delay)
     with running(upstream) as url:
-        rest = free_port()
-        args = [str(CAPABILITIES), "--upstream", f"*={url}", "--port", f"8080={rest}"]
-        args += ["--port", f"9090={free_port()}", *extra]
-        with ServeProcess(args, env={"LETTA_API_KEY": "sk-grace"}) as process:
-            base = f"http://127.0.0.1:{rest}"
-            process.wait_ready(base + "/openapi.json")
+        args = [CAPABILITIES, "--upstream", f"*={url}", *extra]
+        with serve(*args, env={"LETTA_API_KEY": "sk-grace"}) as process:
+            base = process.rest
             with ThreadPoolExecutor(1) as pool:
                 answer = pool.submit(httpx.get, base + "/v1/jobs/", timeout=30)
                 time.sleep(signal_after)
@@ -130,25 +130,22 @@ def test_drain_delay_keeps_serving_with_readiness_503_then_closes() -> None:
     are still served (a balancer has time to notice); after the delay the listeners close and
     the process exits 0."""
     control = free_port()
-    with serve_bundled("--drain-delay", "2", "--control", f"127.0.0.1:{control}") as (
-        process,
-        urls,
-    ):
+    with serve_bundled("--drain-delay", "2", "--control", f"127.0.0.1:{control}") as process:
         ready = f"http://127.0.0.1:{control}/health/ready"
         assert httpx.get(ready, timeout=5).status_code == 200
         process.process.send_signal(signal.SIGTERM)
         time.sleep(0.3)
         assert httpx.get(ready, timeout=5).status_code == 503
         with httpx.Client(timeout=5) as fresh:  # a new connection, still accepted
-            assert fresh.get(urls["rest"] + "/v1/jobs/?limit=1").status_code == 200
+            assert fresh.get(process.rest + "/v1/jobs/?limit=1").status_code == 200
         assert process.process.poll() is None
         assert process.process.wait(timeout=15) == 0
         with pytest.raises(httpx.ConnectError):
-            httpx.get(urls["rest"] + "/v1/jobs/", timeout=2)
+            httpx.get(process.rest + "/v1/jobs/", timeout=2)
 
 
 def test_sigint_does_not_wait_for_the_drain_delay() -> None:
-    with serve_bundled("--drain-delay", "30") as (process, _):
+    with serve_bundled("--drain-delay", "30") as process:
         started = time.monotonic()
         process.process.send_signal(signal.SIGINT)
         assert process.process.wait(timeout=15) == 0
@@ -159,7 +156,8 @@ def test_every_worker_serves_mcp_without_sessions() -> None:
     """`--workers 2`: both processes listen on the MCP port, and handshake-era clients are
     served statelessly, so a client whose connections land on different workers never meets
     an unknown session."""
-    with serve_bundled("--workers", "2") as (process, urls):
+    with serve_bundled("--workers", "2") as process:
+        urls = process.urls
         port = int(urls["mcp"].rsplit(":", 1)[1].split("/")[0])
         (worker,) = children(process.process.pid)
         assert {process.process.pid, worker} <= listeners(port)
@@ -209,12 +207,9 @@ def test_sigterm_lets_an_open_event_stream_finish() -> None:
     events = [f'data: {{"n": {n}}}\n\n'.encode() for n in range(30)]  # ~1.5 s of events
     upstream.script["/v1/runs/"] = Reply(content_type="text/event-stream", chunks=events)
     with running(upstream) as url:
-        rest = free_port()
-        args = [str(CAPABILITIES), "--upstream", f"*={url}", "--port", f"8080={rest}"]
-        args += ["--port", f"9090={free_port()}", "--grace", "10"]
-        with ServeProcess(args, env={"LETTA_API_KEY": "sk-stream"}) as process:
-            base = f"http://127.0.0.1:{rest}"
-            process.wait_ready(base + "/openapi.json")
+        args = [CAPABILITIES, "--upstream", f"*={url}", "--grace", "10"]
+        with serve(*args, env={"LETTA_API_KEY": "sk-stream"}) as process:
+            base = process.rest
             received = b""
             with httpx.stream(
                 "POST", base + "/v1/runs/run-1/stream", json={}, timeout=10
@@ -232,45 +227,16 @@ def test_a_sigterm_to_the_whole_process_group_drains_workers_for_the_full_delay(
     """systemd (and `kill -TERM -PGID`) signal every process of the group at once: a worker
     then gets SIGTERM itself and its parent's drain request too, which must not count as a
     second signal. Every worker keeps serving for the whole `--drain-delay`."""
-    import subprocess
-    import sys
-
-    from tests.conftest import REPO
-
-    rest, control = free_port(), free_port()
-    args = [sys.executable, "-m", "naftiko_runtime", "serve", str(CAPABILITIES)]
-    args += ["--simulate", "always", "--workers", "2", "--drain-delay", "2"]
-    args += ["--port", f"8080={rest}", "--port", f"9090={free_port()}"]
-    args += ["--control", f"127.0.0.1:{control}"]
-    process = subprocess.Popen(
-        args,
-        cwd=REPO,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own group: the signal below reaches only what we started
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{control}/health/ready", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline and process.poll() is None
-                time.sleep(0.05)
+    args = [CAPABILITIES, "--simulate", "always", "--workers", "2", "--drain-delay", "2"]
+    with serve(*args, control=True, ready="control", new_session=True) as served:
+        process = served.process
         (worker,) = children(process.pid)
         os.killpg(process.pid, signal.SIGTERM)
         time.sleep(1.0)  # half the delay
         assert alive(worker) and process.poll() is None
         statuses = {
-            httpx.get(f"http://127.0.0.1:{rest}/v1/jobs/?limit=1", timeout=5).status_code
-            for _ in range(10)
+            httpx.get(served.rest + "/v1/jobs/?limit=1", timeout=5).status_code for _ in range(10)
         }
         assert statuses == {200}
         assert process.wait(timeout=20) == 0
         assert wait_gone([worker])
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=5)

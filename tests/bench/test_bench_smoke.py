@@ -11,12 +11,17 @@ import pytest
 
 from bench.haproxy import HAPROXY
 from bench.run import main
+from tests.fixtures.ports import bench_on_worker_ports
+
+pytestmark = pytest.mark.e2e
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_bench_runs_end_to_end_with_python_fallbacks(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    bench_on_worker_ports(monkeypatch)
     code = main(
         [
             "--duration",

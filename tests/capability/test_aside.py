@@ -12,10 +12,12 @@ from typing import Any
 import pytest
 
 from naftiko_runtime.capability.load import load_paths
+from tests.conftest import CORPUS, REPO
 from tests.fixtures.probe import probe
 
-ROOT = Path(__file__).resolve().parents[2]
-CORPUS = ROOT.parent / "shared" / "corpus"
+pytestmark = pytest.mark.e2e
+
+ROOT = REPO
 
 COMPARE = r"""
 import json, os, sys

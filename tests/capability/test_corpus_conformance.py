@@ -17,9 +17,13 @@ from naftiko_runtime.capability.source import load_source
 from tests.conftest import CORPUS, SHARED
 
 OFFICIAL = SHARED / "reference" / "naftiko-schema-1.0.0-alpha2.json"
-pytestmark = pytest.mark.skipif(
-    not (CORPUS.is_dir() and OFFICIAL.is_file()), reason="../shared/corpus is not beside the repo"
-)
+pytestmark = [
+    pytest.mark.corpus,
+    pytest.mark.skipif(
+        not (CORPUS.is_dir() and OFFICIAL.is_file()),
+        reason="../shared/corpus is not beside the repo",
+    ),
+]
 
 SCHEMA_RULES_PREFIXES = ("schema", "version", "param-location", "yaml", "portability")
 # Real problems our semantic rules find in files the official schema accepts or never checks.

@@ -17,10 +17,12 @@ import pytest
 from bench.scale import generate
 from naftiko_runtime.capability.load import load_paths
 from naftiko_runtime.capability.source import parse_text
+from tests.conftest import CORPUS, REPO
 from tests.fixtures.probe import probe
 
-ROOT = Path(__file__).resolve().parents[2]
-CORPUS = ROOT.parent / "shared" / "corpus"
+pytestmark = pytest.mark.e2e
+
+ROOT = REPO
 
 DETACHED = r"""
 import json, os, sys

@@ -15,9 +15,9 @@ import pytest
 
 from naftiko_runtime.capability import fastyaml
 from naftiko_runtime.capability.source import MAX_NODES, load_source, parse_text
+from tests.conftest import CORPUS, REPO
 
-ROOT = Path(__file__).resolve().parents[2]
-CORPUS = ROOT.parent / "shared" / "corpus"
+ROOT = REPO
 
 pytestmark = pytest.mark.skipif(not fastyaml.available(), reason="rapidyaml wheel not installed")
 

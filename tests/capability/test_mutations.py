@@ -373,6 +373,7 @@ def _verdict(mutant: Mutant, folder: Path, exercise: bool) -> set[str]:
     return {d["rule"] for d in result.json()["diagnostics"] if d["severity"] == "error"}
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(not SLICE.exists(), reason="corpus not present")
 def test_every_rule_has_mutants_that_are_caught(tmp_path: Path) -> None:
     corpus = mutation_corpus()

@@ -32,6 +32,8 @@ needs = pytest.mark.skipif(
     not (CORPUS.is_dir() and RULESET.is_file()), reason="shared corpus and reference absent"
 )
 
+pytestmark = pytest.mark.contract
+
 
 def _spectral(tmp_path: Path, files: list[Path], all_rules: bool) -> Counter[tuple[str, str, int]]:
     ruleset = tmp_path / "ruleset"

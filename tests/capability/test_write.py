@@ -14,8 +14,8 @@ import pytest
 from mcp import Client
 
 from naftiko_runtime.cli import run
-from tests.fixtures.process import ServeProcess
-from tests.fixtures.upstream import RecordingUpstream, Reply, free_port, running
+from tests.fixtures.process import serve
+from tests.fixtures.upstream import RecordingUpstream, Reply, running
 
 
 def cli(*args: str) -> tuple[int, str, str]:
@@ -49,6 +49,7 @@ def test_create_refuses_to_overwrite_and_writes_to_stdout(tmp_path: Path) -> Non
     assert code == 0 and text.startswith("# X: a Naftiko capability")
 
 
+@pytest.mark.e2e
 def test_a_generated_capability_serves_rest_and_mcp(tmp_path: Path) -> None:
     upstream = RecordingUpstream()
     upstream.script["/v2/items"] = Reply(body=b'[{"id": 1}, {"id": 2}]')
@@ -59,11 +60,8 @@ def test_a_generated_capability_serves_rest_and_mcp(tmp_path: Path) -> None:
             "--auth", "bearer", "-o", str(spec),
         )  # fmt: skip
         assert code == 0
-        rest, mcp = free_port(), free_port()
-        args = [str(spec), "--port", f"8080={rest}", "--port", f"9090={mcp}"]
-        with ServeProcess(args, env={"SHOP_TOKEN": "sk-shop"}) as process:
-            base = f"http://127.0.0.1:{rest}"
-            process.wait_ready(base + "/openapi.json")
+        with serve(spec, env={"SHOP_TOKEN": "sk-shop"}) as process:
+            base = process.rest
             reply = httpx.get(base + "/items", params={"limit": "2"}, timeout=10)
             assert reply.status_code == 200 and reply.json() == [{"id": 1}, {"id": 2}]
             seen = upstream.seen[-1]
@@ -71,7 +69,7 @@ def test_a_generated_capability_serves_rest_and_mcp(tmp_path: Path) -> None:
             assert seen.headers["authorization"] == "Bearer sk-shop"
 
             async def tool() -> tuple[bool | None, object]:
-                async with Client(f"http://127.0.0.1:{mcp}/mcp") as client:
+                async with Client(process.mcp) as client:
                     (listed,) = (await client.list_tools()).tools
                     hints = listed.annotations
                     result = await client.call_tool("list-items", {"limit": 1})

@@ -26,8 +26,8 @@ from mcp import Client
 from tests.conftest import REPO
 from tests.fixtures.openapi_slice import slice_document
 from tests.fixtures.prism import PRISM, running_prism
-from tests.fixtures.process import ServeProcess
-from tests.fixtures.upstream import free_port, read_body, running
+from tests.fixtures.process import serve
+from tests.fixtures.upstream import read_body, running
 
 pytestmark = pytest.mark.anyio
 DESCRIPTION = REPO / "node_modules" / "@octokit" / "openapi" / "generated" / "api.github.com.json"
@@ -124,11 +124,6 @@ async def _answer(
     await send({"type": "http.response.body", "body": body})
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     if not (DESCRIPTION.exists() and SDK.exists() and PRISM.exists() and shutil.which("node")):
@@ -160,17 +155,8 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         proxy = GitHubProxy(prism)
         with running(proxy) as base:
             proxy.base = base
-            rest, mcp = free_port(), free_port()
-            args = [str(spec), "--upstream", f"github={base}"]
-            args += ["--port", f"8080={rest}", "--port", f"9090={mcp}"]
-            with ServeProcess(args) as process:
-                process.wait_ready(f"http://127.0.0.1:{rest}/openapi.json")
-                yield {
-                    "rest": f"http://127.0.0.1:{rest}",
-                    "mcp": f"http://127.0.0.1:{mcp}/mcp",
-                    "proxy": proxy,
-                    "process": process,
-                }
+            with serve(spec, "--upstream", f"github={base}") as process:
+                yield {**process.urls, "proxy": proxy, "process": process}
 
 
 @pytest.fixture(scope="module")
@@ -287,6 +273,7 @@ async def test_mcp_tools_send_every_argument_as_its_body_member(gateway: dict[st
     assert orjson.loads(comment_sent.body) == {"body": "ok"}
 
 
+@pytest.mark.slow
 def test_the_whole_description_imports_validates_and_serves(tmp_path: Path) -> None:
     """All of GitHub's 1,223 operations: one capability that validates, serves REST and
     MCP, and publishes an OpenAPI document that openapi-spec-validator accepts."""
@@ -310,11 +297,9 @@ def test_the_whole_description_imports_validates_and_serves(tmp_path: Path) -> N
         timeout=120,
     )
     assert checked.returncode == 0, checked.stdout[-2000:]
-    rest, mcp = free_port(), free_port()
-    args = [str(spec), "--port", f"8080={rest}", "--port", f"9090={mcp}"]
-    with ServeProcess(args) as process:
-        process.wait_ready(f"http://127.0.0.1:{rest}/openapi.json", timeout=60)
-        published = httpx.get(f"http://127.0.0.1:{rest}/openapi.json", timeout=30).json()
+    with serve(spec, ready=None) as process:
+        process.wait_ready(process.rest + "/openapi.json", timeout=60)
+        published = httpx.get(process.rest + "/openapi.json", timeout=30).json()
         assert "(1223 operations)" in process.output()
         assert "(1223 tools)" in process.output()
     validate(published)

@@ -19,13 +19,13 @@ from urllib.parse import parse_qs
 import orjson
 import pytest
 
-from tests.adapters.test_letta_sdk import sdk_python
 from tests.conftest import REPO
 from tests.fixtures.openapi_slice import slice_document
 from tests.fixtures.prism import PRISM, running_prism
-from tests.fixtures.process import ServeProcess
+from tests.fixtures.process import serve
 from tests.fixtures.recording_proxy import RecordingProxy
-from tests.fixtures.upstream import free_port, running
+from tests.fixtures.sdk_venvs import sdk_python
+from tests.fixtures.upstream import running
 
 DESCRIPTION = REPO.parent / "shared" / "corpus" / "letta" / "openapi" / "letta-openapi-full.json"
 DRIVER = REPO / "tests" / "fixtures" / "letta_contract_driver.py"
@@ -52,13 +52,10 @@ def called(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     with running_prism(document, folder / "prism.log") as prism:
         recorder = RecordingProxy(prism)
         with running(recorder) as base:
-            rest, mcp = free_port(), free_port()
-            args = [str(spec), "--upstream", f"letta={base}"]
-            args += ["--port", f"8080={rest}", "--port", f"9090={mcp}"]
-            with ServeProcess(args, env={"LETTA_TOKEN": "gateway-key"}) as process:
-                process.wait_ready(f"http://127.0.0.1:{rest}/openapi.json")
+            args = [spec, "--upstream", f"letta={base}"]
+            with serve(*args, env={"LETTA_TOKEN": "gateway-key"}) as process:
                 sdk = subprocess.run(
-                    [str(sdk_python("1")), str(DRIVER), f"http://127.0.0.1:{rest}"],
+                    [str(sdk_python("1")), str(DRIVER), process.rest],
                     capture_output=True,
                     text=True,
                     timeout=120,

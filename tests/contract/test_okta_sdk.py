@@ -19,9 +19,9 @@ import pytest
 from tests.conftest import REPO
 from tests.fixtures.openapi_slice import slice_document
 from tests.fixtures.prism import PRISM, running_prism
-from tests.fixtures.process import ServeProcess
+from tests.fixtures.process import serve
 from tests.fixtures.recording_proxy import RecordingProxy
-from tests.fixtures.upstream import free_port, running
+from tests.fixtures.upstream import running
 
 DESCRIPTION = REPO / "node_modules" / "@okta" / "openapi" / "dist" / "spec.json"
 DRIVER = REPO / "tests" / "fixtures" / "okta_contract_driver.py"
@@ -47,14 +47,11 @@ def called(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     with running_prism(document, folder / "prism.log") as prism:
         recorder = RecordingProxy(prism)
         with running(recorder) as base:
-            rest, mcp = free_port(), free_port()
-            args = [str(spec), "--upstream", f"okta={base}"]
-            args += ["--port", f"8080={rest}", "--port", f"9090={mcp}"]
-            with ServeProcess(args, env={"OKTA_API_KEY": "gateway-token"}) as process:
-                process.wait_ready(f"http://127.0.0.1:{rest}/openapi.json")
+            args = [spec, "--upstream", f"okta={base}"]
+            with serve(*args, env={"OKTA_API_KEY": "gateway-token"}) as process:
                 env = {**os.environ, "OKTA_TESTING_TESTINGDISABLEHTTPSCHECK": "true"}
                 sdk = subprocess.run(
-                    [sys.executable, str(DRIVER), f"http://127.0.0.1:{rest}"],
+                    [sys.executable, str(DRIVER), process.rest],
                     capture_output=True,
                     text=True,
                     timeout=120,

@@ -19,9 +19,9 @@ import pytest
 from tests.conftest import REPO
 from tests.fixtures.openapi_slice import slice_document
 from tests.fixtures.prism import PRISM, running_prism
-from tests.fixtures.process import ServeProcess
+from tests.fixtures.process import serve
 from tests.fixtures.recording_proxy import RecordingProxy
-from tests.fixtures.upstream import free_port, running
+from tests.fixtures.upstream import running
 
 SPECS = REPO / "node_modules" / "@twilio-alpha" / "mcp" / "twilio-oai" / "spec" / "json"
 DESCRIPTION = SPECS / "twilio_api_v2010.json"
@@ -65,12 +65,9 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     with running_prism(document, folder / "prism.log") as prism:
         recorder = RecordingProxy(prism, _bracketed)
         with running(recorder) as base:
-            rest, mcp = free_port(), free_port()
-            args = [str(spec), "--upstream", f"twilio={base}"]
-            args += ["--port", f"8080={rest}", "--port", f"9090={mcp}"]
-            with ServeProcess(args, env={**os.environ, **env}) as process:
-                process.wait_ready(f"http://127.0.0.1:{rest}/openapi.json")
-                yield {"rest": f"http://127.0.0.1:{rest}", "recorder": recorder, "spec": spec}
+            args = [spec, "--upstream", f"twilio={base}"]
+            with serve(*args, env={**os.environ, **env}) as process:
+                yield {"rest": process.rest, "recorder": recorder, "spec": spec}
 
 
 @pytest.fixture(scope="module")

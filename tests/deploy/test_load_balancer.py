@@ -19,12 +19,16 @@ from mcp import Client
 
 from bench.haproxy import HAPROXY, render, running_haproxy
 from tests.conftest import CAPABILITIES
-from tests.fixtures.process import ServeProcess
-from tests.fixtures.upstream import RecordingUpstream, Reply, free_port, running
+from tests.fixtures.ports import free_port
+from tests.fixtures.process import ServeProcess, serve
+from tests.fixtures.upstream import RecordingUpstream, Reply, running
 
-pytestmark = pytest.mark.skipif(
-    HAPROXY is None, reason="haproxy is not installed (apt-get install haproxy; .ci/run does)"
-)
+pytestmark = [
+    pytest.mark.contract,
+    pytest.mark.skipif(
+        HAPROXY is None, reason="haproxy is not installed (apt-get install haproxy; .ci/run does)"
+    ),
+]
 
 
 @dataclass
@@ -50,14 +54,14 @@ def cluster(count: int = 3) -> Iterator[Cluster]:
         url = stack.enter_context(running(upstream))
         instances = []
         for _ in range(count):
-            rest, mcp, control = free_port(), free_port(), free_port()
-            args = [str(CAPABILITIES), "--upstream", f"*={url}"]
-            args += ["--access-log", "--log-format", "json"]
-            args += ["--port", f"8080={rest}", "--port", f"9090={mcp}"]
-            args += ["--control", f"127.0.0.1:{control}", "--drain-delay", "1.5", "--grace", "5"]
-            process = stack.enter_context(ServeProcess(args, env={"LETTA_API_KEY": "sk-lb"}))
-            instances.append(Instance(process, rest, mcp, control))
-        for instance in instances:
+            args = [CAPABILITIES, "--upstream", f"*={url}"]
+            args += ["--access-log", "--log-format", "json", "--drain-delay", "1.5", "--grace", "5"]
+            env = {"LETTA_API_KEY": "sk-lb"}
+            process = stack.enter_context(serve(*args, env=env, control=True, ready=None))
+            ports, control = process.ports, process.control_port
+            assert control is not None
+            instances.append(Instance(process, ports[8080], ports[9090], control))
+        for instance in instances:  # all three start at once; then each is waited for
             instance.process.wait_ready(f"http://127.0.0.1:{instance.control}/health/ready")
         front_rest, front_mcp = free_port(), free_port()
         config = render(
@@ -133,6 +137,7 @@ class Load:
         asyncio.run(calls())
 
 
+@pytest.mark.slow
 def test_sigterm_loses_nothing_and_sigkill_only_what_was_in_flight() -> None:
     with cluster(3) as front:
         with Load(front) as load:
@@ -161,6 +166,7 @@ def test_sigterm_loses_nothing_and_sigkill_only_what_was_in_flight() -> None:
     assert len(served_mcp) >= 2  # no stickiness: modern-era calls spread over instances
 
 
+@pytest.mark.slow
 def test_handshake_sessions_stay_on_the_instance_that_opened_them() -> None:
     with cluster(3) as front:
 

@@ -21,8 +21,8 @@ import yaml
 
 from naftiko_runtime.cli.parser import build_parser
 from tests.conftest import CAPABILITIES, REPO
-from tests.fixtures.process import ServeProcess
-from tests.fixtures.upstream import free_port
+from tests.fixtures.ports import free_port
+from tests.fixtures.process import serve
 
 BIN = Path(sys.executable).parent
 KUBE = REPO / "deploy" / "kubernetes"
@@ -55,6 +55,7 @@ def validate(*paths: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.contract
 def test_dockerfile_passes_hadolint() -> None:
     done = subprocess.run(
         [str(BIN / "hadolint"), "--failure-threshold", "info", str(REPO / "Dockerfile")],
@@ -65,6 +66,7 @@ def test_dockerfile_passes_hadolint() -> None:
     assert done.returncode == 0 and not done.stdout.strip(), done.stdout + done.stderr
 
 
+@pytest.mark.contract
 def test_every_manifest_passes_kubernetes_validate_strict() -> None:
     done = validate(*(KUBE / name for name in RESOURCES))
     assert done.returncode == 0, done.stdout + done.stderr
@@ -91,6 +93,7 @@ def render(tmp: Path, edit: str = "") -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
 
 
+@pytest.mark.contract
 def test_kustomize_rendering_passes_kubernetes_validate_strict(tmp_path: Path) -> None:
     documents = render(tmp_path)
     kinds = {doc["kind"] for doc in documents}
@@ -114,6 +117,7 @@ def test_kustomize_rendering_passes_kubernetes_validate_strict(tmp_path: Path) -
     assert set(config["data"]) == {p.name for p in CAPABILITIES.glob("*.yaml")}
 
 
+@pytest.mark.contract
 def test_a_capability_change_renames_the_configmap_and_so_rolls_the_deployment(
     tmp_path: Path,
 ) -> None:
@@ -174,23 +178,22 @@ def configmap_mount(tmp: Path) -> Path:
     return mount
 
 
+@pytest.mark.e2e
 def test_the_kubernetes_arguments_serve_a_configmap_mount_and_drain(tmp_path: Path) -> None:
     """The Deployment's own arguments (on free loopback ports, against the simulator) serve
     the capabilities from a ConfigMap-shaped mount once each; SIGTERM turns readiness 503
     while serving on, then exits 0."""
     args = container_args()["kubernetes"][1:]
     control = free_port()
-    rest, mcp = free_port(), free_port()
     args[args.index("/etc/naftiko/capabilities")] = str(configmap_mount(tmp_path))
     args[args.index("0.0.0.0")] = "127.0.0.1"  # --host: loopback only in tests
     args[args.index("0.0.0.0:9191")] = f"127.0.0.1:{control}"
     args[args.index("--drain-delay") + 1] = "1"
-    args += ["--port", f"8080={rest}", "--port", f"9090={mcp}", "--simulate", "always"]
-    with ServeProcess(args) as process:
+    with serve(*args, "--simulate", "always", ready=None) as process:
         ready = f"http://127.0.0.1:{control}/health/ready"
         process.wait_ready(ready)
         assert httpx.get(ready, timeout=5).status_code == 200
-        listed = httpx.get(f"http://127.0.0.1:{rest}/openapi.json", timeout=5).json()
+        listed = httpx.get(process.rest + "/openapi.json", timeout=5).json()
         assert len([op for path in listed["paths"].values() for op in path]) == 15
         process.process.send_signal(signal.SIGTERM)
         time.sleep(0.3)

@@ -34,7 +34,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from tests.fixtures.upstream import free_port
+from tests.fixtures.ports import free_port
+
+pytestmark = pytest.mark.e2e
 
 DOCS = REPO / "docs"
 PAGES = [

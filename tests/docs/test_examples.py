@@ -19,8 +19,8 @@ import yaml
 from mcp import Client
 
 from tests.conftest import REPO, cli
-from tests.fixtures.process import ServeProcess
-from tests.fixtures.upstream import RecordingUpstream, Reply, free_port, running
+from tests.fixtures.process import serve
+from tests.fixtures.upstream import RecordingUpstream, Reply, running
 
 EXAMPLES = REPO / "docs" / "examples"
 NOT_PORTABLE = {"dialect.yaml"}  # docs/reference/dialect.md: valid here, refused by --strict
@@ -407,6 +407,7 @@ def upstream() -> Iterator[tuple[RecordingUpstream, str]]:
         yield recording, url
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_example_serves_what_its_page_says(
     name: str, upstream: tuple[RecordingUpstream, str]
@@ -414,14 +415,9 @@ def test_example_serves_what_its_page_says(
     case, path = CASES[name], EXAMPLES / name
     recording, url = upstream
     recording.script = case.replies
-    urls: dict[int, str] = {}
-    args = [str(path)]
-    for port in _ports(path):
-        free = free_port()
-        urls[port] = f"http://127.0.0.1:{free}"
-        args += ["--port", f"{port}={free}"]
-    args += ["--simulate", "always"] if case.simulate else ["--upstream", f"*={url}"]
-    with ServeProcess(args, env=case.env) as process:
+    args = ["--simulate", "always"] if case.simulate else ["--upstream", f"*={url}"]
+    with serve(path, *args, env=case.env, ports=_ports(path), ready=None) as process:
+        urls = {port: process.url(port) for port in process.ports}
         for base in urls.values():
             process.wait_ready(base + "/")
         try:

@@ -21,10 +21,13 @@ from tests.fixtures.upstream import running
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOTS = REPO / ".cache" / "screenshots"
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("mkdocs") is None or importlib.util.find_spec("material") is None,
-    reason="mkdocs-material is not installed (it is in the dev extra: scripts/install)",
-)
+pytestmark = [
+    pytest.mark.contract,
+    pytest.mark.skipif(
+        importlib.util.find_spec("mkdocs") is None or importlib.util.find_spec("material") is None,
+        reason="mkdocs-material is not installed (it is in the dev extra: scripts/install)",
+    ),
+]
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,7 @@ import yaml
 from naftiko_runtime.capability.load import load_paths
 from naftiko_runtime.capability.rules import Selection
 from tests.conftest import REPO
-from tests.fixtures.process import ServeProcess
-from tests.fixtures.upstream import free_port
+from tests.fixtures.process import serve
 from tests.ikanos.roundtrip import capability_files, ikanos_tree
 
 SPECTRAL = REPO / "node_modules" / ".bin" / "spectral"
@@ -86,6 +85,7 @@ def _spectral(ikanos: Path, tmp: Path, all_rules: bool) -> list[dict[str, object
     return found
 
 
+@pytest.mark.contract
 @pytest.mark.parametrize("all_rules", [False, True], ids=["default-rules", "all-rules"])
 def test_IkanosPolychroRulesetTest_every_spectral_finding_is_ours(
     ikanos: Path, tmp_path: Path, all_rules: bool, capsys: pytest.CaptureFixture[str]
@@ -112,6 +112,7 @@ def test_IkanosPolychroRulesetTest_every_spectral_finding_is_ours(
     assert sum(theirs.values()) >= (200 if all_rules else 140)
 
 
+@pytest.mark.contract
 def test_verdicts_agree_with_the_ikanos_schema_and_ruleset(
     ikanos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -163,14 +164,12 @@ def _mcp(url: str, method: str, params: dict[str, object], ident: int) -> dict[s
 
 @pytest.fixture
 def step1(ikanos: Path) -> Iterator[str]:
-    port = free_port()
     tutorial = ikanos / "ikanos-engine/src/test/resources/tutorial/step-1-shipyard-mock.yml"
-    with ServeProcess([str(tutorial), "--port", f"3001={port}"]) as served:
-        url = f"http://127.0.0.1:{port}/mcp"
-        served.wait_ready(url)
-        yield url
+    with serve(tutorial, ports=[3001], ready="/mcp") as served:
+        yield served.url(3001) + "/mcp"
 
 
+@pytest.mark.contract  # the Ikanos repository's own tutorial file, served
 def test_Step1ShipyardMcpClientIntegrationTest_tools_and_mock_call(step1: str) -> None:
     """The tutorial's step 1 as its Java test drives it: one tool `get-ship` with its
     description, and a call answered from the mock outputs with the input templated in."""

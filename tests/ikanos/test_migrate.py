@@ -225,6 +225,8 @@ def _lossless(model: Any) -> Any:
     return model
 
 
+@pytest.mark.slow
+@pytest.mark.corpus
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="shared corpus absent")
 def test_round_trip_over_the_corpus(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Every valid corpus capability, alpha2 → beta5 → alpha2: the same model but for the
@@ -247,6 +249,7 @@ def test_round_trip_over_the_corpus(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert total >= 80
 
 
+@pytest.mark.corpus
 def test_round_trip_over_the_ikanos_fixtures(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -10,8 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.fixtures.process import ServeProcess
-from tests.fixtures.upstream import free_port
+from tests.fixtures.process import serve
+
+pytestmark = pytest.mark.e2e
 
 FLEET = """\
 ikanos: "1.0.0-beta5"
@@ -62,10 +63,8 @@ def _rpc(url: str, method: str, params: dict[str, object]) -> dict[str, object]:
 
 @pytest.fixture
 def fleet(write_spec: Callable[..., Path]) -> Iterator[str]:
-    port = free_port()
-    with ServeProcess([str(write_spec(FLEET, "fleet.yaml")), "--port", f"3001={port}"]) as served:
-        served.wait_ready(f"http://127.0.0.1:{port}/mcp")
-        yield f"http://127.0.0.1:{port}"
+    with serve(write_spec(FLEET, "fleet.yaml"), ports=[3001], ready="/mcp") as served:
+        yield served.url(3001)
 
 
 def test_ServerDataAppenderTest_info_version_is_the_server_version(fleet: str) -> None:

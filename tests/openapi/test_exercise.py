@@ -26,7 +26,7 @@ FULL = CORPUS / "letta" / "openapi" / "letta-openapi-full.json"
 needs_corpus = pytest.mark.skipif(not FULL.exists(), reason="corpus not present")
 needs_prism = pytest.mark.skipif(not PRISM.exists(), reason="npm @stoplight/prism-cli missing")
 MOCKS = [pytest.param("prism", marks=needs_prism), "builtin"]
-pytestmark = needs_corpus
+pytestmark = [pytest.mark.e2e, needs_corpus]
 
 
 def exercise(*paths: Path, mock: str = "builtin", against: Path = SLICE, fmt: str = "json",

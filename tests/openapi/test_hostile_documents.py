@@ -16,16 +16,14 @@ import pytest
 import yaml
 
 from tests.conftest import REPO, cli
+from tests.fixtures.specs import api_header
+
+pytestmark = pytest.mark.e2e
 
 SECONDS = 10  # each command, start-up included, on a shared machine
-CAPABILITY = """\
-naftiko: "1.0.0-alpha2"
-capability:
-  consumes:
-    - type: http
-      namespace: api
-      baseUri: "http://127.0.0.1:9/api"
-      resources:
+CAPABILITY = (
+    api_header(base_uri="http://127.0.0.1:9/api")
+    + """\
         - name: items
           path: "/items"
           operations:
@@ -45,6 +43,7 @@ capability:
             - method: GET
               call: api.list-items
 """
+)
 
 
 def document(q_schema: Any, schemas: dict[str, Any] | None = None) -> dict[str, Any]:

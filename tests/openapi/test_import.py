@@ -22,11 +22,10 @@ import yaml
 from naftiko_runtime.cli import run
 from naftiko_runtime.openapi.documents import load_document
 from naftiko_runtime.openapi.importer import ImportOptions, import_openapi
-from tests.adapters.test_letta_sdk import sdk_python
 from tests.conftest import REPO
 from tests.fixtures.prism import PRISM, running_prism
-from tests.fixtures.process import ServeProcess
-from tests.fixtures.upstream import free_port
+from tests.fixtures.process import serve
+from tests.fixtures.sdk_venvs import sdk_python
 
 CORPUS = REPO.parent / "shared" / "corpus"
 EXAMPLES = REPO / "node_modules" / "@readme" / "oas-examples"
@@ -102,17 +101,13 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: Any) -> Iterator[di
         pytest.skip("Prism is not installed (npm ci)")
     tmp = tmp_path_factory.mktemp(request.param)
     spec = imported(tmp, source, namespace)
-    log = REPO / ".cache" / f"prism-{request.param}.log"
-    with running_prism(source, log) as prism:
-        rest, mcp = free_port(), free_port()
-        args = [str(spec), "--upstream", f"*={prism}", "--port", f"8080={rest}"]
-        args += ["--port", f"9090={mcp}"]
-        with ServeProcess(args, env=env) as process:
-            base = f"http://127.0.0.1:{rest}"
-            process.wait_ready(base + "/openapi.json", timeout=60)
-            yield {"name": request.param, "source": source, "spec": spec, "rest": base}
+    with running_prism(source, tmp / "prism.log") as prism:
+        with serve(spec, "--upstream", f"*={prism}", env=env, ready=None) as process:
+            process.wait_ready(process.rest + "/openapi.json", timeout=60)
+            yield {"name": request.param, "source": source, "spec": spec, "rest": process.rest}
 
 
+@pytest.mark.contract
 def test_the_import_validates_under_strict(served: dict[str, Any]) -> None:
     code, report, _ = cli("validate", "--strict", "--compile", str(served["spec"]))
     assert code == 0 and "0 error(s), 0 warning(s)" in report, report
@@ -125,6 +120,7 @@ def test_the_import_validates_under_strict(served: dict[str, Any]) -> None:
         assert len(resources) == 239
 
 
+@pytest.mark.contract
 @pytest.mark.timeout(300)
 def test_every_get_it_exposes_answers_2xx_from_prism(served: dict[str, Any]) -> None:
     failures = []
@@ -140,6 +136,7 @@ def test_every_get_it_exposes_answers_2xx_from_prism(served: dict[str, Any]) -> 
         assert len(urls) == 129
 
 
+@pytest.mark.contract
 def test_the_export_round_trips_to_the_same_operations(served: dict[str, Any]) -> None:
     from openapi_spec_validator import validate
 
@@ -167,6 +164,7 @@ def test_the_export_round_trips_to_the_same_operations(served: dict[str, Any]) -
     assert got == want
 
 
+@pytest.mark.contract
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("served", ["letta-3.1"], indirect=True)  # the Letta import only
 def test_letta_client_lists_agents_jobs_and_runs_through_the_import(

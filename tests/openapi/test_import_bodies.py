@@ -19,8 +19,8 @@ from mcp import Client
 
 from naftiko_runtime.openapi.documents import load_document
 from naftiko_runtime.openapi.importer import import_openapi
-from tests.fixtures.process import ServeProcess
-from tests.fixtures.upstream import RecordingUpstream, Reply, free_port, running
+from tests.fixtures.process import serve
+from tests.fixtures.upstream import RecordingUpstream, Reply, running
 
 pytestmark = pytest.mark.anyio
 ISSUE = {  # GitHub's issues/create request body, as its description gives it
@@ -139,11 +139,6 @@ DOCUMENT: dict[str, Any] = {
 }
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
 def imported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     folder = tmp_path_factory.mktemp("bodies")
@@ -224,18 +219,12 @@ def served(imported: tuple[Path, dict[str, Any]]) -> Iterator[dict[str, Any]]:
     recorder = RecordingUpstream()
     recorder.script["/repos/"] = Reply(status=201, body=b'{"number": 7}')
     with running(recorder) as base:
-        rest, mcp = free_port(), free_port()
-        args = [str(imported[0]), "--upstream", f"*={base}"]
-        args += ["--port", f"8080={rest}", "--port", f"9090={mcp}"]
-        with ServeProcess(args, env={"HUB_TOKEN": "t0ken-hub"}) as process:
-            process.wait_ready(f"http://127.0.0.1:{rest}/openapi.json")
-            yield {
-                "rest": f"http://127.0.0.1:{rest}",
-                "mcp": f"http://127.0.0.1:{mcp}/mcp",
-                "recorder": recorder,
-            }
+        args = [imported[0], "--upstream", f"*={base}"]
+        with serve(*args, env={"HUB_TOKEN": "t0ken-hub"}) as process:
+            yield {**process.urls, "recorder": recorder}
 
 
+@pytest.mark.e2e
 def test_rest_sends_every_member_the_client_sent_and_no_other(served: dict[str, Any]) -> None:
     payload = {"title": "Found a bug", "body": "It breaks.", "labels": ["bug", "p1"]}
     reply = httpx.post(f"{served['rest']}/repos/octo/hello/issues", json=payload, timeout=10)
@@ -246,6 +235,7 @@ def test_rest_sends_every_member_the_client_sent_and_no_other(served: dict[str, 
     assert seen.headers["content-type"] == "application/json"
 
 
+@pytest.mark.e2e
 def test_a_form_goes_up_url_encoded(served: dict[str, Any]) -> None:
     reply = httpx.post(f"{served['rest']}/tokens", json={"grant_type": "client credentials"})
     assert reply.status_code == 200, reply.text
@@ -254,6 +244,7 @@ def test_a_form_goes_up_url_encoded(served: dict[str, Any]) -> None:
     assert seen.headers["content-type"] == "application/x-www-form-urlencoded"
 
 
+@pytest.mark.e2e
 async def test_mcp_sends_every_argument_as_its_member(served: dict[str, Any]) -> None:
     async with Client(served["mcp"]) as client:
         listed = {t.name: t for t in (await client.list_tools()).tools}
@@ -300,6 +291,7 @@ def test_import_warns_of_what_validate_would_refuse(tmp_path: Path) -> None:
     assert "warning: 1 parameter(s) left out" in err  # said, not only written
 
 
+@pytest.mark.e2e
 def test_openapi_publishes_the_body_members(served: dict[str, Any]) -> None:
     """`/openapi.json` describes the body the client sends: its members by their own names
     (`owner`, not the input `body-owner`), an object even with one member."""
@@ -319,6 +311,7 @@ def test_openapi_publishes_the_body_members(served: dict[str, Any]) -> None:
     assert whole["schema"]["type"] in ("array", "object", "string")
 
 
+@pytest.mark.e2e
 def test_an_explicit_null_goes_up_as_null(served: dict[str, Any]) -> None:
     """Found by review: `{"milestone": null}` (GitHub's way to clear it) went up as `{}`.
     A member given as null is sent as null; one never given is left out."""
@@ -328,6 +321,7 @@ def test_an_explicit_null_goes_up_as_null(served: dict[str, Any]) -> None:
     assert orjson.loads(served["recorder"].seen[-1].body) == {"title": "T", "milestone": None}
 
 
+@pytest.mark.e2e
 def test_a_form_of_too_many_fields_is_a_quick_400(served: dict[str, Any]) -> None:
     """Found by review: 10 MiB of tiny form fields cost seconds of CPU on the event loop
     that every port shares. Past 1,000 fields: 400 before they are parsed."""
@@ -348,6 +342,7 @@ def test_a_form_of_too_many_fields_is_a_quick_400(served: dict[str, Any]) -> Non
     assert time.monotonic() - started < 10
 
 
+@pytest.mark.e2e
 def test_a_malformed_part_or_a_file_where_json_goes_is_a_400(served: dict[str, Any]) -> None:
     bad_charset = (
         b'--b\r\nContent-Disposition: form-data; name="purpose"\r\n'

@@ -15,18 +15,13 @@ import httpx
 import orjson
 import uvicorn
 
-from bench.ports import free_port
-from tests.fixtures.process import ServeProcess
+from tests.fixtures.process import ServeProcess, serve
+from tests.fixtures.specs import api_header
 from tests.fixtures.upstream import RecordingUpstream, Reply
 
-SPEC = """\
-naftiko: "1.0.0-alpha2"
-capability:
-  consumes:
-    - type: http
-      namespace: api
-      baseUri: "http://127.0.0.1:9"
-      resources:
+SPEC = (
+    api_header()
+    + """\
         - name: items
           path: "/items/{{id}}"
           operations:
@@ -99,6 +94,7 @@ capability:
               description: "Which item"
           call: api.get-item
 """
+)
 
 
 def write(tmp_path: Path, policies: str) -> tuple[Path, Path]:
@@ -109,22 +105,14 @@ def write(tmp_path: Path, policies: str) -> tuple[Path, Path]:
 
 
 @contextlib.contextmanager
-def serve(
+def serve_with_policies(
     spec: Path, policy: Path | None, upstream: str, *extra: str
 ) -> Iterator[tuple[ServeProcess, dict[str, str]]]:
-    rest, mcp, control = free_port(), free_port(), free_port()
-    args = [str(spec), "--upstream", f"api={upstream}", "--port", f"8080={rest}"]
-    args += ["--port", f"9090={mcp}", "--control", str(control), *extra]
+    args = [spec, "--upstream", f"api={upstream}", *extra]
     if policy is not None:
         args += ["--policies", str(policy)]
-    with ServeProcess(args) as process:
-        urls = {
-            "rest": f"http://127.0.0.1:{rest}",
-            "mcp": f"http://127.0.0.1:{mcp}/mcp",
-            "control": f"http://127.0.0.1:{control}",
-        }
-        process.wait_ready(urls["rest"] + "/openapi.json")
-        yield process, urls
+    with serve(*args, control=True) as process:
+        yield process, process.urls
 
 
 @contextlib.contextmanager

@@ -13,10 +13,11 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import REPO, cli
 from tests.fixtures.upstream import RecordingUpstream, running
-from tests.policies.served import SPEC, serve, write
+from tests.policies.served import SPEC, serve_with_policies, write
 
 BAD = """\
 naftikoPolicies: "1"
@@ -105,6 +106,7 @@ def test_a_shape_error_is_a_schema_diagnostic_with_a_suggestion(tmp_path: Path) 
     assert cli("validate", str(spec), "--policies", str(policy)).code == 0
 
 
+@pytest.mark.e2e
 def test_serve_refuses_an_invalid_policy_file_with_its_diagnostics(tmp_path: Path) -> None:
     spec, policy = write(tmp_path, BAD)
     done = subprocess.run(
@@ -139,9 +141,13 @@ def _wait_for_line(process: object, text: str, timeout: float = 15.0) -> None:
     raise AssertionError(f"no {text!r} in the log")
 
 
+@pytest.mark.e2e
 def test_a_reload_applies_a_changed_policy_file_and_refuses_a_bad_one(tmp_path: Path) -> None:
     spec, policy = write(tmp_path, LIMIT.format(name="two", limit=2))
-    with running(RecordingUpstream()) as base, serve(spec, policy, base) as (process, urls):
+    with (
+        running(RecordingUpstream()) as base,
+        serve_with_policies(spec, policy, base) as (process, urls),
+    ):
         item = urls["rest"] + "/items/1"
         assert [httpx.get(item, timeout=10).status_code for _ in range(3)] == [200, 200, 429]
         policy.write_text(LIMIT.format(name="four", limit=4))
@@ -158,6 +164,7 @@ def test_a_reload_applies_a_changed_policy_file_and_refuses_a_bad_one(tmp_path: 
     assert "policies.yaml:4:12: error [schema-range] 0 is less than the minimum of 1" in log
 
 
+@pytest.mark.e2e
 def test_without_a_policy_file_nothing_of_the_policies_is_loaded(tmp_path: Path) -> None:
     """The request path without `--policies` is the one it was: the same client objects,
     and no policy module imported, even after requests were served."""

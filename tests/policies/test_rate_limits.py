@@ -14,7 +14,9 @@ import orjson
 import pytest
 
 from tests.fixtures.upstream import RecordingUpstream, running
-from tests.policies.served import fast_call, json_rpc, metric, serve, write
+from tests.policies.served import fast_call, json_rpc, metric, serve_with_policies, write
+
+pytestmark = pytest.mark.e2e
 
 POLICIES = """\
 naftikoPolicies: "1"
@@ -36,7 +38,7 @@ rateLimits:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     upstream = RecordingUpstream()
     spec, policy = write(tmp_path_factory.mktemp("limits"), POLICIES)
-    with running(upstream) as base, serve(spec, policy, base) as (_, urls):
+    with running(upstream) as base, serve_with_policies(spec, policy, base) as (_, urls):
         yield {**urls, "upstream": upstream}
 
 
@@ -96,7 +98,7 @@ def test_an_mcp_tool_past_its_limit_is_ajson_rpc_error_with_the_same_facts(
     upstream = RecordingUpstream()
     spec, policy = write(tmp_path, POLICIES)
     call = fast_call if path == "fast" else _sdk_call
-    with running(upstream) as base, serve(spec, policy, base) as (_, urls):
+    with running(upstream) as base, serve_with_policies(spec, policy, base) as (_, urls):
         replies = [json_rpc(call(urls["mcp"], n)) for n in range(1, 4)]
     assert ["result" in r for r in replies] == [True, True, False]
     assert not replies[0]["result"]["isError"]

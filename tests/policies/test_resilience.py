@@ -11,11 +11,21 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
-from bench.ports import free_port
+from tests.fixtures.ports import free_port
 from tests.fixtures.upstream import Reply, running
-from tests.policies.served import Scripted, fast_call, json_rpc, metric, running_on, serve, write
+from tests.policies.served import (
+    Scripted,
+    fast_call,
+    json_rpc,
+    metric,
+    running_on,
+    serve_with_policies,
+    write,
+)
 
+pytestmark = pytest.mark.e2e
 RETRY = """\
 naftikoPolicies: "1"
 upstreams:
@@ -35,7 +45,7 @@ def test_a_503_with_retry_after_is_retried_after_the_wait_and_each_attempt_count
         {"/items/": [busy, Reply()], "/slow/": [Reply(status=503, headers=[("Retry-After", "30")])]}
     )
     spec, policy = write(tmp_path, RETRY)
-    with running(upstream) as base, serve(spec, policy, base) as (_, urls):
+    with running(upstream) as base, serve_with_policies(spec, policy, base) as (_, urls):
         started = time.monotonic()
         answer = httpx.get(urls["rest"] + "/items/1", timeout=10)
         took = time.monotonic() - started
@@ -63,7 +73,7 @@ def test_a_503_with_retry_after_is_retried_after_the_wait_and_each_attempt_count
 def test_a_post_is_retried_only_with_an_idempotency_key(tmp_path: Path) -> None:
     upstream = Scripted({"/items/": [Reply(status=503), Reply(status=201)]})
     spec, policy = write(tmp_path, RETRY)
-    with running(upstream) as base, serve(spec, policy, base) as (_, urls):
+    with running(upstream) as base, serve_with_policies(spec, policy, base) as (_, urls):
         plain = httpx.post(urls["rest"] + "/items/1", timeout=10)
         assert plain.status_code == 502 and upstream.hits("/items/", "POST") == 1
         upstream.plan["/items/"] = [Reply(status=503), Reply(status=201)]
@@ -78,7 +88,7 @@ def test_the_retry_budget_holds_during_an_outage(tmp_path: Path) -> None:
     upstream = Scripted({"/items/": [Reply(status=503)]})
     policies = RETRY + "      budget: {ratio: 0.2, minRetries: 2, window: 60}\n"
     spec, policy = write(tmp_path, policies)
-    with running(upstream) as base, serve(spec, policy, base) as (_, urls):
+    with running(upstream) as base, serve_with_policies(spec, policy, base) as (_, urls):
         statuses = {
             httpx.get(urls["rest"] + f"/items/{n}", timeout=10).status_code for n in range(40)
         }
@@ -100,7 +110,7 @@ upstreams:
 def test_a_dead_upstream_opens_the_circuit_which_probes_and_closes(tmp_path: Path) -> None:
     port = free_port()
     spec, policy = write(tmp_path, BREAKER)
-    with serve(spec, policy, f"http://127.0.0.1:{port}") as (process, urls):
+    with serve_with_policies(spec, policy, f"http://127.0.0.1:{port}") as (process, urls):
         item = urls["rest"] + "/items/1"
         kinds = [httpx.get(item, timeout=10).json()["error"]["type"] for _ in range(4)]
         assert kinds == ["upstream_connect"] * 4
@@ -135,7 +145,7 @@ def test_a_flapping_upstream_opens_again_when_a_probe_fails(tmp_path: Path) -> N
     upstream = Scripted({"/items/": [ok, failing, ok, failing, ok, failing, failing, ok]})
     breaker = BREAKER.replace("minimumCalls: 4", "minimumCalls: 6")
     spec, policy = write(tmp_path, breaker)
-    with running(upstream) as base, serve(spec, policy, base) as (process, urls):
+    with running(upstream) as base, serve_with_policies(spec, policy, base) as (process, urls):
         item = urls["rest"] + "/items/1"
         assert [httpx.get(item, timeout=10).status_code for _ in range(6)] == [200, 502] * 3
         assert httpx.get(item, timeout=10).status_code == 503  # open: 3 of 6 failed
@@ -165,7 +175,10 @@ upstreams:
 def test_timeouts_per_namespace_and_operation_override_the_flags(tmp_path: Path) -> None:
     upstream = Scripted({"/items/": [Reply(delay=1.0)], "/slow/": [Reply(delay=1.0)]})
     spec, policy = write(tmp_path, TIMEOUTS)
-    with running(upstream) as base, serve(spec, policy, base, "--timeout", "0.5") as (_, urls):
+    with (
+        running(upstream) as base,
+        serve_with_policies(spec, policy, base, "--timeout", "0.5") as (_, urls),
+    ):
         started = time.monotonic()
         silent = httpx.get(urls["rest"] + "/items/1", timeout=10)
         took = time.monotonic() - started

@@ -15,19 +15,15 @@ import httpx
 import pytest
 from mcp import Client
 
-from tests.fixtures.process import ServeProcess
-from tests.fixtures.upstream import RecordingUpstream, Reply, free_port, running
+from tests.fixtures.process import serve
+from tests.fixtures.specs import api_header
+from tests.fixtures.upstream import RecordingUpstream, Reply, running
 
 pytestmark = pytest.mark.anyio
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
-SPEC = """\
-naftiko: "1.0.0-alpha2"
-capability:
-  consumes:
-    - type: http
-      namespace: api
-      baseUri: "http://127.0.0.1:9"
-      resources:
+SPEC = (
+    api_header()
+    + """\
         - name: json
           path: "/json"
           operations:
@@ -135,6 +131,7 @@ capability:
           description: "A document"
           call: api.get-pdf
 """
+)
 KINDS = ["json", "text", "xml", "sparql", "form", "form-text", "multipart", "raw"]
 ROUTE = """\
         - path: "/KIND"
@@ -198,11 +195,6 @@ def _gzip_bomb(size: int) -> bytes:
     return b"".join(out) + compressor.flush()
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
 def served(
     tmp_path_factory: pytest.TempPathFactory,
@@ -218,13 +210,8 @@ def served(
         }
     )
     upstream.bomb = _gzip_bomb(1024 * 1024 * 1024)
-    rest, mcp = free_port(), free_port()
-    with running(upstream) as base:
-        args = [str(spec), "--upstream", f"api={base}", "--port", f"8080={rest}"]
-        with ServeProcess([*args, "--port", f"9090={mcp}"]) as process:
-            urls = {"rest": f"http://127.0.0.1:{rest}", "mcp": f"http://127.0.0.1:{mcp}/mcp"}
-            process.wait_ready(urls["rest"] + "/openapi.json")
-            yield upstream, {**urls, "pid": process.process.pid}
+    with running(upstream) as base, serve(spec, "--upstream", f"api={base}") as process:
+        yield upstream, {**process.urls, "pid": process.process.pid}
 
 
 def post(urls: dict[str, Any], kind: str, payload: dict[str, Any]) -> Any:

@@ -16,8 +16,8 @@ import orjson
 import pytest
 from mcp import Client
 
-from tests.fixtures.process import ServeProcess
-from tests.fixtures.upstream import RecordingUpstream, Reply, free_port, running
+from tests.fixtures.process import serve
+from tests.fixtures.upstream import RecordingUpstream, Reply, running
 
 pytestmark = pytest.mark.anyio
 SPEC = Path(__file__).with_name("engine_spec.yaml")
@@ -45,22 +45,13 @@ SCRIPT = {
 }
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[RecordingUpstream, dict[str, str]]]:
     upstream = RecordingUpstream(script=dict(SCRIPT))
-    rest, mcp = free_port(), free_port()
     with running(upstream) as base:
-        args = [str(SPEC), "--upstream", f"api={base}", "--upstream", f"notion={base}/v1"]
-        args += ["--port", f"8080={rest}", "--port", f"9090={mcp}"]
-        with ServeProcess(args, env={"NOTION_TOKEN": NOTION_TOKEN}) as process:
-            urls = {"rest": f"http://127.0.0.1:{rest}", "mcp": f"http://127.0.0.1:{mcp}/mcp"}
-            process.wait_ready(urls["rest"] + "/openapi.json")
-            yield upstream, urls
+        args = [SPEC, "--upstream", f"api={base}", "--upstream", f"notion={base}/v1"]
+        with serve(*args, env={"NOTION_TOKEN": NOTION_TOKEN}) as process:
+            yield upstream, process.urls
 
 
 def get(urls: dict[str, str], path: str, **kwargs: Any) -> httpx.Response:

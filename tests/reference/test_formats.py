@@ -21,8 +21,9 @@ from naftiko_runtime.engine.formats.xml import XmlError, decode_xml
 from naftiko_runtime.engine.response import decode
 from naftiko_runtime.errors import UpstreamError
 from naftiko_runtime.upstream.base import UpstreamReply
-from tests.fixtures.process import ServeProcess
-from tests.fixtures.upstream import RecordingUpstream, Reply, free_port, running
+from tests.fixtures.process import serve
+from tests.fixtures.specs import api_header
+from tests.fixtures.upstream import RecordingUpstream, Reply, running
 
 pytestmark = pytest.mark.anyio
 PRODUCTS_HTML = (
@@ -38,11 +39,6 @@ PRODUCTS = [
     {"Name": "Widget", "Price": "$42", "Stock": "150"},
     {"Name": "Gadget", "Price": "$99", "Stock": "30"},
 ]
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 def reply(body: bytes) -> UpstreamReply:
@@ -227,14 +223,9 @@ def test_hostile_xml_is_a_bad_response_naming_the_format(payload: bytes) -> None
 
 
 # ---------------------------------------------------------------- over loopback
-SPEC = """\
-naftiko: "1.0.0-alpha2"
-capability:
-  consumes:
-    - type: http
-      namespace: docs
-      baseUri: "http://127.0.0.1:9"
-      resources:
+SPEC = (
+    api_header("docs")
+    + """\
 {resources}
   exposes:
     - type: rest
@@ -248,6 +239,7 @@ capability:
       tools:
 {tools}
 """
+)
 AVRO_SCHEMA = {
     "type": "record",
     "name": "Item",
@@ -306,13 +298,8 @@ def served(
             path: Reply(body=body, content_type=kind) for path, kind, body, _ in FORMATS.values()
         }
     )
-    rest, mcp = free_port(), free_port()
-    with running(upstream) as base:
-        args = [str(spec), "--upstream", f"docs={base}", "--port", f"8080={rest}"]
-        with ServeProcess([*args, "--port", f"9090={mcp}"]) as process:
-            urls = {"rest": f"http://127.0.0.1:{rest}", "mcp": f"http://127.0.0.1:{mcp}/mcp"}
-            process.wait_ready(urls["rest"] + "/openapi.json")
-            yield upstream, urls
+    with running(upstream) as base, serve(spec, "--upstream", f"docs={base}") as process:
+        yield upstream, process.urls
 
 
 EXPECTED: dict[str, Any] = {

@@ -18,8 +18,8 @@ HEADERS = {"accept": "application/json, text/event-stream", "content-type": "app
 
 @pytest.fixture(scope="module")
 def mcp() -> Iterator[str]:
-    with serve_bundled() as (_, urls):
-        yield urls["mcp"]
+    with serve_bundled() as process:
+        yield process.mcp
 
 
 def post(url: str, body: bytes | dict[str, Any]) -> tuple[int, dict[str, Any] | None]:

@@ -19,11 +19,13 @@ from naftiko_runtime.engine.scripting.base import ScriptError, ScriptSettings
 from naftiko_runtime.engine.steps import RunState, ScriptStepRunner
 from naftiko_runtime.engine.values import compile_value
 from naftiko_runtime.model import Argument, Location, ScriptStep
-from tests.fixtures.process import ServeProcess
-from tests.fixtures.upstream import RecordingUpstream, Reply, free_port, running
+from tests.conftest import REPO
+from tests.fixtures.process import serve
+from tests.fixtures.specs import api_header
+from tests.fixtures.upstream import RecordingUpstream, Reply, running
 
 pytestmark = pytest.mark.anyio
-SCRIPTS = Path(__file__).resolve().parent.parent / "fixtures" / "scripts"
+SCRIPTS = REPO / "tests" / "fixtures" / "scripts"
 MEMBERS = [
     {"login": "alice", "id": 1, "type": "User"},
     {"login": "bot-ci", "id": 2, "type": "Bot"},
@@ -35,11 +37,6 @@ ITEMS = [
     {"name": "Gizmo", "stock": 3},
 ]
 HERE = Location("test", 1, 1)
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 def script(
@@ -232,14 +229,9 @@ async def test_execute_should_record_execution_stats() -> None:
 
 
 # ---------------------------------------------------------------- end to end
-SPEC = """\
-naftiko: "1.0.0-alpha2"
-capability:
-  consumes:
-    - type: http
-      namespace: api
-      baseUri: "http://127.0.0.1:9"
-      resources:
+SPEC = (
+    api_header()
+    + """\
         - name: orders
           path: "/orders"
           operations:
@@ -282,6 +274,7 @@ capability:
                 - targetName: never
                   value: "$.spin.x"
 """
+)
 
 
 @pytest.fixture(scope="module")
@@ -293,13 +286,10 @@ def scripted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (folder / "spec.yaml").write_text(SPEC)
     orders = [{"amount": 10.5}, {"amount": 20.0}, {"amount": 30.0}]
     upstream = RecordingUpstream(script={"/orders": Reply(body=orjson.dumps(orders))})
-    port = free_port()
     with running(upstream) as base:
-        args = [str(folder / "spec.yaml"), "--upstream", f"api={base}", "--port", f"8080={port}"]
-        with ServeProcess([*args, "--script-timeout", "1000"]) as process:
-            url = f"http://127.0.0.1:{port}"
-            process.wait_ready(url + "/openapi.json")
-            yield url
+        args = [folder / "spec.yaml", "--upstream", f"api={base}", "--script-timeout", "1000"]
+        with serve(*args, ports=[8080]) as process:
+            yield process.rest
 
 
 def test_a_script_step_between_call_and_mappings(scripted: str) -> None:

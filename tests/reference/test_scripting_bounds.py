@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bench.ports import free_port
-from tests.fixtures.process import ServeProcess
+from tests.fixtures.process import serve
+from tests.fixtures.specs import api_header
 
 SCRIPTS = {
     # 1.5 GB of array buffers, touched so they are real memory, past a 64 MB limit
@@ -59,14 +59,9 @@ def _route(file: str, target: str) -> str:
 """
 
 
-SPEC = """\
-naftiko: "1.0.0-alpha2"
-capability:
-  consumes:
-    - type: http
-      namespace: api
-      baseUri: "http://127.0.0.1:9"
-      resources:
+SPEC = (
+    api_header()
+    + """\
         - name: unused
           path: "/unused"
           operations:
@@ -77,16 +72,18 @@ capability:
       namespace: bounded
       port: 8080
       resources:
-""" + "".join(
-    _route(file, target)
-    for file, target in (
-        ("buffers.js", "held"),
-        ("wasm.js", "held"),
-        ("hold.js", "held"),
-        ("ok.js", "ok"),
-        ("slow.py", "total"),
-        ("quick.py", "ok"),
-        ("big.py", "big"),
+"""
+    + "".join(
+        _route(file, target)
+        for file, target in (
+            ("buffers.js", "held"),
+            ("wasm.js", "held"),
+            ("hold.js", "held"),
+            ("ok.js", "ok"),
+            ("slow.py", "total"),
+            ("quick.py", "ok"),
+            ("big.py", "big"),
+        )
     )
 )
 
@@ -116,12 +113,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     for name, source in SCRIPTS.items():
         (folder / "scripts" / name).write_text(source)
     (folder / "spec.yaml").write_text(SPEC)
-    port = free_port()
-    args = [str(folder / "spec.yaml"), "--port", f"8080={port}"]
-    with ServeProcess([*args, "--script-memory", "64", "--script-timeout", "8000"]) as process:
-        url = f"http://127.0.0.1:{port}"
-        process.wait_ready(url + "/openapi.json")
-        yield Served(url, process.process.pid)
+    args = [folder / "spec.yaml", "--script-memory", "64", "--script-timeout", "8000"]
+    with serve(*args, ports=[8080]) as process:
+        yield Served(process.rest, process.process.pid)
 
 
 class TreeSampler(threading.Thread):

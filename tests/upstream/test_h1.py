@@ -27,14 +27,9 @@ from naftiko_runtime.errors import (
 from naftiko_runtime.upstream.base import Timeouts, UpstreamRequest
 from naftiko_runtime.upstream.h1 import STREAM_BUFFER, H1Upstream
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, "Seen"], Awaitable[None]]
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @dataclass
