@@ -159,6 +159,7 @@ def test_any_of_passes_what_one_passes_and_refuses_as_the_first() -> None:
     assert call(gate, http())[1]["body"] == b"t1"
 
 
+@pytest.mark.e2e  # a fresh interpreter: what importing the base alone loads
 def test_the_guard_base_imports_no_kind_of_guard() -> None:
     """No import circle: the base (which digest and oauth import) imports neither."""
     script = """

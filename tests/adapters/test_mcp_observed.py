@@ -15,6 +15,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.fixtures.process import serve_bundled
 from tests.fixtures.upstream import free_port
 
+pytestmark = pytest.mark.e2e
+
 MODERN = "2026-07-28"
 META = {
     "io.modelcontextprotocol/protocolVersion": MODERN,
