@@ -9,6 +9,8 @@ import asyncio
 import json
 from typing import Any
 
+import pytest
+
 from naftiko_runtime.adapters.asgi import Message, Receive, Scope, Send
 from naftiko_runtime.adapters.auth.base import METADATA_PATH, Guard
 from naftiko_runtime.adapters.auth.middleware import AnyOf, Guarded, guarded

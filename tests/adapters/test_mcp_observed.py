@@ -13,7 +13,6 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.fixtures.process import serve_bundled
-from tests.fixtures.upstream import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -28,9 +27,8 @@ ACCEPT = {"content-type": "application/json", "accept": "application/json, text/
 
 @pytest.fixture(scope="module")
 def letta() -> Iterator[dict[str, str]]:
-    control = free_port()
-    with serve_bundled("--control", str(control)) as (_, urls):
-        yield {**urls, "control": f"http://127.0.0.1:{control}"}
+    with serve_bundled(control=True) as process:
+        yield {**process.urls, "control": process.control}
 
 
 def _counts(control: str) -> dict[tuple[str, str], float]:
