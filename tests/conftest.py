@@ -1,5 +1,5 @@
 """Shared helpers: run the CLI in-process and write specs to temporary files; the layer
-markers (tests/fixtures/layers.py) and how pytest-xdist shares tests between workers."""
+markers (tests/fixtures/layers.py), one per test, and the check that keeps `unit` in-process."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from naftiko_runtime.cli import run
-from tests.fixtures.layers import LAYERS, SLOW, InProcessOnly, layer_of, module_scoped
+from tests.fixtures.layers import LAYERS, SLOW, InProcessOnly, layer_of
 
 REPO = Path(__file__).resolve().parent.parent
 CAPABILITIES = REPO / "capabilities"
@@ -64,10 +64,8 @@ def pytest_configure(config: pytest.Config) -> None:
 LAYER = pytest.StashKey[str]()
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     mixed = []
-    grouped = config.pluginmanager.hasplugin("xdist")  # its marker exists only with it
     for item in items:
         layer = item.stash[LAYER] = layer_of(item, TESTS)
         named = {mark.name for mark in item.iter_markers() if mark.name in LAYERS}
@@ -75,8 +73,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             mixed.append(f"{item.nodeid}: {layer} by its folder, marked {', '.join(named)}")
         elif not named:
             item.add_marker(layer)
-        if grouped and module_scoped(item) and item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
     if mixed:
         raise pytest.UsageError("a test is in exactly one layer:\n" + "\n".join(mixed))
 
