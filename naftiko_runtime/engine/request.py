@@ -89,8 +89,8 @@ def _to_body(parts: _Parts, spec: _ParamSpec, value: Any) -> None:
     parts.body[spec.name] = value
 
 
-def _nowhere(parts: _Parts, spec: _ParamSpec, value: Any) -> None:
-    """A location the model does not send (the schema admits none such): nothing is sent."""
+def _not_sent(parts: _Parts, spec: _ParamSpec, value: Any) -> None:
+    """`in: environment`: a value the runtime reads, never one it sends upstream."""
 
 
 _ENCODERS: dict[str, Callable[[_Parts, _ParamSpec, Any], None]] = {
@@ -99,6 +99,7 @@ _ENCODERS: dict[str, Callable[[_Parts, _ParamSpec, Any], None]] = {
     "header": _to_header,
     "cookie": _to_cookie,
     "body": _to_body,
+    "environment": _not_sent,
 }
 
 
@@ -447,7 +448,7 @@ def _param_spec(param: Param, fixed: Template | None) -> _ParamSpec:
         for_input(param.type),
         required and fixed is None,
         fixed,
-        _ENCODERS.get(param.location, _nowhere),
+        _ENCODERS.get(param.location, _not_sent),
     )
 
 
